@@ -1,0 +1,33 @@
+# auth: PGXS build. `make && make install && make installcheck` works against
+# an existing server; `make demo`, `make test` and `make bench` (harness.mk)
+# bring their own throwaway cluster.
+EXTENSION   = auth
+EXTVERSION  = 0.1.0
+MODULE_big  = auth
+OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+SQL_PARTS   = $(sort $(wildcard src/sql/*.sql))
+DATA_built  = auth--$(EXTVERSION).sql
+EXTRA_CLEAN = tmp results regression.diffs regression.out output_iso
+
+# Debian's PostgreSQL 15 is the target; any other pg_config can be passed in.
+PG_CONFIG  ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare -Werror
+SHLIB_LINK += -lcrypto -largon2
+
+REGRESS      = $(basename $(notdir $(sort $(wildcard sql/*.sql))))
+REGRESS_OPTS = --load-extension=pgcrypto
+ISOLATION    = $(basename $(notdir $(sort $(wildcard test/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=$(srcdir)/test --outputdir=output_iso
+
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+# Without postgresql-server-dev-15 (a fresh machine) there is no pgxs.mk;
+# harness.mk then lets demo/test/bench install it first.
+ifneq ($(wildcard $(PGXS)),)
+include $(PGXS)
+endif
+
+auth--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $^ > $@
+
+include harness.mk

@@ -1,0 +1,299 @@
+/*
+ * identity.c: who the current database session is acting for.
+ *
+ * The identity lives in the hidden GUC auth.identity, PGC_SUSET, so that
+ * ordinary roles cannot SET it, and PostgreSQL itself clears it at the end
+ * of the transaction (or savepoint) that set it locally, on RESET ALL and
+ * DISCARD ALL, and copies it into parallel workers.  The check hook parses
+ * the value once into a struct; the accessors read that struct.
+ *
+ * Value format: "" (nobody), "session:<user uuid>:<session uuid>", or
+ * "user:<user uuid>" (set by a superuser).
+ *
+ * A session identity kept for the whole connection (is_local => false) is
+ * re-checked against auth.sessions once per transaction, on first use, so
+ * revoking or expiring the session or banning its user takes effect at the
+ * connection's next transaction.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+
+#include "auth.h"
+
+static char *identity_value = NULL;
+static const AuthIdentity *identity_current = NULL;
+
+/* whether identity_current was checked in this transaction, and the answer */
+static bool identity_checked = false;
+static bool identity_live = false;
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Parses a canonical 36-character uuid; returns the text after it or NULL. */
+static const char *
+parse_uuid(const char *s, pg_uuid_t *out)
+{
+	int			nbytes = 0;
+
+	for (int i = 0; i < 36; i++)
+	{
+		int			hi,
+					lo;
+
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+		{
+			if (s[i] != '-')
+				return NULL;
+			continue;
+		}
+		hi = hex_value(s[i]);
+		lo = hi < 0 ? -1 : hex_value(s[i + 1]);
+		if (lo < 0)
+			return NULL;
+		out->data[nbytes++] = (hi << 4) | lo;
+		i++;
+	}
+	return s + 36;
+}
+
+static void
+append_uuid(StringInfo buf, const pg_uuid_t *u)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < UUID_LEN; i++)
+	{
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			appendStringInfoChar(buf, '-');
+		appendStringInfoChar(buf, hex[u->data[i] >> 4]);
+		appendStringInfoChar(buf, hex[u->data[i] & 15]);
+	}
+}
+
+static bool
+check_identity(char **newval, void **extra, GucSource source)
+{
+	AuthIdentity parsed;
+	const char *s = *newval;
+	AuthIdentity *result;
+
+	memset(&parsed, 0, sizeof(parsed));
+	if (s == NULL || *s == '\0')
+		parsed.kind = AUTH_IDENTITY_NONE;
+	else if (strncmp(s, "session:", 8) == 0 &&
+			 (s = parse_uuid(s + 8, &parsed.user_id)) != NULL &&
+			 *s == ':' &&
+			 (s = parse_uuid(s + 1, &parsed.session_id)) != NULL && *s == '\0')
+		parsed.kind = AUTH_IDENTITY_SESSION;
+	else if (strncmp(*newval, "user:", 5) == 0 &&
+			 (s = parse_uuid(*newval + 5, &parsed.user_id)) != NULL &&
+			 *s == '\0')
+		parsed.kind = AUTH_IDENTITY_USER;
+	else
+	{
+		GUC_check_errdetail("Expected \"session:<user uuid>:<session uuid>\" or \"user:<user uuid>\".");
+		return false;
+	}
+
+#if PG_VERSION_NUM >= 160000
+	result = guc_malloc(LOG, sizeof(AuthIdentity));
+#else
+	result = malloc(sizeof(AuthIdentity));	/* GUC frees extras with free() */
+#endif
+	if (result == NULL)
+		return false;
+	*result = parsed;
+	*extra = result;
+	return true;
+}
+
+static void
+assign_identity(const char *newval, void *extra)
+{
+	identity_current = extra;
+	identity_checked = false;
+}
+
+static void
+identity_xact_callback(XactEvent event, void *arg)
+{
+	identity_checked = false;
+}
+
+void
+auth_define_identity(void)
+{
+	DefineCustomStringVariable("auth.identity",
+							   "Identity of the current session, set by auth.authenticate().",
+							   NULL, &identity_value, "",
+							   PGC_SUSET,
+							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE |
+							   GUC_SUPERUSER_ONLY | GUC_DISALLOW_IN_FILE,
+							   check_identity, assign_identity, NULL);
+	RegisterXactCallback(identity_xact_callback, NULL);
+}
+
+/* The current identity, or NULL for nobody. */
+const AuthIdentity *
+auth_identity_current(void)
+{
+	const AuthIdentity *ident = identity_current;
+
+	if (ident == NULL || ident->kind == AUTH_IDENTITY_NONE)
+		return NULL;
+	if (ident->kind == AUTH_IDENTITY_SESSION && !identity_checked)
+	{
+		identity_live = auth_session_is_live(&ident->session_id,
+											 &ident->user_id);
+		identity_checked = true;
+	}
+	if (ident->kind == AUTH_IDENTITY_SESSION && !identity_live)
+		return NULL;
+	return ident;
+}
+
+static void
+set_identity_value(const char *value, bool is_local)
+{
+	(void) set_config_option("auth.identity", value, PGC_SUSET, PGC_S_SESSION,
+							 is_local ? GUC_ACTION_LOCAL : GUC_ACTION_SET,
+							 true, 0, false);
+}
+
+/* Sets the identity, for the transaction or (is_local false) the session. */
+void
+auth_identity_set(const AuthIdentity *ident, bool is_local)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (ident->kind == AUTH_IDENTITY_SESSION)
+	{
+		appendStringInfoString(&buf, "session:");
+		append_uuid(&buf, &ident->user_id);
+		appendStringInfoChar(&buf, ':');
+		append_uuid(&buf, &ident->session_id);
+	}
+	else if (ident->kind == AUTH_IDENTITY_USER)
+	{
+		appendStringInfoString(&buf, "user:");
+		append_uuid(&buf, &ident->user_id);
+	}
+	set_identity_value(buf.data, is_local);
+	/* the caller has just verified it */
+	identity_checked = true;
+	identity_live = true;
+	pfree(buf.data);
+}
+
+void
+auth_identity_clear(void)
+{
+	set_identity_value("", false);
+}
+
+static Datum
+uuid_datum(const pg_uuid_t *u)
+{
+	pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));
+
+	memcpy(copy, u, sizeof(pg_uuid_t));
+	return UUIDPGetDatum(copy);
+}
+
+/* SQL function: auth.uid() returns uuid */
+PG_FUNCTION_INFO_V1(auth_uid);
+Datum
+auth_uid(PG_FUNCTION_ARGS)
+{
+	const AuthIdentity *ident = auth_identity_current();
+
+	if (ident == NULL)
+		PG_RETURN_NULL();
+	return uuid_datum(&ident->user_id);
+}
+
+/* SQL function: auth.session_id() returns uuid */
+PG_FUNCTION_INFO_V1(auth_session_id);
+Datum
+auth_session_id(PG_FUNCTION_ARGS)
+{
+	const AuthIdentity *ident = auth_identity_current();
+
+	if (ident == NULL || ident->kind != AUTH_IDENTITY_SESSION)
+		PG_RETURN_NULL();
+	return uuid_datum(&ident->session_id);
+}
+
+/* SQL function: auth.is_authenticated() returns boolean */
+PG_FUNCTION_INFO_V1(auth_is_authenticated);
+Datum
+auth_is_authenticated(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(auth_identity_current() != NULL);
+}
+
+/* SQL function: auth.require_uid() returns uuid */
+PG_FUNCTION_INFO_V1(auth_require_uid);
+Datum
+auth_require_uid(PG_FUNCTION_ARGS)
+{
+	const AuthIdentity *ident = auth_identity_current();
+
+	if (ident == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("not authenticated"),
+				 errhint("Call auth.authenticate() with the session token first.")));
+	return uuid_datum(&ident->user_id);
+}
+
+/* SQL function: auth.identity() returns jsonb */
+PG_FUNCTION_INFO_V1(auth_identity_json);
+Datum
+auth_identity_json(PG_FUNCTION_ARGS)
+{
+	const AuthIdentity *ident = auth_identity_current();
+	StringInfoData buf;
+
+	if (ident == NULL)
+		PG_RETURN_NULL();
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"kind\": \"%s\", \"user_id\": \"",
+					 ident->kind == AUTH_IDENTITY_SESSION ? "session" : "user");
+	append_uuid(&buf, &ident->user_id);
+	appendStringInfoChar(&buf, '"');
+	if (ident->kind == AUTH_IDENTITY_SESSION)
+	{
+		appendStringInfoString(&buf, ", \"session_id\": \"");
+		append_uuid(&buf, &ident->session_id);
+		appendStringInfoChar(&buf, '"');
+	}
+	appendStringInfoChar(&buf, '}');
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+}
+
+/* SQL function: auth._clear_identity() returns void */
+PG_FUNCTION_INFO_V1(auth_clear_identity_sql);
+Datum
+auth_clear_identity_sql(PG_FUNCTION_ARGS)
+{
+	auth_identity_clear();
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,436 @@
+/*
+ * password.c: password hashing and verification.
+ *
+ * New hashes are argon2id (libargon2) in PHC string format, with the cost
+ * set by auth.argon2_*; argon2's memory comes from PostgreSQL's allocator.
+ * Verification also accepts imported hashes, so users keep their passwords
+ * when they move here: argon2i/argon2id PHC strings, bcrypt through
+ * pgcrypto's crypt(), and better-auth's scrypt format.  Every comparison of
+ * derived keys is constant-time.
+ */
+#include "postgres.h"
+
+#include <argon2.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "auth.h"
+
+#define MAX_PASSWORD_BYTES	4096	/* longer input is refused, not hashed */
+#define ARGON2_SALT_LEN		16
+#define ARGON2_HASH_LEN		32
+#define SCRYPT_SALT_HEX		32
+#define SCRYPT_KEY_LEN		64
+
+typedef struct Argon2Params
+{
+	argon2_type type;
+	uint32		version;
+	uint32		m_cost;
+	uint32		t_cost;
+	uint32		lanes;
+	uint8		salt[64];
+	size_t		saltlen;
+	uint8		hash[64];
+	size_t		hashlen;
+} Argon2Params;
+
+static const char b64std[] =
+"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static void
+append_b64_unpadded(StringInfo buf, const uint8 *data, size_t len)
+{
+	for (size_t i = 0; i < len; i += 3)
+	{
+		uint32		v = data[i] << 16;
+		size_t		left = len - i;
+
+		if (left > 1)
+			v |= data[i + 1] << 8;
+		if (left > 2)
+			v |= data[i + 2];
+		appendStringInfoChar(buf, b64std[(v >> 18) & 63]);
+		appendStringInfoChar(buf, b64std[(v >> 12) & 63]);
+		if (left > 1)
+			appendStringInfoChar(buf, b64std[(v >> 6) & 63]);
+		if (left > 2)
+			appendStringInfoChar(buf, b64std[v & 63]);
+	}
+}
+
+/* Decodes unpadded base64 of s[0..len); returns the byte count or -1. */
+static int
+decode_b64_unpadded(const char *s, size_t len, uint8 *out, size_t outmax)
+{
+	uint32		acc = 0;
+	int			bits = 0;
+	size_t		n = 0;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		const char *pos = s[i] ? strchr(b64std, s[i]) : NULL;
+
+		if (pos == NULL)
+			return -1;
+		acc = (acc << 6) | (uint32) (pos - b64std);
+		bits += 6;
+		if (bits >= 8)
+		{
+			bits -= 8;
+			if (n >= outmax)
+				return -1;
+			out[n++] = (acc >> bits) & 0xFF;
+		}
+	}
+	return bits >= 6 ? -1 : (int) n;
+}
+
+static int
+argon2_alloc(uint8_t **memory, size_t bytes)
+{
+	*memory = MemoryContextAllocExtended(CurrentMemoryContext, bytes,
+										 MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	return *memory ? ARGON2_OK : ARGON2_MEMORY_ALLOCATION_ERROR;
+}
+
+static void
+argon2_free(uint8_t *memory, size_t bytes)
+{
+	pfree(memory);
+}
+
+/* Runs argon2 over the password with p's parameters and salt into out. */
+static void
+argon2_derive(const char *pwd, size_t pwdlen, const Argon2Params *p,
+			  uint8 *out, size_t outlen)
+{
+	argon2_context ctx;
+	int			rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.out = out;
+	ctx.outlen = outlen;
+	ctx.pwd = (uint8_t *) pwd;
+	ctx.pwdlen = pwdlen;
+	ctx.salt = (uint8_t *) p->salt;
+	ctx.saltlen = p->saltlen;
+	ctx.t_cost = p->t_cost;
+	ctx.m_cost = p->m_cost;
+	ctx.lanes = p->lanes;
+	ctx.threads = 1;			/* never start threads inside a backend */
+	ctx.version = p->version;
+	ctx.allocate_cbk = argon2_alloc;
+	ctx.free_cbk = argon2_free;
+	ctx.flags = ARGON2_DEFAULT_FLAGS;
+	rc = argon2_ctx(&ctx, p->type);
+	if (rc != ARGON2_OK)
+		ereport(ERROR,
+				(errcode(rc == ARGON2_MEMORY_ALLOCATION_ERROR ?
+						 ERRCODE_OUT_OF_MEMORY : ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("argon2 failed: %s", argon2_error_message(rc))));
+}
+
+static void
+current_argon2_params(Argon2Params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->type = Argon2_id;
+	p->version = ARGON2_VERSION_13;
+	p->m_cost = auth_argon2_memory_kib;
+	p->t_cost = auth_argon2_iterations;
+	p->lanes = auth_argon2_parallelism;
+	/* argon2 needs at least 8 KiB per lane */
+	if (p->m_cost < 8 * p->lanes)
+		p->m_cost = 8 * p->lanes;
+	p->saltlen = ARGON2_SALT_LEN;
+	p->hashlen = ARGON2_HASH_LEN;
+}
+
+static char *
+encode_phc(const Argon2Params *p)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "$%s$v=%u$m=%u,t=%u,p=%u$",
+					 p->type == Argon2_id ? "argon2id" :
+					 p->type == Argon2_i ? "argon2i" : "argon2d",
+					 p->version, p->m_cost, p->t_cost, p->lanes);
+	append_b64_unpadded(&buf, p->salt, p->saltlen);
+	appendStringInfoChar(&buf, '$');
+	append_b64_unpadded(&buf, p->hash, p->hashlen);
+	return buf.data;
+}
+
+/* Parses "$argon2{id,i,d}$[v=N$]m=M,t=T,p=P$salt$hash"; false if not one. */
+static bool
+parse_phc(const char *s, Argon2Params *p)
+{
+	const char *salt,
+			   *hash;
+	int			n = 0;
+	int			len;
+
+	memset(p, 0, sizeof(*p));
+	if (strncmp(s, "$argon2id$", 10) == 0)
+		p->type = Argon2_id, s += 10;
+	else if (strncmp(s, "$argon2i$", 9) == 0)
+		p->type = Argon2_i, s += 9;
+	else if (strncmp(s, "$argon2d$", 9) == 0)
+		p->type = Argon2_d, s += 9;
+	else
+		return false;
+	p->version = ARGON2_VERSION_10;
+	if (sscanf(s, "v=%u$%n", &p->version, &n) == 1 && n > 0)
+		s += n;
+	n = 0;
+	if (sscanf(s, "m=%u,t=%u,p=%u$%n", &p->m_cost, &p->t_cost, &p->lanes, &n) != 3 ||
+		n == 0)
+		return false;
+	salt = s + n;
+	hash = strchr(salt, '$');
+	if (hash == NULL)
+		return false;
+	len = decode_b64_unpadded(salt, hash - salt, p->salt, sizeof(p->salt));
+	if (len < 8)
+		return false;
+	p->saltlen = len;
+	hash++;
+	len = decode_b64_unpadded(hash, strlen(hash), p->hash, sizeof(p->hash));
+	if (len < 4)
+		return false;
+	p->hashlen = len;
+	/* a hash from the table must not make verification unbounded */
+	if ((p->version != ARGON2_VERSION_10 && p->version != ARGON2_VERSION_13) ||
+		p->lanes < 1 || p->lanes > 64 || p->t_cost < 1 || p->t_cost > 64 ||
+		p->m_cost < 8 * p->lanes || p->m_cost > 4 * 1024 * 1024)
+		return false;
+	return true;
+}
+
+static void
+check_password_size(size_t len)
+{
+	if (len > MAX_PASSWORD_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("password is too long"),
+				 errdetail("A password has at most %d bytes.", MAX_PASSWORD_BYTES)));
+}
+
+/* SQL function: auth.hash_password(password text) returns text */
+PG_FUNCTION_INFO_V1(auth_hash_password);
+Datum
+auth_hash_password(PG_FUNCTION_ARGS)
+{
+	text	   *pwd = PG_GETARG_TEXT_PP(0);
+	Argon2Params p;
+	char	   *encoded;
+
+	check_password_size(VARSIZE_ANY_EXHDR(pwd));
+	current_argon2_params(&p);
+	if (!pg_strong_random(p.salt, p.saltlen))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random bytes")));
+	argon2_derive(VARDATA_ANY(pwd), VARSIZE_ANY_EXHDR(pwd), &p, p.hash, p.hashlen);
+	encoded = encode_phc(&p);
+	explicit_bzero(p.hash, sizeof(p.hash));
+	PG_RETURN_TEXT_P(cstring_to_text(encoded));
+}
+
+static bool
+verify_argon2(text *pwd, const Argon2Params *p)
+{
+	uint8		derived[64];
+	bool		ok;
+
+	argon2_derive(VARDATA_ANY(pwd), VARSIZE_ANY_EXHDR(pwd), p, derived, p->hashlen);
+	ok = CRYPTO_memcmp(derived, p->hash, p->hashlen) == 0;
+	explicit_bzero(derived, sizeof(derived));
+	return ok;
+}
+
+static Oid
+extension_schema(const char *extname)
+{
+	Oid			extoid = get_extension_oid(extname, true);
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	Oid			nsp = InvalidOid;
+
+	if (!OidIsValid(extoid))
+		return InvalidOid;
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		nsp = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return nsp;
+}
+
+/* bcrypt hashes are checked with pgcrypto's crypt(), wherever it lives */
+static bool
+verify_bcrypt(text *pwd, text *hash)
+{
+	Oid			nsp = extension_schema("pgcrypto");
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Oid			crypt_oid;
+	text	   *computed;
+	bool		ok;
+
+	if (!OidIsValid(nsp))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("verifying a bcrypt hash needs the extension pgcrypto"),
+				 errhint("Run CREATE EXTENSION pgcrypto.")));
+	crypt_oid = LookupFuncName(list_make2(makeString(get_namespace_name(nsp)),
+										  makeString("crypt")),
+							   2, argtypes, false);
+	computed = DatumGetTextPP(OidFunctionCall2(crypt_oid, PointerGetDatum(pwd),
+											   PointerGetDatum(hash)));
+	ok = VARSIZE_ANY_EXHDR(computed) == VARSIZE_ANY_EXHDR(hash) &&
+		CRYPTO_memcmp(VARDATA_ANY(computed), VARDATA_ANY(hash),
+					  VARSIZE_ANY_EXHDR(hash)) == 0;
+	return ok;
+}
+
+static bool
+is_bcrypt(const char *s, size_t len)
+{
+	return len == 60 && s[0] == '$' && s[1] == '2' &&
+		(s[2] == 'a' || s[2] == 'b' || s[2] == 'y') && s[3] == '$';
+}
+
+static bool
+is_hex(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+			  (s[i] >= 'A' && s[i] <= 'F')))
+			return false;
+	return true;
+}
+
+/* better-auth: "<32 hex salt>:<128 hex key>" */
+static bool
+is_better_auth_scrypt(const char *s, size_t len)
+{
+	return len == SCRYPT_SALT_HEX + 1 + 2 * SCRYPT_KEY_LEN &&
+		s[SCRYPT_SALT_HEX] == ':' && is_hex(s, SCRYPT_SALT_HEX) &&
+		is_hex(s + SCRYPT_SALT_HEX + 1, 2 * SCRYPT_KEY_LEN);
+}
+
+/*
+ * better-auth's scrypt: N=16384, r=16, p=1, 64-byte key, the salt is the
+ * hex string itself, the password NFKC-normalised.
+ */
+static bool
+verify_better_auth_scrypt(text *pwd, const char *hash)
+{
+	text	   *normalized = pwd;
+	uint8		expected[SCRYPT_KEY_LEN];
+	uint8		derived[SCRYPT_KEY_LEN];
+	bool		ok;
+
+	if (GetDatabaseEncoding() == PG_UTF8)
+		normalized = DatumGetTextPP(DirectFunctionCall2(unicode_normalize_func,
+														PointerGetDatum(pwd),
+														CStringGetTextDatum("NFKC")));
+	hex_decode(hash + SCRYPT_SALT_HEX + 1, 2 * SCRYPT_KEY_LEN, (char *) expected);
+	if (EVP_PBE_scrypt(VARDATA_ANY(normalized), VARSIZE_ANY_EXHDR(normalized),
+					   (const unsigned char *) hash, SCRYPT_SALT_HEX,
+					   16384, 16, 1, 64 * 1024 * 1024,
+					   derived, SCRYPT_KEY_LEN) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("scrypt failed")));
+	ok = CRYPTO_memcmp(derived, expected, SCRYPT_KEY_LEN) == 0;
+	explicit_bzero(derived, sizeof(derived));
+	return ok;
+}
+
+/* SQL function: auth.verify_password(password text, hash text) returns boolean */
+PG_FUNCTION_INFO_V1(auth_verify_password);
+Datum
+auth_verify_password(PG_FUNCTION_ARGS)
+{
+	text	   *pwd = PG_GETARG_TEXT_PP(0);
+	text	   *hash = PG_GETARG_TEXT_PP(1);
+	char	   *hs = text_to_cstring(hash);
+	size_t		hlen = strlen(hs);
+	Argon2Params p;
+
+	check_password_size(VARSIZE_ANY_EXHDR(pwd));
+	if (parse_phc(hs, &p))
+		PG_RETURN_BOOL(verify_argon2(pwd, &p));
+	if (is_bcrypt(hs, hlen))
+		PG_RETURN_BOOL(verify_bcrypt(pwd, hash));
+	if (is_better_auth_scrypt(hs, hlen))
+		PG_RETURN_BOOL(verify_better_auth_scrypt(pwd, hs));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unrecognized password hash format"),
+			 errhint("Supported are argon2id and argon2i PHC strings, bcrypt ($2a$, $2b$, $2y$) and better-auth's scrypt.")));
+	PG_RETURN_NULL();
+}
+
+/*
+ * SQL function: auth._password_needs_rehash(hash text) returns boolean
+ * True unless the hash is argon2id with the current cost settings.
+ */
+PG_FUNCTION_INFO_V1(auth_password_needs_rehash);
+Datum
+auth_password_needs_rehash(PG_FUNCTION_ARGS)
+{
+	char	   *hs = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Argon2Params have,
+				want;
+
+	current_argon2_params(&want);
+	if (!parse_phc(hs, &have))
+		PG_RETURN_BOOL(true);
+	PG_RETURN_BOOL(have.type != want.type || have.version != want.version ||
+				   have.m_cost != want.m_cost || have.t_cost != want.t_cost ||
+				   have.lanes != want.lanes);
+}
+
+/*
+ * SQL function: auth._dummy_password_hash() returns text
+ * An argon2id hash with the current costs that no password matches (its
+ * key is zero), so that signing in as an unknown email or a user with no
+ * password costs the same argon2 work as a real check.
+ */
+PG_FUNCTION_INFO_V1(auth_dummy_password_hash);
+Datum
+auth_dummy_password_hash(PG_FUNCTION_ARGS)
+{
+	Argon2Params p;
+
+	current_argon2_params(&p);
+	PG_RETURN_TEXT_P(cstring_to_text(encode_phc(&p)));
+}

@@ -1,0 +1,345 @@
+/*
+ * session.c: verifying session tokens on the hot path.
+ *
+ * A token is checked by its shape, hashed, and looked up with one probe of
+ * the unique index on auth.sessions(token_hash), straight from C with no
+ * SPI round trip, plus one probe of auth.users' primary key for a ban.
+ * Nothing is written unless the session is due for its sliding refresh
+ * (at most once per auth.session_refresh_age), and never on a hot standby
+ * or in a read-only transaction.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "parser/parse_relation.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "auth.h"
+
+/* A row of auth.sessions, as far as verification reads it. */
+typedef struct SessionRow
+{
+	pg_uuid_t	id;
+	pg_uuid_t	user_id;
+	TimestampTz created_at;
+	TimestampTz refreshed_at;
+	TimestampTz expires_at;
+	bool		revoked;
+} SessionRow;
+
+typedef struct SessionAttnums
+{
+	Oid			relid;
+	AttrNumber	id,
+				user_id,
+				created_at,
+				refreshed_at,
+				expires_at,
+				revoked_at;
+	AttrNumber	users_banned_until;
+} SessionAttnums;
+
+static SessionAttnums attnums;
+
+static AttrNumber
+attnum_of(Relation rel, const char *name)
+{
+	int			attnum = attnameAttNum(rel, name, false);
+
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of \"auth.%s\" does not exist", name,
+						RelationGetRelationName(rel))));
+	return attnum;
+}
+
+static void
+resolve_attnums(Relation sessions, Relation users)
+{
+	if (attnums.relid == RelationGetRelid(sessions))
+		return;
+	attnums.id = attnum_of(sessions, "id");
+	attnums.user_id = attnum_of(sessions, "user_id");
+	attnums.created_at = attnum_of(sessions, "created_at");
+	attnums.refreshed_at = attnum_of(sessions, "refreshed_at");
+	attnums.expires_at = attnum_of(sessions, "expires_at");
+	attnums.revoked_at = attnum_of(sessions, "revoked_at");
+	attnums.users_banned_until = attnum_of(users, "banned_until");
+	attnums.relid = RelationGetRelid(sessions);
+}
+
+static Snapshot
+read_snapshot(void)
+{
+	return ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+}
+
+/*
+ * Fetches the first live tuple of rel whose index (first key column) equals
+ * key into slot; false when there is none.
+ */
+static bool
+probe_index(Relation rel, Oid indexoid, RegProcedure eqproc, Datum key,
+			TupleTableSlot *slot)
+{
+	Relation	index = index_open(indexoid, AccessShareLock);
+	IndexScanDesc scan;
+	ScanKeyData skey;
+	bool		found;
+
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, eqproc, key);
+	scan = index_beginscan(rel, index, read_snapshot(), 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	if (found)
+		slot_getallattrs(slot);
+	index_endscan(scan);
+	index_close(index, AccessShareLock);
+	return found;
+}
+
+static TimestampTz
+slot_timestamp(TupleTableSlot *slot, AttrNumber attnum, bool *isnull)
+{
+	Datum		d = slot->tts_values[attnum - 1];
+
+	*isnull = slot->tts_isnull[attnum - 1];
+	return *isnull ? 0 : DatumGetTimestampTz(d);
+}
+
+/* Whether the user exists and is not banned at now. */
+static bool
+user_is_active(Relation users, const pg_uuid_t *user_id, TimestampTz now)
+{
+	TupleTableSlot *slot = table_slot_create(users, NULL);
+	bool		active = false;
+
+	if (probe_index(users, auth_rel_oid(AUTH_REL_USERS_PKEY), F_UUID_EQ,
+					UUIDPGetDatum(user_id), slot))
+	{
+		bool		isnull;
+		TimestampTz banned_until = slot_timestamp(slot, attnums.users_banned_until,
+												  &isnull);
+
+		active = isnull || banned_until <= now;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	return active;
+}
+
+/*
+ * Looks a session up by one of its unique indexes and fills row when it is
+ * live: not revoked, not expired, its user not banned.
+ */
+static bool
+fetch_live_session(AuthRel index, RegProcedure eqproc, Datum key,
+				   SessionRow *row)
+{
+	Relation	sessions = table_open(auth_rel_oid(AUTH_REL_SESSIONS), AccessShareLock);
+	Relation	users = table_open(auth_rel_oid(AUTH_REL_USERS), AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(sessions, NULL);
+	TimestampTz now = auth_now();
+	bool		live = false;
+
+	resolve_attnums(sessions, users);
+	if (probe_index(sessions, auth_rel_oid(index), eqproc, key, slot))
+	{
+		bool		isnull;
+
+		memcpy(&row->id, DatumGetUUIDP(slot->tts_values[attnums.id - 1]), UUID_LEN);
+		memcpy(&row->user_id, DatumGetUUIDP(slot->tts_values[attnums.user_id - 1]), UUID_LEN);
+		row->created_at = slot_timestamp(slot, attnums.created_at, &isnull);
+		row->refreshed_at = slot_timestamp(slot, attnums.refreshed_at, &isnull);
+		row->expires_at = slot_timestamp(slot, attnums.expires_at, &isnull);
+		(void) slot_timestamp(slot, attnums.revoked_at, &isnull);
+		row->revoked = !isnull;
+		live = !row->revoked && row->expires_at > now &&
+			user_is_active(users, &row->user_id, now);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(users, AccessShareLock);
+	table_close(sessions, AccessShareLock);
+	return live;
+}
+
+/*
+ * Sliding expiry: extends a session last refreshed more than
+ * auth.session_refresh_age ago to now + auth.session_ttl, capped at
+ * created_at + auth.session_max_lifetime.  A row another transaction is
+ * refreshing is skipped rather than waited for.
+ */
+static void
+refresh_if_due(SessionRow *row)
+{
+	static SPIPlanPtr plan = NULL;
+	TimestampTz now = auth_now();
+	TimestampTz new_expires;
+	Datum		values[3];
+
+	if (row->refreshed_at > now - (TimestampTz) auth_session_refresh_age * USECS_PER_SEC ||
+		RecoveryInProgress() || XactReadOnly)
+		return;
+	new_expires = Min(now + (TimestampTz) auth_session_ttl * USECS_PER_SEC,
+					  row->created_at + (TimestampTz) auth_session_max_lifetime * USECS_PER_SEC);
+	if (new_expires <= row->expires_at)
+		return;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (plan == NULL)
+	{
+		Oid			argtypes[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+		SPIPlanPtr	p = SPI_prepare(
+									"UPDATE auth.sessions SET expires_at = $2, refreshed_at = $3"
+									" WHERE id OPERATOR(pg_catalog.=) ("
+									"  SELECT s.id FROM auth.sessions s"
+									"  WHERE s.id OPERATOR(pg_catalog.=) $1 AND s.revoked_at IS NULL"
+									"  FOR UPDATE SKIP LOCKED)",
+									3, argtypes);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare the session refresh");
+		plan = p;
+	}
+	values[0] = UUIDPGetDatum(&row->id);
+	values[1] = TimestampTzGetDatum(new_expires);
+	values[2] = TimestampTzGetDatum(now);
+	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not refresh the session");
+	if (SPI_processed == 1)
+		row->expires_at = new_expires;
+	SPI_finish();
+}
+
+/*
+ * Verifies a session token (len bytes); on success fills info and returns
+ * true.  A token of the wrong shape reads no table.
+ */
+bool
+auth_session_verify_token(const char *token, Size len, bool allow_refresh,
+						  AuthSessionInfo *info)
+{
+	uint8		hash[VARHDRSZ + AUTH_HASH_LEN];
+	bytea	   *key = (bytea *) hash;
+	SessionRow	row;
+
+	if (!auth_token_hash_if_shaped(AUTH_SESSION_PREFIX, token, len,
+								   (uint8 *) VARDATA(key)))
+		return false;
+	SET_VARSIZE(key, VARHDRSZ + AUTH_HASH_LEN);
+	if (!fetch_live_session(AUTH_REL_SESSIONS_TOKEN_HASH_KEY, F_BYTEAEQ,
+							PointerGetDatum(key), &row))
+		return false;
+	if (allow_refresh)
+		refresh_if_due(&row);
+	info->user_id = row.user_id;
+	info->session_id = row.id;
+	info->expires_at = row.expires_at;
+	return true;
+}
+
+/* Whether the session exists, belongs to user_id and is live. */
+bool
+auth_session_is_live(const pg_uuid_t *session_id, const pg_uuid_t *user_id)
+{
+	SessionRow	row;
+
+	return fetch_live_session(AUTH_REL_SESSIONS_PKEY, F_UUID_EQ,
+							  UUIDPGetDatum(session_id), &row) &&
+		memcmp(&row.user_id, user_id, UUID_LEN) == 0;
+}
+
+/*
+ * SQL function: auth.verify_session(token text)
+ *   returns (user_id uuid, session_id uuid, expires_at timestamptz)
+ * All NULL when the token is not a live session's; never raises for a bad
+ * token.
+ */
+PG_FUNCTION_INFO_V1(auth_verify_session);
+Datum
+auth_verify_session(PG_FUNCTION_ARGS)
+{
+	text	   *token = PG_GETARG_TEXT_PP(0);
+	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	AuthSessionInfo info;
+	Datum		values[3];
+	bool		nulls[3] = {true, true, true};
+
+	if (tupdesc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = tupdesc;
+	}
+	if (auth_session_verify_token(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token),
+								  true, &info))
+	{
+		pg_uuid_t  *uid = palloc(sizeof(pg_uuid_t));
+		pg_uuid_t  *sid = palloc(sizeof(pg_uuid_t));
+
+		*uid = info.user_id;
+		*sid = info.session_id;
+		values[0] = UUIDPGetDatum(uid);
+		values[1] = UUIDPGetDatum(sid);
+		values[2] = TimestampTzGetDatum(info.expires_at);
+		nulls[0] = nulls[1] = nulls[2] = false;
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * SQL function: auth.authenticate(token text, is_local boolean) returns uuid
+ * Sets the identity for the transaction (or the connection) and returns the
+ * user's id; 28000 for a token that is not a live session's.
+ */
+PG_FUNCTION_INFO_V1(auth_authenticate);
+Datum
+auth_authenticate(PG_FUNCTION_ARGS)
+{
+	AuthSessionInfo info;
+	AuthIdentity ident;
+	text	   *token;
+	pg_uuid_t  *result;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("is_local must not be null")));
+	token = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	if (token == NULL ||
+		!auth_session_verify_token(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token),
+								   true, &info))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("invalid session token"),
+				 errdetail("The token is malformed, unknown, expired or revoked, or its user is suspended."),
+				 errhint("Sign in again to get a new session token.")));
+
+	memset(&ident, 0, sizeof(ident));
+	ident.kind = AUTH_IDENTITY_SESSION;
+	ident.user_id = info.user_id;
+	ident.session_id = info.session_id;
+	auth_identity_set(&ident, PG_GETARG_BOOL(1));
+
+	result = palloc(sizeof(pg_uuid_t));
+	*result = info.user_id;
+	PG_RETURN_UUID_P(result);
+}

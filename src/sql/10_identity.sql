@@ -1,0 +1,40 @@
+-- identity: who the current database session acts for (src/identity.c).
+-- The accessors are what RLS policies call; they read a struct parsed once,
+-- so `owner_id = auth.uid()` costs about as much per row as a constant.
+
+CREATE FUNCTION auth.uid() RETURNS uuid
+    AS 'MODULE_PATHNAME', 'auth_uid'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION auth.uid() IS
+    'id of the authenticated user, NULL when nobody is authenticated';
+
+CREATE FUNCTION auth.session_id() RETURNS uuid
+    AS 'MODULE_PATHNAME', 'auth_session_id'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION auth.session_id() IS
+    'id of the session the identity was authenticated with, NULL otherwise';
+
+CREATE FUNCTION auth.is_authenticated() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'auth_is_authenticated'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION auth.is_authenticated() IS
+    'whether an identity is set';
+
+CREATE FUNCTION auth.require_uid() RETURNS uuid
+    AS 'MODULE_PATHNAME', 'auth_require_uid'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION auth.require_uid() IS
+    'id of the authenticated user; raises 28000 when nobody is authenticated';
+
+CREATE FUNCTION auth.identity() RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'auth_identity_json'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION auth.identity() IS
+    'the identity as jsonb (kind, user_id, session_id), NULL when nobody is authenticated';
+
+CREATE FUNCTION auth._clear_identity() RETURNS void
+    AS 'MODULE_PATHNAME', 'auth_clear_identity_sql'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION auth._clear_identity() IS
+    'internal: forgets the identity of the current session';
+REVOKE ALL ON FUNCTION auth._clear_identity() FROM PUBLIC;

@@ -1,0 +1,41 @@
+-- audit: what happened, to whom, from where; never a secret.
+
+CREATE TABLE auth.audit_log (
+    id          bigserial PRIMARY KEY,
+    occurred_at timestamptz NOT NULL DEFAULT auth.now(),
+    event       text NOT NULL,
+    user_id     uuid,           -- no foreign key: history outlives the user
+    session_id  uuid,
+    ip          inet,
+    detail      jsonb NOT NULL DEFAULT '{}'
+);
+CREATE INDEX audit_log_user_id_idx ON auth.audit_log (user_id, occurred_at);
+CREATE INDEX audit_log_occurred_at_idx ON auth.audit_log (occurred_at);
+ALTER TABLE auth.audit_log ENABLE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('auth.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('auth.audit_log_id_seq', '');
+COMMENT ON TABLE auth.audit_log IS
+    'security events (sign_up, sign_in, sign_in_failed, sign_out, session_revoked, password_changed); also sent as NOTIFY auth_events';
+
+-- Records an event and announces it on the channel auth_events.
+CREATE FUNCTION auth._audit(event text, user_id uuid, session_id uuid,
+                            ip inet, detail jsonb DEFAULT '{}')
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id bigint;
+    v_at timestamptz := auth.now();
+BEGIN
+    INSERT INTO auth.audit_log (occurred_at, event, user_id, session_id, ip, detail)
+    VALUES (v_at, event, user_id, session_id, ip, coalesce(detail, '{}'))
+    RETURNING id INTO v_id;
+    PERFORM pg_notify('auth_events', json_build_object(
+        'id', v_id, 'event', event, 'user_id', user_id,
+        'session_id', session_id, 'occurred_at', v_at)::text);
+END
+$$;
+COMMENT ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb) IS
+    'internal: appends to auth.audit_log and notifies auth_events';
+REVOKE ALL ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb) FROM PUBLIC;

@@ -1,0 +1,191 @@
+-- sessions: opaque session tokens, verification and revocation
+-- (src/session.c is the read path).
+
+CREATE TABLE auth.sessions (
+    id             uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    user_id        uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+    token_hash     bytea NOT NULL,      -- SHA-256 of the token; the token is never stored
+    created_at     timestamptz NOT NULL DEFAULT auth.now(),
+    refreshed_at   timestamptz NOT NULL DEFAULT auth.now(),
+    expires_at     timestamptz NOT NULL,
+    ip             inet,
+    user_agent     text,
+    revoked_at     timestamptz,
+    revoked_reason text,
+    CONSTRAINT sessions_token_hash_key UNIQUE (token_hash)
+);
+CREATE INDEX sessions_user_id_idx ON auth.sessions (user_id);
+ALTER TABLE auth.sessions ENABLE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('auth.sessions', '');
+COMMENT ON TABLE auth.sessions IS 'sessions; only the SHA-256 of each token is kept';
+
+-- Creates a session for a user and returns its token, the only copy.
+CREATE FUNCTION auth._issue_session(user_id uuid, ttl interval, ip inet, user_agent text,
+                                    OUT token text, OUT session_id uuid,
+                                    OUT user_id_out uuid, OUT expires_at timestamptz)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_now timestamptz := auth.now();
+    v_ttl interval := coalesce(ttl, auth._setting_interval('auth.session_ttl'));
+    v_max interval := auth._setting_interval('auth.session_max_lifetime');
+BEGIN
+    IF v_ttl <= interval '0' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'session ttl must be positive';
+    END IF;
+    token := auth._generate_token('ses');
+    INSERT INTO auth.sessions AS s (user_id, token_hash, created_at, refreshed_at,
+                                    expires_at, ip, user_agent)
+    VALUES (_issue_session.user_id, auth._token_hash(token, 'ses'), v_now, v_now,
+            v_now + least(v_ttl, v_max), _issue_session.ip,
+            left(_issue_session.user_agent, 512))
+    RETURNING s.id, s.expires_at INTO session_id, expires_at;
+    user_id_out := _issue_session.user_id;
+END
+$$;
+COMMENT ON FUNCTION auth._issue_session(uuid, interval, inet, text) IS
+    'internal: inserts a session and returns its token';
+REVOKE ALL ON FUNCTION auth._issue_session(uuid, interval, inet, text) FROM PUBLIC;
+
+CREATE FUNCTION auth.create_session(user_id uuid, ttl interval DEFAULT NULL,
+                                    ip inet DEFAULT NULL, user_agent text DEFAULT NULL)
+RETURNS TABLE (token text, session_id uuid, user_id uuid, expires_at timestamptz)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_banned timestamptz;
+    v_found boolean;
+BEGIN
+    SELECT true, u.banned_until INTO v_found, v_banned
+      FROM auth.users u WHERE u.id = create_session.user_id;
+    IF v_found IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
+    END IF;
+    IF v_banned > auth.now() THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended';
+    END IF;
+    SELECT i.token, i.session_id, i.user_id_out, i.expires_at
+      INTO token, session_id, user_id, expires_at
+      FROM auth._issue_session(create_session.user_id, ttl, ip, user_agent) i;
+    PERFORM auth._audit('session_created', user_id, session_id, ip, '{}');
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION auth.create_session(uuid, interval, inet, text) IS
+    'admin: creates a session for any user and returns its token';
+REVOKE ALL ON FUNCTION auth.create_session(uuid, interval, inet, text) FROM PUBLIC;
+
+-- The read path is C; no SET clause, so authenticate's identity survives the
+-- call.  SECURITY DEFINER lets the sliding refresh write as the owner.
+CREATE FUNCTION auth.verify_session(token text,
+                                    OUT user_id uuid, OUT session_id uuid,
+                                    OUT expires_at timestamptz)
+    AS 'MODULE_PATHNAME', 'auth_verify_session'
+    LANGUAGE C VOLATILE STRICT SECURITY DEFINER;
+COMMENT ON FUNCTION auth.verify_session(text) IS
+    'the user, session and expiry of a live session token, all NULL otherwise; never raises for a bad token';
+
+CREATE FUNCTION auth.authenticate(token text, is_local boolean DEFAULT true)
+RETURNS uuid
+    AS 'MODULE_PATHNAME', 'auth_authenticate'
+    LANGUAGE C VOLATILE SECURITY DEFINER;
+COMMENT ON FUNCTION auth.authenticate(text, boolean) IS
+    'verifies a session token and sets the identity for the transaction (or the connection when is_local is false); 28000 when invalid';
+
+-- Revokes a user's live sessions but one; returns how many.
+CREATE FUNCTION auth._revoke_sessions(user_id uuid, except_session uuid, reason text)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_count int;
+BEGIN
+    UPDATE auth.sessions s
+       SET revoked_at = auth.now(), revoked_reason = reason
+     WHERE s.user_id = _revoke_sessions.user_id AND s.revoked_at IS NULL
+       AND s.id IS DISTINCT FROM except_session;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    IF v_count > 0 THEN
+        PERFORM auth._audit('session_revoked', _revoke_sessions.user_id, NULL, NULL,
+                            jsonb_build_object('reason', reason, 'count', v_count));
+    END IF;
+    RETURN v_count;
+END
+$$;
+COMMENT ON FUNCTION auth._revoke_sessions(uuid, uuid, text) IS
+    'internal: revokes every live session of a user except one';
+REVOKE ALL ON FUNCTION auth._revoke_sessions(uuid, uuid, text) FROM PUBLIC;
+
+CREATE FUNCTION auth.revoke_session(session_id uuid) RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_uid uuid := auth.require_uid();
+    v_reason text := CASE WHEN session_id = auth.session_id() THEN 'sign_out' ELSE 'revoked' END;
+BEGIN
+    UPDATE auth.sessions s SET revoked_at = auth.now(), revoked_reason = v_reason
+     WHERE s.id = revoke_session.session_id AND s.user_id = v_uid AND s.revoked_at IS NULL;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM auth._audit(CASE v_reason WHEN 'sign_out' THEN 'sign_out' ELSE 'session_revoked' END,
+                        v_uid, revoke_session.session_id, NULL, '{}');
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION auth.revoke_session(uuid) IS
+    'revokes one of the authenticated user''s sessions; false when it is not theirs or not live';
+
+-- No SET clause: clearing the identity must outlast the call.  Only
+-- schema-qualified calls inside, so the caller's search_path cannot matter.
+CREATE FUNCTION auth.sign_out() RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+AS $$
+DECLARE
+    v_revoked boolean := false;
+BEGIN
+    IF auth.session_id() IS NOT NULL THEN
+        v_revoked := auth.revoke_session(auth.session_id());
+    END IF;
+    PERFORM auth._clear_identity();
+    RETURN v_revoked;
+END
+$$;
+COMMENT ON FUNCTION auth.sign_out() IS
+    'revokes the current session and clears the identity; false when there was no session to revoke';
+
+CREATE FUNCTION auth.revoke_other_sessions() RETURNS integer
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT auth._revoke_sessions(auth.require_uid(), auth.session_id(), 'revoked') $$;
+COMMENT ON FUNCTION auth.revoke_other_sessions() IS
+    'revokes every session of the authenticated user but the current one; returns how many';
+
+CREATE FUNCTION auth.list_sessions()
+RETURNS TABLE (id uuid, created_at timestamptz, refreshed_at timestamptz,
+               expires_at timestamptz, ip inet, user_agent text, is_current boolean)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.id, s.created_at, s.refreshed_at, s.expires_at, s.ip, s.user_agent,
+           s.id IS NOT DISTINCT FROM auth.session_id()
+      FROM auth.sessions s
+     WHERE s.user_id = auth.require_uid() AND s.revoked_at IS NULL
+       AND s.expires_at > auth.now()
+     ORDER BY s.created_at DESC
+$$;
+COMMENT ON FUNCTION auth.list_sessions() IS
+    'the authenticated user''s live sessions, never their tokens';
+
+CREATE FUNCTION auth.revoke_user_sessions(user_id uuid) RETURNS integer
+LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT auth._revoke_sessions(user_id, NULL, 'admin') $$;
+COMMENT ON FUNCTION auth.revoke_user_sessions(uuid) IS
+    'admin: revokes every session of a user; returns how many';
+REVOKE ALL ON FUNCTION auth.revoke_user_sessions(uuid) FROM PUBLIC;

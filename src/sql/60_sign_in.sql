@@ -1,0 +1,129 @@
+-- sign_in: password sign-in with a durable count of failures per email
+-- (src/autonomous.c writes the count outside the caller's transaction).
+
+-- One row per counted attempt; key is the SHA-256 of what is limited (the
+-- normalised email for sign-ins), so no address is kept here.
+CREATE TABLE auth.attempts (
+    scope        text NOT NULL,
+    key          bytea NOT NULL,
+    attempted_at timestamptz NOT NULL
+);
+CREATE INDEX attempts_scope_key_idx ON auth.attempts (scope, key, attempted_at);
+ALTER TABLE auth.attempts ENABLE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('auth.attempts', '');
+COMMENT ON TABLE auth.attempts IS 'attempts counted against a limit (failed sign-ins per email), written autonomously';
+
+CREATE FUNCTION auth._autonomous(request jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'auth_autonomous'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION auth._autonomous(jsonb) IS
+    'internal: runs auth._autonomous_dispatch(request) in a background worker''s own, committed transaction';
+REVOKE ALL ON FUNCTION auth._autonomous(jsonb) FROM PUBLIC;
+
+-- Runs in the background worker.  op 'attempt': counts an attempt against
+-- a limit unless the limit is reached (serialised per key, so concurrent
+-- attempts are counted exactly); op 'audit': an audit row.
+CREATE FUNCTION auth._autonomous_dispatch(request jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_scope text := request->>'scope';
+    v_key bytea := decode(request->>'key', 'hex');
+    v_at timestamptz := (request->>'at')::timestamptz;
+    v_window interval := (request->>'window')::interval;
+    v_max int := (request->>'max')::int;
+    v_count int;
+    v_retry timestamptz;
+BEGIN
+    CASE request->>'op'
+    WHEN 'attempt' THEN
+        PERFORM pg_advisory_xact_lock(hashtextextended(v_scope || ':' || encode(v_key, 'hex'), 0));
+        SELECT count(*) INTO v_count FROM auth.attempts a
+         WHERE a.scope = v_scope AND a.key = v_key AND a.attempted_at > v_at - v_window;
+        IF v_count >= v_max THEN
+            -- the limit frees up when the max-th newest attempt leaves the window
+            SELECT a.attempted_at + v_window INTO v_retry FROM auth.attempts a
+             WHERE a.scope = v_scope AND a.key = v_key AND a.attempted_at > v_at - v_window
+             ORDER BY a.attempted_at DESC OFFSET v_max - 1 LIMIT 1;
+            RETURN jsonb_build_object('allowed', false, 'count', v_count, 'retry_at', v_retry);
+        END IF;
+        INSERT INTO auth.attempts (scope, key, attempted_at) VALUES (v_scope, v_key, v_at);
+        RETURN jsonb_build_object('allowed', true, 'count', v_count + 1);
+    WHEN 'audit' THEN
+        PERFORM auth._audit(request->>'event', (request->>'user_id')::uuid, NULL,
+                            (request->>'ip')::inet, coalesce(request->'detail', '{}'));
+        RETURN '{}';
+    ELSE
+        RAISE EXCEPTION 'unknown autonomous operation %', request->>'op';
+    END CASE;
+END
+$$;
+COMMENT ON FUNCTION auth._autonomous_dispatch(jsonb) IS
+    'internal: the writes auth._autonomous makes in a transaction of their own';
+REVOKE ALL ON FUNCTION auth._autonomous_dispatch(jsonb) FROM PUBLIC;
+
+CREATE FUNCTION auth.sign_in(email text, password text, ip inet DEFAULT NULL,
+                             user_agent text DEFAULT NULL)
+RETURNS TABLE (token text, session_id uuid, user_id uuid, expires_at timestamptz)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_email text := auth._normalize_email(email);
+    v_key bytea := sha256(convert_to(v_email, 'UTF8'));
+    v_now timestamptz := auth.now();
+    v_try jsonb;
+    v_user auth.users;
+    v_ok boolean;
+BEGIN
+    IF password IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'password is required';
+    END IF;
+    -- Count this attempt first, durably, so that concurrent guesses are
+    -- limited exactly; a success below removes the count again.
+    v_try := auth._autonomous(jsonb_build_object(
+        'op', 'attempt', 'scope', 'sign_in', 'key', encode(v_key, 'hex'), 'at', v_now,
+        'window', auth._setting_interval('auth.failed_sign_in_window'),
+        'max', auth._setting_int('auth.max_failed_sign_ins')));
+    IF NOT (v_try->>'allowed')::boolean THEN
+        RAISE EXCEPTION USING ERRCODE = 'PT429',
+            MESSAGE = 'too many failed sign-ins for this email',
+            DETAIL = format('Sign-in for this email is locked until %s.', v_try->>'retry_at'),
+            HINT = 'Wait until then, or reset the password.';
+    END IF;
+
+    SELECT * INTO v_user FROM auth.users u WHERE lower(u.email) = v_email;
+    -- Unknown emails and users without a password cost the same argon2 work.
+    v_ok := auth.verify_password(CASE WHEN length(password) > 128 THEN '' ELSE password END,
+                                 coalesce(v_user.password_hash, auth._dummy_password_hash()))
+            AND v_user.password_hash IS NOT NULL AND length(password) <= 128;
+    IF NOT v_ok THEN
+        PERFORM auth._autonomous(jsonb_build_object(
+            'op', 'audit', 'event', 'sign_in_failed', 'user_id', v_user.id, 'ip', ip,
+            'detail', jsonb_build_object('email', left(v_email, 254),
+                                         'attempt', (v_try->>'count')::int)));
+        RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = 'invalid email or password';
+    END IF;
+
+    DELETE FROM auth.attempts a WHERE a.scope = 'sign_in' AND a.key = v_key;
+    IF v_user.banned_until > v_now THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended',
+            DETAIL = CASE WHEN v_user.banned_until < 'infinity'
+                          THEN format('The suspension ends at %s.', v_user.banned_until) END;
+    END IF;
+    IF auth._password_needs_rehash(v_user.password_hash) THEN
+        UPDATE auth.users u SET password_hash = auth.hash_password(password),
+                                updated_at = v_now
+         WHERE u.id = v_user.id;
+    END IF;
+    SELECT i.token, i.session_id, i.user_id_out, i.expires_at
+      INTO token, session_id, user_id, expires_at
+      FROM auth._issue_session(v_user.id, NULL, ip, user_agent) i;
+    PERFORM auth._audit('sign_in', user_id, session_id, ip, '{}');
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION auth.sign_in(text, text, inet, text) IS
+    'checks an email and password and opens a session; 28P01 when wrong, 28000 when suspended, PT429 after too many failures';
