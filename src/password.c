@@ -293,15 +293,21 @@ extension_schema(const char *extname)
 	return nsp;
 }
 
-/* bcrypt hashes are checked with pgcrypto's crypt(), wherever it lives */
+/*
+ * bcrypt hashes are checked with pgcrypto's crypt(), wherever it lives.
+ * pgcrypto knows the $2a$ spelling only; $2b$ and $2y$ name the same
+ * algorithm for every password bcrypt accepts (at most 72 bytes), so they
+ * are checked as $2a$ and compared past the prefix.
+ */
 static bool
-verify_bcrypt(text *pwd, text *hash)
+verify_bcrypt(text *pwd, const char *hash)
 {
 	Oid			nsp = extension_schema("pgcrypto");
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Oid			crypt_oid;
+	char	   *setting = pstrdup(hash);
 	text	   *computed;
-	bool		ok;
+	size_t		len = strlen(hash);
 
 	if (!OidIsValid(nsp))
 		ereport(ERROR,
@@ -311,12 +317,11 @@ verify_bcrypt(text *pwd, text *hash)
 	crypt_oid = LookupFuncName(list_make2(makeString(get_namespace_name(nsp)),
 										  makeString("crypt")),
 							   2, argtypes, false);
+	setting[2] = 'a';
 	computed = DatumGetTextPP(OidFunctionCall2(crypt_oid, PointerGetDatum(pwd),
-											   PointerGetDatum(hash)));
-	ok = VARSIZE_ANY_EXHDR(computed) == VARSIZE_ANY_EXHDR(hash) &&
-		CRYPTO_memcmp(VARDATA_ANY(computed), VARDATA_ANY(hash),
-					  VARSIZE_ANY_EXHDR(hash)) == 0;
-	return ok;
+											   CStringGetTextDatum(setting)));
+	return VARSIZE_ANY_EXHDR(computed) == len &&
+		CRYPTO_memcmp(VARDATA_ANY(computed) + 4, hash + 4, len - 4) == 0;
 }
 
 static bool
@@ -380,8 +385,7 @@ Datum
 auth_verify_password(PG_FUNCTION_ARGS)
 {
 	text	   *pwd = PG_GETARG_TEXT_PP(0);
-	text	   *hash = PG_GETARG_TEXT_PP(1);
-	char	   *hs = text_to_cstring(hash);
+	char	   *hs = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	size_t		hlen = strlen(hs);
 	Argon2Params p;
 
@@ -389,7 +393,7 @@ auth_verify_password(PG_FUNCTION_ARGS)
 	if (parse_phc(hs, &p))
 		PG_RETURN_BOOL(verify_argon2(pwd, &p));
 	if (is_bcrypt(hs, hlen))
-		PG_RETURN_BOOL(verify_bcrypt(pwd, hash));
+		PG_RETURN_BOOL(verify_bcrypt(pwd, hs));
 	if (is_better_auth_scrypt(hs, hlen))
 		PG_RETURN_BOOL(verify_better_auth_scrypt(pwd, hs));
 	ereport(ERROR,

@@ -19,10 +19,19 @@ ALTER TABLE auth.sessions ENABLE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('auth.sessions', '');
 COMMENT ON TABLE auth.sessions IS 'sessions; only the SHA-256 of each token is kept';
 
+-- What opening a session returns: the token (its only copy) and the session.
+CREATE TYPE auth.session_grant AS (
+    token      text,
+    session_id uuid,
+    user_id    uuid,
+    expires_at timestamptz
+);
+COMMENT ON TYPE auth.session_grant IS
+    'a new session: its token, shown once and never stored, and its id, user and expiry';
+
 -- Creates a session for a user and returns its token, the only copy.
-CREATE FUNCTION auth._issue_session(user_id uuid, ttl interval, ip inet, user_agent text,
-                                    OUT token text, OUT session_id uuid,
-                                    OUT user_id_out uuid, OUT expires_at timestamptz)
+CREATE FUNCTION auth._issue_session(user_id uuid, ttl interval, ip inet, user_agent text)
+RETURNS auth.session_grant
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -30,18 +39,20 @@ DECLARE
     v_now timestamptz := auth.now();
     v_ttl interval := coalesce(ttl, auth._setting_interval('auth.session_ttl'));
     v_max interval := auth._setting_interval('auth.session_max_lifetime');
+    v_grant auth.session_grant;
 BEGIN
     IF v_ttl <= interval '0' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'session ttl must be positive';
     END IF;
-    token := auth._generate_token('ses');
+    v_grant.token := auth._generate_token('ses');
+    v_grant.user_id := _issue_session.user_id;
     INSERT INTO auth.sessions AS s (user_id, token_hash, created_at, refreshed_at,
                                     expires_at, ip, user_agent)
-    VALUES (_issue_session.user_id, auth._token_hash(token, 'ses'), v_now, v_now,
+    VALUES (_issue_session.user_id, auth._token_hash(v_grant.token, 'ses'), v_now, v_now,
             v_now + least(v_ttl, v_max), _issue_session.ip,
             left(_issue_session.user_agent, 512))
-    RETURNING s.id, s.expires_at INTO session_id, expires_at;
-    user_id_out := _issue_session.user_id;
+    RETURNING s.id, s.expires_at INTO v_grant.session_id, v_grant.expires_at;
+    RETURN v_grant;
 END
 $$;
 COMMENT ON FUNCTION auth._issue_session(uuid, interval, inet, text) IS
@@ -50,14 +61,14 @@ REVOKE ALL ON FUNCTION auth._issue_session(uuid, interval, inet, text) FROM PUBL
 
 CREATE FUNCTION auth.create_session(user_id uuid, ttl interval DEFAULT NULL,
                                     ip inet DEFAULT NULL, user_agent text DEFAULT NULL)
-RETURNS TABLE (token text, session_id uuid, user_id uuid, expires_at timestamptz)
+RETURNS auth.session_grant
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-#variable_conflict use_variable
 DECLARE
     v_banned timestamptz;
     v_found boolean;
+    v_grant auth.session_grant;
 BEGIN
     SELECT true, u.banned_until INTO v_found, v_banned
       FROM auth.users u WHERE u.id = create_session.user_id;
@@ -67,11 +78,9 @@ BEGIN
     IF v_banned > auth.now() THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended';
     END IF;
-    SELECT i.token, i.session_id, i.user_id_out, i.expires_at
-      INTO token, session_id, user_id, expires_at
-      FROM auth._issue_session(create_session.user_id, ttl, ip, user_agent) i;
-    PERFORM auth._audit('session_created', user_id, session_id, ip, '{}');
-    RETURN NEXT;
+    v_grant := auth._issue_session(create_session.user_id, ttl, ip, user_agent);
+    PERFORM auth._audit('session_created', v_grant.user_id, v_grant.session_id, ip, '{}');
+    RETURN v_grant;
 END
 $$;
 COMMENT ON FUNCTION auth.create_session(uuid, interval, inet, text) IS

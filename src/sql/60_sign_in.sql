@@ -65,12 +65,13 @@ REVOKE ALL ON FUNCTION auth._autonomous_dispatch(jsonb) FROM PUBLIC;
 
 CREATE FUNCTION auth.sign_in(email text, password text, ip inet DEFAULT NULL,
                              user_agent text DEFAULT NULL)
-RETURNS TABLE (token text, session_id uuid, user_id uuid, expires_at timestamptz)
+RETURNS auth.session_grant
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    v_grant auth.session_grant;
     v_email text := auth._normalize_email(email);
     v_key bytea := sha256(convert_to(v_email, 'UTF8'));
     v_now timestamptz := auth.now();
@@ -111,18 +112,17 @@ BEGIN
     IF v_user.banned_until > v_now THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended',
             DETAIL = CASE WHEN v_user.banned_until < 'infinity'
-                          THEN format('The suspension ends at %s.', v_user.banned_until) END;
+                          THEN format('The suspension ends at %s.', v_user.banned_until)
+                          ELSE 'The suspension has no end date.' END;
     END IF;
     IF auth._password_needs_rehash(v_user.password_hash) THEN
         UPDATE auth.users u SET password_hash = auth.hash_password(password),
                                 updated_at = v_now
          WHERE u.id = v_user.id;
     END IF;
-    SELECT i.token, i.session_id, i.user_id_out, i.expires_at
-      INTO token, session_id, user_id, expires_at
-      FROM auth._issue_session(v_user.id, NULL, ip, user_agent) i;
-    PERFORM auth._audit('sign_in', user_id, session_id, ip, '{}');
-    RETURN NEXT;
+    v_grant := auth._issue_session(v_user.id, NULL, ip, user_agent);
+    PERFORM auth._audit('sign_in', v_grant.user_id, v_grant.session_id, ip, '{}');
+    RETURN v_grant;
 END
 $$;
 COMMENT ON FUNCTION auth.sign_in(text, text, inet, text) IS

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install the OS packages the build and the tests need (Debian 12), or say
+# how to. Quiet when everything is already there.
+set -euo pipefail
+
+# gcc and make: a bare Debian 12 (e.g. a container) has neither.
+PKGS=(postgresql-15 postgresql-server-dev-15 libssl-dev libargon2-dev libipc-run-perl gcc make)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	# Status is "install ok installed" only when fully installed; an absent
+	# package makes dpkg-query fail, which counts as missing too.
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[ "$status" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+	echo "== installing missing packages: ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update && apt-get install -y "${missing[@]}"
+else
+	echo "error: missing packages: ${missing[*]}" >&2
+	echo "install them with:" >&2
+	echo "  sudo sh -c 'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ${missing[*]}'" >&2
+	exit 1
+fi

@@ -1,0 +1,43 @@
+-- Housekeeping: the audit log, cleanup() and check().
+\i sql/include/setup.psql
+
+DELETE FROM auth.audit_log;
+SELECT auth.sign_up('aud@example.com', 'aud password') AS aud \gset
+SELECT token AS aud1, session_id AS aud1_id FROM auth.sign_in('aud@example.com', 'aud password', '198.51.100.7') \gset
+SELECT token AS aud2 FROM auth.sign_in('aud@example.com', 'aud password') \gset
+SELECT pg_temp.err($$SELECT auth.sign_in('aud@example.com', 'wrong password')$$);
+BEGIN;
+SELECT auth.authenticate(:'aud1') IS NOT NULL AS authenticated;
+SELECT auth.change_password('aud password', 'new aud password');
+SELECT auth.sign_out();
+COMMIT;
+
+-- Every event, in order; the failed sign-in was kept although its call
+-- rolled back.
+SELECT event, user_id = :'aud' AS aud, session_id = :'aud1_id' AS first_session,
+       host(ip) AS ip, detail
+  FROM auth.audit_log ORDER BY id;
+-- No secret is in it.
+SELECT count(*) AS secrets_in_audit FROM auth.audit_log l
+ WHERE l::text LIKE '%' || :'aud1' || '%' OR l::text LIKE '%' || :'aud2' || '%'
+    OR l::text LIKE '%aud password%' OR l::text LIKE '%argon2%';
+
+-- cleanup(): sessions dead for longer than auth.cleanup_grace, stale
+-- attempts, audit rows older than auth.audit_retention.
+SELECT count(*) AS sessions_before FROM auth.sessions WHERE user_id = :'aud';
+SELECT * FROM auth.cleanup();
+SET auth.time_offset = '2d';
+SELECT sessions_deleted >= 2 AS revoked_removed, audit_deleted AS audit_kept FROM auth.cleanup();
+SELECT count(*) AS aud_sessions_left FROM auth.sessions WHERE user_id = :'aud';
+SET auth.time_offset = '91d';
+SELECT audit_deleted > 0 AS old_audit_removed FROM auth.cleanup();
+SELECT count(*) AS audit_left FROM auth.audit_log;
+RESET auth.time_offset;
+
+-- check(): every row ok on a sound install, and it notices a bad setting.
+SELECT "check", ok FROM auth.check();
+SET auth.argon2_memory_kib = 4096;
+SET auth.session_ttl = '60d';
+SELECT "check", ok FROM auth.check() WHERE NOT ok;
+RESET auth.argon2_memory_kib;
+RESET auth.session_ttl;

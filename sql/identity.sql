@@ -1,0 +1,123 @@
+-- Identity: set only by a credential, scoped to the transaction by default,
+-- cleared by COMMIT, ROLLBACK, savepoint rollback, RESET ALL and DISCARD ALL,
+-- and visible in parallel workers.
+\i sql/include/setup.psql
+SELECT current_user AS regress_superuser \gset
+
+SELECT auth.sign_up('ida@example.com', 'ida password') AS ida \gset
+SELECT token AS ida_token, session_id AS ida_session FROM auth.sign_in('ida@example.com', 'ida password') \gset
+
+-- Nobody is authenticated at first.
+SELECT auth.uid() IS NULL AS uid, auth.session_id() IS NULL AS sid,
+       auth.is_authenticated() AS authenticated, auth.identity() IS NULL AS identity;
+SELECT pg_temp.err($$SELECT auth.require_uid()$$);
+
+-- Transaction scope (the default): cleared at COMMIT ...
+BEGIN;
+SELECT auth.authenticate(:'ida_token') = :'ida' AS authenticated;
+SELECT auth.uid() = :'ida' AS uid, auth.session_id() = :'ida_session' AS sid,
+       auth.is_authenticated() AS authenticated, auth.require_uid() = :'ida' AS required,
+       auth.identity() = jsonb_build_object('kind', 'session', 'user_id', :'ida', 'session_id', :'ida_session') AS identity;
+COMMIT;
+SELECT auth.uid() IS NULL AS cleared_at_commit;
+-- ... at ROLLBACK ...
+BEGIN;
+SELECT auth.authenticate(:'ida_token') IS NOT NULL AS authenticated;
+ROLLBACK;
+SELECT auth.uid() IS NULL AS cleared_at_rollback;
+-- ... and when the savepoint it was set in rolls back.
+BEGIN;
+SAVEPOINT s;
+SELECT auth.authenticate(:'ida_token') IS NOT NULL AS authenticated;
+SELECT auth.uid() = :'ida' AS inside_savepoint;
+ROLLBACK TO SAVEPOINT s;
+SELECT auth.uid() IS NULL AS cleared_by_savepoint_rollback;
+COMMIT;
+-- A failed authenticate leaves no identity behind.
+BEGIN;
+SELECT auth.authenticate(:'ida_token') IS NOT NULL AS authenticated;
+SAVEPOINT s;
+SELECT pg_temp.err($$SELECT auth.authenticate('ses_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')$$);
+SELECT auth.uid() = :'ida' AS previous_identity_kept;
+COMMIT;
+
+-- Connection scope is opt-in, and outlives transactions ...
+SELECT auth.authenticate(:'ida_token', false) IS NOT NULL AS authenticated;
+SELECT auth.uid() = :'ida' AS kept_across_transactions;
+-- ... until RESET ALL ...
+RESET ALL;
+SELECT auth.uid() IS NULL AS cleared_by_reset_all;
+-- ... or DISCARD ALL ...
+SELECT auth.authenticate(:'ida_token', false) IS NOT NULL AS authenticated;
+DISCARD ALL;
+SELECT auth.uid() IS NULL AS cleared_by_discard_all;
+\i sql/include/setup.psql
+-- ... or until the session is revoked: a connection-scope identity is
+-- re-checked at the start of each transaction.
+SELECT auth.authenticate(:'ida_token', false) IS NOT NULL AS authenticated;
+UPDATE auth.sessions SET revoked_at = now() WHERE id = :'ida_session';
+SELECT auth.uid() IS NULL AS revoked_takes_effect;
+SELECT pg_temp.err($$SELECT auth.require_uid()$$);
+UPDATE auth.sessions SET revoked_at = NULL WHERE id = :'ida_session';
+SELECT auth.uid() = :'ida' AS back_after_unrevoke;
+SELECT pg_temp.err($$SELECT auth.authenticate('ses_x', NULL)$$);
+RESET ALL;
+
+-- A superuser may set an identity directly (admin only).
+SET auth.identity = 'user:00000000-0000-0000-0000-0000000000aa';
+SELECT auth.uid(), auth.session_id(), auth.identity();
+SELECT pg_temp.err($$SET auth.identity = 'user:not-a-uuid'$$);
+SELECT pg_temp.err($$SET auth.identity = 'session:00000000-0000-0000-0000-0000000000aa'$$);
+RESET auth.identity;
+SELECT auth.uid() IS NULL AS reset;
+
+-- An ordinary role cannot forge an identity in any way.
+CREATE ROLE regress_forger LOGIN;
+GRANT CREATE ON SCHEMA public TO regress_forger;
+SET ROLE regress_forger;
+SELECT pg_temp.err(format('SET auth.identity = %L', 'user:' || :'ida'));
+SELECT pg_temp.err(format('SET LOCAL auth.identity = %L', 'user:' || :'ida'));
+SELECT pg_temp.err(format('SELECT set_config(%L, %L, false)', 'auth.identity', 'user:' || :'ida'));
+SELECT pg_temp.err(format('SELECT set_config(%L, %L, true)', 'auth.identity', 'session:' || :'ida' || ':' || :'ida_session'));
+SELECT pg_temp.err(format('ALTER ROLE regress_forger SET auth.identity = %L', 'user:' || :'ida'));
+SELECT pg_temp.err($$RESET auth.identity$$);
+SELECT pg_temp.err(format('CREATE FUNCTION public.forge() RETURNS uuid LANGUAGE sql SET auth.identity = %L AS %L',
+                          'user:' || :'ida', 'SELECT auth.uid()'));
+SELECT pg_temp.err($$SELECT current_setting('auth.identity')$$) AS hidden, auth.uid() IS NULL AS not_forged;
+SELECT count(*) AS shown FROM pg_settings WHERE name = 'auth.identity';
+RESET ROLE;
+-- Nor by setting it in a new connection before the module is loaded: the
+-- value is refused when the module loads.
+\c - regress_forger
+SET auth.identity = 'user:00000000-0000-0000-0000-0000000000aa';
+SELECT auth.uid() IS NULL AS placeholder_not_trusted;
+\c - :regress_superuser
+\i sql/include/setup.psql
+REVOKE CREATE ON SCHEMA public FROM regress_forger;
+DROP ROLE regress_forger;
+
+-- Parallel workers see the identity: a forced parallel plan whose rows all
+-- come from workers counts the same rows as a serial one.
+CREATE TABLE parallel_rows AS
+    SELECT g AS id, CASE WHEN g % 4 = 0 THEN :'ida'::uuid ELSE gen_random_uuid() END AS owner_id
+      FROM generate_series(1, 20000) g;
+ANALYZE parallel_rows;
+BEGIN;
+SELECT auth.authenticate(:'ida_token') IS NOT NULL AS authenticated;
+SET LOCAL max_parallel_workers_per_gather = 0;
+SELECT count(*) AS serial_count FROM parallel_rows WHERE owner_id = auth.uid();
+SET LOCAL max_parallel_workers_per_gather = 2;
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
+SET LOCAL min_parallel_table_scan_size = 0;
+SET LOCAL parallel_leader_participation = off;
+SELECT count(*) AS parallel_count FROM parallel_rows WHERE owner_id = auth.uid();
+CREATE FUNCTION pg_temp.workers_launched() RETURNS int LANGUAGE plpgsql AS $$
+DECLARE plan json;
+BEGIN
+    EXECUTE 'EXPLAIN (ANALYZE, FORMAT JSON, TIMING OFF) SELECT count(*) FROM parallel_rows WHERE owner_id = auth.uid()' INTO plan;
+    RETURN (plan #>> '{0,Plan,Plans,0,Workers Launched}')::int;
+END $$;
+SELECT pg_temp.workers_launched() > 0 AS ran_in_workers;
+COMMIT;
+DROP TABLE parallel_rows;
