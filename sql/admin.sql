@@ -35,7 +35,8 @@ SELECT count(*) AS audit_left FROM auth.audit_log;
 RESET auth.time_offset;
 
 -- check(): every row ok on a sound install, and it notices a bad setting.
-SELECT "check", ok FROM auth.check();
+-- (worker headroom depends on the server's configuration, so it is left out)
+SELECT "check", ok FROM auth.check() WHERE "check" <> 'background workers';
 SET auth.argon2_memory_kib = 4096;
 SET auth.session_ttl = '60d';
 SELECT "check", ok FROM auth.check() WHERE NOT ok;

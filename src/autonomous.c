@@ -18,6 +18,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "port/atomics.h"
 #include "postmaster/bgworker.h"
 #include "storage/dsm.h"
 #include "storage/ipc.h"
@@ -29,6 +30,8 @@
 #include "auth.h"
 
 #define AUTONOMOUS_MAX_TEXT 8192
+#define WORKER_SLOT_TRIES	50		/* ... of WORKER_SLOT_WAIT_US each: 0.5 s */
+#define WORKER_SLOT_WAIT_US 10000
 
 typedef struct AutonomousCall
 {
@@ -79,6 +82,7 @@ auth_autonomous_main(Datum arg)
 	pgstat_report_activity(STATE_IDLE, NULL);
 
 	/* only now, after the commit, may the caller rely on the write */
+	pg_write_barrier();
 	call->done = true;
 	dsm_detach(seg);
 	proc_exit(0);
@@ -140,12 +144,22 @@ auth_autonomous(PG_FUNCTION_ARGS)
 	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
 	worker.bgw_notify_pid = MyProcPid;
 
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	/*
+	 * Slots are shared with parallel query; one frees up within
+	 * milliseconds, so wait a little before failing closed.
+	 */
+	for (int tries = 0; !RegisterDynamicBackgroundWorker(&worker, &handle); tries++)
 	{
-		dsm_detach(seg);
-		fail_closed("no background worker slot is free");
+		if (tries >= WORKER_SLOT_TRIES)
+		{
+			dsm_detach(seg);
+			fail_closed("no background worker slot is free");
+		}
+		pg_usleep(WORKER_SLOT_WAIT_US);
+		CHECK_FOR_INTERRUPTS();
 	}
 	status = WaitForBackgroundWorkerShutdown(handle);
+	pg_read_barrier();
 	if (status != BGWH_STOPPED || !call->done)
 	{
 		dsm_detach(seg);

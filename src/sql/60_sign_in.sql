@@ -75,6 +75,9 @@ DECLARE
     v_email text := auth._normalize_email(email);
     v_key bytea := sha256(convert_to(v_email, 'UTF8'));
     v_now timestamptz := auth.now();
+    -- attempts are stamped with the wall clock, not the transaction's start,
+    -- so a long transaction cannot make its guesses look old
+    v_clock timestamptz := clock_timestamp() + auth._setting_interval('auth.time_offset');
     v_try jsonb;
     v_user auth.users;
     v_ok boolean;
@@ -85,7 +88,7 @@ BEGIN
     -- Count this attempt first, durably, so that concurrent guesses are
     -- limited exactly; a success below removes the count again.
     v_try := auth._autonomous(jsonb_build_object(
-        'op', 'attempt', 'scope', 'sign_in', 'key', encode(v_key, 'hex'), 'at', v_now,
+        'op', 'attempt', 'scope', 'sign_in', 'key', encode(v_key, 'hex'), 'at', v_clock,
         'window', auth._setting_interval('auth.failed_sign_in_window'),
         'max', auth._setting_int('auth.max_failed_sign_ins')));
     IF NOT (v_try->>'allowed')::boolean THEN

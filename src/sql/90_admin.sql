@@ -109,8 +109,10 @@ BEGIN
         format('auth.session_refresh_age = %s below auth.session_ttl = %s', v_refresh, v_ttl);
     RETURN QUERY SELECT 'clock', auth._setting_interval('auth.time_offset') = interval '0',
         format('auth.time_offset = %s (tests only)', current_setting('auth.time_offset'));
-    RETURN QUERY SELECT 'background workers', v_workers >= 8,
-        format('max_worker_processes = %s; failed sign-ins are counted by short-lived workers', v_workers);
+    RETURN QUERY SELECT 'background workers',
+        v_workers > current_setting('max_parallel_workers')::int,
+        format('max_worker_processes = %s, max_parallel_workers = %s; sign-ins need worker slots parallel query leaves free',
+               v_workers, current_setting('max_parallel_workers'));
     RETURN QUERY SELECT 'tables closed to PUBLIC',
         NOT EXISTS (SELECT FROM pg_class c
                      WHERE c.relnamespace = 'auth'::regnamespace AND c.relkind = 'r'
