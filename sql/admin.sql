@@ -22,6 +22,23 @@ SELECT count(*) AS secrets_in_audit FROM auth.audit_log l
  WHERE l::text LIKE '%' || :'aud1' || '%' OR l::text LIKE '%' || :'aud2' || '%'
     OR l::text LIKE '%aud password%' OR l::text LIKE '%argon2%';
 
+-- Each event is also announced on the channel auth_events (listened to here
+-- from a second connection, through dblink).
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
+SELECT dblink_connect('listener', format('dbname=%s host=%s port=%s',
+       current_database(), split_part(current_setting('unix_socket_directories'), ',', 1),
+       current_setting('port'))) AS listener;
+SELECT dblink_exec('listener', 'LISTEN auth_events');
+SELECT auth.sign_up('notify@example.com', 'notify password') AS notify_user \gset
+SELECT notify_name, extra::jsonb->>'event' AS event, (extra::jsonb->>'user_id') = :'notify_user' AS right_user,
+       extra::jsonb ?& array['id', 'session_id', 'occurred_at'] AS complete,
+       extra NOT LIKE '%password%' AS no_secret
+  FROM dblink_get_notify('listener');
+SELECT dblink_disconnect('listener');
+DELETE FROM auth.users WHERE email = 'notify@example.com';
+
 -- cleanup(): sessions dead for longer than auth.cleanup_grace, stale
 -- attempts, audit rows older than auth.audit_retention.
 SELECT count(*) AS sessions_before FROM auth.sessions WHERE user_id = :'aud';

@@ -24,6 +24,18 @@ SELECT v.* FROM (VALUES ('ses_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'), ('s
                         (upper(:'sam1'))) t(token),
        LATERAL auth.verify_session(t.token) v;
 SELECT * FROM auth.verify_session(NULL);
+-- A token of the wrong kind or shape reads no table; a well-shaped one costs
+-- one probe of the token index.
+BEGIN;
+SELECT pg_stat_get_xact_numscans('auth.sessions_token_hash_key'::regclass) AS probes \gset
+SELECT count(v.user_id) AS live
+  FROM (VALUES ('mlk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'), ('ses_short'), (''),
+               ('ses_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!'), (repeat('x', 100000))) t(token),
+       LATERAL auth.verify_session(t.token) v;
+SELECT pg_stat_get_xact_numscans('auth.sessions_token_hash_key'::regclass) - :probes AS probes_for_bad_shapes;
+SELECT user_id IS NULL AS unknown FROM auth.verify_session('ses_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+SELECT pg_stat_get_xact_numscans('auth.sessions_token_hash_key'::regclass) - :probes AS probes_for_good_shape;
+COMMIT;
 
 -- authenticate: 28000 for anything but a live token.
 SELECT pg_temp.err($$SELECT auth.authenticate('ses_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')$$);
