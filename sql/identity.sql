@@ -90,7 +90,11 @@ RESET ROLE;
 -- value is refused when the module loads.
 \c - regress_forger
 SET auth.identity = 'user:00000000-0000-0000-0000-0000000000aa';
+SET auth.time_offset = '30d';
+SELECT set_config('auth.max_failed_sign_ins', '1000', false) AS attempted;
 SELECT auth.uid() IS NULL AS placeholder_not_trusted;
+SELECT auth.now() < now() + interval '1 minute' AS clock_not_moved,
+       current_setting('auth.max_failed_sign_ins') AS limit_kept;
 \c - :regress_superuser
 \i sql/include/setup.psql
 REVOKE CREATE ON SCHEMA public FROM regress_forger;

@@ -30,7 +30,7 @@
 #include "auth.h"
 
 #define AUTONOMOUS_MAX_TEXT 8192
-#define WORKER_SLOT_TRIES	50		/* ... of WORKER_SLOT_WAIT_US each: 0.5 s */
+#define WORKER_SLOT_TRIES	500		/* ... of WORKER_SLOT_WAIT_US each: 5 s */
 #define WORKER_SLOT_WAIT_US 10000
 
 typedef struct AutonomousCall
@@ -145,8 +145,9 @@ auth_autonomous(PG_FUNCTION_ARGS)
 	worker.bgw_notify_pid = MyProcPid;
 
 	/*
-	 * Slots are shared with parallel query; one frees up within
-	 * milliseconds, so wait a little before failing closed.
+	 * Slots are shared with parallel query and other sign-ins; a worker
+	 * lives some 25 ms, so under a burst wait for one (up to 5 s) rather
+	 * than refuse at once.
 	 */
 	for (int tries = 0; !RegisterDynamicBackgroundWorker(&worker, &handle); tries++)
 	{

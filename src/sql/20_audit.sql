@@ -19,14 +19,15 @@ COMMENT ON TABLE auth.audit_log IS
 
 -- Records an event and announces it on the channel auth_events.
 CREATE FUNCTION auth._audit(event text, user_id uuid, session_id uuid,
-                            ip inet, detail jsonb DEFAULT '{}')
+                            ip inet, detail jsonb DEFAULT '{}',
+                            occurred_at timestamptz DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_id bigint;
-    v_at timestamptz := auth.now();
+    v_at timestamptz := coalesce(occurred_at, auth.now());
 BEGIN
     INSERT INTO auth.audit_log (occurred_at, event, user_id, session_id, ip, detail)
     VALUES (v_at, event, user_id, session_id, ip, coalesce(detail, '{}'))
@@ -36,6 +37,6 @@ BEGIN
         'session_id', session_id, 'occurred_at', v_at)::text);
 END
 $$;
-COMMENT ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb) IS
+COMMENT ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb, timestamptz) IS
     'internal: appends to auth.audit_log and notifies auth_events';
-REVOKE ALL ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb, timestamptz) FROM PUBLIC;

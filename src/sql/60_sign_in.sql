@@ -52,7 +52,8 @@ BEGIN
         RETURN jsonb_build_object('allowed', true, 'count', v_count + 1);
     WHEN 'audit' THEN
         PERFORM auth._audit(request->>'event', (request->>'user_id')::uuid, NULL,
-                            (request->>'ip')::inet, coalesce(request->'detail', '{}'));
+                            (request->>'ip')::inet, coalesce(request->'detail', '{}'),
+                            (request->>'at')::timestamptz);
         RETURN '{}';
     ELSE
         RAISE EXCEPTION 'unknown autonomous operation %', request->>'op';
@@ -104,10 +105,17 @@ BEGIN
                                  coalesce(v_user.password_hash, auth._dummy_password_hash()))
             AND v_user.password_hash IS NOT NULL AND length(password) <= 128;
     IF NOT v_ok THEN
-        PERFORM auth._autonomous(jsonb_build_object(
-            'op', 'audit', 'event', 'sign_in_failed', 'user_id', v_user.id, 'ip', ip,
-            'detail', jsonb_build_object('email', left(v_email, 254),
-                                         'attempt', (v_try->>'count')::int)));
+        -- The attempt is counted already; an audit row that cannot be
+        -- written is a warning, not a different answer.
+        BEGIN
+            PERFORM auth._autonomous(jsonb_build_object(
+                'op', 'audit', 'event', 'sign_in_failed', 'user_id', v_user.id, 'ip', ip,
+                'at', v_clock,
+                'detail', jsonb_build_object('email', left(v_email, 254),
+                                             'attempt', (v_try->>'count')::int)));
+        EXCEPTION WHEN insufficient_resources THEN
+            RAISE WARNING 'failed sign-in not audited: %', SQLERRM;
+        END;
         RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = 'invalid email or password';
     END IF;
 
