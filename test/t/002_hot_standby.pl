@@ -1,0 +1,189 @@
+# Hot standby: the read path (verify_session, authenticate, auth.uid() in an
+# RLS policy) works on a streaming replica, for an ordinary role, and makes no
+# write there, not even when the session is due for its sliding refresh.
+#
+# Tokens stay in Perl variables: no test name, message or printed error
+# contains one (errors go through redact()).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+# Hide anything that looks like a token or a password hash before printing.
+sub redact
+{
+	my ($s) = @_;
+	return '' unless defined $s;
+	$s =~ s/ses_[A-Za-z0-9_-]{8,}/ses_[redacted]/g;
+	$s =~ s/\$(argon2|2[aby]\$|scrypt)[^\s'"]*/[redacted hash]/g;
+	return $s;
+}
+
+# Runs SQL that must succeed (optionally as another role) and returns its
+# output; on failure dies with psql's redacted stderr, never the SQL.
+sub query
+{
+	my ($node, $sql, $role) = @_;
+	my ($ret, $out, $err) = $node->psql('postgres', $sql,
+		extra_params => $role ? [ '-U', $role ] : []);
+	die $node->name . ": query failed (exit $ret): " . redact($err) . "\n"
+	  if $ret != 0;
+	return $out;
+}
+
+# Runs SQL expected to fail; returns psql's stderr with the SQLSTATE shown.
+sub query_error
+{
+	my ($node, $sql, $role) = @_;
+	my ($ret, $out, $err) = $node->psql('postgres',
+		"\\set VERBOSITY verbose\n$sql",
+		extra_params => $role ? [ '-U', $role ] : []);
+	return $ret == 0 ? '' : redact($err);
+}
+
+my $primary = PostgreSQL::Test::Cluster->new('primary');
+$primary->init(allows_streaming => 1);
+# Our SQL carries tokens: keep statements out of the server log.
+$primary->append_conf('postgresql.conf', qq{
+log_statement = none
+log_min_error_statement = panic
+});
+$primary->start;
+
+# Two users, a session each, and an application table protected by RLS that
+# an ordinary role reads.
+my $alice = query($primary, q{
+CREATE EXTENSION auth CASCADE;
+SELECT auth.sign_up('alice@example.com', 'alice-correct-horse');});
+my $bob = query($primary,
+	"SELECT auth.sign_up('bob\@example.com', 'bob-battery-staple')");
+my $tok_alice = query($primary,
+	"SELECT token FROM auth.sign_in('alice\@example.com', 'alice-correct-horse')"
+);
+my $tok_bob = query($primary,
+	"SELECT token FROM auth.sign_in('bob\@example.com', 'bob-battery-staple')");
+
+query($primary, qq{
+CREATE ROLE regress_app LOGIN;
+CREATE TABLE docs (owner_id uuid NOT NULL, body text);
+ALTER TABLE docs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY docs_owner ON docs USING (owner_id = auth.uid());
+GRANT SELECT ON docs TO regress_app;
+INSERT INTO docs VALUES ('$alice', 'a1'), ('$alice', 'a2'),
+                        ('$bob', 'b1'), ('$bob', 'b2'), ('$bob', 'b3');});
+
+# What regress_app sees after authenticating, per token.
+sub visible_docs
+{
+	my ($node, $tok) = @_;
+	return query(
+		$node, qq{
+BEGIN;
+SELECT auth.authenticate('$tok') IS NOT NULL;
+SELECT count(*) || ':' || count(*) FILTER (WHERE owner_id = auth.uid()) FROM docs;
+COMMIT;}, 'regress_app');
+}
+is(visible_docs($primary, $tok_alice), "t\n2:2", 'primary: alice sees her 2 rows');
+is(visible_docs($primary, $tok_bob), "t\n3:3", 'primary: bob sees his 3 rows');
+
+$primary->backup('base');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'base', has_streaming => 1);
+$standby->append_conf('postgresql.conf', 'hot_standby = on');
+$standby->start;
+$primary->wait_for_catchup($standby);
+
+is(query($standby, 'SELECT pg_is_in_recovery()'), 't', 'standby is in recovery');
+
+# The read path on the standby, as the ordinary role.
+is(query($standby, "SELECT user_id FROM auth.verify_session('$tok_alice')",
+		'regress_app'),
+	$alice, 'standby: verify_session returns alice for regress_app');
+is(visible_docs($standby, $tok_alice), "t\n2:2",
+	'standby: alice sees only her 2 rows, as on the primary');
+is(visible_docs($standby, $tok_bob), "t\n3:3",
+	'standby: bob sees only his 3 rows, as on the primary');
+is(query($standby, 'SELECT count(*) FROM docs', 'regress_app'),
+	'0', 'standby: without authenticate regress_app sees no row');
+like(
+	query_error(
+		$standby, 'SELECT auth.authenticate(\'ses_not-a-real-token\')',
+		'regress_app'),
+	qr/ERROR:\s+28000: invalid session token/,
+	'standby: an invalid token fails with 28000');
+is( query(
+		$standby,
+		"SELECT num_nulls(user_id, session_id, expires_at) FROM auth.verify_session('ses_x')",
+		'regress_app'),
+	'3',
+	'standby: verify_session of an invalid token is all NULL');
+
+# Sliding refresh: two days on (auth.session_refresh_age is one day), a
+# verify on the primary would extend the session; on the standby it must
+# neither write (the error would be "cannot execute UPDATE in a read-only
+# transaction") nor report a new expiry.
+my $exp_sql =
+  "SELECT expires_at FROM auth.verify_session('$tok_alice')";
+my $expires = query($standby, $exp_sql);
+isnt($expires, '', 'standby: expiry of alice\'s session read');
+my ($ret, $out, $err) = $standby->psql('postgres', qq{
+SET auth.time_offset = '2d';
+SELECT user_id = '$alice', expires_at FROM auth.verify_session('$tok_alice');
+BEGIN;
+SELECT auth.authenticate('$tok_alice') = '$alice';
+COMMIT;});
+is($ret, 0, 'standby: verify and authenticate two days on succeed');
+unlike($err, qr/read-only|ERROR/, 'standby: no write was attempted');
+is($out, "t|$expires\nt",
+	'standby: expires_at unchanged when the session is due for refresh');
+is(query($standby, $exp_sql), $expires,
+	'standby: stored expiry unchanged afterwards');
+
+# Sign-in writes (its attempt counter), so the standby refuses it cleanly.
+like(
+	query_error(
+		$standby,
+		"SELECT auth.sign_in('alice\@example.com', 'alice-correct-horse')"),
+	qr/ERROR:\s+25006: cannot record the attempt on a hot standby/,
+	'standby: sign_in is refused with 25006');
+
+# Control: the same verify on the primary does refresh, which shows the
+# standby check above really hit a session due for refresh; the new expiry
+# then replicates.
+my $refreshed = query($primary, qq{
+SET auth.time_offset = '2d';
+SELECT expires_at > '$expires' FROM auth.verify_session('$tok_alice');});
+is($refreshed, 't', 'primary: the same verify extends the session');
+$primary->wait_for_catchup($standby);
+is( query(
+		$standby,
+		"SELECT expires_at > '$expires' FROM auth.verify_session('$tok_alice')"
+	),
+	't',
+	'standby: sees the refreshed expiry after replay');
+
+# Identity is transaction-scoped on the standby too.
+is( query(
+		$standby, qq{
+BEGIN;
+SELECT auth.authenticate('$tok_bob') IS NOT NULL;
+COMMIT;
+SELECT auth.uid() IS NULL;}, 'regress_app'),
+	"t\nt",
+	'standby: identity cleared at commit');
+
+# A revocation on the primary reaches the standby's read path.
+is(query($primary, "SELECT auth.revoke_user_sessions('$bob')"),
+	'1', 'primary: bob\'s session revoked');
+$primary->wait_for_catchup($standby);
+like(
+	query_error($standby, "SELECT auth.authenticate('$tok_bob')", 'regress_app'),
+	qr/ERROR:\s+28000: invalid session token/,
+	'standby: the revoked token fails with 28000 after replay');
+is(visible_docs($standby, $tok_alice), "t\n2:2",
+	'standby: alice is unaffected');
+
+$standby->stop;
+$primary->stop;
+done_testing();
