@@ -1,0 +1,2 @@
+-- pgbench (d) floor: a round trip that does nothing.
+SELECT 1;

@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# Benchmarks of the auth extension (`make bench`; never part of `make test`).
+#
+#   (a) auth.verify_session over 20,000 live sessions vs the same lookup
+#       written by hand in SQL                                  goal <= 1.5x
+#   (b) RLS `owner_id = auth.uid()` over 1M rows vs a literal owner with RLS
+#       off (serial seq scan; a parallel run is reported too)   goal <= 1.15x
+#   (c) the same policy with a Supabase-style SQL function reading
+#       request.jwt.claim.sub vs auth.uid()               goal >= 3x faster
+#   (d) pgbench TPS of verify_session vs the bare token lookup, SELECT 1 and
+#       the hand-written lookup of (a)
+#
+# Needs PGHOST/PGPORT/PGUSER/PGDATABASE of a superuser (the harness exports
+# them for a throwaway cluster).  Creates the database $BENCH_DB (default
+# auth_bench) and the roles bench_app and bench_supabase (unless they
+# exist), and drops what it created when done, whatever happens.  Timings are server-side: the "Execution Time" of EXPLAIN
+# (ANALYZE, TIMING OFF), median of $BENCH_RUNS (5) interleaved runs after a
+# warm-up.  Tokens are never printed: no query selects one to the client
+# and none is ever written into SQL text.
+#
+# Knobs: BENCH_DB, BENCH_RUNS (5), BENCH_PGBENCH_T (seconds per pgbench run,
+# 10), BENCH_PGBENCH_ROUNDS (5, median taken), BENCH_CLIENTS (2).  About
+# 4 minutes on 2 cores, most of it pgbench.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+DB=${BENCH_DB:-auth_bench}
+RUNS=${BENCH_RUNS:-5}
+PGB_T=${BENCH_PGBENCH_T:-10}
+PGB_ROUNDS=${BENCH_PGBENCH_ROUNDS:-5}
+CLIENTS=${BENCH_CLIENTS:-2}
+ADMIN_DB=${PGDATABASE:-postgres}
+
+find_bin() {
+	if command -v "$1" >/dev/null 2>&1; then
+		command -v "$1"
+	elif [ -x "/usr/lib/postgresql/15/bin/$1" ]; then
+		echo "/usr/lib/postgresql/15/bin/$1"
+	else
+		echo "error: $1 not found" >&2
+		exit 1
+	fi
+}
+PSQL_BIN=$(find_bin psql)
+PGBENCH_BIN=$(find_bin pgbench)
+
+say() { printf '== %s\n' "$*" >&2; }
+psql_admin() { "$PSQL_BIN" -X -q -v ON_ERROR_STOP=1 -d "$ADMIN_DB" "$@"; }
+psql_db() { "$PSQL_BIN" -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=terse -d "$DB" "$@"; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/auth-bench.XXXXXX")
+created_roles=""
+cleanup() {
+	local rc=$?
+	set +e
+	psql_admin -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1
+	for role in $created_roles; do
+		psql_admin -c "DROP ROLE IF EXISTS $role" >/dev/null 2>&1
+	done
+	rm -rf "$WORK"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+started=$(date +%s)
+
+# Other work on the machine skews every ratio; say so rather than hide it.
+check_load() { # when
+	local load cores
+	load=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)
+	cores=$(nproc 2>/dev/null || echo 1)
+	if awk -v l="$load" -v c="$cores" 'BEGIN { exit !(l > c / 2) }'; then
+		echo "warning: load average $load on $cores cores $1: other work is running, timings will be noisy" >&2
+	fi
+}
+check_load "before the bench"
+
+# ---------------------------------------------------------------- setup
+say "creating database $DB"
+psql_admin -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" >/dev/null
+psql_admin -c "CREATE DATABASE $DB" >/dev/null
+# bench_app reads docs through auth.uid(), bench_supabase through the
+# Supabase-style function; neither is superuser or owner, so RLS applies.
+for role in bench_app bench_supabase; do
+	if [ -z "$(psql_admin -Atc "SELECT 1 FROM pg_roles WHERE rolname = '$role'")" ]; then
+		psql_admin -c "CREATE ROLE $role NOLOGIN NOSUPERUSER NOBYPASSRLS" >/dev/null
+		created_roles="$created_roles $role"
+	fi
+done
+
+say "loading data: 20,000 users and sessions, 1M documents"
+psql_db -f "$HERE/setup.sql" >/dev/null
+
+# The owner whose documents (b) and (c) count: the user of token 1.  A uuid
+# is no secret; the token itself never leaves the server.
+OWNER=$(psql_db -Atc "SELECT user_id FROM bench_tokens WHERE id = 1")
+
+# ------------------------------------------------------------- queries
+Q_HAND="SELECT count(h.user_id) FROM bench_tokens t CROSS JOIN LATERAL (SELECT s.user_id FROM hand_sessions s WHERE s.token_hash = sha256(convert_to(t.token, 'UTF8')) AND s.expires_at > now() AND s.revoked_at IS NULL LIMIT 1) h"
+# the same, plus the ban check verify_session also makes (info only)
+Q_HAND_BAN="SELECT count(h.user_id) FROM bench_tokens t CROSS JOIN LATERAL (SELECT s.user_id FROM hand_sessions s JOIN auth.users u ON u.id = s.user_id WHERE s.token_hash = sha256(convert_to(t.token, 'UTF8')) AND s.expires_at > now() AND s.revoked_at IS NULL AND (u.banned_until IS NULL OR u.banned_until <= now()) LIMIT 1) h"
+Q_AUTH="SELECT count(v.user_id) FROM bench_tokens t CROSS JOIN LATERAL auth.verify_session(t.token) v"
+
+# Each timed query is preceded by "\echo @@ <label>"; its EXPLAIN output
+# ends with "Execution Time: <ms> ms".
+explain() { # label query [setup statements run in the same transaction]
+	printf '\\echo @@ %s\n' "$1"
+	printf 'BEGIN;\n%s\nEXPLAIN (ANALYZE, TIMING OFF) %s;\nCOMMIT;\n' "${3:-}" "$2"
+}
+AUTHN="SELECT auth.authenticate(t.token) IS NOT NULL FROM bench_tokens t WHERE t.id = 1 \\g /dev/null"
+rls_auth() { # label parallel-settings
+	explain "$1" "SELECT count(*) FROM docs" \
+		"$AUTHN
+SET LOCAL ROLE bench_app;
+$2"
+}
+rls_literal() {
+	explain "$1" "SELECT count(*) FROM docs WHERE owner_id = '$OWNER'" "$2"
+}
+rls_supabase() {
+	explain "$1" "SELECT count(*) FROM docs" \
+		"SET LOCAL ROLE bench_supabase;
+SET LOCAL request.jwt.claim.sub = '$OWNER';
+$2"
+}
+SERIAL="SET LOCAL max_parallel_workers_per_gather = 0;"
+PARALLEL="SET LOCAL max_parallel_workers_per_gather = 2; SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0; SET LOCAL min_parallel_table_scan_size = 0;"
+
+# ------------------------------------------------------------- sanity
+say "checking that every side computes the same answer"
+check=$(psql_db -At <<-SQL
+	SELECT 'a_auth', ($Q_AUTH);
+	SELECT 'a_hand', ($Q_HAND);
+	SELECT 'a_hand_ban', ($Q_HAND_BAN);
+	SELECT 'bad_token', count(v.user_id) FROM auth.verify_session('ses_not-a-token') v;
+	BEGIN;
+	$SERIAL
+	SELECT 'literal', count(*) FROM docs WHERE owner_id = '$OWNER';
+	$AUTHN
+	SET LOCAL ROLE bench_app;
+	SELECT 'rls_auth', count(*) FROM docs;
+	$PARALLEL
+	SELECT 'rls_auth_parallel', count(*) FROM docs;
+	COMMIT;
+	BEGIN;
+	SET LOCAL ROLE bench_app;
+	SELECT 'rls_anonymous', count(*) FROM docs;
+	SET LOCAL ROLE bench_supabase;
+	SELECT 'rls_supabase_anonymous', count(*) FROM docs;
+	SET LOCAL request.jwt.claim.sub = '$OWNER';
+	SELECT 'rls_supabase', count(*) FROM docs;
+	COMMIT;
+	SELECT 'docs_size', pg_size_pretty(pg_table_size('docs'));
+	SELECT 'server', current_setting('server_version');
+	SELECT 'auth_version', extversion FROM pg_extension WHERE extname = 'auth';
+	SELECT 'shared_buffers', current_setting('shared_buffers');
+SQL
+)
+val() { awk -F'|' -v k="$1" '$1 == k { print $2 }' <<<"$check"; }
+ok=1
+[ "$(val a_auth)" = 20000 ] && [ "$(val a_hand)" = 20000 ] && [ "$(val a_hand_ban)" = 20000 ] || ok=0
+[ "$(val bad_token)" = 0 ] && [ "$(val rls_anonymous)" = 0 ] && [ "$(val rls_supabase_anonymous)" = 0 ] || ok=0
+lit=$(val literal)
+[ "$lit" -gt 0 ] && [ "$(val rls_auth)" = "$lit" ] && [ "$(val rls_auth_parallel)" = "$lit" ] &&
+	[ "$(val rls_supabase)" = "$lit" ] || ok=0
+printf 'PostgreSQL %s, auth %s, shared_buffers %s, %s cores\n' "$(val server)" \
+	"$(val auth_version)" "$(val shared_buffers)" "$(nproc 2>/dev/null || echo ?)"
+printf 'sanity: verify_session %s/20000 live, hand SQL %s/20000, bad token %s;\n' \
+	"$(val a_auth)" "$(val a_hand)" "$(val bad_token)"
+printf '        docs (%s) rows for one owner: literal %s, auth.uid() %s (parallel %s), supabase-style %s, anonymous %s\n' \
+	"$(val docs_size)" "$lit" "$(val rls_auth)" "$(val rls_auth_parallel)" "$(val rls_supabase)" "$(val rls_anonymous)"
+if [ "$ok" != 1 ]; then
+	echo "error: the compared queries disagree; timings would be meaningless" >&2
+	exit 1
+fi
+
+# ------------------------------------------------------------- timings
+# One psql session per part; a warm-up of each query first (module load,
+# catalog caches, table pages), then $RUNS rounds whose order alternates.
+timed() { # out-file: reads the script on stdin
+	psql_db -At >"$1"
+}
+{
+	explain warm "$Q_HAND"; explain warm "$Q_AUTH"; explain warm "$Q_HAND_BAN"
+	for ((r = 1; r <= RUNS; r++)); do
+		if ((r % 2)); then
+			explain a_hand "$Q_HAND"; explain a_auth "$Q_AUTH"
+		else
+			explain a_auth "$Q_AUTH"; explain a_hand "$Q_HAND"
+		fi
+		explain a_hand_ban "$Q_HAND_BAN"
+	done
+} >"$WORK/a.sql"
+{
+	rls_literal warm "$SERIAL"; rls_auth warm "$SERIAL"; rls_supabase warm "$SERIAL"
+	for ((r = 1; r <= RUNS; r++)); do
+		if ((r % 2)); then
+			rls_literal b_literal "$SERIAL"; rls_auth b_auth "$SERIAL"; rls_supabase c_supabase "$SERIAL"
+		else
+			rls_supabase c_supabase "$SERIAL"; rls_auth b_auth "$SERIAL"; rls_literal b_literal "$SERIAL"
+		fi
+	done
+	rls_literal warm "$PARALLEL"; rls_auth warm "$PARALLEL"
+	for ((r = 1; r <= RUNS; r++)); do
+		if ((r % 2)); then
+			rls_literal p_literal "$PARALLEL"; rls_auth p_auth "$PARALLEL"
+		else
+			rls_auth p_auth "$PARALLEL"; rls_literal p_literal "$PARALLEL"
+		fi
+	done
+} >"$WORK/b.sql"
+
+say "(a) verify_session vs hand-written SQL, $RUNS runs each"
+timed "$WORK/a.out" <"$WORK/a.sql"
+# (b)/(c) compare per-row CPU cost, so docs is loaded into shared_buffers
+# first when it fits (a seq scan of a table bigger than a quarter of
+# shared_buffers otherwise reads it through a small ring, from the OS cache).
+cached=$(psql_db -At 2>/dev/null <<-'SQL' || echo "no (pg_prewarm unavailable)"
+	CREATE EXTENSION IF NOT EXISTS pg_prewarm;
+	SELECT CASE WHEN pg_relation_size('docs') < 0.8 * pg_size_bytes(current_setting('shared_buffers'))
+	            THEN 'yes (' || pg_prewarm('docs') || ' pages)'
+	            ELSE 'no (bigger than shared_buffers ' || current_setting('shared_buffers') || ')' END;
+SQL
+)
+say "(b)(c) RLS over 1M rows, $RUNS runs each (serial, then parallel); docs in shared_buffers: $cached"
+timed "$WORK/b.out" <"$WORK/b.sql"
+
+# "label ms" per timed run, and "label workers N" for parallel plans
+cat "$WORK/a.out" "$WORK/b.out" | awk '
+	/^@@ / { label = $2; next }
+	/Workers Launched:/ { sub(/.*Workers Launched: */, ""); print label, "workers", $1; next }
+	/^Execution Time:/ { if (label != "warm") print label, $3 }
+' >"$WORK/times"
+
+runs_of() { awk -v k="$1" '$1 == k && $2 != "workers" { printf "%s%.1f", sep, $2; sep = " " }' "$WORK/times"; }
+median() { # label -> median ms
+	awk -v k="$1" '$1 == k && $2 != "workers" { print $2 }' "$WORK/times" | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+workers_of() { awk -v k="$1" '$1 == k && $2 == "workers" { print $3 }' "$WORK/times" | sort -u | paste -sd, -; }
+
+echo
+echo "execution times in ms (server side), in run order:"
+for l in a_hand a_auth a_hand_ban b_literal b_auth c_supabase p_literal p_auth; do
+	printf '  %-11s median %7.1f   min %7.1f   runs: %s\n' "$l" "$(median "$l")" \
+		"$(runs_of "$l" | tr ' ' '\n' | sort -g | head -1)" "$(runs_of "$l")"
+done
+printf '  parallel workers launched: literal %s, auth.uid() %s\n' \
+	"$(workers_of p_literal)" "$(workers_of p_auth)"
+
+# ------------------------------------------------------------- pgbench
+say "(d) pgbench -c $CLIENTS -j $CLIENTS -T $PGB_T -M prepared, $PGB_ROUNDS rounds of 4 scripts"
+pgb() { # label script
+	local out=$WORK/pgbench.$1.$r
+	if ! "$PGBENCH_BIN" -n -c "$CLIENTS" -j "$CLIENTS" -T "$PGB_T" -M prepared \
+		-f "$HERE/$2" "$DB" >"$out" 2>&1; then
+		echo "error: pgbench $2 failed:" >&2
+		cat "$out" >&2
+		exit 1
+	fi
+	local tps failed
+	tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time).*/\1/p' "$out")
+	failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out")
+	if [ -z "$tps" ] || [ "${failed:-0}" != 0 ]; then
+		echo "error: pgbench $2: no tps or failed transactions:" >&2
+		cat "$out" >&2
+		exit 1
+	fi
+	echo "$1 $tps" >>"$WORK/tps"
+}
+: >"$WORK/tps"
+# the order rotates from round to round
+pgb_labels=(d_verify d_token d_select1 d_hand)
+pgb_scripts=(pgbench_verify.sql pgbench_token.sql pgbench_select1.sql pgbench_hand.sql)
+for ((r = 1; r <= PGB_ROUNDS; r++)); do
+	for ((k = 0; k < 4; k++)); do
+		j=$(((r - 1 + k) % 4))
+		pgb "${pgb_labels[j]}" "${pgb_scripts[j]}"
+	done
+done
+tps_runs() { awk -v k="$1" '$1 == k { printf "%s%.0f", sep, $2; sep = " " }' "$WORK/tps"; }
+tps_median() {
+	awk -v k="$1" '$1 == k { print $2 }' "$WORK/tps" | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+echo
+echo "pgbench TPS per round:"
+for l in d_verify d_token d_select1 d_hand; do
+	printf '  %-11s %s\n' "$l" "$(tps_runs "$l")"
+done
+
+# ------------------------------------------------------------- summary
+a_hand=$(median a_hand); a_auth=$(median a_auth); a_hand_ban=$(median a_hand_ban)
+b_lit=$(median b_literal); b_auth=$(median b_auth); c_sb=$(median c_supabase)
+p_lit=$(median p_literal); p_auth=$(median p_auth)
+d_verify=$(tps_median d_verify); d_token=$(tps_median d_token)
+d_select1=$(tps_median d_select1); d_hand=$(tps_median d_hand)
+
+row() { # name auth baseline ratio-expression goal-op goal-value unit [ratio-suffix]
+	awk -v name="$1" -v a="$2" -v b="$3" -v r="$4" -v op="$5" -v g="$6" -v unit="$7" -v sfx="${8:-}" 'BEGIN {
+		if (unit == "ms") { fa = sprintf("%.1f ms", a); fb = sprintf("%.1f ms", b) }
+		else { fa = sprintf("%.0f tps", a); fb = sprintf("%.0f tps", b) }
+		verdict = "info"; goal = ""
+		if (op == "le") { goal = sprintf("<= %sx", g); verdict = (r <= g) ? "ok" : "MISSED" }
+		if (op == "ge") { goal = sprintf(">= %sx", g); verdict = (r >= g) ? "ok" : "MISSED" }
+		printf "%-40s %-12s %-12s %-14s %-9s %s\n", name, fa, fb, sprintf("%.2fx%s", r, sfx), goal, verdict
+	}'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", (b > 0) ? a / b : 0 }'; }
+
+echo
+echo "summary (medians; ms = EXPLAIN ANALYZE execution time, lower is better; tps higher is better)"
+printf '%-40s %-12s %-12s %-14s %-9s %s\n' bench auth baseline ratio goal result
+row "verify_session vs hand SQL (20k tokens)" "$a_auth" "$a_hand" "$(ratio "$a_auth" "$a_hand")" le 1.5 ms
+row "  hand SQL + ban check, as baseline" "$a_auth" "$a_hand_ban" "$(ratio "$a_auth" "$a_hand_ban")" info "" ms
+row "RLS auth.uid() vs literal (1M, serial)" "$b_auth" "$b_lit" "$(ratio "$b_auth" "$b_lit")" le 1.15 ms
+row "  same, parallel (2 workers)" "$p_auth" "$p_lit" "$(ratio "$p_auth" "$p_lit")" info "" ms
+row "RLS supabase-style vs auth.uid()" "$b_auth" "$c_sb" "$(ratio "$c_sb" "$b_auth")" ge 3 ms " faster"
+row "pgbench verify_session / token lookup" "$d_verify" "$d_token" "$(ratio "$d_verify" "$d_token")" info "" tps
+row "pgbench verify_session / SELECT 1" "$d_verify" "$d_select1" "$(ratio "$d_verify" "$d_select1")" info "" tps
+row "pgbench verify_session / hand SQL" "$d_verify" "$d_hand" "$(ratio "$d_verify" "$d_hand")" info "" tps
+echo
+echo "bench finished in $(($(date +%s) - started)) s ($(nproc 2>/dev/null || echo ?) cores)"

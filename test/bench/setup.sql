@@ -1,0 +1,66 @@
+-- Benchmark data (run by test/bench/run.sh in a fresh database).
+-- Nothing here prints a token: tokens stay in bench_tokens and are only
+-- ever read by queries, never selected to the client.
+\set ON_ERROR_STOP 1
+\set VERBOSITY terse
+SET client_min_messages = warning;
+
+CREATE EXTENSION auth CASCADE;
+
+-- 20,000 users without passwords (no argon2 cost) and one live session each.
+INSERT INTO auth.users (email)
+SELECT 'u' || g || '@bench.test' FROM generate_series(1, 20000) g;
+
+CREATE TABLE bench_tokens (
+    id      integer PRIMARY KEY,
+    user_id uuid NOT NULL,
+    token   text NOT NULL
+);
+INSERT INTO bench_tokens (id, user_id, token)
+SELECT row_number() OVER (), s.user_id, s.token
+  FROM auth.users u
+ CROSS JOIN LATERAL auth.create_session(u.id) s;
+
+-- (a) the same lookup written by hand: one table, same SHA-256 hashes.
+CREATE TABLE hand_sessions (
+    token_hash bytea PRIMARY KEY,
+    user_id    uuid NOT NULL,
+    expires_at timestamptz NOT NULL,
+    revoked_at timestamptz
+);
+INSERT INTO hand_sessions (token_hash, user_id, expires_at, revoked_at)
+SELECT sha256(convert_to(t.token, 'UTF8')), s.user_id, s.expires_at, s.revoked_at
+  FROM bench_tokens t
+  JOIN auth.sessions s ON s.token_hash = sha256(convert_to(t.token, 'UTF8'))
+ ORDER BY t.id;
+
+-- (b)/(c) 1M documents over 1000 owners (the users of tokens 1..1000).
+-- One table, two policies, each for its own role (run.sh creates the roles):
+-- bench_app sees docs through auth.uid(), bench_supabase through a
+-- Supabase-style SQL function, so both read exactly the same pages.
+CREATE TABLE bench_owners AS
+SELECT id - 1 AS slot, user_id FROM bench_tokens WHERE id <= 1000;
+
+CREATE TABLE docs (id bigint, owner_id uuid, body text);
+INSERT INTO docs (id, owner_id, body)
+SELECT g, o.user_id, md5(g::text)
+  FROM generate_series(1, 1000000) g
+  JOIN bench_owners o ON o.slot = g % 1000
+ ORDER BY g;
+
+CREATE SCHEMA bench;
+-- what Supabase's auth.uid() is: an inlinable SQL function over a setting
+CREATE FUNCTION bench.supabase_uid() RETURNS uuid
+LANGUAGE sql STABLE
+AS $$ select nullif(current_setting('request.jwt.claim.sub', true), '')::uuid $$;
+
+ALTER TABLE docs ENABLE ROW LEVEL SECURITY;
+-- not wrapped in (SELECT ...): evaluated per row, as written by most people
+CREATE POLICY docs_auth ON docs TO bench_app USING (owner_id = auth.uid());
+CREATE POLICY docs_supabase ON docs TO bench_supabase USING (owner_id = bench.supabase_uid());
+
+GRANT USAGE ON SCHEMA bench TO bench_app, bench_supabase;
+GRANT SELECT ON docs TO bench_app, bench_supabase;
+
+VACUUM (FREEZE, ANALYZE) auth.users, auth.sessions, bench_tokens, hand_sessions,
+    docs;
