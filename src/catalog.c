@@ -22,8 +22,6 @@ static const char *const rel_names[AUTH_REL_COUNT] = {
 	[AUTH_REL_SESSIONS] = "sessions",
 	[AUTH_REL_SESSIONS_TOKEN_HASH_KEY] = "sessions_token_hash_key",
 	[AUTH_REL_SESSIONS_PKEY] = "sessions_pkey",
-	[AUTH_REL_USERS_PKEY] = "users_pkey",
-	[AUTH_REL_USERS] = "users",
 };
 
 static Oid	rel_oids[AUTH_REL_COUNT];

@@ -208,13 +208,25 @@ auth_identity_clear(void)
 	set_identity_value("", false);
 }
 
+/*
+ * Returns u as a datum without allocating per call: the value is kept in
+ * the call site's fn_extra and reused while it stays the same.  Policies
+ * evaluate auth.uid() once per row, and a palloc per row would make the
+ * executor reset the per-row memory context every time.  A copy already
+ * handed out is never overwritten; a new identity gets a new copy.
+ */
 static Datum
-uuid_datum(const pg_uuid_t *u)
+uuid_datum_cached(FunctionCallInfo fcinfo, const pg_uuid_t *u)
 {
-	pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));
+	pg_uuid_t  *cached = (pg_uuid_t *) fcinfo->flinfo->fn_extra;
 
-	memcpy(copy, u, sizeof(pg_uuid_t));
-	return UUIDPGetDatum(copy);
+	if (cached == NULL || memcmp(cached, u, UUID_LEN) != 0)
+	{
+		cached = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(pg_uuid_t));
+		memcpy(cached, u, UUID_LEN);
+		fcinfo->flinfo->fn_extra = cached;
+	}
+	return UUIDPGetDatum(cached);
 }
 
 /* SQL function: auth.uid() returns uuid */
@@ -226,7 +238,7 @@ auth_uid(PG_FUNCTION_ARGS)
 
 	if (ident == NULL)
 		PG_RETURN_NULL();
-	return uuid_datum(&ident->user_id);
+	return uuid_datum_cached(fcinfo, &ident->user_id);
 }
 
 /* SQL function: auth.session_id() returns uuid */
@@ -238,7 +250,7 @@ auth_session_id(PG_FUNCTION_ARGS)
 
 	if (ident == NULL || ident->kind != AUTH_IDENTITY_SESSION)
 		PG_RETURN_NULL();
-	return uuid_datum(&ident->session_id);
+	return uuid_datum_cached(fcinfo, &ident->session_id);
 }
 
 /* SQL function: auth.is_authenticated() returns boolean */
@@ -261,7 +273,7 @@ auth_require_uid(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("not authenticated"),
 				 errhint("Call auth.authenticate() with the session token first.")));
-	return uuid_datum(&ident->user_id);
+	return uuid_datum_cached(fcinfo, &ident->user_id);
 }
 
 /* SQL function: auth.identity() returns jsonb */

@@ -3,7 +3,8 @@
  *
  * A token is checked by its shape, hashed, and looked up with one probe of
  * the unique index on auth.sessions(token_hash), straight from C with no
- * SPI round trip, plus one probe of auth.users' primary key for a ban.
+ * SPI round trip.  The session row carries a copy of its user's ban
+ * (kept by a trigger on auth.users), so no second probe is needed.
  * Nothing is written unless the session is due for its sliding refresh
  * (at most once per auth.session_refresh_age), and never on a hot standby
  * or in a read-only transaction.
@@ -38,6 +39,7 @@ typedef struct SessionRow
 	TimestampTz refreshed_at;
 	TimestampTz expires_at;
 	bool		revoked;
+	bool		banned;
 } SessionRow;
 
 typedef struct SessionAttnums
@@ -48,8 +50,8 @@ typedef struct SessionAttnums
 				created_at,
 				refreshed_at,
 				expires_at,
-				revoked_at;
-	AttrNumber	users_banned_until;
+				revoked_at,
+				user_banned_until;
 } SessionAttnums;
 
 static SessionAttnums attnums;
@@ -68,7 +70,7 @@ attnum_of(Relation rel, const char *name)
 }
 
 static void
-resolve_attnums(Relation sessions, Relation users)
+resolve_attnums(Relation sessions)
 {
 	if (attnums.relid == RelationGetRelid(sessions))
 		return;
@@ -78,7 +80,7 @@ resolve_attnums(Relation sessions, Relation users)
 	attnums.refreshed_at = attnum_of(sessions, "refreshed_at");
 	attnums.expires_at = attnum_of(sessions, "expires_at");
 	attnums.revoked_at = attnum_of(sessions, "revoked_at");
-	attnums.users_banned_until = attnum_of(users, "banned_until");
+	attnums.user_banned_until = attnum_of(sessions, "user_banned_until");
 	attnums.relid = RelationGetRelid(sessions);
 }
 
@@ -108,7 +110,7 @@ probe_index(Relation rel, Oid indexoid, RegProcedure eqproc, Datum key,
 	if (found)
 		slot_getallattrs(slot);
 	index_endscan(scan);
-	index_close(index, AccessShareLock);
+	index_close(index, NoLock);
 	return found;
 }
 
@@ -121,44 +123,26 @@ slot_timestamp(TupleTableSlot *slot, AttrNumber attnum, bool *isnull)
 	return *isnull ? 0 : DatumGetTimestampTz(d);
 }
 
-/* Whether the user exists and is not banned at now. */
-static bool
-user_is_active(Relation users, const pg_uuid_t *user_id, TimestampTz now)
-{
-	TupleTableSlot *slot = table_slot_create(users, NULL);
-	bool		active = false;
-
-	if (probe_index(users, auth_rel_oid(AUTH_REL_USERS_PKEY), F_UUID_EQ,
-					UUIDPGetDatum(user_id), slot))
-	{
-		bool		isnull;
-		TimestampTz banned_until = slot_timestamp(slot, attnums.users_banned_until,
-												  &isnull);
-
-		active = isnull || banned_until <= now;
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	return active;
-}
-
 /*
- * Looks a session up by one of its unique indexes and fills row when it is
- * live: not revoked, not expired, its user not banned.
+ * Looks a session up by one of its unique indexes and fills row; returns
+ * whether it is live: not revoked, not expired, its user not banned.
+ * The lock is kept to the end of the transaction (NoLock on close), so
+ * later calls in the same transaction find it already held.
  */
 static bool
 fetch_live_session(AuthRel index, RegProcedure eqproc, Datum key,
 				   SessionRow *row)
 {
 	Relation	sessions = table_open(auth_rel_oid(AUTH_REL_SESSIONS), AccessShareLock);
-	Relation	users = table_open(auth_rel_oid(AUTH_REL_USERS), AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(sessions, NULL);
 	TimestampTz now = auth_now();
 	bool		live = false;
 
-	resolve_attnums(sessions, users);
+	resolve_attnums(sessions);
 	if (probe_index(sessions, auth_rel_oid(index), eqproc, key, slot))
 	{
 		bool		isnull;
+		TimestampTz banned_until;
 
 		memcpy(&row->id, DatumGetUUIDP(slot->tts_values[attnums.id - 1]), UUID_LEN);
 		memcpy(&row->user_id, DatumGetUUIDP(slot->tts_values[attnums.user_id - 1]), UUID_LEN);
@@ -167,12 +151,12 @@ fetch_live_session(AuthRel index, RegProcedure eqproc, Datum key,
 		row->expires_at = slot_timestamp(slot, attnums.expires_at, &isnull);
 		(void) slot_timestamp(slot, attnums.revoked_at, &isnull);
 		row->revoked = !isnull;
-		live = !row->revoked && row->expires_at > now &&
-			user_is_active(users, &row->user_id, now);
+		banned_until = slot_timestamp(slot, attnums.user_banned_until, &isnull);
+		row->banned = !isnull && banned_until > now;
+		live = !row->revoked && !row->banned && row->expires_at > now;
 	}
 	ExecDropSingleTupleTableSlot(slot);
-	table_close(users, AccessShareLock);
-	table_close(sessions, AccessShareLock);
+	table_close(sessions, NoLock);
 	return live;
 }
 

@@ -24,8 +24,18 @@ void
 auth_sha256(const void *data, Size len, uint8 *out)
 {
 	unsigned int outlen = 0;
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+	/* fetched once: a fetch per call takes a lock in OpenSSL's provider store */
+	static EVP_MD *sha256 = NULL;
 
-	if (EVP_Digest(data, len, out, &outlen, EVP_sha256(), NULL) != 1 ||
+	if (sha256 == NULL)
+		sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+#else
+	const EVP_MD *sha256 = EVP_sha256();
+#endif
+
+	if (sha256 == NULL ||
+		EVP_Digest(data, len, out, &outlen, sha256, NULL) != 1 ||
 		outlen != AUTH_HASH_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),

@@ -12,12 +12,34 @@ CREATE TABLE auth.sessions (
     user_agent     text,
     revoked_at     timestamptz,
     revoked_reason text,
+    -- a copy of auth.users.banned_until, so verifying reads one row
+    user_banned_until timestamptz,
     CONSTRAINT sessions_token_hash_key UNIQUE (token_hash)
 );
 CREATE INDEX sessions_user_id_idx ON auth.sessions (user_id);
 ALTER TABLE auth.sessions ENABLE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('auth.sessions', '');
 COMMENT ON TABLE auth.sessions IS 'sessions; only the SHA-256 of each token is kept';
+
+-- Banning or unbanning a user (UPDATE auth.users SET banned_until ...)
+-- reaches their sessions in the same transaction.
+CREATE FUNCTION auth._sync_session_ban() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE auth.sessions s SET user_banned_until = NEW.banned_until
+     WHERE s.user_id = NEW.id;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION auth._sync_session_ban() IS
+    'internal: copies a user''s ban onto their sessions';
+REVOKE ALL ON FUNCTION auth._sync_session_ban() FROM PUBLIC;
+CREATE TRIGGER users_ban_reaches_sessions
+    AFTER UPDATE OF banned_until ON auth.users
+    FOR EACH ROW WHEN (OLD.banned_until IS DISTINCT FROM NEW.banned_until)
+    EXECUTE FUNCTION auth._sync_session_ban();
 
 -- What opening a session returns: the token (its only copy) and the session.
 CREATE TYPE auth.session_grant AS (
@@ -47,10 +69,11 @@ BEGIN
     v_grant.token := auth._generate_token('ses');
     v_grant.user_id := _issue_session.user_id;
     INSERT INTO auth.sessions AS s (user_id, token_hash, created_at, refreshed_at,
-                                    expires_at, ip, user_agent)
+                                    expires_at, ip, user_agent, user_banned_until)
     VALUES (_issue_session.user_id, auth._token_hash(v_grant.token, 'ses'), v_now, v_now,
             v_now + least(v_ttl, v_max), _issue_session.ip,
-            left(_issue_session.user_agent, 512))
+            left(_issue_session.user_agent, 512),
+            (SELECT u.banned_until FROM auth.users u WHERE u.id = _issue_session.user_id))
     RETURNING s.id, s.expires_at INTO v_grant.session_id, v_grant.expires_at;
     RETURN v_grant;
 END
