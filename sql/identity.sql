@@ -2,7 +2,6 @@
 -- cleared by COMMIT, ROLLBACK, savepoint rollback, RESET ALL and DISCARD ALL,
 -- and visible in parallel workers.
 \i sql/include/setup.psql
-SELECT current_user AS regress_superuser \gset
 
 SELECT auth.sign_up('ida@example.com', 'ida password') AS ida \gset
 SELECT token AS ida_token, session_id AS ida_session FROM auth.sign_in('ida@example.com', 'ida password') \gset
@@ -72,7 +71,7 @@ RESET auth.identity;
 SELECT auth.uid() IS NULL AS reset;
 
 -- An ordinary role cannot forge an identity in any way.
-CREATE ROLE regress_forger LOGIN;
+CREATE ROLE regress_forger;
 GRANT CREATE ON SCHEMA public TO regress_forger;
 SET ROLE regress_forger;
 SELECT pg_temp.err(format('SET auth.identity = %L', 'user:' || :'ida'));
@@ -88,14 +87,15 @@ SELECT count(*) AS shown FROM pg_settings WHERE name = 'auth.identity';
 RESET ROLE;
 -- Nor by setting it in a new connection before the module is loaded: the
 -- value is refused when the module loads.
-\c - regress_forger
+\c -
+SET ROLE regress_forger;
 SET auth.identity = 'user:00000000-0000-0000-0000-0000000000aa';
 SET auth.time_offset = '30d';
 SELECT set_config('auth.max_failed_sign_ins', '1000', false) AS attempted;
 SELECT auth.uid() IS NULL AS placeholder_not_trusted;
 SELECT auth.now() < now() + interval '1 minute' AS clock_not_moved,
        current_setting('auth.max_failed_sign_ins') AS limit_kept;
-\c - :regress_superuser
+RESET ROLE;
 \i sql/include/setup.psql
 REVOKE CREATE ON SCHEMA public FROM regress_forger;
 DROP ROLE regress_forger;
