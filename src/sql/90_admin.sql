@@ -17,7 +17,8 @@ COMMENT ON FUNCTION auth._admin_functions() IS
     'internal: the admin tier, granted by auth.grant_admin()';
 REVOKE ALL ON FUNCTION auth._admin_functions() FROM PUBLIC;
 
-CREATE FUNCTION auth.grant_admin(role regrole) RETURNS void
+-- Grants (or revokes) EXECUTE on every admin function.
+CREATE FUNCTION auth._set_admin(role regrole, admin boolean) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -25,26 +26,27 @@ DECLARE
     f regprocedure;
 BEGIN
     FOREACH f IN ARRAY auth._admin_functions() LOOP
-        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', f, role);
+        EXECUTE format(CASE WHEN admin THEN 'GRANT EXECUTE ON FUNCTION %s TO %s'
+                            ELSE 'REVOKE EXECUTE ON FUNCTION %s FROM %s' END, f, role);
     END LOOP;
 END
 $$;
+COMMENT ON FUNCTION auth._set_admin(regrole, boolean) IS
+    'internal: grants or revokes the admin functions';
+REVOKE ALL ON FUNCTION auth._set_admin(regrole, boolean) FROM PUBLIC;
+
+CREATE FUNCTION auth.grant_admin(role regrole) RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT auth._set_admin(role, true) $$;
 COMMENT ON FUNCTION auth.grant_admin(regrole) IS
     'grants a role the admin functions (acting for any user); for the superuser who installed the extension';
 REVOKE ALL ON FUNCTION auth.grant_admin(regrole) FROM PUBLIC;
 
 CREATE FUNCTION auth.revoke_admin(role regrole) RETURNS void
-LANGUAGE plpgsql VOLATILE
+LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    f regprocedure;
-BEGIN
-    FOREACH f IN ARRAY auth._admin_functions() LOOP
-        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %s', f, role);
-    END LOOP;
-END
-$$;
+AS $$ SELECT auth._set_admin(role, false) $$;
 COMMENT ON FUNCTION auth.revoke_admin(regrole) IS
     'takes the admin functions back from a role';
 REVOKE ALL ON FUNCTION auth.revoke_admin(regrole) FROM PUBLIC;
