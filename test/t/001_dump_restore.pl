@@ -10,46 +10,13 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use AuthTAP;
 
-# Hide anything that looks like a token or a password hash before printing.
-sub redact
-{
-	my ($s) = @_;
-	return '' unless defined $s;
-	$s =~ s/ses_[A-Za-z0-9_-]{8,}/ses_[redacted]/g;
-	$s =~ s/\$(argon2|2[aby]\$|scrypt)[^\s'"]*/[redacted hash]/g;
-	return $s;
-}
-
-# Runs SQL that must succeed and returns its output; on failure dies with
-# psql's redacted stderr, never the SQL (which may hold a token).
-sub query
-{
-	my ($node, $db, $sql) = @_;
-	my ($ret, $out, $err) = $node->psql($db, $sql);
-	die "query failed (exit $ret): " . redact($err) . "\n" if $ret != 0;
-	return $out;
-}
-
-# Runs SQL expected to fail; returns psql's stderr with the SQLSTATE shown.
-sub query_error
-{
-	my ($node, $db, $sql) = @_;
-	my ($ret, $out, $err) =
-	  $node->psql($db, "\\set VERBOSITY verbose\n$sql");
-	return $ret == 0 ? '' : redact($err);
-}
-
-my $node = PostgreSQL::Test::Cluster->new('dump');
-$node->init;
-# The framework logs every statement, and a failing one even without that;
-# our SQL carries tokens, so keep statements out of the log.  That also lets
-# us check below that the extension itself never logs a secret.
-$node->append_conf('postgresql.conf', qq{
-log_statement = none
-log_min_error_statement = panic
-});
-$node->start;
+# Statements stay out of the server log (see AuthTAP::new_node), which also
+# lets us check below that the extension itself never logs a secret.
+my $node = new_node('dump');
 
 $node->safe_psql('postgres', 'CREATE DATABASE src');
 $node->safe_psql('src', 'CREATE EXTENSION auth CASCADE');
@@ -60,17 +27,17 @@ my %pw = ($alice => 'alice-correct-horse', $bob => 'bob-battery-staple');
 my %uid;
 for my $email (sort keys %pw)
 {
-	$uid{$email} = query($node, 'src',
-		"SELECT auth.sign_up('$email', '$pw{$email}', 'n')");
+	$uid{$email} = query($node,
+		"SELECT auth.sign_up('$email', '$pw{$email}', 'n')", db => 'src');
 }
 
 # Sign in; keep token and session id, print neither token.
 sub sign_in
 {
 	my ($db, $email) = @_;
-	my $row = query($node, $db,
-		"SELECT token || '|' || session_id FROM auth.sign_in('$email', '$pw{$email}')"
-	);
+	my $row = query($node,
+		"SELECT token || '|' || session_id FROM auth.sign_in('$email', '$pw{$email}')",
+		db => $db);
 	return split /\|/, $row;
 }
 my ($tok_alice) = sign_in('src', $alice);
@@ -80,18 +47,22 @@ my ($tok_revoked, $sid_revoked) = sign_in('src', $bob);
 # Bob revokes his second session from the first (an audit row
 # session_revoked); the function acts only as auth.uid().
 is( query(
-		$node, 'src', qq{
+		$node, qq{
 BEGIN;
 SELECT auth.authenticate('$tok_bob') IS NOT NULL;
 SELECT auth.revoke_session('$sid_revoked');
-COMMIT;}),
+COMMIT;}, db => 'src'),
 	"t\nt",
 	'bob revokes his second session');
-is(query($node, 'src', "SELECT (auth.verify_session('$tok_revoked')).user_id IS NULL"),
+is( query(
+		$node,
+		"SELECT (auth.verify_session('$tok_revoked')).user_id IS NULL",
+		db => 'src'),
 	't', 'revoked session no longer verifies before the dump');
 is( query(
-		$node, 'src',
-		"SELECT count(*) FROM auth.audit_log WHERE event = 'session_revoked'"),
+		$node,
+		"SELECT count(*) FROM auth.audit_log WHERE event = 'session_revoked'",
+		db => 'src'),
 	'1',
 	'audit row for the revocation');
 
@@ -101,7 +72,7 @@ SELECT (SELECT count(*) FROM auth.users) || ',' ||
        (SELECT count(*) FROM auth.sessions) || ',' ||
        (SELECT count(*) FROM auth.sessions WHERE revoked_at IS NOT NULL) || ',' ||
        (SELECT count(*) FROM auth.audit_log)};
-my $counts_before = query($node, 'src', $counts_sql);
+my $counts_before = query($node, $counts_sql, db => 'src');
 like($counts_before, qr/^2,3,1,\d+$/, 'source has 2 users, 3 sessions (1 revoked)');
 
 my $dump = "${PostgreSQL::Test::Utils::tmp_check}/auth_src.dump";
@@ -111,43 +82,48 @@ $node->safe_psql('postgres', 'CREATE DATABASE dst');
 $node->command_ok([ 'pg_restore', '--exit-on-error', '-d', 'dst', $dump ],
 	'pg_restore into a fresh database');
 
-is(query($node, 'dst', $counts_sql),
+is(query($node, $counts_sql, db => 'dst'),
 	$counts_before, 'users, sessions, revoked sessions and audit rows all restored');
 is( query(
-		$node, 'dst',
-		"SELECT count(*) FROM auth.audit_log WHERE event = 'session_revoked'"),
+		$node,
+		"SELECT count(*) FROM auth.audit_log WHERE event = 'session_revoked'",
+		db => 'dst'),
 	'1',
 	'the revocation audit row was restored');
 
 # Live tokens from before the dump still verify and authenticate.
 is( query(
-		$node, 'dst',
-		"SELECT user_id FROM auth.verify_session('$tok_alice')"),
+		$node,
+		"SELECT user_id FROM auth.verify_session('$tok_alice')",
+		db => 'dst'),
 	$uid{$alice},
 	'alice\'s old token verifies in the restored database');
 is( query(
-		$node, 'dst',
-		"SELECT user_id FROM auth.verify_session('$tok_bob')"),
+		$node,
+		"SELECT user_id FROM auth.verify_session('$tok_bob')",
+		db => 'dst'),
 	$uid{$bob},
 	'bob\'s old token verifies in the restored database');
 is( query(
-		$node, 'dst', qq{
+		$node, qq{
 BEGIN;
 SELECT auth.authenticate('$tok_alice') = auth.uid();
 SELECT auth.uid();
-COMMIT;}),
+COMMIT;}, db => 'dst'),
 	"t\n$uid{$alice}",
 	'authenticate with alice\'s old token sets auth.uid() in the restored database');
 
 # The revoked session stays revoked.
 is( query(
-		$node, 'dst',
-		"SELECT num_nulls(user_id, session_id, expires_at) FROM auth.verify_session('$tok_revoked')"
-	),
+		$node,
+		"SELECT num_nulls(user_id, session_id, expires_at) FROM auth.verify_session('$tok_revoked')",
+		db => 'dst'),
 	'3',
 	'revoked token does not verify in the restored database');
 like(
-	query_error($node, 'dst', "SELECT auth.authenticate('$tok_revoked')"),
+	query_error(
+		$node, "SELECT auth.authenticate('$tok_revoked')",
+		db => 'dst'),
 	qr/ERROR:\s+28000: invalid session token/,
 	'authenticate with the revoked token fails with 28000 in the restored database');
 
@@ -159,9 +135,9 @@ for my $db ('src', 'dst')
 	{
 		$n++;
 		is( query(
-				$node, $db,
-				"SELECT count(*) FROM auth.sessions WHERE token_hash = sha256(convert_to('$tok', 'UTF8'))"
-			),
+				$node,
+				"SELECT count(*) FROM auth.sessions WHERE token_hash = sha256(convert_to('$tok', 'UTF8'))",
+				db => $db),
 			'1',
 			"$db: token $n is stored as its SHA-256");
 	}
@@ -171,17 +147,18 @@ for my $db ('src', 'dst')
 my $secrets = join(', ',
 	map { "('$_')" } $tok_alice, $tok_bob, $tok_revoked, values %pw);
 my @tables = split /\n/,
-  query($node, 'dst',
-	"SELECT tablename FROM pg_tables WHERE schemaname = 'auth' ORDER BY 1");
+  query($node,
+	"SELECT tablename FROM pg_tables WHERE schemaname = 'auth' ORDER BY 1",
+	db => 'dst');
 ok(scalar(grep { $_ eq 'sessions' } @tables), 'auth tables listed');
 for my $db ('src', 'dst')
 {
 	for my $t (@tables)
 	{
 		is( query(
-				$node, $db, qq{
+				$node, qq{
 SELECT count(*) FROM auth.$t x, (VALUES $secrets) v(secret)
- WHERE strpos(x::text, v.secret) > 0}),
+ WHERE strpos(x::text, v.secret) > 0}, db => $db),
 			'0',
 			"$db: no plaintext token or password in auth.$t");
 	}
@@ -192,17 +169,17 @@ SELECT count(*) FROM auth.$t x, (VALUES $secrets) v(secret)
 for my $email (sort keys %pw)
 {
 	is( query(
-			$node, 'dst',
-			"SELECT token IS NOT NULL AND user_id = '$uid{$email}' FROM auth.sign_in('$email', '$pw{$email}')"
-		),
+			$node,
+			"SELECT token IS NOT NULL AND user_id = '$uid{$email}' FROM auth.sign_in('$email', '$pw{$email}')",
+			db => 'dst'),
 		't',
 		"$email signs in with the old password in the restored database");
 }
 is( query(
-		$node, 'dst', qq{
+		$node, qq{
 SELECT auth.verify_password('$pw{$alice}', password_hash),
        auth.verify_password('not-alice-password', password_hash)
-  FROM auth.users WHERE email = '$alice'}),
+  FROM auth.users WHERE email = '$alice'}, db => 'dst'),
 	't|f',
 	'verify_password of the restored hash');
 

@@ -9,47 +9,13 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use AuthTAP;
 
-# Hide anything that looks like a token or a password hash before printing.
-sub redact
-{
-	my ($s) = @_;
-	return '' unless defined $s;
-	$s =~ s/ses_[A-Za-z0-9_-]{8,}/ses_[redacted]/g;
-	$s =~ s/\$(argon2|2[aby]\$|scrypt)[^\s'"]*/[redacted hash]/g;
-	return $s;
-}
-
-# Runs SQL that must succeed (optionally as another role) and returns its
-# output; on failure dies with psql's redacted stderr, never the SQL.
-sub query
-{
-	my ($node, $sql, $role) = @_;
-	my ($ret, $out, $err) = $node->psql('postgres', $sql,
-		extra_params => $role ? [ '-U', $role ] : []);
-	die $node->name . ": query failed (exit $ret): " . redact($err) . "\n"
-	  if $ret != 0;
-	return $out;
-}
-
-# Runs SQL expected to fail; returns psql's stderr with the SQLSTATE shown.
-sub query_error
-{
-	my ($node, $sql, $role) = @_;
-	my ($ret, $out, $err) = $node->psql('postgres',
-		"\\set VERBOSITY verbose\n$sql",
-		extra_params => $role ? [ '-U', $role ] : []);
-	return $ret == 0 ? '' : redact($err);
-}
-
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-# Our SQL carries tokens: keep statements out of the server log.
-$primary->append_conf('postgresql.conf', qq{
-log_statement = none
-log_min_error_statement = panic
-});
-$primary->start;
+# Statements (which carry tokens) stay out of the server log: see
+# AuthTAP::new_node.
+my $primary = new_node('primary', init => { allows_streaming => 1 });
 
 # Two users, a session each, and an application table protected by RLS that
 # an ordinary role reads.
@@ -82,7 +48,7 @@ sub visible_docs
 BEGIN;
 SELECT auth.authenticate('$tok') IS NOT NULL;
 SELECT count(*) || ':' || count(*) FILTER (WHERE owner_id = auth.uid()) FROM docs;
-COMMIT;}, 'regress_app');
+COMMIT;}, role => 'regress_app');
 }
 is(visible_docs($primary, $tok_alice), "t\n2:2", 'primary: alice sees her 2 rows');
 is(visible_docs($primary, $tok_bob), "t\n3:3", 'primary: bob sees his 3 rows');
@@ -97,25 +63,26 @@ $primary->wait_for_catchup($standby);
 is(query($standby, 'SELECT pg_is_in_recovery()'), 't', 'standby is in recovery');
 
 # The read path on the standby, as the ordinary role.
-is(query($standby, "SELECT user_id FROM auth.verify_session('$tok_alice')",
-		'regress_app'),
+is( query(
+		$standby, "SELECT user_id FROM auth.verify_session('$tok_alice')",
+		role => 'regress_app'),
 	$alice, 'standby: verify_session returns alice for regress_app');
 is(visible_docs($standby, $tok_alice), "t\n2:2",
 	'standby: alice sees only her 2 rows, as on the primary');
 is(visible_docs($standby, $tok_bob), "t\n3:3",
 	'standby: bob sees only his 3 rows, as on the primary');
-is(query($standby, 'SELECT count(*) FROM docs', 'regress_app'),
+is(query($standby, 'SELECT count(*) FROM docs', role => 'regress_app'),
 	'0', 'standby: without authenticate regress_app sees no row');
 like(
 	query_error(
 		$standby, 'SELECT auth.authenticate(\'ses_not-a-real-token\')',
-		'regress_app'),
+		role => 'regress_app'),
 	qr/ERROR:\s+28000: invalid session token/,
 	'standby: an invalid token fails with 28000');
 is( query(
 		$standby,
 		"SELECT num_nulls(user_id, session_id, expires_at) FROM auth.verify_session('ses_x')",
-		'regress_app'),
+		role => 'regress_app'),
 	'3',
 	'standby: verify_session of an invalid token is all NULL');
 
@@ -169,7 +136,7 @@ is( query(
 BEGIN;
 SELECT auth.authenticate('$tok_bob') IS NOT NULL;
 COMMIT;
-SELECT auth.uid() IS NULL;}, 'regress_app'),
+SELECT auth.uid() IS NULL;}, role => 'regress_app'),
 	"t\nt",
 	'standby: identity cleared at commit');
 
@@ -178,7 +145,9 @@ is(query($primary, "SELECT auth.revoke_user_sessions('$bob')"),
 	'1', 'primary: bob\'s session revoked');
 $primary->wait_for_catchup($standby);
 like(
-	query_error($standby, "SELECT auth.authenticate('$tok_bob')", 'regress_app'),
+	query_error(
+		$standby, "SELECT auth.authenticate('$tok_bob')",
+		role => 'regress_app'),
 	qr/ERROR:\s+28000: invalid session token/,
 	'standby: the revoked token fails with 28000 after replay');
 is(visible_docs($standby, $tok_alice), "t\n2:2",

@@ -10,36 +10,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-
-# Hide anything that looks like a token or a password hash before printing.
-sub redact
-{
-	my ($s) = @_;
-	return '' unless defined $s;
-	$s =~ s/ses_[A-Za-z0-9_-]{8,}/ses_[redacted]/g;
-	$s =~ s/\$(argon2|2[aby]\$|scrypt)[^\s'"]*/[redacted hash]/g;
-	return $s;
-}
-
-# Runs SQL that must succeed and returns its output; on failure dies with
-# psql's redacted stderr.
-sub query
-{
-	my ($node, $sql) = @_;
-	my ($ret, $out, $err) = $node->psql('postgres', $sql);
-	die "query failed (exit $ret): " . redact($err) . "\n" if $ret != 0;
-	return $out;
-}
-
-# Runs SQL expected to fail in its own connection; returns psql's stderr
-# with the SQLSTATE shown ('' when it succeeded).
-sub query_error
-{
-	my ($node, $sql) = @_;
-	my ($ret, $out, $err) =
-	  $node->psql('postgres', "\\set VERBOSITY verbose\n$sql");
-	return $ret == 0 ? '' : redact($err);
-}
+use FindBin;
+use lib $FindBin::RealBin;
+use AuthTAP;
 
 my $WRONG   = qr/ERROR:\s+28P01: invalid email or password/;
 my $LOCKED  = qr/ERROR:\s+PT429: too many failed sign-ins for this email/;
@@ -53,15 +26,9 @@ sub attempts_sql
 	  . " AND key = sha256(convert_to('$email', 'UTF8'))";
 }
 
-my $node = PostgreSQL::Test::Cluster->new('limits');
-$node->init;
-# 12 concurrent sign-ins below each need a worker slot at once.
-$node->append_conf('postgresql.conf', qq{
-max_worker_processes = 16
-log_statement = none
-log_min_error_statement = panic
-});
-$node->start;
+# 12 concurrent sign-ins below each need a worker slot at once.  (Statements
+# stay out of the server log: see AuthTAP::new_node.)
+my $node = new_node('limits', conf => 'max_worker_processes = 16');
 
 my $uid = query($node, qq{
 CREATE EXTENSION auth CASCADE;
