@@ -30,6 +30,15 @@ int			auth_failed_sign_in_window = 15 * SECS_PER_MINUTE;
 int			auth_audit_retention = 90 * SECS_PER_DAY;
 int			auth_cleanup_grace = SECS_PER_DAY;
 int			auth_time_offset = 0;
+int			auth_magic_link_ttl = 15 * SECS_PER_MINUTE;
+int			auth_magic_link_rate_limit = 5;
+int			auth_magic_link_rate_window = SECS_PER_HOUR;
+bool		auth_magic_link_sign_up = true;
+int			auth_email_code_ttl = 5 * SECS_PER_MINUTE;
+int			auth_code_max_attempts = 5;
+int			auth_email_verification_ttl = SECS_PER_HOUR;
+int			auth_password_reset_ttl = SECS_PER_HOUR;
+bool		auth_require_verified_email = false;
 
 #define YEAR_SECS	(365 * SECS_PER_DAY)
 
@@ -84,6 +93,37 @@ auth_define_settings(void)
 	define_seconds("auth.cleanup_grace",
 				   "Time a session stays after it expired or was revoked before auth.cleanup() removes it.",
 				   &auth_cleanup_grace, 0, 10 * YEAR_SECS);
+	define_seconds("auth.magic_link_ttl",
+				   "Lifetime of a magic link.",
+				   &auth_magic_link_ttl, 60, 7 * SECS_PER_DAY);
+	DefineCustomIntVariable("auth.magic_link_rate_limit",
+							"Magic links, codes, verification and reset messages requested per email within auth.magic_link_rate_window.",
+							NULL, &auth_magic_link_rate_limit, auth_magic_link_rate_limit,
+							1, 1000, PGC_SUSET, 0, NULL, NULL, NULL);
+	define_seconds("auth.magic_link_rate_window",
+				   "Window in which requests per email are counted.",
+				   &auth_magic_link_rate_window, 1, YEAR_SECS);
+	DefineCustomBoolVariable("auth.magic_link_sign_up",
+							 "Whether a magic link or sign-in code for an unknown email creates the user.",
+							 NULL, &auth_magic_link_sign_up, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	define_seconds("auth.email_code_ttl",
+				   "Lifetime of a 6-digit email code.",
+				   &auth_email_code_ttl, 60, SECS_PER_DAY);
+	DefineCustomIntVariable("auth.code_max_attempts",
+							"Wrong tries after which a 6-digit code dies.",
+							NULL, &auth_code_max_attempts, auth_code_max_attempts,
+							1, 100, PGC_SUSET, 0, NULL, NULL, NULL);
+	define_seconds("auth.email_verification_ttl",
+				   "Lifetime of an email verification or email change link.",
+				   &auth_email_verification_ttl, 60, 30 * SECS_PER_DAY);
+	define_seconds("auth.password_reset_ttl",
+				   "Lifetime of a password reset link.",
+				   &auth_password_reset_ttl, 60, 7 * SECS_PER_DAY);
+	DefineCustomBoolVariable("auth.require_verified_email",
+							 "Whether auth.sign_in refuses users whose email is not verified.",
+							 NULL, &auth_require_verified_email, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("auth.time_offset",
 							"Shifts the extension's clock, for tests only.",
 							"Lets a test move time forward instead of sleeping.",
@@ -150,6 +190,16 @@ auth_setting_interval(PG_FUNCTION_ARGS)
 
 	return DirectFunctionCall3(interval_in, CStringGetDatum(value),
 							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+/* SQL function: auth._setting_bool(name text) returns boolean */
+PG_FUNCTION_INFO_V1(auth_setting_bool);
+Datum
+auth_setting_bool(PG_FUNCTION_ARGS)
+{
+	const char *value = auth_setting_value(PG_GETARG_TEXT_PP(0));
+
+	PG_RETURN_BOOL(strcmp(value, "on") == 0);
 }
 
 /* SQL function: auth._setting_int(name text) returns integer */

@@ -126,6 +126,10 @@ BEGIN
                           THEN format('The suspension ends at %s.', v_user.banned_until)
                           ELSE 'The suspension has no end date.' END;
     END IF;
+    IF v_user.email_verified_at IS NULL AND auth._setting_bool('auth.require_verified_email') THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'email is not verified',
+            HINT = 'Verify the email with the link sent to it, or sign in with a magic link.';
+    END IF;
     IF auth._password_needs_rehash(v_user.password_hash) THEN
         UPDATE auth.users u SET password_hash = auth.hash_password(password),
                                 updated_at = v_now

@@ -10,7 +10,10 @@ AS $$
         'auth.create_session(uuid, interval, inet, text)',
         'auth.revoke_user_sessions(uuid)',
         'auth.cleanup()',
-        'auth.check()'
+        'auth.check()',
+        'auth.allow_email(text)',
+        'auth.disallow_email(text)',
+        'auth.create_email_verification(uuid)'
     ]::regprocedure[]
 $$;
 COMMENT ON FUNCTION auth._admin_functions() IS
@@ -52,7 +55,8 @@ COMMENT ON FUNCTION auth.revoke_admin(regrole) IS
 REVOKE ALL ON FUNCTION auth.revoke_admin(regrole) FROM PUBLIC;
 
 CREATE FUNCTION auth.cleanup()
-RETURNS TABLE (sessions_deleted bigint, attempts_deleted bigint, audit_deleted bigint)
+RETURNS TABLE (sessions_deleted bigint, attempts_deleted bigint, audit_deleted bigint,
+               secrets_deleted bigint)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -71,6 +75,11 @@ BEGIN
     DELETE FROM auth.audit_log l
      WHERE l.occurred_at < v_now - auth._setting_interval('auth.audit_retention');
     GET DIAGNOSTICS audit_deleted = ROW_COUNT;
+    -- used, superseded or expired secrets, once no rate-limit window reads them
+    DELETE FROM auth.one_time_secrets o
+     WHERE greatest(o.expires_at, o.created_at + auth._setting_interval('auth.magic_link_rate_window'))
+           < v_now - v_grace;
+    GET DIAGNOSTICS secrets_deleted = ROW_COUNT;
     RETURN NEXT;
 END
 $$;

@@ -1,0 +1,66 @@
+-- Email verification, email change, and require_verified_email.
+\i sql/include/setup.psql
+-- (the per-email rate limit has its own test in magic_links)
+SET auth.magic_link_rate_limit = 100;
+
+SELECT auth.sign_up('vera@example.com', 'vera password') AS vera \gset
+SELECT token AS vera_session FROM auth.sign_in('vera@example.com', 'vera password') \gset
+
+-- request_email_verification acts for auth.uid().
+SELECT pg_temp.err($$SELECT auth.request_email_verification()$$);
+BEGIN;
+SELECT auth.authenticate(:'vera_session') IS NOT NULL AS authenticated;
+SELECT auth.request_email_verification() AS evt \gset
+COMMIT;
+SELECT :'evt' ~ '^evt_[A-Za-z0-9_-]{43}$' AS token_shape;
+SELECT auth.verify_email(:'evt') = :'vera' AS verified_user;
+SELECT email_verified_at IS NOT NULL AS verified FROM auth.users WHERE id = :'vera';
+SELECT pg_temp.err(format('SELECT auth.verify_email(%L)', :'evt'));
+SELECT pg_temp.err($$SELECT auth.verify_email('evt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')$$);
+SELECT pg_temp.err($$SELECT auth.verify_email(NULL)$$);
+-- A magic link is not a verification token.
+SELECT pg_temp.err(format('SELECT auth.verify_email(%L)', auth.create_magic_link('vera@example.com')));
+
+-- create_email_verification (admin) for any user.
+SELECT auth.sign_up('walt@example.com', 'walt password') AS walt \gset
+SELECT auth.verify_email(auth.create_email_verification(:'walt')) = :'walt' AS admin_flow;
+SELECT pg_temp.err($$SELECT auth.create_email_verification('00000000-0000-0000-0000-000000000000')$$);
+
+-- require_verified_email: unverified users cannot sign in with a password.
+SELECT auth.sign_up('unv@example.com', 'unv password') AS unv \gset
+SET auth.require_verified_email = on;
+SELECT pg_temp.err($$SELECT auth.sign_in('unv@example.com', 'unv password')$$);
+SELECT pg_temp.err($$SELECT auth.sign_in('unv@example.com', 'wrong password')$$);
+SELECT user_id = :'vera' AS verified_signs_in FROM auth.sign_in('vera@example.com', 'vera password');
+SELECT auth.verify_email(auth.create_email_verification(:'unv')) = :'unv' AS now_verified;
+SELECT user_id = :'unv' AS signs_in_after FROM auth.sign_in('unv@example.com', 'unv password');
+RESET auth.require_verified_email;
+
+-- A verification token stops working once the email has changed.
+SELECT auth.create_email_verification(:'walt') AS stale \gset
+UPDATE auth.users SET email = 'walter@example.com' WHERE id = :'walt';
+SELECT pg_temp.err(format('SELECT auth.verify_email(%L)', :'stale'));
+
+-- Email change: a token for the new address; confirming moves the account.
+BEGIN;
+SELECT auth.authenticate(:'vera_session') IS NOT NULL AS authenticated;
+SELECT pg_temp.err($$SELECT auth.request_email_change('walter@example.com')$$);
+SELECT pg_temp.err($$SELECT auth.request_email_change('bad address')$$);
+SELECT auth.request_email_change('Vera.New@Example.com') AS ect \gset
+COMMIT;
+SELECT :'ect' ~ '^ect_[A-Za-z0-9_-]{43}$' AS token_shape;
+SELECT email FROM auth.users WHERE id = :'vera';
+SELECT auth.confirm_email_change(:'ect') = :'vera' AS changed;
+SELECT email, email_verified_at IS NOT NULL AS verified FROM auth.users WHERE id = :'vera';
+SELECT pg_temp.err(format('SELECT auth.confirm_email_change(%L)', :'ect'));
+SELECT detail FROM auth.audit_log WHERE event = 'email_changed' AND user_id = :'vera';
+-- Taken meanwhile: 23505 and nothing changes.
+BEGIN;
+SELECT auth.authenticate(:'vera_session') IS NOT NULL AS authenticated;
+SELECT auth.request_email_change('contested@example.com') AS ect2 \gset
+COMMIT;
+SELECT auth.sign_up('contested@example.com', 'other password') IS NOT NULL AS taken_meanwhile;
+SELECT pg_temp.err(format('SELECT auth.confirm_email_change(%L)', :'ect2'));
+SELECT email FROM auth.users WHERE id = :'vera';
+-- The session still works; signing in uses the new address.
+SELECT user_id = :'vera' AS new_email_signs_in FROM auth.sign_in('vera.new@example.com', 'vera password');

@@ -1,0 +1,92 @@
+/*
+ * onetime.c: one-time secrets (magic links, email codes, verification,
+ * email change and password reset tokens) need three things from C: a
+ * uniformly random 6-digit code, a constant-time comparison of digests,
+ * and a count of recent requests that sees every committed request.
+ */
+#include "postgres.h"
+
+#include <openssl/crypto.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+
+#include "auth.h"
+
+/* SQL function: auth._generate_code() returns text */
+PG_FUNCTION_INFO_V1(auth_generate_code);
+Datum
+auth_generate_code(PG_FUNCTION_ARGS)
+{
+	uint32		v;
+	char		code[7];
+
+	/* rejection sampling: 4294000000 is the largest multiple of 10^6 */
+	do
+	{
+		if (!pg_strong_random(&v, sizeof(v)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate random bytes")));
+	} while (v >= 4294000000U);
+	snprintf(code, sizeof(code), "%06u", v % 1000000);
+	PG_RETURN_TEXT_P(cstring_to_text(code));
+}
+
+/* SQL function: auth._secret_equal(a bytea, b bytea) returns boolean */
+PG_FUNCTION_INFO_V1(auth_secret_equal);
+Datum
+auth_secret_equal(PG_FUNCTION_ARGS)
+{
+	bytea	   *a = PG_GETARG_BYTEA_PP(0);
+	bytea	   *b = PG_GETARG_BYTEA_PP(1);
+
+	PG_RETURN_BOOL(VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+				   CRYPTO_memcmp(VARDATA_ANY(a), VARDATA_ANY(b),
+								 VARSIZE_ANY_EXHDR(a)) == 0);
+}
+
+/*
+ * SQL function: auth._recent_requests(email text, since timestamptz)
+ *   returns integer
+ * The secrets requested for an email since a time, counted with the latest
+ * snapshot rather than the transaction's: the caller holds the email's
+ * advisory lock, and even in a REPEATABLE READ transaction must see the
+ * requests committed by whoever held it before.
+ */
+PG_FUNCTION_INFO_V1(auth_recent_requests);
+Datum
+auth_recent_requests(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		values[2] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)};
+	bool		isnull;
+	int32		count;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (plan == NULL)
+	{
+		Oid			argtypes[2] = {TEXTOID, TIMESTAMPTZOID};
+		SPIPlanPtr	p = SPI_prepare("SELECT pg_catalog.count(*)::pg_catalog.int4"
+									" FROM auth.one_time_secrets s"
+									" WHERE s.email OPERATOR(pg_catalog.=) $1"
+									" AND s.created_at OPERATOR(pg_catalog.>) $2",
+									2, argtypes);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare the request count");
+		plan = p;
+	}
+	if (SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(),
+							 InvalidSnapshot, true, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not count requests");
+	count = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	PG_RETURN_INT32(count);
+}

@@ -1,0 +1,161 @@
+-- magic_links: sign in (or up) by a link sent to the email, and by a
+-- 6-digit code sent to it; both end in the same passwordless sign-in.
+
+CREATE TYPE auth.passwordless_grant AS (
+    token       text,
+    session_id  uuid,
+    user_id     uuid,
+    expires_at  timestamptz,
+    redirect_to text,
+    is_new_user boolean
+);
+COMMENT ON TYPE auth.passwordless_grant IS
+    'a session opened by a magic link or code: the session token (shown once), the session, where to go, and whether the user was just created';
+
+-- Opens a session for the email of a redeemed secret: finds the user, or
+-- creates one when auth.magic_link_sign_up is on (28000 otherwise); the
+-- email is verified by the redemption itself.
+CREATE FUNCTION auth._passwordless_sign_in(secret auth.one_time_secrets, method text,
+                                           ip inet, user_agent text)
+RETURNS auth.passwordless_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_now timestamptz := auth.now();
+    v_user auth.users;
+    v_session auth.session_grant;
+    v_result auth.passwordless_grant;
+BEGIN
+    v_result.is_new_user := false;
+    SELECT * INTO v_user FROM auth.users u WHERE lower(u.email) = secret.email;
+    IF v_user.id IS NULL THEN
+        IF NOT auth._setting_bool('auth.magic_link_sign_up') THEN
+            RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired sign-in link or code';
+        END IF;
+        INSERT INTO auth.users (email, email_verified_at) VALUES (secret.email, v_now)
+        ON CONFLICT ((lower(email))) DO NOTHING
+        RETURNING * INTO v_user;
+        IF v_user.id IS NULL THEN   -- created meanwhile by someone else
+            SELECT * INTO v_user FROM auth.users u WHERE lower(u.email) = secret.email;
+        ELSE
+            v_result.is_new_user := true;
+            PERFORM auth._audit('sign_up', v_user.id, NULL, ip, jsonb_build_object('method', method));
+        END IF;
+    END IF;
+    IF v_user.banned_until > v_now THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended';
+    END IF;
+    IF v_user.email_verified_at IS NULL THEN
+        UPDATE auth.users u SET email_verified_at = v_now, updated_at = v_now WHERE u.id = v_user.id;
+    END IF;
+    v_session := auth._issue_session(v_user.id, NULL, ip, user_agent);
+    PERFORM auth._audit('sign_in', v_user.id, v_session.session_id, ip,
+                        jsonb_build_object('method', method, 'secret_id', secret.id));
+    v_result.token := v_session.token;
+    v_result.session_id := v_session.session_id;
+    v_result.user_id := v_user.id;
+    v_result.expires_at := v_session.expires_at;
+    v_result.redirect_to := secret.redirect_to;
+    RETURN v_result;
+END
+$$;
+COMMENT ON FUNCTION auth._passwordless_sign_in(auth.one_time_secrets, text, inet, text) IS
+    'internal: the session a redeemed magic link or code opens';
+REVOKE ALL ON FUNCTION auth._passwordless_sign_in(auth.one_time_secrets, text, inet, text) FROM PUBLIC;
+
+CREATE FUNCTION auth.create_magic_link(email text, redirect_to text DEFAULT NULL,
+                                       ttl interval DEFAULT NULL, ip inet DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_email text := auth._normalize_email(email);
+BEGIN
+    PERFORM auth._check_allowed_email(v_email);
+    RETURN auth._issue_secret('magic_link', v_email,
+                              (SELECT u.id FROM auth.users u WHERE lower(u.email) = v_email),
+                              coalesce(ttl, auth._setting_interval('auth.magic_link_ttl')),
+                              'mlk', redirect_to, NULL, ip);
+END
+$$;
+COMMENT ON FUNCTION auth.create_magic_link(text, text, interval, inet) IS
+    'a magic-link token (mlk_...) for an email, to be sent by the application; 42501 outside the allow-list, PT429 past the rate limit';
+
+CREATE FUNCTION auth.consume_magic_link(token text, ip inet DEFAULT NULL,
+                                        user_agent text DEFAULT NULL)
+RETURNS auth.passwordless_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_secret auth.one_time_secrets := auth._consume_token(token, 'mlk', 'magic_link');
+BEGIN
+    IF v_secret.id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired sign-in link or code',
+            HINT = 'Request a new link.';
+    END IF;
+    RETURN auth._passwordless_sign_in(v_secret, 'magic_link', ip, user_agent);
+END
+$$;
+COMMENT ON FUNCTION auth.consume_magic_link(text, inet, text) IS
+    'redeems a magic link once: opens a session (creating the user when allowed) and marks the email verified; 28000 when unknown, expired or used';
+
+CREATE FUNCTION auth.create_email_code(email text, purpose text DEFAULT 'sign_in')
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_email text := auth._normalize_email(email);
+BEGIN
+    IF purpose IS NULL OR purpose !~ '^[a-z][a-z0-9_]{0,39}$' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid code purpose',
+            HINT = 'A purpose is 1 to 40 lowercase letters, digits and underscores.';
+    END IF;
+    PERFORM auth._check_allowed_email(v_email);
+    RETURN auth._issue_secret('code:' || purpose, v_email,
+                              (SELECT u.id FROM auth.users u WHERE lower(u.email) = v_email),
+                              auth._setting_interval('auth.email_code_ttl'), NULL);
+END
+$$;
+COMMENT ON FUNCTION auth.create_email_code(text, text) IS
+    'a 6-digit code for an email and purpose, to be sent by the application; same allow-list and rate limit as magic links';
+
+CREATE FUNCTION auth.sign_in_with_code(email text, code text, ip inet DEFAULT NULL,
+                                       user_agent text DEFAULT NULL)
+RETURNS auth.passwordless_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_secret auth.one_time_secrets := auth._consume_code(email, code, 'sign_in');
+BEGIN
+    IF v_secret.id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired sign-in link or code',
+            HINT = 'Check the code, or request a new one.';
+    END IF;
+    RETURN auth._passwordless_sign_in(v_secret, 'email_code', ip, user_agent);
+END
+$$;
+COMMENT ON FUNCTION auth.sign_in_with_code(text, text, inet, text) IS
+    'signs in with a 6-digit code sent to the email; 28000 when wrong, expired or used, PT429 after auth.code_max_attempts wrong tries';
+
+CREATE FUNCTION auth.verify_email_code(email text, code text, purpose text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_secret auth.one_time_secrets := auth._consume_code(email, code, purpose);
+BEGIN
+    IF v_secret.id IS NOT NULL THEN
+        PERFORM auth._audit('email_code_verified', v_secret.user_id, NULL, NULL,
+                            jsonb_build_object('purpose', purpose, 'secret_id', v_secret.id));
+    END IF;
+    RETURN v_secret.id IS NOT NULL;
+END
+$$;
+COMMENT ON FUNCTION auth.verify_email_code(text, text, text) IS
+    'checks and redeems a 6-digit code of a purpose, for an application''s own step-up checks; PT429 after auth.code_max_attempts wrong tries';
