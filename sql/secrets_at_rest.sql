@@ -1,0 +1,58 @@
+-- After every flow, no table of the extension holds any secret it issued:
+-- session tokens, magic links, codes, verification, email change and reset
+-- tokens, passwords.
+\i sql/include/setup.psql
+SET auth.magic_link_rate_limit = 100;
+CREATE TEMP TABLE issued (secret text);
+
+SELECT auth.sign_up('rest@example.com', 'rest password one') AS rest \gset
+INSERT INTO issued VALUES ('rest password one');
+INSERT INTO issued SELECT token FROM auth.sign_in('rest@example.com', 'rest password one');
+INSERT INTO issued SELECT token FROM auth.create_session(:'rest');
+SELECT token AS rest_session FROM auth.sign_in('rest@example.com', 'rest password one') \gset
+INSERT INTO issued VALUES (:'rest_session');
+
+-- magic link, redeemed and not
+INSERT INTO issued SELECT auth.create_magic_link('rest@example.com') RETURNING secret AS link \gset
+INSERT INTO issued SELECT token FROM auth.consume_magic_link(:'link');
+INSERT INTO issued SELECT auth.create_magic_link('rest-other@example.com');
+-- codes
+INSERT INTO issued SELECT auth.create_email_code('rest@example.com') RETURNING secret AS code \gset
+INSERT INTO issued SELECT token FROM auth.sign_in_with_code('rest@example.com', :'code');
+INSERT INTO issued SELECT auth.create_email_code('rest@example.com', 'step_up');
+-- verification and email change
+BEGIN;
+SELECT auth.authenticate(:'rest_session') IS NOT NULL AS authenticated;
+INSERT INTO issued SELECT auth.request_email_verification() RETURNING secret AS evt \gset
+INSERT INTO issued SELECT auth.request_email_change('rest-new@example.com') RETURNING secret AS ect \gset
+SELECT auth.change_password('rest password one', 'rest password two');
+INSERT INTO issued VALUES ('rest password two');
+COMMIT;
+SELECT auth.verify_email(:'evt') = :'rest' AS verified;
+SELECT auth.confirm_email_change(:'ect') = :'rest' AS changed;
+-- password reset
+INSERT INTO issued SELECT auth.request_password_reset('rest-new@example.com') RETURNING secret AS pwr \gset
+SELECT auth.reset_password(:'pwr', 'rest password three') = :'rest' AS reset;
+INSERT INTO issued VALUES ('rest password three');
+-- a failed sign-in with a password guess
+SELECT pg_temp.err($$SELECT auth.sign_in('rest-new@example.com', 'guessed password four')$$);
+INSERT INTO issued VALUES ('guessed password four');
+
+SELECT count(*) AS secrets_issued FROM issued;
+-- Every row of every table in schema auth, as text, against every secret
+-- (codes are matched as whole 6-digit numbers).
+CREATE FUNCTION pg_temp.leaks() RETURNS TABLE (tablename text, leaked bigint) LANGUAGE plpgsql AS $$
+DECLARE t regclass;
+BEGIN
+    FOR t IN SELECT c.oid FROM pg_class c
+              WHERE c.relnamespace = 'auth'::regnamespace AND c.relkind = 'r' ORDER BY c.relname LOOP
+        tablename := t::text;
+        EXECUTE format($q$SELECT count(*) FROM %s r, issued i
+                          WHERE CASE WHEN i.secret ~ '^[0-9]{6}$'
+                                     THEN r::text ~ ('(^|[^0-9])' || i.secret || '([^0-9]|$)')
+                                     ELSE strpos(r::text, i.secret) > 0 END$q$, t)
+            INTO leaked;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+SELECT * FROM pg_temp.leaks();
