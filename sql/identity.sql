@@ -124,4 +124,32 @@ BEGIN
 END $$;
 SELECT pg_temp.workers_launched() > 0 AS ran_in_workers;
 COMMIT;
+-- Workers agree with the leader also when the session is revoked during the
+-- transaction: the identity stands until the transaction ends.
+BEGIN;
+SELECT auth.authenticate(:'ida_token') IS NOT NULL AS authenticated;
+SELECT auth.revoke_session(auth.session_id()) AS revoked;
+SET LOCAL max_parallel_workers_per_gather = 0;
+SELECT count(*) AS serial_count FROM parallel_rows WHERE owner_id = auth.uid();
+SET LOCAL max_parallel_workers_per_gather = 2;
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
+SET LOCAL min_parallel_table_scan_size = 0;
+SET LOCAL parallel_leader_participation = off;
+SELECT count(*) AS parallel_count FROM parallel_rows WHERE owner_id = auth.uid();
+COMMIT;
+-- ... and a connection-scope identity whose session was revoked is cleared
+-- in the leader before workers copy it.
+SELECT token AS ida_token2 FROM auth.sign_in('ida@example.com', 'ida password') \gset
+SELECT auth.authenticate(:'ida_token2', false) IS NOT NULL AS authenticated;
+SELECT auth.revoke_user_sessions(:'ida') > 0 AS revoked;
+BEGIN;
+SET LOCAL max_parallel_workers_per_gather = 2;
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
+SET LOCAL min_parallel_table_scan_size = 0;
+SET LOCAL parallel_leader_participation = off;
+SELECT count(*) AS parallel_count_after_revoke FROM parallel_rows WHERE owner_id = auth.uid();
+COMMIT;
+RESET ALL;
 DROP TABLE parallel_rows;

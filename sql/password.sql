@@ -51,6 +51,11 @@ SELECT pg_temp.err($$SELECT auth.verify_password('x', 'plaintext')$$);
 SELECT pg_temp.err($$SELECT auth.verify_password('x', '')$$);
 SELECT pg_temp.err($$SELECT auth.verify_password('x', '$argon2id$v=19$m=99999999,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc')$$);
 SELECT pg_temp.err($$SELECT auth.verify_password('x', '$2b$10$short')$$);
+-- A hash may not cost more than four times the configured cost, so nobody
+-- can stall a backend with a hash of their own (argon2 cannot be cancelled).
+SELECT pg_temp.err($$SELECT auth.verify_password('x', '$argon2id$v=19$m=4194304,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc')$$);
+SELECT pg_temp.err($$SELECT auth.verify_password('x', '$argon2id$v=19$m=65536,t=60,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc')$$);
+SELECT pg_temp.err(format('SELECT auth.verify_password(%L, %L)', 'x', overlay(h placing '$2a$31$' from 1 for 7))) FROM bcrypt;
 SELECT auth.verify_password(NULL, 'x') IS NULL AS null_password, auth.hash_password(NULL) IS NULL AS null_hash;
 -- Huge input is refused before any work.
 SELECT pg_temp.err($$SELECT auth.hash_password(repeat('x', 5000))$$);

@@ -62,6 +62,13 @@ SELECT pg_temp.err($$SELECT auth.sign_in('una@example.com', 'wrong password')$$)
 UPDATE auth.users SET banned_until = now() - interval '1 second' WHERE id = :'una';
 SELECT user_id = :'una' AS ban_expired FROM auth.sign_in('una@example.com', 'una password');
 
+-- A stored hash of an unknown format is a wrong password to the client (a
+-- WARNING names the user in the server log), not a different error.
+INSERT INTO auth.users (email, password_hash) VALUES ('md5@example.com', 'md5abcdef0123456789');
+SET client_min_messages = error;
+SELECT pg_temp.err($$SELECT auth.sign_in('md5@example.com', 'anything at all')$$);
+RESET client_min_messages;
+
 -- A user without a password (signed up another way) cannot sign in with one.
 INSERT INTO auth.users (email) VALUES ('nopass@example.com');
 SELECT pg_temp.err($$SELECT auth.sign_in('nopass@example.com', 'anything at all')$$);

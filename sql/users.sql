@@ -45,3 +45,13 @@ SELECT pg_temp.err($$SELECT auth.sign_in('ada@example.com', 'ada password')$$);
 SELECT user_id IS NOT NULL AS new_password_works FROM auth.sign_in('ada@example.com', 'new ada password');
 SELECT event, detail FROM auth.audit_log
  WHERE user_id = (SELECT id FROM auth.users WHERE email = 'ada@example.com') ORDER BY id;
+
+-- A stolen session is no way to guess the password: wrong current
+-- passwords count against auth.max_failed_sign_ins, durably.
+SELECT token AS ada3 FROM auth.sign_in('ada@example.com', 'new ada password') \gset
+BEGIN;
+SELECT auth.authenticate(:'ada3') IS NOT NULL AS authenticated;
+SELECT pg_temp.err(format('SELECT auth.change_password(%L, %L)', 'guess ' || g, 'whatever password'))
+  FROM generate_series(1, 5) g;
+SELECT pg_temp.err($$SELECT auth.change_password('new ada password', 'newest ada password')$$);
+COMMIT;

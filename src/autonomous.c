@@ -63,6 +63,12 @@ auth_autonomous_main(Datum arg)
 	call = dsm_segment_address(seg);
 	BackgroundWorkerInitializeConnectionByOid(call->database, call->role, 0);
 
+	/*
+	 * Whatever the database's or role's defaults: the count must see every
+	 * attempt committed before the advisory lock was granted, and write.
+	 */
+	DefaultXactIsoLevel = XACT_READ_COMMITTED;
+	DefaultXactReadOnly = false;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();

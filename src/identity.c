@@ -13,11 +13,16 @@
  * A session identity kept for the whole connection (is_local => false) is
  * re-checked against auth.sessions once per transaction, on first use, so
  * revoking or expiring the session or banning its user takes effect at the
- * connection's next transaction.
+ * connection's next transaction.  The leader settles that check before any
+ * query starts (ExecutorStart hook) and clears a dead identity for the
+ * transaction, so parallel workers, which trust the value they are handed,
+ * always agree with it.
  */
 #include "postgres.h"
 
+#include "access/parallel.h"
 #include "access/xact.h"
+#include "executor/executor.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
@@ -32,6 +37,10 @@ static const AuthIdentity *identity_current = NULL;
 /* whether identity_current was checked in this transaction, and the answer */
 static bool identity_checked = false;
 static bool identity_live = false;
+
+static ExecutorStart_hook_type prev_executor_start = NULL;
+
+static void set_identity_value(const char *value, bool is_local);
 
 static int
 hex_value(char c)
@@ -136,6 +145,24 @@ identity_xact_callback(XactEvent event, void *arg)
 	identity_checked = false;
 }
 
+/*
+ * Before a query runs in the leader: check a session identity not yet
+ * checked in this transaction, and clear it for the transaction when its
+ * session is no longer live, before any parallel worker copies it.
+ */
+static void
+identity_executor_start(QueryDesc *queryDesc, int eflags)
+{
+	if (!IsParallelWorker() && !IsInParallelMode() &&
+		identity_current != NULL && identity_current->kind == AUTH_IDENTITY_SESSION &&
+		auth_identity_current() == NULL)
+		set_identity_value("", true);
+	if (prev_executor_start)
+		prev_executor_start(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
 void
 auth_define_identity(void)
 {
@@ -147,6 +174,8 @@ auth_define_identity(void)
 							   GUC_SUPERUSER_ONLY | GUC_DISALLOW_IN_FILE,
 							   check_identity, assign_identity, NULL);
 	RegisterXactCallback(identity_xact_callback, NULL);
+	prev_executor_start = ExecutorStart_hook;
+	ExecutorStart_hook = identity_executor_start;
 }
 
 /* The current identity, or NULL for nobody. */
@@ -157,6 +186,9 @@ auth_identity_current(void)
 
 	if (ident == NULL || ident->kind == AUTH_IDENTITY_NONE)
 		return NULL;
+	/* a worker is handed the identity its leader settled */
+	if (IsParallelWorker())
+		return ident;
 	if (ident->kind == AUTH_IDENTITY_SESSION && !identity_checked)
 	{
 		identity_live = auth_session_is_live(&ident->session_id,

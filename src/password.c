@@ -218,12 +218,32 @@ parse_phc(const char *s, Argon2Params *p)
 	if (len < 4)
 		return false;
 	p->hashlen = len;
-	/* a hash from the table must not make verification unbounded */
 	if ((p->version != ARGON2_VERSION_10 && p->version != ARGON2_VERSION_13) ||
-		p->lanes < 1 || p->lanes > 64 || p->t_cost < 1 || p->t_cost > 64 ||
-		p->m_cost < 8 * p->lanes || p->m_cost > 4 * 1024 * 1024)
+		p->lanes < 1 || p->lanes > 64 || p->t_cost < 1 ||
+		p->m_cost < 8 * p->lanes)
 		return false;
 	return true;
+}
+
+/*
+ * argon2 cannot be interrupted, and verify_password() is public: a hash may
+ * cost at most four times the configured cost (and at least what OWASP's
+ * strongest recommendation needs), so nobody can stall a backend or exhaust
+ * memory with a hash of their own making.
+ */
+static void
+check_argon2_cost(const Argon2Params *p)
+{
+	uint32		max_m = Max(4 * (uint32) auth_argon2_memory_kib, 47104);
+	uint32		max_t = Max(4 * (uint32) auth_argon2_iterations, 5);
+
+	if (p->m_cost > max_m || p->t_cost > max_t || p->lanes > 16)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("password hash cost exceeds the limit"),
+				 errdetail("An argon2 hash may use at most m=%u, t=%u, p=16 with the current settings.",
+						   max_m, max_t),
+				 errhint("Raise auth.argon2_memory_kib or auth.argon2_iterations to accept costlier hashes.")));
 }
 
 static void
@@ -324,11 +344,25 @@ verify_bcrypt(text *pwd, const char *hash)
 		CRYPTO_memcmp(VARDATA_ANY(computed) + 4, hash + 4, len - 4) == 0;
 }
 
+/* "$2a$NN$" + 53 characters; a cost above 16 (65536 rounds) is refused */
 static bool
 is_bcrypt(const char *s, size_t len)
 {
 	return len == 60 && s[0] == '$' && s[1] == '2' &&
-		(s[2] == 'a' || s[2] == 'b' || s[2] == 'y') && s[3] == '$';
+		(s[2] == 'a' || s[2] == 'b' || s[2] == 'y') && s[3] == '$' &&
+		s[4] >= '0' && s[4] <= '9' && s[5] >= '0' && s[5] <= '9' && s[6] == '$';
+}
+
+static void
+check_bcrypt_cost(const char *s)
+{
+	int			cost = (s[4] - '0') * 10 + (s[5] - '0');
+
+	if (cost < 4 || cost > 16)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("password hash cost exceeds the limit"),
+				 errdetail("A bcrypt hash has a cost from 04 to 16.")));
 }
 
 static bool
@@ -391,15 +425,21 @@ auth_verify_password(PG_FUNCTION_ARGS)
 
 	check_password_size(VARSIZE_ANY_EXHDR(pwd));
 	if (parse_phc(hs, &p))
+	{
+		check_argon2_cost(&p);
 		PG_RETURN_BOOL(verify_argon2(pwd, &p));
+	}
 	if (is_bcrypt(hs, hlen))
+	{
+		check_bcrypt_cost(hs);
 		PG_RETURN_BOOL(verify_bcrypt(pwd, hs));
+	}
 	if (is_better_auth_scrypt(hs, hlen))
 		PG_RETURN_BOOL(verify_better_auth_scrypt(pwd, hs));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unrecognized password hash format"),
-			 errhint("Supported are argon2id and argon2i PHC strings, bcrypt ($2a$, $2b$, $2y$) and better-auth's scrypt.")));
+			 errhint("Supported are argon2id, argon2i and argon2d PHC strings, bcrypt ($2a$, $2b$, $2y$) and better-auth's scrypt.")));
 	PG_RETURN_NULL();
 }
 

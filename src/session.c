@@ -25,6 +25,7 @@
 #include "parser/parse_relation.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
@@ -69,9 +70,24 @@ attnum_of(Relation rel, const char *name)
 	return attnum;
 }
 
+/* Column numbers are looked up again after any change to the table. */
+static void
+forget_attnums(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == attnums.relid)
+		attnums.relid = InvalidOid;
+}
+
 static void
 resolve_attnums(Relation sessions)
 {
+	static bool callback_registered = false;
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(forget_attnums, (Datum) 0);
+		callback_registered = true;
+	}
 	if (attnums.relid == RelationGetRelid(sessions))
 		return;
 	attnums.id = attnum_of(sessions, "id");
@@ -174,8 +190,13 @@ refresh_if_due(SessionRow *row)
 	TimestampTz new_expires;
 	Datum		values[3];
 
+	/*
+	 * No write on a standby or in a read-only transaction; none either in a
+	 * REPEATABLE READ or SERIALIZABLE one, where a concurrent refresh of the
+	 * same row would make this verification fail with 40001.
+	 */
 	if (row->refreshed_at > now - (TimestampTz) auth_session_refresh_age * USECS_PER_SEC ||
-		RecoveryInProgress() || XactReadOnly)
+		RecoveryInProgress() || XactReadOnly || IsolationUsesXactSnapshot())
 		return;
 	new_expires = Min(now + (TimestampTz) auth_session_ttl * USECS_PER_SEC,
 					  row->created_at + (TimestampTz) auth_session_max_lifetime * USECS_PER_SEC);

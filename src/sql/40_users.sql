@@ -79,7 +79,19 @@ DECLARE
     v_uid uuid := auth.require_uid();
     v_hash text;
     v_revoked int;
+    -- A stolen session must not be a way to guess the password: attempts
+    -- count against the same limit as sign-ins, durably.
+    v_key bytea := sha256(convert_to(v_uid::text, 'UTF8'));
+    v_try jsonb;
 BEGIN
+    PERFORM auth._check_password_policy(new_password);
+    v_try := auth._count_attempt('change_password', v_key,
+                                 clock_timestamp() + auth._setting_interval('auth.time_offset'));
+    IF NOT (v_try->>'allowed')::boolean THEN
+        RAISE EXCEPTION USING ERRCODE = 'PT429',
+            MESSAGE = 'too many wrong current passwords',
+            DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at');
+    END IF;
     SELECT u.password_hash INTO v_hash FROM auth.users u WHERE u.id = v_uid FOR UPDATE;
     IF current_password IS NULL OR length(current_password) > 128 OR
        NOT auth.verify_password(current_password,
@@ -87,7 +99,7 @@ BEGIN
        OR v_hash IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = 'current password is incorrect';
     END IF;
-    PERFORM auth._check_password_policy(new_password);
+    DELETE FROM auth.attempts a WHERE a.scope = 'change_password' AND a.key = v_key;
     UPDATE auth.users
        SET password_hash = auth.hash_password(new_password), updated_at = auth.now()
      WHERE id = v_uid;

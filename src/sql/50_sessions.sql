@@ -62,18 +62,22 @@ DECLARE
     v_ttl interval := coalesce(ttl, auth._setting_interval('auth.session_ttl'));
     v_max interval := auth._setting_interval('auth.session_max_lifetime');
     v_grant auth.session_grant;
+    v_banned timestamptz;
 BEGIN
     IF v_ttl <= interval '0' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'session ttl must be positive';
     END IF;
+    -- FOR SHARE waits for a ban being written to this user, so the copy of
+    -- banned_until below cannot miss it
+    SELECT u.banned_until INTO v_banned FROM auth.users u
+     WHERE u.id = _issue_session.user_id FOR SHARE;
     v_grant.token := auth._generate_token('ses');
     v_grant.user_id := _issue_session.user_id;
     INSERT INTO auth.sessions AS s (user_id, token_hash, created_at, refreshed_at,
                                     expires_at, ip, user_agent, user_banned_until)
     VALUES (_issue_session.user_id, auth._token_hash(v_grant.token, 'ses'), v_now, v_now,
             v_now + least(v_ttl, v_max), _issue_session.ip,
-            left(_issue_session.user_agent, 512),
-            (SELECT u.banned_until FROM auth.users u WHERE u.id = _issue_session.user_id))
+            left(_issue_session.user_agent, 512), v_banned)
     RETURNING s.id, s.expires_at INTO v_grant.session_id, v_grant.expires_at;
     RETURN v_grant;
 END

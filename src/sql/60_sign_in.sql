@@ -64,6 +64,22 @@ COMMENT ON FUNCTION auth._autonomous_dispatch(jsonb) IS
     'internal: the writes auth._autonomous makes in a transaction of their own';
 REVOKE ALL ON FUNCTION auth._autonomous_dispatch(jsonb) FROM PUBLIC;
 
+-- Counts an attempt at a password against auth.max_failed_sign_ins per
+-- auth.failed_sign_in_window, durably and before the password is checked;
+-- returns {"allowed", "count", "retry_at"}.
+CREATE FUNCTION auth._count_attempt(scope text, key bytea, at timestamptz) RETURNS jsonb
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT auth._autonomous(jsonb_build_object(
+        'op', 'attempt', 'scope', scope, 'key', encode(key, 'hex'), 'at', at,
+        'window', auth._setting_interval('auth.failed_sign_in_window'),
+        'max', auth._setting_int('auth.max_failed_sign_ins')))
+$$;
+COMMENT ON FUNCTION auth._count_attempt(text, bytea, timestamptz) IS
+    'internal: durably counts a password attempt against the failed sign-in limit';
+REVOKE ALL ON FUNCTION auth._count_attempt(text, bytea, timestamptz) FROM PUBLIC;
+
 CREATE FUNCTION auth.sign_in(email text, password text, ip inet DEFAULT NULL,
                              user_agent text DEFAULT NULL)
 RETURNS auth.session_grant
@@ -88,10 +104,7 @@ BEGIN
     END IF;
     -- Count this attempt first, durably, so that concurrent guesses are
     -- limited exactly; a success below removes the count again.
-    v_try := auth._autonomous(jsonb_build_object(
-        'op', 'attempt', 'scope', 'sign_in', 'key', encode(v_key, 'hex'), 'at', v_clock,
-        'window', auth._setting_interval('auth.failed_sign_in_window'),
-        'max', auth._setting_int('auth.max_failed_sign_ins')));
+    v_try := auth._count_attempt('sign_in', v_key, v_clock);
     IF NOT (v_try->>'allowed')::boolean THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429',
             MESSAGE = 'too many failed sign-ins for this email',
@@ -99,11 +112,19 @@ BEGIN
             HINT = 'Wait until then, or reset the password.';
     END IF;
 
-    SELECT * INTO v_user FROM auth.users u WHERE lower(u.email) = v_email;
-    -- Unknown emails and users without a password cost the same argon2 work.
-    v_ok := auth.verify_password(CASE WHEN length(password) > 128 THEN '' ELSE password END,
-                                 coalesce(v_user.password_hash, auth._dummy_password_hash()))
-            AND v_user.password_hash IS NOT NULL AND length(password) <= 128;
+    -- FOR SHARE: a password change or ban waits for this sign-in, and this
+    -- sign-in for them, so neither can be undone by the other.
+    SELECT * INTO v_user FROM auth.users u WHERE lower(u.email) = v_email FOR SHARE;
+    -- Unknown emails and users without a password cost the same argon2 work,
+    -- and a stored hash of an unknown format is just a wrong password.
+    BEGIN
+        v_ok := auth.verify_password(CASE WHEN length(password) > 128 THEN '' ELSE password END,
+                                     coalesce(v_user.password_hash, auth._dummy_password_hash()))
+                AND v_user.password_hash IS NOT NULL AND length(password) <= 128;
+    EXCEPTION WHEN invalid_parameter_value THEN
+        RAISE WARNING 'user % has a password hash that cannot be verified', v_user.id;
+        v_ok := false;
+    END;
     IF NOT v_ok THEN
         -- The attempt is counted already; an audit row that cannot be
         -- written is a warning, not a different answer.
@@ -133,7 +154,7 @@ BEGIN
     IF auth._password_needs_rehash(v_user.password_hash) THEN
         UPDATE auth.users u SET password_hash = auth.hash_password(password),
                                 updated_at = v_now
-         WHERE u.id = v_user.id;
+         WHERE u.id = v_user.id AND u.password_hash = v_user.password_hash;
     END IF;
     v_grant := auth._issue_session(v_user.id, NULL, ip, user_agent);
     PERFORM auth._audit('sign_in', v_grant.user_id, v_grant.session_id, ip, '{}');
