@@ -36,6 +36,23 @@ SELECT notify_name, extra::jsonb->>'event' AS event, (extra::jsonb->>'user_id') 
        extra::jsonb ?& array['id', 'session_id', 'occurred_at'] AS complete,
        extra NOT LIKE '%password%' AS no_secret
   FROM dblink_get_notify('listener');
+-- auth.notify_events = off keeps events out of NOTIFY (any role may LISTEN):
+-- of a quiet sign-up then a loud one, only the loud one arrives (in order).
+SET auth.notify_events = off;
+SELECT auth.sign_up('quiet@example.com', 'quiet password') IS NOT NULL AS quiet_signed_up;
+RESET auth.notify_events;
+SELECT auth.sign_up('loud@example.com', 'loud password') AS loud \gset
+CREATE TEMP TABLE received AS SELECT * FROM dblink_get_notify('listener');
+DO $$
+BEGIN
+    FOR i IN 1..50 LOOP
+        EXIT WHEN EXISTS (SELECT FROM received);
+        PERFORM pg_sleep(0.05);
+        INSERT INTO received SELECT * FROM dblink_get_notify('listener');
+    END LOOP;
+END $$;
+SELECT count(*) AS notifications, bool_and(extra::jsonb->>'user_id' = :'loud') AS only_loud FROM received;
+DELETE FROM auth.users WHERE email IN ('quiet@example.com', 'loud@example.com');
 SELECT dblink_disconnect('listener');
 DELETE FROM auth.users WHERE email = 'notify@example.com';
 

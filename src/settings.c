@@ -39,6 +39,7 @@ int			auth_code_max_attempts = 5;
 int			auth_email_verification_ttl = SECS_PER_HOUR;
 int			auth_password_reset_ttl = SECS_PER_HOUR;
 bool		auth_require_verified_email = false;
+bool		auth_notify_events = true;
 
 #define YEAR_SECS	(365 * SECS_PER_DAY)
 
@@ -123,6 +124,11 @@ auth_define_settings(void)
 	DefineCustomBoolVariable("auth.require_verified_email",
 							 "Whether auth.sign_in refuses users whose email is not verified.",
 							 NULL, &auth_require_verified_email, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("auth.notify_events",
+							 "Whether each audit event is also sent as NOTIFY auth_events.",
+							 "Any role that can connect may LISTEN; payloads hold ids and event names only.",
+							 &auth_notify_events, true,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("auth.time_offset",
 							"Shifts the extension's clock, for tests only.",

@@ -44,5 +44,12 @@ CREATE FUNCTION auth._setting_int(name text) RETURNS integer
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION auth._setting_int(text) IS
     'internal: an integer setting of the extension';
+
+CREATE FUNCTION auth._setting_bool(name text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'auth_setting_bool'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION auth._setting_bool(text) IS
+    'internal: a boolean setting of the extension';
+REVOKE ALL ON FUNCTION auth._setting_bool(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION auth._setting_interval(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION auth._setting_int(text) FROM PUBLIC;

@@ -32,9 +32,12 @@ BEGIN
     INSERT INTO auth.audit_log (occurred_at, event, user_id, session_id, ip, detail)
     VALUES (v_at, event, user_id, session_id, ip, coalesce(detail, '{}'))
     RETURNING id INTO v_id;
-    PERFORM pg_notify('auth_events', json_build_object(
-        'id', v_id, 'event', event, 'user_id', user_id,
-        'session_id', session_id, 'occurred_at', v_at)::text);
+    -- any role may LISTEN: the payload names ids and the event, nothing more
+    IF auth._setting_bool('auth.notify_events') THEN
+        PERFORM pg_notify('auth_events', json_build_object(
+            'id', v_id, 'event', event, 'user_id', user_id,
+            'session_id', session_id, 'occurred_at', v_at)::text);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb, timestamptz) IS

@@ -58,13 +58,6 @@ COMMENT ON FUNCTION auth._recent_requests(text, timestamptz) IS
     'internal: secrets requested for an email since a time, seen with the latest snapshot';
 REVOKE ALL ON FUNCTION auth._recent_requests(text, timestamptz) FROM PUBLIC;
 
-CREATE FUNCTION auth._setting_bool(name text) RETURNS boolean
-    AS 'MODULE_PATHNAME', 'auth_setting_bool'
-    LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION auth._setting_bool(text) IS
-    'internal: a boolean setting of the extension';
-REVOKE ALL ON FUNCTION auth._setting_bool(text) FROM PUBLIC;
-
 CREATE FUNCTION auth.allow_email(pattern text) RETURNS void
 LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
