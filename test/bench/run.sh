@@ -9,6 +9,8 @@
 #       request.jwt.claim.sub vs auth.uid()               goal >= 3x faster
 #   (d) pgbench TPS of verify_session vs the bare token lookup, SELECT 1 and
 #       the hand-written lookup of (a)
+#   (e) pgbench TPS of a magic link's create + consume (a new session each,
+#       often a new user) vs the core's sign-in by password, same run
 #
 # Needs PGHOST/PGPORT/PGUSER/PGDATABASE of a superuser (the harness exports
 # them for a throwaway cluster).  Creates the database $BENCH_DB (default
@@ -250,7 +252,7 @@ printf '  parallel workers launched: literal %s, auth.uid() %s\n' \
 	"$(workers_of p_literal)" "$(workers_of p_auth)"
 
 # ------------------------------------------------------------- pgbench
-say "(d) pgbench -c $CLIENTS -j $CLIENTS -T $PGB_T -M prepared, $PGB_ROUNDS rounds of 4 scripts"
+say "(d, e) pgbench -c $CLIENTS -j $CLIENTS -T $PGB_T -M prepared, $PGB_ROUNDS rounds of 6 scripts"
 pgb() { # label script
 	local out=$WORK/pgbench.$1.$r
 	if ! "$PGBENCH_BIN" -n -c "$CLIENTS" -j "$CLIENTS" -T "$PGB_T" -M prepared \
@@ -271,11 +273,12 @@ pgb() { # label script
 }
 : >"$WORK/tps"
 # the order rotates from round to round
-pgb_labels=(d_verify d_token d_select1 d_hand)
-pgb_scripts=(pgbench_verify.sql pgbench_token.sql pgbench_select1.sql pgbench_hand.sql)
+pgb_labels=(d_verify d_token d_select1 d_hand e_magic_link e_sign_in)
+pgb_scripts=(pgbench_verify.sql pgbench_token.sql pgbench_select1.sql pgbench_hand.sql
+	pgbench_magic_link.sql pgbench_sign_in.sql)
 for ((r = 1; r <= PGB_ROUNDS; r++)); do
-	for ((k = 0; k < 4; k++)); do
-		j=$(((r - 1 + k) % 4))
+	for ((k = 0; k < ${#pgb_labels[@]}; k++)); do
+		j=$(((r - 1 + k) % ${#pgb_labels[@]}))
 		pgb "${pgb_labels[j]}" "${pgb_scripts[j]}"
 	done
 done
@@ -286,8 +289,8 @@ tps_median() {
 }
 echo
 echo "pgbench TPS per round:"
-for l in d_verify d_token d_select1 d_hand; do
-	printf '  %-11s %s\n' "$l" "$(tps_runs "$l")"
+for l in "${pgb_labels[@]}"; do
+	printf '  %-12s %s\n' "$l" "$(tps_runs "$l")"
 done
 
 # ------------------------------------------------------------- summary
@@ -296,6 +299,7 @@ b_lit=$(median b_literal); b_auth=$(median b_auth); c_sb=$(median c_supabase)
 p_lit=$(median p_literal); p_auth=$(median p_auth)
 d_verify=$(tps_median d_verify); d_token=$(tps_median d_token)
 d_select1=$(tps_median d_select1); d_hand=$(tps_median d_hand)
+e_magic=$(tps_median e_magic_link); e_sign_in=$(tps_median e_sign_in)
 
 row() { # name auth baseline ratio-expression goal-op goal-value unit [ratio-suffix]
 	awk -v name="$1" -v a="$2" -v b="$3" -v r="$4" -v op="$5" -v g="$6" -v unit="$7" -v sfx="${8:-}" 'BEGIN {
@@ -320,5 +324,6 @@ row "RLS supabase-style vs auth.uid()" "$b_auth" "$c_sb" "$(ratio "$c_sb" "$b_au
 row "pgbench verify_session / token lookup" "$d_verify" "$d_token" "$(ratio "$d_verify" "$d_token")" info "" tps
 row "pgbench verify_session / SELECT 1" "$d_verify" "$d_select1" "$(ratio "$d_verify" "$d_select1")" info "" tps
 row "pgbench verify_session / hand SQL" "$d_verify" "$d_hand" "$(ratio "$d_verify" "$d_hand")" info "" tps
+row "pgbench magic link / password sign-in" "$e_magic" "$e_sign_in" "$(ratio "$e_magic" "$e_sign_in")" info "" tps
 echo
 echo "bench finished in $(($(date +%s) - started)) s ($(nproc 2>/dev/null || echo ?) cores)"

@@ -62,5 +62,13 @@ CREATE POLICY docs_supabase ON docs TO bench_supabase USING (owner_id = bench.su
 GRANT USAGE ON SCHEMA bench TO bench_app, bench_supabase;
 GRANT SELECT ON docs TO bench_app, bench_supabase;
 
+-- (e) 100 users with a password (one argon2id hash at the default cost,
+-- shared) for sign-in; magic links go to fresh addresses, so the limit of
+-- requests per email is lifted for this database only.
+INSERT INTO auth.users (email, password_hash)
+SELECT 'pw' || g || '@bench.test', h
+  FROM generate_series(1, 100) g, (SELECT auth.hash_password('bench password') AS h) p;
+SELECT format('ALTER DATABASE %I SET auth.magic_link_rate_limit = 1000', current_database()) \gexec
+
 VACUUM (FREEZE, ANALYZE) auth.users, auth.sessions, bench_tokens, hand_sessions,
     docs;
