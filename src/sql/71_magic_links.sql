@@ -12,9 +12,9 @@ CREATE TYPE auth.passwordless_grant AS (
 COMMENT ON TYPE auth.passwordless_grant IS
     'a session opened by a magic link or code: the session token (shown once), the session, where to go, and whether the user was just created';
 
--- Opens a session for the email of a redeemed secret: finds the user, or
--- creates one when auth.magic_link_sign_up is on (28000 otherwise); the
--- email is verified by the redemption itself.
+-- Opens a session for the email of a redeemed secret (28000 when none was
+-- redeemed): finds the user, or creates one when auth.magic_link_sign_up is
+-- on (28000 otherwise); the email is verified by the redemption itself.
 CREATE FUNCTION auth._passwordless_sign_in(secret auth.one_time_secrets, method text,
                                            ip inet, user_agent text)
 RETURNS auth.passwordless_grant
@@ -27,6 +27,10 @@ DECLARE
     v_session auth.session_grant;
     v_result auth.passwordless_grant;
 BEGIN
+    IF secret.id IS NULL THEN   -- nothing was redeemed
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired sign-in link or code',
+            HINT = 'Request a new link or code.';
+    END IF;
     v_result.is_new_user := false;
     SELECT * INTO v_user FROM auth.users u WHERE lower(u.email) = secret.email;
     IF v_user.id IS NULL THEN
@@ -64,21 +68,36 @@ COMMENT ON FUNCTION auth._passwordless_sign_in(auth.one_time_secrets, text, inet
     'internal: the session a redeemed magic link or code opens';
 REVOKE ALL ON FUNCTION auth._passwordless_sign_in(auth.one_time_secrets, text, inet, text) FROM PUBLIC;
 
-CREATE FUNCTION auth.create_magic_link(email text, redirect_to text DEFAULT NULL,
-                                       ttl interval DEFAULT NULL, ip inet DEFAULT NULL)
+-- A passwordless request: the email, checked against the allow-list, gets
+-- a secret bound to its user when there is one.
+CREATE FUNCTION auth._request_passwordless(purpose text, email text, ttl interval,
+                                           prefix text, redirect_to text, ip inet)
 RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
     v_email text := auth._normalize_email(email);
 BEGIN
     PERFORM auth._check_allowed_email(v_email);
-    RETURN auth._issue_secret('magic_link', v_email,
+    RETURN auth._issue_secret(purpose, v_email,
                               (SELECT u.id FROM auth.users u WHERE lower(u.email) = v_email),
-                              coalesce(ttl, auth._setting_interval('auth.magic_link_ttl')),
-                              'mlk', redirect_to, NULL, ip);
+                              ttl, prefix, redirect_to, NULL, ip);
 END
+$$;
+COMMENT ON FUNCTION auth._request_passwordless(text, text, interval, text, text, inet) IS
+    'internal: a magic link or code for an allowed email';
+REVOKE ALL ON FUNCTION auth._request_passwordless(text, text, interval, text, text, inet) FROM PUBLIC;
+
+CREATE FUNCTION auth.create_magic_link(email text, redirect_to text DEFAULT NULL,
+                                       ttl interval DEFAULT NULL, ip inet DEFAULT NULL)
+RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT auth._request_passwordless('magic_link', email,
+        coalesce(ttl, auth._setting_interval('auth.magic_link_ttl')), 'mlk', redirect_to, ip)
 $$;
 COMMENT ON FUNCTION auth.create_magic_link(text, text, interval, inet) IS
     'a magic-link token (mlk_...) for an email, to be sent by the application; 42501 outside the allow-list, PT429 past the rate limit';
@@ -86,18 +105,11 @@ COMMENT ON FUNCTION auth.create_magic_link(text, text, interval, inet) IS
 CREATE FUNCTION auth.consume_magic_link(token text, ip inet DEFAULT NULL,
                                         user_agent text DEFAULT NULL)
 RETURNS auth.passwordless_grant
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_secret auth.one_time_secrets := auth._consume_token(token, 'mlk', 'magic_link');
-BEGIN
-    IF v_secret.id IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired sign-in link or code',
-            HINT = 'Request a new link.';
-    END IF;
-    RETURN auth._passwordless_sign_in(v_secret, 'magic_link', ip, user_agent);
-END
+    SELECT auth._passwordless_sign_in(auth._consume_token(token, 'mlk', 'magic_link'),
+                                      'magic_link', ip, user_agent)
 $$;
 COMMENT ON FUNCTION auth.consume_magic_link(text, inet, text) IS
     'redeems a magic link once: opens a session (creating the user when allowed) and marks the email verified; 28000 when unknown, expired or used';
@@ -107,17 +119,13 @@ RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_email text := auth._normalize_email(email);
 BEGIN
     IF purpose IS NULL OR purpose !~ '^[a-z][a-z0-9_]{0,39}$' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid code purpose',
             HINT = 'A purpose is 1 to 40 lowercase letters, digits and underscores.';
     END IF;
-    PERFORM auth._check_allowed_email(v_email);
-    RETURN auth._issue_secret('code:' || purpose, v_email,
-                              (SELECT u.id FROM auth.users u WHERE lower(u.email) = v_email),
-                              auth._setting_interval('auth.email_code_ttl'), NULL);
+    RETURN auth._request_passwordless('code:' || purpose, email,
+                                      auth._setting_interval('auth.email_code_ttl'), NULL, NULL, NULL);
 END
 $$;
 COMMENT ON FUNCTION auth.create_email_code(text, text) IS
@@ -126,18 +134,11 @@ COMMENT ON FUNCTION auth.create_email_code(text, text) IS
 CREATE FUNCTION auth.sign_in_with_code(email text, code text, ip inet DEFAULT NULL,
                                        user_agent text DEFAULT NULL)
 RETURNS auth.passwordless_grant
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_secret auth.one_time_secrets := auth._consume_code(email, code, 'sign_in');
-BEGIN
-    IF v_secret.id IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired sign-in link or code',
-            HINT = 'Check the code, or request a new one.';
-    END IF;
-    RETURN auth._passwordless_sign_in(v_secret, 'email_code', ip, user_agent);
-END
+    SELECT auth._passwordless_sign_in(auth._consume_code(email, code, 'sign_in'),
+                                      'email_code', ip, user_agent)
 $$;
 COMMENT ON FUNCTION auth.sign_in_with_code(text, text, inet, text) IS
     'signs in with a 6-digit code sent to the email; 28000 when wrong, expired or used, PT429 after auth.code_max_attempts wrong tries';
