@@ -64,7 +64,10 @@ SET auth.time_offset = '2d';
 SELECT sessions_deleted >= 2 AS revoked_removed, audit_deleted AS audit_kept FROM auth.cleanup();
 SELECT count(*) AS aud_sessions_left FROM auth.sessions WHERE user_id = :'aud';
 SET auth.time_offset = '91d';
-SELECT audit_deleted > 0 AS old_audit_removed FROM auth.cleanup();
+SELECT auth.create_magic_link('stale@example.com') IS NOT NULL AS old_link;
+SET auth.time_offset = '93d';
+SELECT audit_deleted > 0 AS old_audit_removed, secrets_deleted AS dead_secrets_removed FROM auth.cleanup();
+SELECT count(*) AS secrets_left FROM auth.one_time_secrets;
 SELECT count(*) AS audit_left FROM auth.audit_log;
 RESET auth.time_offset;
 
