@@ -50,9 +50,28 @@ SELECT auth.request_email_change('Vera.New@Example.com') AS ect \gset
 COMMIT;
 SELECT :'ect' ~ '^ect_[A-Za-z0-9_-]{43}$' AS token_shape;
 SELECT email FROM auth.users WHERE id = :'vera';
-SELECT auth.confirm_email_change(:'ect') = :'vera' AS changed;
-SELECT email, email_verified_at IS NOT NULL AS verified FROM auth.users WHERE id = :'vera';
+-- Confirming takes the account that asked, signed in: not anonymous, not
+-- someone else (the token stays good meanwhile).
 SELECT pg_temp.err(format('SELECT auth.confirm_email_change(%L)', :'ect'));
+SELECT token AS walt_session FROM auth.sign_in('walter@example.com', 'walt password') \gset
+BEGIN;
+SELECT auth.authenticate(:'walt_session') IS NOT NULL AS authenticated;
+SELECT pg_temp.err(format('SELECT auth.confirm_email_change(%L)', :'ect'));
+COMMIT;
+SELECT token AS vera_other FROM auth.sign_in('vera@example.com', 'vera password') \gset
+SELECT auth.request_password_reset('vera@example.com') AS old_reset \gset
+BEGIN;
+SELECT auth.authenticate(:'vera_session') IS NOT NULL AS authenticated;
+SELECT auth.confirm_email_change(:'ect') = :'vera' AS changed;
+COMMIT;
+SELECT email, email_verified_at IS NOT NULL AS verified FROM auth.users WHERE id = :'vera';
+BEGIN;
+SELECT auth.authenticate(:'vera_session') IS NOT NULL AS authenticated;
+SELECT pg_temp.err(format('SELECT auth.confirm_email_change(%L)', :'ect'));
+COMMIT;
+-- Other sessions are revoked, and secrets sent to the old address are void.
+SELECT user_id IS NULL AS other_session_revoked FROM auth.verify_session(:'vera_other');
+SELECT pg_temp.err(format('SELECT auth.reset_password(%L, %L)', :'old_reset', 'taken over password'));
 SELECT detail FROM auth.audit_log WHERE event = 'email_changed' AND user_id = :'vera';
 -- Taken meanwhile: 23505 and nothing changes.
 BEGIN;
@@ -60,7 +79,10 @@ SELECT auth.authenticate(:'vera_session') IS NOT NULL AS authenticated;
 SELECT auth.request_email_change('contested@example.com') AS ect2 \gset
 COMMIT;
 SELECT auth.sign_up('contested@example.com', 'other password') IS NOT NULL AS taken_meanwhile;
+BEGIN;
+SELECT auth.authenticate(:'vera_session') IS NOT NULL AS authenticated;
 SELECT pg_temp.err(format('SELECT auth.confirm_email_change(%L)', :'ect2'));
+COMMIT;
 SELECT email FROM auth.users WHERE id = :'vera';
 -- The session still works; signing in uses the new address.
 SELECT user_id = :'vera' AS new_email_signs_in FROM auth.sign_in('vera.new@example.com', 'vera password');

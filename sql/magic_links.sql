@@ -26,7 +26,9 @@ SELECT pg_temp.err($$SELECT auth.consume_magic_link(NULL)$$);
 SELECT token AS ses FROM auth.create_session((SELECT id FROM auth.users WHERE email = 'new@example.com')) \gset
 SELECT pg_temp.err(format('SELECT auth.consume_magic_link(%L)', :'ses'));
 
--- An existing user: not new; the email is marked verified.
+-- An existing user: not new; the email is marked verified (and, never
+-- verified before, the account loses the password it was signed up with:
+-- see below).
 SELECT auth.sign_up('old@example.com', 'old password') AS old \gset
 SELECT is_new_user, user_id = :'old' AS same_user
   FROM auth.consume_magic_link(auth.create_magic_link('old@example.com'));
@@ -38,7 +40,12 @@ SET auth.time_offset = '2min';
 SELECT pg_temp.err(format('SELECT auth.consume_magic_link(%L)', :'short'));
 RESET auth.time_offset;
 SELECT pg_temp.err($$SELECT auth.create_magic_link('old@example.com', NULL, '-1 minute')$$);
-SELECT pg_temp.err($$SELECT auth.create_magic_link('old@example.com', repeat('x', 3000))$$);
+SELECT pg_temp.err($$SELECT auth.create_magic_link('redirect@example.com', NULL, '16 minutes')$$);
+-- redirect_to: a path of the application or an http(s) URL, nothing else.
+SELECT pg_temp.err($$SELECT auth.create_magic_link('redirect@example.com', '/' || repeat('x', 3000))$$);
+SELECT pg_temp.err($$SELECT auth.create_magic_link('redirect@example.com', '//evil.example/')$$);
+SELECT pg_temp.err($$SELECT auth.create_magic_link('redirect@example.com', 'javascript:alert(1)')$$);
+SELECT pg_temp.err($$SELECT auth.create_magic_link('redirect@example.com', 'https://app.example/next')$$);
 SELECT pg_temp.err($$SELECT auth.create_magic_link('not an email')$$);
 SELECT pg_temp.err($$SELECT auth.create_magic_link(NULL)$$);
 
@@ -47,6 +54,23 @@ SELECT auth.create_magic_link('old@example.com') AS first \gset
 SELECT auth.create_magic_link('old@example.com') AS second \gset
 SELECT pg_temp.err(format('SELECT auth.consume_magic_link(%L)', :'first'));
 SELECT user_id = :'old' AS second_works FROM auth.consume_magic_link(:'second');
+
+-- Someone signed the victim's address up with a password of their own and
+-- never verified it; when the owner of the mailbox signs in by link, that
+-- password and its sessions are gone.
+SELECT auth.sign_up('claimed@example.com', 'squatter password') AS claimed \gset
+SELECT token AS squatter_session FROM auth.sign_in('claimed@example.com', 'squatter password') \gset
+SELECT is_new_user, user_id = :'claimed' AS same_account
+  FROM auth.consume_magic_link(auth.create_magic_link('claimed@example.com'));
+SELECT password_hash IS NULL AS password_cleared, email_verified_at IS NOT NULL AS verified
+  FROM auth.users WHERE id = :'claimed';
+SELECT user_id IS NULL AS squatter_session_revoked FROM auth.verify_session(:'squatter_session');
+SELECT pg_temp.err($$SELECT auth.sign_in('claimed@example.com', 'squatter password')$$);
+-- A verified account keeps its password when its owner uses a link.
+SELECT auth.sign_up('kept@example.com', 'kept password') AS kept \gset
+SELECT auth.verify_email(auth.create_email_verification(:'kept')) = :'kept' AS verified;
+SELECT user_id = :'kept' AS signed_in FROM auth.consume_magic_link(auth.create_magic_link('kept@example.com'));
+SELECT password_hash IS NOT NULL AS password_kept FROM auth.users WHERE id = :'kept';
 
 -- A suspended user's link opens nothing.
 SELECT auth.create_magic_link('old@example.com') AS banned_link \gset

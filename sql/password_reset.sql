@@ -35,6 +35,12 @@ SELECT pg_temp.err($$SELECT auth.sign_in('rita@example.com', 'rita new password'
 SELECT auth.reset_password(auth.request_password_reset('rita@example.com'), 'rita third password') = :'rita' AS reset_again;
 SELECT user_id = :'rita' AS unlocked FROM auth.sign_in('rita@example.com', 'rita third password');
 
+-- A reset link works only while the account has the address it went to.
+SELECT auth.request_password_reset('rita@example.com') AS moved \gset
+UPDATE auth.users SET email = 'rita.moved@example.com' WHERE id = :'rita';
+SELECT pg_temp.err(format('SELECT auth.reset_password(%L, %L)', :'moved', 'rita moved password'));
+UPDATE auth.users SET email = 'rita@example.com' WHERE id = :'rita';
+
 -- Expired tokens are refused.
 SELECT auth.request_password_reset('rita@example.com') AS late \gset
 SET auth.time_offset = '61min';

@@ -39,6 +39,12 @@ SELECT pg_temp.err($$SELECT auth._issue_session(gen_random_uuid(), NULL, NULL, N
 SELECT pg_temp.err($$SELECT auth._autonomous('{"op": "audit", "event": "forged"}')$$);
 SELECT pg_temp.err($$SELECT auth._audit('forged', NULL, NULL, NULL)$$);
 SELECT pg_temp.err($$SELECT auth._clear_identity()$$);
+-- Functions that return a secret meant for a mailbox are not PUBLIC's.
+SELECT pg_temp.err($$SELECT auth.create_magic_link('pat@example.com')$$);
+SELECT pg_temp.err($$SELECT auth.create_email_code('pat@example.com')$$);
+SELECT pg_temp.err($$SELECT auth.request_password_reset('pat@example.com')$$);
+SELECT pg_temp.err($$SELECT auth.request_email_change('pat@example.com')$$);
+SELECT pg_temp.err($$SELECT auth.request_email_verification()$$);
 -- The public tier works for it.
 SELECT auth.sign_up('pat@example.com', 'pat password') IS NOT NULL AS sign_up;
 SELECT user_id IS NOT NULL AS sign_in FROM auth.sign_in('pat@example.com', 'pat password');
@@ -57,6 +63,20 @@ SET ROLE regress_admin;
 SELECT pg_temp.err($$SELECT auth.create_session(gen_random_uuid())$$);
 RESET ROLE;
 SELECT pg_temp.err($$SELECT auth.grant_admin('no_such_role')$$);
+
+-- grant_issuer gives the application's server role the issuing functions
+-- only; revoke_issuer takes them back.
+CREATE ROLE regress_mailer;
+SELECT auth.grant_issuer('regress_mailer');
+SET ROLE regress_mailer;
+SELECT auth.create_magic_link('mailer@example.com') ~ '^mlk_' AS can_issue;
+SELECT pg_temp.err($$SELECT auth.create_session(gen_random_uuid())$$);
+RESET ROLE;
+SELECT auth.revoke_issuer('regress_mailer');
+SET ROLE regress_mailer;
+SELECT pg_temp.err($$SELECT auth.create_magic_link('mailer@example.com')$$);
+RESET ROLE;
+DROP ROLE regress_mailer;
 
 DROP ROLE regress_plain;
 DROP ROLE regress_admin;

@@ -7,6 +7,8 @@ CREATE TEMP TABLE issued (secret text);
 
 SELECT auth.sign_up('rest@example.com', 'rest password one') AS rest \gset
 INSERT INTO issued VALUES ('rest password one');
+INSERT INTO issued SELECT auth.create_email_verification(:'rest') RETURNING secret AS first_evt \gset
+SELECT auth.verify_email(:'first_evt') = :'rest' AS verified_first;
 INSERT INTO issued SELECT token FROM auth.sign_in('rest@example.com', 'rest password one');
 INSERT INTO issued SELECT token FROM auth.create_session(:'rest');
 SELECT token AS rest_session FROM auth.sign_in('rest@example.com', 'rest password one') \gset
@@ -29,7 +31,10 @@ SELECT auth.change_password('rest password one', 'rest password two');
 INSERT INTO issued VALUES ('rest password two');
 COMMIT;
 SELECT auth.verify_email(:'evt') = :'rest' AS verified;
+BEGIN;
+SELECT auth.authenticate(:'rest_session') IS NOT NULL AS authenticated;
 SELECT auth.confirm_email_change(:'ect') = :'rest' AS changed;
+COMMIT;
 -- password reset
 INSERT INTO issued SELECT auth.request_password_reset('rest-new@example.com') RETURNING secret AS pwr \gset
 SELECT auth.reset_password(:'pwr', 'rest password three') = :'rest' AS reset;

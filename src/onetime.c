@@ -90,3 +90,42 @@ auth_recent_requests(PG_FUNCTION_ARGS)
 	SPI_finish();
 	PG_RETURN_INT32(count);
 }
+
+/*
+ * SQL function: auth._supersede_secrets(email text, purpose text, at timestamptz)
+ *   returns integer
+ * Marks the unused secrets of an email and purpose superseded, finding them
+ * with the latest snapshot: the caller holds the email's advisory lock, and
+ * even in a REPEATABLE READ transaction must reach a link issued and
+ * committed after its snapshot was taken.
+ */
+PG_FUNCTION_INFO_V1(auth_supersede_secrets);
+Datum
+auth_supersede_secrets(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		values[3] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2)};
+	int32		count;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (plan == NULL)
+	{
+		Oid			argtypes[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
+		SPIPlanPtr	p = SPI_prepare("UPDATE auth.one_time_secrets s SET invalidated_at = $3"
+									" WHERE s.email OPERATOR(pg_catalog.=) $1"
+									" AND s.purpose OPERATOR(pg_catalog.=) $2"
+									" AND s.consumed_at IS NULL AND s.invalidated_at IS NULL",
+									3, argtypes);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare the supersede");
+		plan = p;
+	}
+	if (SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(),
+							 InvalidSnapshot, false, true, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not supersede secrets");
+	count = (int32) SPI_processed;
+	SPI_finish();
+	PG_RETURN_INT32(count);
+}

@@ -58,6 +58,13 @@ COMMENT ON FUNCTION auth._recent_requests(text, timestamptz) IS
     'internal: secrets requested for an email since a time, seen with the latest snapshot';
 REVOKE ALL ON FUNCTION auth._recent_requests(text, timestamptz) FROM PUBLIC;
 
+CREATE FUNCTION auth._supersede_secrets(email text, purpose text, at timestamptz) RETURNS integer
+    AS 'MODULE_PATHNAME', 'auth_supersede_secrets'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION auth._supersede_secrets(text, text, timestamptz) IS
+    'internal: marks an email''s unused secrets of a purpose superseded, seen with the latest snapshot';
+REVOKE ALL ON FUNCTION auth._supersede_secrets(text, text, timestamptz) FROM PUBLIC;
+
 CREATE FUNCTION auth.allow_email(pattern text) RETURNS void
 LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -132,9 +139,11 @@ BEGIN
     IF ttl IS NULL OR ttl <= interval '0' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'ttl must be positive';
     END IF;
-    IF length(redirect_to) > 2048 THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'redirect_to is too long',
-            DETAIL = 'It has at most 2048 characters.';
+    -- a path of the application, or an absolute http(s) URL whose origin the
+    -- application still checks before redirecting
+    IF length(redirect_to) > 2048 OR redirect_to !~ '^(/($|[^/\\])|https?://)' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid redirect_to',
+            DETAIL = 'A path starting with one /, or an http(s) URL, of at most 2048 characters.';
     END IF;
     PERFORM pg_advisory_xact_lock(hashtextextended('auth.request:' || email, 0));
     IF auth._recent_requests(email, v_now - v_window) >= v_limit THEN
@@ -146,9 +155,7 @@ BEGIN
             DETAIL = format('At most %s per %s.', v_limit, v_window),
             HINT = format('Try again after %s.', coalesce(v_retry, v_now + v_window));
     END IF;
-    UPDATE auth.one_time_secrets s SET invalidated_at = v_now
-     WHERE s.email = email AND s.purpose = purpose
-       AND s.consumed_at IS NULL AND s.invalidated_at IS NULL;
+    PERFORM auth._supersede_secrets(email, purpose, v_now);
     IF prefix IS NULL THEN
         v_secret := auth._generate_code();
     ELSE

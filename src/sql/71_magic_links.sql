@@ -50,8 +50,13 @@ BEGIN
     IF v_user.banned_until > v_now THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended';
     END IF;
-    IF v_user.email_verified_at IS NULL THEN
-        UPDATE auth.users u SET email_verified_at = v_now, updated_at = v_now WHERE u.id = v_user.id;
+    IF v_user.email_verified_at IS NULL AND NOT v_result.is_new_user THEN
+        -- The mailbox is proven only now: whoever signed this address up
+        -- before may not have been its owner, so their password and
+        -- sessions go (the owner can set a password again).
+        UPDATE auth.users u SET email_verified_at = v_now, password_hash = NULL, updated_at = v_now
+         WHERE u.id = v_user.id;
+        PERFORM auth._revoke_sessions(v_user.id, NULL, 'unverified_account_claimed');
     END IF;
     v_session := auth._issue_session(v_user.id, NULL, ip, user_agent);
     PERFORM auth._audit('sign_in', v_user.id, v_session.session_id, ip,
@@ -90,6 +95,25 @@ COMMENT ON FUNCTION auth._request_passwordless(text, text, interval, text, text,
     'internal: a magic link or code for an allowed email';
 REVOKE ALL ON FUNCTION auth._request_passwordless(text, text, interval, text, text, inet) FROM PUBLIC;
 
+-- A requested lifetime, at most the setting's (22023 beyond it).
+CREATE FUNCTION auth._capped_ttl(ttl interval, setting text) RETURNS interval
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_max interval := auth._setting_interval(setting);
+BEGIN
+    IF ttl > v_max THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('ttl exceeds %s', setting),
+            DETAIL = format('The longest lifetime is %s.', v_max);
+    END IF;
+    RETURN coalesce(ttl, v_max);
+END
+$$;
+COMMENT ON FUNCTION auth._capped_ttl(interval, text) IS
+    'internal: a requested lifetime, defaulting to and capped by a setting';
+REVOKE ALL ON FUNCTION auth._capped_ttl(interval, text) FROM PUBLIC;
+
 CREATE FUNCTION auth.create_magic_link(email text, redirect_to text DEFAULT NULL,
                                        ttl interval DEFAULT NULL, ip inet DEFAULT NULL)
 RETURNS text
@@ -97,7 +121,7 @@ LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT auth._request_passwordless('magic_link', email,
-        coalesce(ttl, auth._setting_interval('auth.magic_link_ttl')), 'mlk', redirect_to, ip)
+        auth._capped_ttl(ttl, 'auth.magic_link_ttl'), 'mlk', redirect_to, ip)
 $$;
 COMMENT ON FUNCTION auth.create_magic_link(text, text, interval, inet) IS
     'a magic-link token (mlk_...) for an email, to be sent by the application; 42501 outside the allow-list, PT429 past the rate limit';

@@ -86,7 +86,9 @@ DECLARE
     v_secret auth.one_time_secrets := auth._consume_token(token, 'ect', 'email_change');
     v_old text;
 BEGIN
-    IF v_secret.id IS NULL THEN
+    -- only the account that asked, signed in: a link mailed to someone
+    -- else's address must not move their address into this account
+    IF v_secret.id IS NULL OR v_secret.user_id IS DISTINCT FROM auth.uid() THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired email change link',
             HINT = 'Request the change again.';
     END IF;
@@ -98,10 +100,14 @@ BEGIN
     EXCEPTION WHEN unique_violation THEN
         RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'email is already registered';
     END;
-    PERFORM auth._audit('email_changed', v_secret.user_id, NULL, NULL,
+    -- secrets sent to the old address die with it, and so do other sessions
+    UPDATE auth.one_time_secrets s SET invalidated_at = auth.now()
+     WHERE s.user_id = v_secret.user_id AND s.consumed_at IS NULL AND s.invalidated_at IS NULL;
+    PERFORM auth._revoke_sessions(v_secret.user_id, auth.session_id(), 'email_changed');
+    PERFORM auth._audit('email_changed', v_secret.user_id, auth.session_id(), NULL,
                         jsonb_build_object('old_email', v_old, 'new_email', v_secret.new_email));
     RETURN v_secret.user_id;
 END
 $$;
 COMMENT ON FUNCTION auth.confirm_email_change(text) IS
-    'redeems an email change token once: switches the user''s email to the new, now verified, address; 28000 when invalid, 23505 when taken meanwhile';
+    'redeems an email change token once, signed in as the user who asked: switches the email to the new, now verified, address, voids secrets sent to the old one and revokes the other sessions; 28000 when invalid, 23505 when taken meanwhile';

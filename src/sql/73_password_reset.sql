@@ -31,7 +31,9 @@ BEGIN
     -- the policy first, so a rejected password does not use up the token
     PERFORM auth._check_password_policy(new_password);
     v_secret := auth._consume_token(token, 'pwr', 'password_reset');
-    IF v_secret.user_id IS NULL THEN
+    -- and only while the account still has the address the link went to
+    IF v_secret.user_id IS NULL OR NOT EXISTS (
+           SELECT FROM auth.users u WHERE u.id = v_secret.user_id AND lower(u.email) = v_secret.email) THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired password reset link',
             HINT = 'Request a new link.';
     END IF;

@@ -1,7 +1,7 @@
 -- admin: granting the admin tier, housekeeping, and the post-install check.
 
 -- Every function that acts for any user; EXECUTE is revoked from PUBLIC and
--- auth.grant_admin() grants them.
+-- auth.grant_admin() grants them (and the issuer tier).
 CREATE FUNCTION auth._admin_functions() RETURNS regprocedure[]
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -14,45 +14,81 @@ AS $$
         'auth.allow_email(text)',
         'auth.disallow_email(text)',
         'auth.create_email_verification(uuid)'
-    ]::regprocedure[]
+    ]::regprocedure[] || auth._issuer_functions()
 $$;
 COMMENT ON FUNCTION auth._admin_functions() IS
     'internal: the admin tier, granted by auth.grant_admin()';
 REVOKE ALL ON FUNCTION auth._admin_functions() FROM PUBLIC;
 
--- Grants (or revokes) EXECUTE on every admin function.
-CREATE FUNCTION auth._set_admin(role regrole, admin boolean) RETURNS void
+-- Every function that returns a secret meant for a mailbox: only the
+-- application's server, which mails it, may call them, never a role its
+-- users reach directly (such as PostgREST's anon); auth.grant_issuer().
+CREATE FUNCTION auth._issuer_functions() RETURNS regprocedure[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ARRAY[
+        'auth.create_magic_link(text, text, interval, inet)',
+        'auth.create_email_code(text, text)',
+        'auth.request_email_verification()',
+        'auth.request_email_change(text)',
+        'auth.request_password_reset(text)'
+    ]::regprocedure[]
+$$;
+COMMENT ON FUNCTION auth._issuer_functions() IS
+    'internal: the issuer tier, granted by auth.grant_issuer()';
+REVOKE ALL ON FUNCTION auth._issuer_functions() FROM PUBLIC;
+
+-- Grants (or revokes) EXECUTE on a tier's functions.
+CREATE FUNCTION auth._set_tier(role regrole, functions regprocedure[], granted boolean)
+RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     f regprocedure;
 BEGIN
-    FOREACH f IN ARRAY auth._admin_functions() LOOP
-        EXECUTE format(CASE WHEN admin THEN 'GRANT EXECUTE ON FUNCTION %s TO %s'
+    FOREACH f IN ARRAY functions LOOP
+        EXECUTE format(CASE WHEN granted THEN 'GRANT EXECUTE ON FUNCTION %s TO %s'
                             ELSE 'REVOKE EXECUTE ON FUNCTION %s FROM %s' END, f, role);
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION auth._set_admin(regrole, boolean) IS
-    'internal: grants or revokes the admin functions';
-REVOKE ALL ON FUNCTION auth._set_admin(regrole, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION auth._set_tier(regrole, regprocedure[], boolean) IS
+    'internal: grants or revokes a tier of functions';
+REVOKE ALL ON FUNCTION auth._set_tier(regrole, regprocedure[], boolean) FROM PUBLIC;
 
 CREATE FUNCTION auth.grant_admin(role regrole) RETURNS void
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT auth._set_admin(role, true) $$;
+AS $$ SELECT auth._set_tier(role, auth._admin_functions(), true) $$;
 COMMENT ON FUNCTION auth.grant_admin(regrole) IS
-    'grants a role the admin functions (acting for any user); for the superuser who installed the extension';
+    'grants a role the admin functions (acting for any user, and issuing secrets); for the superuser who installed the extension';
 REVOKE ALL ON FUNCTION auth.grant_admin(regrole) FROM PUBLIC;
 
 CREATE FUNCTION auth.revoke_admin(role regrole) RETURNS void
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT auth._set_admin(role, false) $$;
+AS $$ SELECT auth._set_tier(role, auth._admin_functions(), false) $$;
 COMMENT ON FUNCTION auth.revoke_admin(regrole) IS
     'takes the admin functions back from a role';
 REVOKE ALL ON FUNCTION auth.revoke_admin(regrole) FROM PUBLIC;
+
+CREATE FUNCTION auth.grant_issuer(role regrole) RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT auth._set_tier(role, auth._issuer_functions(), true) $$;
+COMMENT ON FUNCTION auth.grant_issuer(regrole) IS
+    'grants the application''s server role the functions that return secrets to mail (magic links, codes, verification, email change, reset)';
+REVOKE ALL ON FUNCTION auth.grant_issuer(regrole) FROM PUBLIC;
+
+CREATE FUNCTION auth.revoke_issuer(role regrole) RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT auth._set_tier(role, auth._issuer_functions(), false) $$;
+COMMENT ON FUNCTION auth.revoke_issuer(regrole) IS
+    'takes the issuer functions back from a role';
+REVOKE ALL ON FUNCTION auth.revoke_issuer(regrole) FROM PUBLIC;
 
 CREATE FUNCTION auth.cleanup()
 RETURNS TABLE (sessions_deleted bigint, attempts_deleted bigint, audit_deleted bigint,
@@ -67,10 +103,10 @@ BEGIN
     DELETE FROM auth.sessions s
      WHERE s.expires_at < v_now - v_grace OR s.revoked_at < v_now - v_grace;
     GET DIAGNOSTICS sessions_deleted = ROW_COUNT;
-    -- no limit counts attempts older than a year
+    -- attempts no limit counts any more (codes count theirs for their lifetime)
     DELETE FROM auth.attempts a
      WHERE a.attempted_at < v_now - greatest(auth._setting_interval('auth.failed_sign_in_window'),
-                                             interval '1 day');
+                                             auth._setting_interval('auth.email_code_ttl') + interval '1 day');
     GET DIAGNOSTICS attempts_deleted = ROW_COUNT;
     DELETE FROM auth.audit_log l
      WHERE l.occurred_at < v_now - auth._setting_interval('auth.audit_retention');
@@ -135,3 +171,10 @@ $$;
 COMMENT ON FUNCTION auth.check() IS
     'admin: rows (check, ok, detail) to run after install or upgrade';
 REVOKE ALL ON FUNCTION auth.check() FROM PUBLIC;
+
+-- The issuer tier is not PUBLIC's (see auth._issuer_functions()).
+REVOKE ALL ON FUNCTION auth.create_magic_link(text, text, interval, inet) FROM PUBLIC;
+REVOKE ALL ON FUNCTION auth.create_email_code(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION auth.request_email_verification() FROM PUBLIC;
+REVOKE ALL ON FUNCTION auth.request_email_change(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION auth.request_password_reset(text) FROM PUBLIC;
