@@ -54,6 +54,8 @@ typedef struct AuthIdentity
 	AuthIdentityKind kind;
 	pg_uuid_t	user_id;
 	pg_uuid_t	session_id;		/* all zero unless kind is SESSION */
+	bool		has_org;		/* the session's active organization, if any */
+	pg_uuid_t	org_id;
 } AuthIdentity;
 
 extern void auth_define_identity(void);
@@ -67,13 +69,19 @@ typedef struct AuthSessionInfo
 	pg_uuid_t	user_id;
 	pg_uuid_t	session_id;
 	TimestampTz expires_at;
+	bool		has_org;
+	pg_uuid_t	org_id;			/* active organization of the session */
 } AuthSessionInfo;
 
 extern bool auth_session_verify_token(const char *token, Size len,
 									  bool allow_refresh,
 									  AuthSessionInfo *info);
 extern bool auth_session_is_live(const pg_uuid_t *session_id,
-								 const pg_uuid_t *user_id);
+								 const pg_uuid_t *user_id,
+								 AuthSessionInfo *info);
+
+/* organization.c: rank of a built-in role (owner 3, admin 2, others 1) */
+extern int	auth_role_rank(const char *role);
 
 /* catalog.c: the extension's own relations, found once per backend */
 typedef enum AuthRel

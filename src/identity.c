@@ -7,8 +7,9 @@
  * DISCARD ALL, and copies it into parallel workers.  The check hook parses
  * the value once into a struct; the accessors read that struct.
  *
- * Value format: "" (nobody), "session:<user uuid>:<session uuid>", or
- * "user:<user uuid>" (set by a superuser).
+ * Value format: "" (nobody), "session:<user uuid>:<session uuid>[:<org uuid>]",
+ * or "user:<user uuid>[:<org uuid>]" (set by a superuser); the optional
+ * last uuid is the active organization.
  *
  * A session identity kept for the whole connection (is_local => false) is
  * re-checked against auth.sessions once per transaction, on first use, so
@@ -34,9 +35,14 @@
 static char *identity_value = NULL;
 static const AuthIdentity *identity_current = NULL;
 
-/* whether identity_current was checked in this transaction, and the answer */
+/*
+ * Whether identity_current was checked in this transaction, the answer,
+ * and the identity as settled by the check (with the session's current
+ * active organization).
+ */
 static bool identity_checked = false;
 static bool identity_live = false;
+static AuthIdentity identity_settled;
 
 static ExecutorStart_hook_type prev_executor_start = NULL;
 
@@ -95,28 +101,48 @@ append_uuid(StringInfo buf, const pg_uuid_t *u)
 	}
 }
 
+/* Parses an optional ":<org uuid>" at s, then the end of the value. */
+static bool
+parse_org_suffix(const char *s, AuthIdentity *out)
+{
+	if (*s == '\0')
+		return true;
+	if (*s != ':' || (s = parse_uuid(s + 1, &out->org_id)) == NULL || *s != '\0')
+		return false;
+	out->has_org = true;
+	return true;
+}
+
 static bool
 check_identity(char **newval, void **extra, GucSource source)
 {
 	AuthIdentity parsed;
 	const char *s = *newval;
 	AuthIdentity *result;
+	bool		ok = false;
 
 	memset(&parsed, 0, sizeof(parsed));
 	if (s == NULL || *s == '\0')
-		parsed.kind = AUTH_IDENTITY_NONE;
-	else if (strncmp(s, "session:", 8) == 0 &&
-			 (s = parse_uuid(s + 8, &parsed.user_id)) != NULL &&
-			 *s == ':' &&
-			 (s = parse_uuid(s + 1, &parsed.session_id)) != NULL && *s == '\0')
-		parsed.kind = AUTH_IDENTITY_SESSION;
-	else if (strncmp(*newval, "user:", 5) == 0 &&
-			 (s = parse_uuid(*newval + 5, &parsed.user_id)) != NULL &&
-			 *s == '\0')
-		parsed.kind = AUTH_IDENTITY_USER;
-	else
 	{
-		GUC_check_errdetail("Expected \"session:<user uuid>:<session uuid>\" or \"user:<user uuid>\".");
+		parsed.kind = AUTH_IDENTITY_NONE;
+		ok = true;
+	}
+	else if (strncmp(s, "session:", 8) == 0)
+	{
+		parsed.kind = AUTH_IDENTITY_SESSION;
+		ok = (s = parse_uuid(s + 8, &parsed.user_id)) != NULL && *s == ':' &&
+			(s = parse_uuid(s + 1, &parsed.session_id)) != NULL &&
+			parse_org_suffix(s, &parsed);
+	}
+	else if (strncmp(s, "user:", 5) == 0)
+	{
+		parsed.kind = AUTH_IDENTITY_USER;
+		ok = (s = parse_uuid(s + 5, &parsed.user_id)) != NULL &&
+			parse_org_suffix(s, &parsed);
+	}
+	if (!ok)
+	{
+		GUC_check_errdetail("Expected \"session:<user uuid>:<session uuid>[:<org uuid>]\" or \"user:<user uuid>[:<org uuid>]\".");
 		return false;
 	}
 
@@ -150,13 +176,32 @@ identity_xact_callback(XactEvent event, void *arg)
  * checked in this transaction, and clear it for the transaction when its
  * session is no longer live, before any parallel worker copies it.
  */
+static bool
+same_org(const AuthIdentity *a, const AuthIdentity *b)
+{
+	return a->has_org == b->has_org &&
+		(!a->has_org || memcmp(&a->org_id, &b->org_id, UUID_LEN) == 0);
+}
+
+/*
+ * Before a query runs in the leader: check a session identity not yet
+ * checked in this transaction and, for the transaction, clear it when its
+ * session is no longer live, or bring its active organization up to date,
+ * before any parallel worker copies the value.
+ */
 static void
 identity_executor_start(QueryDesc *queryDesc, int eflags)
 {
 	if (!IsParallelWorker() && !IsInParallelMode() &&
-		identity_current != NULL && identity_current->kind == AUTH_IDENTITY_SESSION &&
-		auth_identity_current() == NULL)
-		set_identity_value("", true);
+		identity_current != NULL && identity_current->kind == AUTH_IDENTITY_SESSION)
+	{
+		const AuthIdentity *settled = auth_identity_current();
+
+		if (settled == NULL)
+			set_identity_value("", true);
+		else if (!same_org(settled, identity_current))
+			auth_identity_set(settled, true);
+	}
 	if (prev_executor_start)
 		prev_executor_start(queryDesc, eflags);
 	else
@@ -187,17 +232,23 @@ auth_identity_current(void)
 	if (ident == NULL || ident->kind == AUTH_IDENTITY_NONE)
 		return NULL;
 	/* a worker is handed the identity its leader settled */
-	if (IsParallelWorker())
+	if (IsParallelWorker() || ident->kind != AUTH_IDENTITY_SESSION)
 		return ident;
-	if (ident->kind == AUTH_IDENTITY_SESSION && !identity_checked)
+	if (!identity_checked)
 	{
+		AuthSessionInfo info;
+
 		identity_live = auth_session_is_live(&ident->session_id,
-											 &ident->user_id);
+											 &ident->user_id, &info);
+		identity_settled = *ident;
+		if (identity_live)
+		{
+			identity_settled.has_org = info.has_org;
+			identity_settled.org_id = info.org_id;
+		}
 		identity_checked = true;
 	}
-	if (ident->kind == AUTH_IDENTITY_SESSION && !identity_live)
-		return NULL;
-	return ident;
+	return identity_live ? &identity_settled : NULL;
 }
 
 static void
@@ -213,24 +264,31 @@ void
 auth_identity_set(const AuthIdentity *ident, bool is_local)
 {
 	StringInfoData buf;
+	AuthIdentity copy = *ident;	/* ident may point at identity_settled */
 
 	initStringInfo(&buf);
-	if (ident->kind == AUTH_IDENTITY_SESSION)
+	if (copy.kind == AUTH_IDENTITY_SESSION)
 	{
 		appendStringInfoString(&buf, "session:");
-		append_uuid(&buf, &ident->user_id);
+		append_uuid(&buf, &copy.user_id);
 		appendStringInfoChar(&buf, ':');
-		append_uuid(&buf, &ident->session_id);
+		append_uuid(&buf, &copy.session_id);
 	}
-	else if (ident->kind == AUTH_IDENTITY_USER)
+	else if (copy.kind == AUTH_IDENTITY_USER)
 	{
 		appendStringInfoString(&buf, "user:");
-		append_uuid(&buf, &ident->user_id);
+		append_uuid(&buf, &copy.user_id);
+	}
+	if (copy.kind != AUTH_IDENTITY_NONE && copy.has_org)
+	{
+		appendStringInfoChar(&buf, ':');
+		append_uuid(&buf, &copy.org_id);
 	}
 	set_identity_value(buf.data, is_local);
 	/* the caller has just verified it */
 	identity_checked = true;
 	identity_live = true;
+	identity_settled = copy;
 	pfree(buf.data);
 }
 
@@ -285,6 +343,18 @@ auth_session_id(PG_FUNCTION_ARGS)
 	return uuid_datum_cached(fcinfo, &ident->session_id);
 }
 
+/* SQL function: auth.org_id() returns uuid */
+PG_FUNCTION_INFO_V1(auth_org_id);
+Datum
+auth_org_id(PG_FUNCTION_ARGS)
+{
+	const AuthIdentity *ident = auth_identity_current();
+
+	if (ident == NULL || !ident->has_org)
+		PG_RETURN_NULL();
+	return uuid_datum_cached(fcinfo, &ident->org_id);
+}
+
 /* SQL function: auth.is_authenticated() returns boolean */
 PG_FUNCTION_INFO_V1(auth_is_authenticated);
 Datum
@@ -329,6 +399,12 @@ auth_identity_json(PG_FUNCTION_ARGS)
 		append_uuid(&buf, &ident->session_id);
 		appendStringInfoChar(&buf, '"');
 	}
+	if (ident->has_org)
+	{
+		appendStringInfoString(&buf, ", \"org_id\": \"");
+		append_uuid(&buf, &ident->org_id);
+		appendStringInfoChar(&buf, '"');
+	}
 	appendStringInfoChar(&buf, '}');
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
 }
@@ -339,5 +415,28 @@ Datum
 auth_clear_identity_sql(PG_FUNCTION_ARGS)
 {
 	auth_identity_clear();
+	PG_RETURN_VOID();
+}
+
+/*
+ * SQL function: auth._set_identity_org(org_id uuid) returns void
+ * The identity with another active organization, for the transaction; a
+ * connection-scope identity takes it from the session row from the next
+ * transaction on.
+ */
+PG_FUNCTION_INFO_V1(auth_set_identity_org);
+Datum
+auth_set_identity_org(PG_FUNCTION_ARGS)
+{
+	const AuthIdentity *ident = auth_identity_current();
+	AuthIdentity copy;
+
+	if (ident == NULL)
+		PG_RETURN_VOID();
+	copy = *ident;
+	copy.has_org = !PG_ARGISNULL(0);
+	if (copy.has_org)
+		copy.org_id = *PG_GETARG_UUID_P(0);
+	auth_identity_set(&copy, true);
 	PG_RETURN_VOID();
 }

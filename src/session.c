@@ -41,6 +41,8 @@ typedef struct SessionRow
 	TimestampTz expires_at;
 	bool		revoked;
 	bool		banned;
+	bool		has_org;
+	pg_uuid_t	active_org_id;
 } SessionRow;
 
 typedef struct SessionAttnums
@@ -52,7 +54,8 @@ typedef struct SessionAttnums
 				refreshed_at,
 				expires_at,
 				revoked_at,
-				user_banned_until;
+				user_banned_until,
+				active_org_id;
 } SessionAttnums;
 
 static SessionAttnums attnums;
@@ -97,6 +100,7 @@ resolve_attnums(Relation sessions)
 	attnums.expires_at = attnum_of(sessions, "expires_at");
 	attnums.revoked_at = attnum_of(sessions, "revoked_at");
 	attnums.user_banned_until = attnum_of(sessions, "user_banned_until");
+	attnums.active_org_id = attnum_of(sessions, "active_org_id");
 	attnums.relid = RelationGetRelid(sessions);
 }
 
@@ -169,6 +173,10 @@ fetch_live_session(AuthRel index, RegProcedure eqproc, Datum key,
 		row->revoked = !isnull;
 		banned_until = slot_timestamp(slot, attnums.user_banned_until, &isnull);
 		row->banned = !isnull && banned_until > now;
+		row->has_org = !slot->tts_isnull[attnums.active_org_id - 1];
+		if (row->has_org)
+			memcpy(&row->active_org_id,
+				   DatumGetUUIDP(slot->tts_values[attnums.active_org_id - 1]), UUID_LEN);
 		live = !row->revoked && !row->banned && row->expires_at > now;
 	}
 	ExecDropSingleTupleTableSlot(slot);
@@ -230,6 +238,16 @@ refresh_if_due(SessionRow *row)
 	SPI_finish();
 }
 
+static void
+session_info_from_row(const SessionRow *row, AuthSessionInfo *info)
+{
+	info->user_id = row->user_id;
+	info->session_id = row->id;
+	info->expires_at = row->expires_at;
+	info->has_org = row->has_org;
+	info->org_id = row->active_org_id;
+}
+
 /*
  * Verifies a session token (len bytes); on success fills info and returns
  * true.  A token of the wrong shape reads no table.
@@ -251,21 +269,23 @@ auth_session_verify_token(const char *token, Size len, bool allow_refresh,
 		return false;
 	if (allow_refresh)
 		refresh_if_due(&row);
-	info->user_id = row.user_id;
-	info->session_id = row.id;
-	info->expires_at = row.expires_at;
+	session_info_from_row(&row, info);
 	return true;
 }
 
-/* Whether the session exists, belongs to user_id and is live. */
+/* Whether the session exists, belongs to user_id and is live; fills info. */
 bool
-auth_session_is_live(const pg_uuid_t *session_id, const pg_uuid_t *user_id)
+auth_session_is_live(const pg_uuid_t *session_id, const pg_uuid_t *user_id,
+					 AuthSessionInfo *info)
 {
 	SessionRow	row;
 
-	return fetch_live_session(AUTH_REL_SESSIONS_PKEY, F_UUID_EQ,
-							  UUIDPGetDatum(session_id), &row) &&
-		memcmp(&row.user_id, user_id, UUID_LEN) == 0;
+	if (!fetch_live_session(AUTH_REL_SESSIONS_PKEY, F_UUID_EQ,
+							UUIDPGetDatum(session_id), &row) ||
+		memcmp(&row.user_id, user_id, UUID_LEN) != 0)
+		return false;
+	session_info_from_row(&row, info);
+	return true;
 }
 
 /*
@@ -342,6 +362,8 @@ auth_authenticate(PG_FUNCTION_ARGS)
 	ident.kind = AUTH_IDENTITY_SESSION;
 	ident.user_id = info.user_id;
 	ident.session_id = info.session_id;
+	ident.has_org = info.has_org;
+	ident.org_id = info.org_id;
 	auth_identity_set(&ident, PG_GETARG_BOOL(1));
 
 	result = palloc(sizeof(pg_uuid_t));

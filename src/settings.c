@@ -40,6 +40,8 @@ int			auth_email_verification_ttl = SECS_PER_HOUR;
 int			auth_password_reset_ttl = SECS_PER_HOUR;
 bool		auth_require_verified_email = false;
 bool		auth_notify_events = true;
+int			auth_membership_limit = 100;
+int			auth_invitation_ttl = 48 * SECS_PER_HOUR;
 
 #define YEAR_SECS	(365 * SECS_PER_DAY)
 
@@ -125,6 +127,13 @@ auth_define_settings(void)
 							 "Whether auth.sign_in refuses users whose email is not verified.",
 							 NULL, &auth_require_verified_email, false,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("auth.membership_limit",
+							"Most members an organization may have.",
+							NULL, &auth_membership_limit, auth_membership_limit,
+							1, 1000000, PGC_SUSET, 0, NULL, NULL, NULL);
+	define_seconds("auth.invitation_ttl",
+				   "Lifetime of an invitation to an organization.",
+				   &auth_invitation_ttl, 60, 365 * SECS_PER_DAY);
 	DefineCustomBoolVariable("auth.notify_events",
 							 "Whether each audit event is also sent as NOTIFY auth_events.",
 							 "Any role that can connect may LISTEN; payloads hold ids and event names only.",

@@ -1,0 +1,328 @@
+/*
+ * organization.c: the multi-tenant RLS helpers.
+ *
+ * auth.is_member(org_id), has_role, has_permission, org_ids and team_ids
+ * are called once per row by policies such as USING (auth.is_member(org_id)).
+ * Probing auth.members per row is what makes naive multi-tenant policies
+ * slow, so the caller's memberships (organization, role, permissions) and
+ * teams are loaded once and kept, sorted, until the user, the transaction
+ * or the command counter changes: membership changes made earlier in the
+ * same transaction are seen by the next statement, changes committed by
+ * others from the next transaction on.  A lookup is then a binary search
+ * over a handful of uuids.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "auth.h"
+
+#define RANK_MEMBER 1			/* custom roles rank as members */
+
+typedef struct Membership
+{
+	pg_uuid_t	org_id;
+	char	   *role;
+	int			rank;			/* owner 3, admin 2, member 1 */
+	int			npermissions;
+	char	  **permissions;
+} Membership;
+
+typedef struct MembershipCache
+{
+	bool		valid;
+	pg_uuid_t	user_id;
+	CommandId	cid;
+	int			nmemberships;
+	Membership *memberships;	/* sorted by org_id */
+	int			nteams;
+	pg_uuid_t  *teams;
+} MembershipCache;
+
+static MembershipCache cache;
+static MemoryContext cache_context = NULL;
+static bool callbacks_registered = false;
+
+static void
+forget_cache(void)
+{
+	cache.valid = false;
+	if (cache_context != NULL)
+		MemoryContextReset(cache_context);
+}
+
+static void
+cache_xact_callback(XactEvent event, void *arg)
+{
+	forget_cache();
+}
+
+static void
+cache_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		forget_cache();
+}
+
+static int
+uuid_compare(const void *a, const void *b)
+{
+	return memcmp(a, b, UUID_LEN);
+}
+
+static int
+membership_compare(const void *a, const void *b)
+{
+	return memcmp(&((const Membership *) a)->org_id,
+				  &((const Membership *) b)->org_id, UUID_LEN);
+}
+
+int
+auth_role_rank(const char *role)
+{
+	if (strcmp(role, "owner") == 0)
+		return 3;
+	if (strcmp(role, "admin") == 0)
+		return 2;
+	return RANK_MEMBER;
+}
+
+/*
+ * Runs one query with the user id as $1, as the extension's owner (the
+ * caller may read no auth table), with the statement's snapshot.
+ */
+static void
+run_as_owner(const char *sql, const pg_uuid_t *user_id)
+{
+	Oid			save_userid;
+	int			save_sec;
+	Oid			argtypes[1] = {UUIDOID};
+	Datum		values[1] = {UUIDPGetDatum(user_id)};
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(auth_schema_owner(),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		if (SPI_execute_with_args(sql, 1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read memberships");
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+}
+
+static void
+load_cache(const pg_uuid_t *user_id)
+{
+	MemoryContext old;
+
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(cache_xact_callback, NULL);
+		RegisterSubXactCallback(cache_subxact_callback, NULL);
+		cache_context = AllocSetContextCreate(TopMemoryContext, "auth memberships",
+											  ALLOCSET_SMALL_SIZES);
+		callbacks_registered = true;
+	}
+	forget_cache();
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	run_as_owner("SELECT m.org_id, m.role, coalesce(r.permissions, '{}'::pg_catalog.text[])"
+				 " FROM auth.members m LEFT JOIN auth.roles r"
+				 "   ON r.name OPERATOR(pg_catalog.=) m.role"
+				 "  AND (r.org_id OPERATOR(pg_catalog.=) m.org_id OR r.org_id IS NULL)"
+				 " WHERE m.user_id OPERATOR(pg_catalog.=) $1", user_id);
+	old = MemoryContextSwitchTo(cache_context);
+	cache.nmemberships = SPI_processed;
+	cache.memberships = palloc0(sizeof(Membership) * Max(1, SPI_processed));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		Membership *m = &cache.memberships[i];
+		bool		isnull;
+		Datum	   *elems;
+		int			nelems;
+
+		memcpy(&m->org_id, DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull)), UUID_LEN);
+		m->role = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+		m->rank = auth_role_rank(m->role);
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 3, &isnull)),
+						  TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
+		m->npermissions = nelems;
+		m->permissions = palloc(sizeof(char *) * Max(1, nelems));
+		for (int j = 0; j < nelems; j++)
+			m->permissions[j] = TextDatumGetCString(elems[j]);
+	}
+	qsort(cache.memberships, cache.nmemberships, sizeof(Membership), membership_compare);
+	MemoryContextSwitchTo(old);
+
+	run_as_owner("SELECT tm.team_id FROM auth.team_members tm"
+				 " WHERE tm.user_id OPERATOR(pg_catalog.=) $1", user_id);
+	old = MemoryContextSwitchTo(cache_context);
+	cache.nteams = SPI_processed;
+	cache.teams = palloc(sizeof(pg_uuid_t) * Max(1, SPI_processed));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		memcpy(&cache.teams[i], DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[i],
+															SPI_tuptable->tupdesc, 1,
+															&isnull)), UUID_LEN);
+	}
+	qsort(cache.teams, cache.nteams, sizeof(pg_uuid_t), uuid_compare);
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+
+	cache.user_id = *user_id;
+	cache.cid = GetCurrentCommandId(false);
+	cache.valid = true;
+}
+
+/* The memberships of the current user, or NULL when nobody is signed in. */
+static MembershipCache *
+current_memberships(void)
+{
+	const AuthIdentity *ident = auth_identity_current();
+
+	if (ident == NULL)
+		return NULL;
+	if (!cache.valid || cache.cid != GetCurrentCommandId(false) ||
+		memcmp(&cache.user_id, &ident->user_id, UUID_LEN) != 0)
+		load_cache(&ident->user_id);
+	return &cache;
+}
+
+static const Membership *
+find_membership(MembershipCache *c, const pg_uuid_t *org_id)
+{
+	Membership	key;
+
+	if (c == NULL)
+		return NULL;
+	key.org_id = *org_id;
+	return bsearch(&key, c->memberships, c->nmemberships, sizeof(Membership),
+				   membership_compare);
+}
+
+/* Whether a granted permission covers the one asked for. */
+static bool
+permission_covers(const char *granted, const char *wanted)
+{
+	size_t		len = strlen(granted);
+
+	if (strcmp(granted, "*") == 0 || strcmp(granted, wanted) == 0)
+		return true;
+	/* "resource:*" grants every action on the resource */
+	return len >= 2 && granted[len - 1] == '*' && granted[len - 2] == ':' &&
+		strncmp(granted, wanted, len - 1) == 0;
+}
+
+/* SQL function: auth.is_member(org_id uuid) returns boolean */
+PG_FUNCTION_INFO_V1(auth_is_member);
+Datum
+auth_is_member(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(find_membership(current_memberships(),
+								   PG_GETARG_UUID_P(0)) != NULL);
+}
+
+/*
+ * SQL function: auth.has_role(org_id uuid, role text) returns boolean
+ * Rank-aware for the built-in roles (an owner has the role admin); a custom
+ * role only matches itself.
+ */
+PG_FUNCTION_INFO_V1(auth_has_role);
+Datum
+auth_has_role(PG_FUNCTION_ARGS)
+{
+	const Membership *m = find_membership(current_memberships(), PG_GETARG_UUID_P(0));
+	char	   *role = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	int			rank = auth_role_rank(role);
+
+	if (m == NULL)
+		PG_RETURN_BOOL(false);
+	if (strcmp(m->role, role) == 0)
+		PG_RETURN_BOOL(true);
+	/* built-in roles by rank; "member" is held by every member */
+	if (strcmp(role, "owner") == 0 || strcmp(role, "admin") == 0 ||
+		strcmp(role, "member") == 0)
+		PG_RETURN_BOOL(m->rank >= rank);
+	PG_RETURN_BOOL(false);
+}
+
+/* SQL function: auth.has_permission(org_id uuid, permission text) returns boolean */
+PG_FUNCTION_INFO_V1(auth_has_permission);
+Datum
+auth_has_permission(PG_FUNCTION_ARGS)
+{
+	const Membership *m = find_membership(current_memberships(), PG_GETARG_UUID_P(0));
+	char	   *wanted = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	if (m == NULL)
+		PG_RETURN_BOOL(false);
+	for (int i = 0; i < m->npermissions; i++)
+		if (permission_covers(m->permissions[i], wanted))
+			PG_RETURN_BOOL(true);
+	PG_RETURN_BOOL(false);
+}
+
+static Datum
+uuid_array(const pg_uuid_t *items, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(1, n));
+
+	for (int i = 0; i < n; i++)
+		elems[i] = UUIDPGetDatum(&items[i]);
+	return PointerGetDatum(construct_array(elems, n, UUIDOID, UUID_LEN, false,
+										   TYPALIGN_CHAR));
+}
+
+/* SQL function: auth.org_ids() returns uuid[] */
+PG_FUNCTION_INFO_V1(auth_org_ids);
+Datum
+auth_org_ids(PG_FUNCTION_ARGS)
+{
+	MembershipCache *c = current_memberships();
+	pg_uuid_t  *ids;
+
+	if (c == NULL)
+		return uuid_array(NULL, 0);
+	ids = palloc(sizeof(pg_uuid_t) * Max(1, c->nmemberships));
+	for (int i = 0; i < c->nmemberships; i++)
+		ids[i] = c->memberships[i].org_id;
+	return uuid_array(ids, c->nmemberships);
+}
+
+/* SQL function: auth.team_ids() returns uuid[] */
+PG_FUNCTION_INFO_V1(auth_team_ids);
+Datum
+auth_team_ids(PG_FUNCTION_ARGS)
+{
+	MembershipCache *c = current_memberships();
+
+	if (c == NULL)
+		return uuid_array(NULL, 0);
+	return uuid_array(c->teams, c->nteams);
+}
+
+/* SQL function: auth.role_rank(role text) returns integer */
+PG_FUNCTION_INFO_V1(auth_role_rank_sql);
+Datum
+auth_role_rank_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(auth_role_rank(text_to_cstring(PG_GETARG_TEXT_PP(0))));
+}
