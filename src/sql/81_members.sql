@@ -51,6 +51,8 @@ AS $$
 DECLARE
     v_uid uuid := auth._require_permission(org_id, 'member:create');
 BEGIN
+    PERFORM auth._lock_organization(org_id);
+    PERFORM auth._require_permission(org_id, 'member:create');
     PERFORM auth._check_role(org_id, role);
     PERFORM auth._check_rank(org_id, role);
     IF NOT EXISTS (SELECT FROM auth.users u WHERE u.id = user_id) THEN
@@ -73,9 +75,12 @@ DECLARE
     v_uid uuid := auth._require_permission(org_id, 'member:update');
     v_old text;
 BEGIN
+    -- lock first: the checks below then read roles no concurrent change
+    -- can alter before this one commits
+    PERFORM auth._lock_organization(org_id);
+    PERFORM auth._require_permission(org_id, 'member:update');
     PERFORM auth._check_role(org_id, role);
     PERFORM auth._check_rank(org_id, role);
-    PERFORM auth._lock_organization(org_id);
     SELECT m.role INTO v_old FROM auth.members m WHERE m.org_id = org_id AND m.user_id = user_id;
     IF v_old IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'not a member of this organization';
@@ -125,6 +130,8 @@ DECLARE
     v_uid uuid := auth._require_permission(org_id, 'member:delete');
     v_role text;
 BEGIN
+    PERFORM auth._lock_organization(org_id);
+    PERFORM auth._require_permission(org_id, 'member:delete');
     SELECT m.role INTO v_role FROM auth.members m WHERE m.org_id = org_id AND m.user_id = user_id;
     IF v_role IS NOT NULL THEN
         PERFORM auth._check_rank(org_id, v_role);
