@@ -11,6 +11,10 @@
 #       the hand-written lookup of (a)
 #   (e) pgbench TPS of a magic link's create + consume (a new session each,
 #       often a new user) vs the core's sign-in by password, same run
+#   (f) RLS `USING (auth.is_member(org_id))` over 1M rows in 1,000
+#       organizations (the user in 10) vs org_id = ANY('{...}') as a literal
+#       with RLS off                                           goal <= 1.5x;
+#       and basejump's style (a SQL EXISTS on the members table per row)
 #
 # Needs PGHOST/PGPORT/PGUSER/PGDATABASE of a superuser (the harness exports
 # them for a throwaway cluster).  Creates the database $BENCH_DB (default
@@ -97,6 +101,7 @@ psql_db -f "$HERE/setup.sql" >/dev/null
 # The owner whose documents (b) and (c) count: the user of token 1.  A uuid
 # is no secret; the token itself never leaves the server.
 OWNER=$(psql_db -Atc "SELECT user_id FROM bench_tokens WHERE id = 1")
+OWNER_ORGS=$(psql_db -Atc "SELECT '{' || string_agg(org_id::text, ',') || '}' FROM auth.members WHERE user_id = '$OWNER'")
 
 # ------------------------------------------------------------- queries
 Q_HAND="SELECT count(h.user_id) FROM bench_tokens t CROSS JOIN LATERAL (SELECT s.user_id FROM hand_sessions s WHERE s.token_hash = sha256(convert_to(t.token, 'UTF8')) AND s.expires_at > now() AND s.revoked_at IS NULL LIMIT 1) h"
@@ -126,6 +131,19 @@ rls_supabase() {
 SET LOCAL request.jwt.claim.sub = '$OWNER';
 $2"
 }
+tenant_literal() {
+	explain "$1" "SELECT count(*) FROM tenant_rows WHERE org_id = ANY ('$OWNER_ORGS'::uuid[])" "$SERIAL"
+}
+tenant_auth() {
+	explain "$1" "SELECT count(*) FROM tenant_rows" "$AUTHN
+SET LOCAL ROLE bench_app;
+$SERIAL"
+}
+tenant_basejump() {
+	explain "$1" "SELECT count(*) FROM tenant_rows" "$AUTHN
+SET LOCAL ROLE bench_supabase;
+$SERIAL"
+}
 SERIAL="SET LOCAL max_parallel_workers_per_gather = 0;"
 PARALLEL="SET LOCAL max_parallel_workers_per_gather = 2; SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0; SET LOCAL min_parallel_table_scan_size = 0;"
 
@@ -153,6 +171,19 @@ check=$(psql_db -At <<-SQL
 	SET LOCAL request.jwt.claim.sub = '$OWNER';
 	SELECT 'rls_supabase', count(*) FROM docs;
 	COMMIT;
+	BEGIN;
+	$SERIAL
+	SELECT 'tenant_literal', count(*) FROM tenant_rows WHERE org_id = ANY ('$OWNER_ORGS'::uuid[]);
+	$AUTHN
+	SET LOCAL ROLE bench_app;
+	SELECT 'tenant_auth', count(*) FROM tenant_rows;
+	SET LOCAL ROLE bench_supabase;
+	SELECT 'tenant_basejump', count(*) FROM tenant_rows;
+	COMMIT;
+	BEGIN;
+	SET LOCAL ROLE bench_app;
+	SELECT 'tenant_anonymous', count(*) FROM tenant_rows;
+	COMMIT;
 	SELECT 'docs_size', pg_size_pretty(pg_table_size('docs'));
 	SELECT 'server', current_setting('server_version');
 	SELECT 'auth_version', extversion FROM pg_extension WHERE extname = 'auth';
@@ -163,6 +194,9 @@ val() { awk -F'|' -v k="$1" '$1 == k { print $2 }' <<<"$check"; }
 ok=1
 [ "$(val a_auth)" = 20000 ] && [ "$(val a_hand)" = 20000 ] && [ "$(val a_hand_ban)" = 20000 ] || ok=0
 [ "$(val bad_token)" = 0 ] && [ "$(val rls_anonymous)" = 0 ] && [ "$(val rls_supabase_anonymous)" = 0 ] || ok=0
+tlit=$(val tenant_literal)
+[ "$tlit" -gt 0 ] && [ "$(val tenant_auth)" = "$tlit" ] && [ "$(val tenant_basejump)" = "$tlit" ] &&
+	[ "$(val tenant_anonymous)" = 0 ] || ok=0
 lit=$(val literal)
 [ "$lit" -gt 0 ] && [ "$(val rls_auth)" = "$lit" ] && [ "$(val rls_auth_parallel)" = "$lit" ] &&
 	[ "$(val rls_supabase)" = "$lit" ] || ok=0
@@ -172,6 +206,8 @@ printf 'sanity: verify_session %s/20000 live, hand SQL %s/20000, bad token %s;\n
 	"$(val a_auth)" "$(val a_hand)" "$(val bad_token)"
 printf '        docs (%s) rows for one owner: literal %s, auth.uid() %s (parallel %s), supabase-style %s, anonymous %s\n' \
 	"$(val docs_size)" "$lit" "$(val rls_auth)" "$(val rls_auth_parallel)" "$(val rls_supabase)" "$(val rls_anonymous)"
+printf '        tenant_rows rows in the 10 organizations: literal %s, auth.is_member() %s, basejump-style %s, anonymous %s\n' \
+	"$tlit" "$(val tenant_auth)" "$(val tenant_basejump)" "$(val tenant_anonymous)"
 if [ "$ok" != 1 ]; then
 	echo "error: the compared queries disagree; timings would be meaningless" >&2
 	exit 1
@@ -212,6 +248,18 @@ timed() { # out-file: reads the script on stdin
 		fi
 	done
 } >"$WORK/b.sql"
+{
+	tenant_literal warm; tenant_auth warm; tenant_basejump warm
+	for ((r = 1; r <= RUNS; r++)); do
+		if ((r % 2)); then
+			tenant_literal f_literal; tenant_auth f_auth
+		else
+			tenant_auth f_auth; tenant_literal f_literal
+		fi
+	done
+	# seconds per run: two runs are enough to see the order of magnitude
+	tenant_basejump f_basejump; tenant_basejump f_basejump
+} >"$WORK/f.sql"
 
 say "(a) verify_session vs hand-written SQL, $RUNS runs each"
 timed "$WORK/a.out" <"$WORK/a.sql"
@@ -227,9 +275,12 @@ SQL
 )
 say "(b)(c) RLS over 1M rows, $RUNS runs each (serial, then parallel); docs in shared_buffers: $cached"
 timed "$WORK/b.out" <"$WORK/b.sql"
+tcached=$(psql_db -At -c "SELECT CASE WHEN pg_relation_size('tenant_rows') < 0.8 * pg_size_bytes(current_setting('shared_buffers')) THEN 'yes (' || pg_prewarm('tenant_rows') || ' pages)' ELSE 'no' END" 2>/dev/null || echo no)
+say "(f) RLS over 1M rows in 1,000 organizations, $RUNS runs (basejump-style 2); tenant_rows in shared_buffers: $tcached"
+timed "$WORK/f.out" <"$WORK/f.sql"
 
 # "label ms" per timed run, and "label workers N" for parallel plans
-cat "$WORK/a.out" "$WORK/b.out" | awk '
+cat "$WORK/a.out" "$WORK/b.out" "$WORK/f.out" | awk '
 	/^@@ / { label = $2; next }
 	/Workers Launched:/ { sub(/.*Workers Launched: */, ""); print label, "workers", $1; next }
 	/^Execution Time:/ { if (label != "warm") print label, $3 }
@@ -244,7 +295,7 @@ workers_of() { awk -v k="$1" '$1 == k && $2 == "workers" { print $3 }' "$WORK/ti
 
 echo
 echo "execution times in ms (server side), in run order:"
-for l in a_hand a_auth a_hand_ban b_literal b_auth c_supabase p_literal p_auth; do
+for l in a_hand a_auth a_hand_ban b_literal b_auth c_supabase p_literal p_auth f_literal f_auth f_basejump; do
 	printf '  %-11s median %7.1f   min %7.1f   runs: %s\n' "$l" "$(median "$l")" \
 		"$(runs_of "$l" | tr ' ' '\n' | sort -g | head -1)" "$(runs_of "$l")"
 done
@@ -300,6 +351,7 @@ p_lit=$(median p_literal); p_auth=$(median p_auth)
 d_verify=$(tps_median d_verify); d_token=$(tps_median d_token)
 d_select1=$(tps_median d_select1); d_hand=$(tps_median d_hand)
 e_magic=$(tps_median e_magic_link); e_sign_in=$(tps_median e_sign_in)
+f_lit=$(median f_literal); f_auth=$(median f_auth); f_bj=$(median f_basejump)
 
 row() { # name auth baseline ratio-expression goal-op goal-value unit [ratio-suffix]
 	awk -v name="$1" -v a="$2" -v b="$3" -v r="$4" -v op="$5" -v g="$6" -v unit="$7" -v sfx="${8:-}" 'BEGIN {
@@ -325,5 +377,7 @@ row "pgbench verify_session / token lookup" "$d_verify" "$d_token" "$(ratio "$d_
 row "pgbench verify_session / SELECT 1" "$d_verify" "$d_select1" "$(ratio "$d_verify" "$d_select1")" info "" tps
 row "pgbench verify_session / hand SQL" "$d_verify" "$d_hand" "$(ratio "$d_verify" "$d_hand")" info "" tps
 row "pgbench magic link / password sign-in" "$e_magic" "$e_sign_in" "$(ratio "$e_magic" "$e_sign_in")" info "" tps
+row "RLS is_member vs literal ANY (1M, 1k orgs)" "$f_auth" "$f_lit" "$(ratio "$f_auth" "$f_lit")" le 1.5 ms
+row "RLS basejump-style vs auth.is_member" "$f_auth" "$f_bj" "$(ratio "$f_bj" "$f_auth")" info "" ms " faster"
 echo
 echo "bench finished in $(($(date +%s) - started)) s ($(nproc 2>/dev/null || echo ?) cores)"

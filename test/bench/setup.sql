@@ -70,5 +70,33 @@ SELECT 'pw' || g || '@bench.test', h
   FROM generate_series(1, 100) g, (SELECT auth.hash_password('bench password') AS h) p;
 SELECT format('ALTER DATABASE %I SET auth.magic_link_rate_limit = 1000', current_database()) \gexec
 
+-- (f) 1M rows over 1,000 organizations; the user of token 1 belongs to 10
+-- of them, and every organization has 5 other members.
+INSERT INTO auth.organizations (name, slug)
+SELECT 'Org ' || g, 'bench-org-' || g FROM generate_series(0, 999) g;
+CREATE TABLE bench_orgs AS
+SELECT replace(slug, 'bench-org-', '')::int AS slot, id FROM auth.organizations WHERE slug LIKE 'bench-org-%';
+INSERT INTO auth.members (org_id, user_id, role)
+SELECT o.id, t.user_id, 'member' FROM bench_orgs o, bench_tokens t WHERE t.id = 1 AND o.slot % 100 = 0;
+INSERT INTO auth.members (org_id, user_id, role)
+SELECT o.id, t.user_id, 'member' FROM bench_orgs o JOIN bench_tokens t ON t.id = 2 + (o.slot * 5 + k) % 19999
+  CROSS JOIN generate_series(0, 4) k
+ON CONFLICT DO NOTHING;
+CREATE TABLE tenant_rows (id bigint, org_id uuid, body text);
+INSERT INTO tenant_rows (id, org_id, body)
+SELECT g, o.id, md5(g::text)
+  FROM generate_series(1, 1000000) g
+  JOIN bench_orgs o ON o.slot = g % 1000
+ ORDER BY g;
+ALTER TABLE tenant_rows ENABLE ROW LEVEL SECURITY;
+-- written plainly: one call per row, no (SELECT ...) wrapper
+CREATE POLICY tenant_auth ON tenant_rows TO bench_app USING (auth.is_member(org_id));
+-- basejump's style: a SECURITY DEFINER SQL function probing the members table per row
+CREATE FUNCTION bench.basejump_is_member(org uuid) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog
+AS $$ SELECT EXISTS (SELECT 1 FROM auth.members m WHERE m.org_id = org AND m.user_id = auth.uid()) $$;
+CREATE POLICY tenant_basejump ON tenant_rows TO bench_supabase USING (bench.basejump_is_member(org_id));
+GRANT SELECT ON tenant_rows TO bench_app, bench_supabase;
+
 VACUUM (FREEZE, ANALYZE) auth.users, auth.sessions, bench_tokens, hand_sessions,
-    docs;
+    docs, auth.members, tenant_rows;
