@@ -79,8 +79,9 @@ SELECT replace(slug, 'bench-org-', '')::int AS slot, id FROM auth.organizations 
 INSERT INTO auth.members (org_id, user_id, role)
 SELECT o.id, t.user_id, 'member' FROM bench_orgs o, bench_tokens t WHERE t.id = 1 AND o.slot % 100 = 0;
 INSERT INTO auth.members (org_id, user_id, role)
-SELECT o.id, t.user_id, 'member' FROM bench_orgs o JOIN bench_tokens t ON t.id = 2 + (o.slot * 5 + k) % 19999
-  CROSS JOIN generate_series(0, 4) k
+SELECT o.id, t.user_id, 'member'
+  FROM bench_orgs o CROSS JOIN generate_series(0, 4) k
+  JOIN bench_tokens t ON t.id = 2 + (o.slot * 5 + k) % 19999
 ON CONFLICT DO NOTHING;
 CREATE TABLE tenant_rows (id bigint, org_id uuid, body text);
 INSERT INTO tenant_rows (id, org_id, body)
