@@ -43,16 +43,32 @@ COMMENT ON FUNCTION auth._insert_member(uuid, uuid, text) IS
     'internal: adds a member within the membership limit';
 REVOKE ALL ON FUNCTION auth._insert_member(uuid, uuid, text) FROM PUBLIC;
 
+-- For a change to an organization's members: checks the permission (so
+-- nobody else can take the lock), locks the organization, and checks the
+-- permission again, now that no concurrent change can alter roles before
+-- this one commits.  Returns the caller's id.
+CREATE FUNCTION auth._lock_organization_for(org_id uuid, permission text) RETURNS uuid
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM auth._require_permission(org_id, permission);
+    PERFORM auth._lock_organization(org_id);
+    RETURN auth._require_permission(org_id, permission);
+END
+$$;
+COMMENT ON FUNCTION auth._lock_organization_for(uuid, text) IS
+    'internal: checks a permission, locks the organization, checks it again';
+REVOKE ALL ON FUNCTION auth._lock_organization_for(uuid, text) FROM PUBLIC;
+
 CREATE FUNCTION auth.add_member(org_id uuid, user_id uuid, role text) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-    v_uid uuid := auth._require_permission(org_id, 'member:create');
+    v_uid uuid := auth._lock_organization_for(org_id, 'member:create');
 BEGIN
-    PERFORM auth._lock_organization(org_id);
-    PERFORM auth._require_permission(org_id, 'member:create');
     PERFORM auth._check_role(org_id, role);
     PERFORM auth._check_rank(org_id, role);
     IF NOT EXISTS (SELECT FROM auth.users u WHERE u.id = user_id) THEN
@@ -72,13 +88,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-    v_uid uuid := auth._require_permission(org_id, 'member:update');
+    v_uid uuid := auth._lock_organization_for(org_id, 'member:update');
     v_old text;
 BEGIN
-    -- lock first: the checks below then read roles no concurrent change
-    -- can alter before this one commits
-    PERFORM auth._lock_organization(org_id);
-    PERFORM auth._require_permission(org_id, 'member:update');
     PERFORM auth._check_role(org_id, role);
     PERFORM auth._check_rank(org_id, role);
     SELECT m.role INTO v_old FROM auth.members m WHERE m.org_id = org_id AND m.user_id = user_id;
@@ -127,11 +139,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-    v_uid uuid := auth._require_permission(org_id, 'member:delete');
+    v_uid uuid := auth._lock_organization_for(org_id, 'member:delete');
     v_role text;
 BEGIN
-    PERFORM auth._lock_organization(org_id);
-    PERFORM auth._require_permission(org_id, 'member:delete');
     SELECT m.role INTO v_role FROM auth.members m WHERE m.org_id = org_id AND m.user_id = user_id;
     IF v_role IS NOT NULL THEN
         PERFORM auth._check_rank(org_id, v_role);
