@@ -82,7 +82,16 @@ SELECT pg_temp.as_user(:'olga', format('SELECT auth.create_role(%L, %L, %L)', :'
 SELECT pg_temp.as_user(:'olga', format('SELECT auth.create_role(%L, %L, %L)', :'acme', 'Bad Name', '{}'));
 SELECT pg_temp.as_user(:'olga', format('SELECT auth.create_role(%L, %L, %L)', :'acme', 'odd', '{project}'));
 SELECT pg_temp.as_user(:'olga', format('SELECT auth.create_role(%L, %L, %L)', :'acme', 'editor', '{}'));
+-- Nobody hands out more than they hold: an admin (who lacks project:*)
+-- cannot give the editor role, nor make a role granting * or
+-- organization:delete; within their own permissions they can.
 SELECT pg_temp.as_user(:'adam', format('SELECT auth.update_member_role(%L, %L, %L)', :'acme', :'mia_id', 'editor'));
+SELECT pg_temp.as_user(:'adam', format('SELECT auth.create_role(%L, %L, %L)', :'acme', 'boss', '{*}'));
+SELECT pg_temp.as_user(:'adam', format('SELECT auth.create_role(%L, %L, %L)', :'acme', 'boss', '{organization:delete}'));
+SELECT pg_temp.as_user(:'adam', format('SELECT auth.create_role(%L, %L, %L)::text <> %L', :'acme', 'recruiter', '{invitation:create,invitation:cancel}', ''));
+SELECT pg_temp.as_user(:'adam', format('SELECT auth.update_role(%L, %L, %L)', :'acme', 'recruiter', '{invitation:*}'));
+SELECT pg_temp.as_user(:'adam', format('SELECT auth.update_role(%L, %L, %L)', :'acme', 'editor', '{project:read}'));
+SELECT pg_temp.as_user(:'olga', format('SELECT auth.update_member_role(%L, %L, %L)', :'acme', :'mia_id', 'editor'));
 SELECT pg_temp.as_user(:'mia', format($$SELECT concat_ws(', ', 'project:update ' || auth.has_permission(%L, 'project:update'),
         'project:delete ' || auth.has_permission(%L, 'project:delete'),
         'document:read ' || auth.has_permission(%L, 'document:read'),
@@ -145,9 +154,11 @@ SELECT pg_temp.as_user(:'mia', format($$SELECT string_agg(name || ':' || members
 SELECT pg_temp.as_user(:'adam', format('SELECT auth.update_team(%L, %L)', :'platform', 'Platform Team'));
 SELECT pg_temp.as_user(:'adam', format('SELECT auth.remove_team_member(%L, %L)::text', :'platform', :'mia_id'));
 SELECT pg_temp.as_user(:'adam', format('SELECT auth.add_team_member(%L, %L)', :'platform', :'mia_id'));
+-- (an admin may not remove a member whose custom role grants what the admin lacks)
 SELECT pg_temp.as_user(:'adam', format('SELECT auth.remove_member(%L, %L)', :'acme', :'mia_id'));
+SELECT pg_temp.as_user(:'olga', format('SELECT auth.remove_member(%L, %L)', :'acme', :'mia_id'));
 SELECT count(*) AS mia_team_rows FROM auth.team_members WHERE user_id = :'mia_id';
-SELECT pg_temp.as_user(:'adam', format('SELECT auth.add_member(%L, %L, %L)', :'acme', :'mia_id', 'editor'));
+SELECT pg_temp.as_user(:'olga', format('SELECT auth.add_member(%L, %L, %L)', :'acme', :'mia_id', 'editor'));
 
 -- Invitations: the invitee's verified email must match; once only.
 SELECT pg_temp.as_user(:'adam', format('SELECT auth.invite_member(%L, %L, %L) IS NOT NULL', :'acme', 'ivy@org.example', 'owner'));
@@ -193,6 +204,13 @@ SET auth.time_offset = '2h';
 SELECT pg_temp.as_user(:'mia', format($$SELECT string_agg(email || ':' || status, ', ' ORDER BY email) FROM auth.list_invitations(%L)$$, :'acme'));
 RESET auth.time_offset;
 SELECT pg_temp.as_user(:'otto', format('SELECT count(*) FROM auth.list_invitations(%L)', :'acme'));
+-- Invitations die with their inviter's role, and with the role they offer.
+SELECT pg_temp.as_user(:'adam', format('SELECT auth.invite_member(%L, %L, %L) IS NOT NULL', :'acme', 'pat@org.example', 'member'));
+SELECT pg_temp.as_user(:'olga', format('SELECT auth.invite_member(%L, %L, %L) IS NOT NULL', :'acme', 'quin@org.example', 'recruiter'));
+SELECT pg_temp.as_user(:'olga', format('SELECT auth.update_member_role(%L, %L, %L)', :'acme', :'adam_id', 'member'));
+SELECT pg_temp.as_user(:'olga', format('SELECT auth.delete_role(%L, %L)', :'acme', 'recruiter'));
+SELECT email, status FROM auth.invitations WHERE email IN ('pat@org.example', 'quin@org.example') ORDER BY email;
+SELECT pg_temp.as_user(:'olga', format('SELECT auth.update_member_role(%L, %L, %L)', :'acme', :'adam_id', 'admin'));
 SELECT count(*) AS invitation_tokens_at_rest FROM auth.invitations i WHERE strpos(i::text, 'inv_') > 0;
 
 -- The active organization: stored on the session, reflected in org_id(),

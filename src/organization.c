@@ -5,11 +5,12 @@
  * are called once per row by policies such as USING (auth.is_member(org_id)).
  * Probing auth.members per row is what makes naive multi-tenant policies
  * slow, so the caller's memberships (organization, role, permissions) and
- * teams are loaded once and kept, sorted, until the user, the transaction
- * or the command counter changes: membership changes made earlier in the
- * same transaction are seen by the next statement, changes committed by
- * others from the next transaction on.  A lookup is then a binary search
- * over a handful of uuids.
+ * teams are loaded once, with the statement's snapshot, and kept, sorted,
+ * while the user and the snapshot stay the same: a statement sees exactly
+ * the memberships its snapshot sees (changes made earlier in the same
+ * transaction, and, under READ COMMITTED, changes others committed before
+ * it began), in the leader and in parallel workers alike.  A lookup is
+ * then a binary search over a handful of uuids.
  */
 #include "postgres.h"
 
@@ -22,6 +23,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "auth.h"
 
@@ -36,11 +38,22 @@ typedef struct Membership
 	char	  **permissions;
 } Membership;
 
+/* What identifies the snapshot a cache was loaded with. */
+typedef struct SnapshotKey
+{
+	TransactionId xmin;
+	TransactionId xmax;
+	CommandId	curcid;
+#if PG_VERSION_NUM >= 140000
+	uint64		completions;	/* transactions ended before it was taken */
+#endif
+} SnapshotKey;
+
 typedef struct MembershipCache
 {
 	bool		valid;
 	pg_uuid_t	user_id;
-	CommandId	cid;
+	SnapshotKey snapshot;
 	int			nmemberships;
 	Membership *memberships;	/* sorted by org_id */
 	int			nteams;
@@ -188,8 +201,21 @@ load_cache(const pg_uuid_t *user_id)
 	SPI_finish();
 
 	cache.user_id = *user_id;
-	cache.cid = GetCurrentCommandId(false);
 	cache.valid = true;
+}
+
+static void
+current_snapshot_key(SnapshotKey *key)
+{
+	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+
+	memset(key, 0, sizeof(*key));
+	key->xmin = snap->xmin;
+	key->xmax = snap->xmax;
+	key->curcid = snap->curcid;
+#if PG_VERSION_NUM >= 140000
+	key->completions = snap->snapXactCompletionCount;
+#endif
 }
 
 /* The memberships of the current user, or NULL when nobody is signed in. */
@@ -197,12 +223,17 @@ static MembershipCache *
 current_memberships(void)
 {
 	const AuthIdentity *ident = auth_identity_current();
+	SnapshotKey key;
 
 	if (ident == NULL)
 		return NULL;
-	if (!cache.valid || cache.cid != GetCurrentCommandId(false) ||
+	current_snapshot_key(&key);
+	if (!cache.valid || memcmp(&cache.snapshot, &key, sizeof(key)) != 0 ||
 		memcmp(&cache.user_id, &ident->user_id, UUID_LEN) != 0)
+	{
 		load_cache(&ident->user_id);
+		cache.snapshot = key;
+	}
 	return &cache;
 }
 

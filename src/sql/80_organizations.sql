@@ -187,7 +187,9 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM FROM auth.organizations o WHERE o.id = org_id FOR NO KEY UPDATE;
+    -- an update rather than a row lock: under REPEATABLE READ a concurrent
+    -- change to the members then fails with 40001 instead of going unseen
+    UPDATE auth.organizations o SET updated_at = o.updated_at WHERE o.id = org_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'not a member of this organization';
     END IF;

@@ -3,22 +3,51 @@
 -- are serialised on its row, so it never loses its last owner and never
 -- exceeds auth.membership_limit, however many run at once.
 
--- Refuses granting or touching a role above the caller's own (42501).
+-- Refuses granting or touching a role above the caller's own (42501): a
+-- built-in role by rank, a custom role by its permissions, every one of
+-- which the caller must hold.
 CREATE FUNCTION auth._check_rank(org_id uuid, role text) RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF NOT auth.has_role(org_id, 'owner') AND auth._role_rank(role) > 2
-       OR NOT auth.has_role(org_id, 'admin') AND auth._role_rank(role) > 1 THEN
-        RAISE EXCEPTION USING ERRCODE = '42501',
-            MESSAGE = format('cannot grant or change the role "%s", which ranks above your own', role);
+    IF role IN ('owner', 'admin', 'member') THEN
+        IF NOT auth.has_role(org_id, 'owner') AND auth._role_rank(role) > 2
+           OR NOT auth.has_role(org_id, 'admin') AND auth._role_rank(role) > 1 THEN
+            RAISE EXCEPTION USING ERRCODE = '42501',
+                MESSAGE = format('cannot grant or change the role "%s", which ranks above your own', role);
+        END IF;
+    ELSE
+        PERFORM auth._check_permissions_held(org_id,
+            (SELECT r.permissions FROM auth.roles r WHERE r.org_id = _check_rank.org_id AND r.name = role),
+            format('the role "%s"', role));
     END IF;
 END
 $$;
 COMMENT ON FUNCTION auth._check_rank(uuid, text) IS
-    'internal: 42501 when the role ranks above the caller''s';
+    'internal: 42501 when the role ranks above the caller''s or grants a permission the caller lacks';
 REVOKE ALL ON FUNCTION auth._check_rank(uuid, text) FROM PUBLIC;
+
+-- 42501 unless the caller holds every one of the permissions, so nobody
+-- hands out (through a custom role) more than they have.
+CREATE FUNCTION auth._check_permissions_held(org_id uuid, permissions text[], what text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_missing text;
+BEGIN
+    SELECT p INTO v_missing FROM unnest(permissions) p
+     WHERE NOT auth.has_permission(org_id, p) LIMIT 1;
+    IF v_missing IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = format('cannot grant or change %s, which grants %s, a permission you lack', what, v_missing);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._check_permissions_held(uuid, text[], text) IS
+    'internal: 42501 unless the caller holds every permission';
+REVOKE ALL ON FUNCTION auth._check_permissions_held(uuid, text[], text) FROM PUBLIC;
 
 -- Adds a member under the organization's lock, within auth.membership_limit.
 CREATE FUNCTION auth._insert_member(org_id uuid, user_id uuid, role text) RETURNS void
@@ -101,6 +130,9 @@ BEGIN
     UPDATE auth.members m SET role = update_member_role.role
      WHERE m.org_id = org_id AND m.user_id = user_id;
     PERFORM auth._check_owner_left(org_id);
+    IF v_old IS DISTINCT FROM role THEN
+        PERFORM auth._cancel_invitations_by(org_id, user_id);
+    END IF;
     PERFORM auth._audit('member_role_changed', v_uid, auth.session_id(), NULL,
                         jsonb_build_object('org_id', org_id, 'member_id', user_id,
                                            'old_role', v_old, 'role', role));
@@ -122,6 +154,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'not a member of this organization';
     END IF;
     PERFORM auth._check_owner_left(org_id);
+    PERFORM auth._cancel_invitations_by(org_id, user_id);
     -- a session whose active organization this was has none any more
     UPDATE auth.sessions s SET active_org_id = NULL
      WHERE s.user_id = user_id AND s.active_org_id = org_id;
@@ -204,6 +237,7 @@ DECLARE
     v_id uuid;
 BEGIN
     PERFORM auth._check_role_definition(name, permissions);
+    PERFORM auth._check_permissions_held(org_id, permissions, format('the role "%s"', name));
     INSERT INTO auth.roles (org_id, name, permissions) VALUES (org_id, name, permissions)
     ON CONFLICT DO NOTHING RETURNING id INTO v_id;
     IF v_id IS NULL THEN
@@ -226,6 +260,9 @@ DECLARE
     v_uid uuid := auth._require_permission(org_id, 'organization:update');
 BEGIN
     PERFORM auth._check_role_definition(name, permissions);
+    -- both what the role grants now and what it will grant
+    PERFORM auth._check_rank(org_id, name);
+    PERFORM auth._check_permissions_held(org_id, permissions, format('the role "%s"', name));
     UPDATE auth.roles r SET permissions = update_role.permissions, updated_at = auth.now()
      WHERE r.org_id = org_id AND r.name = name;
     IF NOT FOUND THEN
@@ -255,6 +292,9 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('role "%s" does not exist', name);
     END IF;
+    -- pending invitations to it die with it
+    UPDATE auth.invitations i SET status = 'canceled'
+     WHERE i.org_id = org_id AND i.role = name AND i.status = 'pending';
     PERFORM auth._audit('role_deleted', v_uid, auth.session_id(), NULL,
                         jsonb_build_object('org_id', org_id, 'role', name));
 END

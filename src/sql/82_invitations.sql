@@ -24,6 +24,19 @@ SELECT pg_catalog.pg_extension_config_dump('auth.invitations', '');
 COMMENT ON TABLE auth.invitations IS
     'invitations to organizations; only the SHA-256 of each token is kept; a pending one past expires_at reads as expired';
 
+-- Pending invitations a member issued die when they leave or change role.
+CREATE FUNCTION auth._cancel_invitations_by(org_id uuid, inviter_id uuid) RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    UPDATE auth.invitations i SET status = 'canceled'
+     WHERE i.org_id = _cancel_invitations_by.org_id AND i.inviter_id = _cancel_invitations_by.inviter_id
+       AND i.status = 'pending'
+$$;
+COMMENT ON FUNCTION auth._cancel_invitations_by(uuid, uuid) IS
+    'internal: cancels the pending invitations a member issued';
+REVOKE ALL ON FUNCTION auth._cancel_invitations_by(uuid, uuid) FROM PUBLIC;
+
 CREATE FUNCTION auth.invite_member(org_id uuid, email text, role text, team_id uuid DEFAULT NULL,
                                    ttl interval DEFAULT NULL)
 RETURNS text
