@@ -205,10 +205,8 @@ load_cache(const pg_uuid_t *user_id)
 }
 
 static void
-current_snapshot_key(SnapshotKey *key)
+snapshot_key(Snapshot snap, SnapshotKey *key)
 {
-	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
-
 	memset(key, 0, sizeof(*key));
 	key->xmin = snap->xmin;
 	key->xmax = snap->xmax;
@@ -218,21 +216,33 @@ current_snapshot_key(SnapshotKey *key)
 #endif
 }
 
+/* Whether the cache was loaded with a snapshot that sees what snap sees. */
+static inline bool
+cache_matches(Snapshot snap, const pg_uuid_t *user_id)
+{
+	return cache.valid &&
+		snap->xmin == cache.snapshot.xmin && snap->xmax == cache.snapshot.xmax &&
+		snap->curcid == cache.snapshot.curcid &&
+#if PG_VERSION_NUM >= 140000
+		snap->snapXactCompletionCount == cache.snapshot.completions &&
+#endif
+		memcmp(&cache.user_id, user_id, UUID_LEN) == 0;
+}
+
 /* The memberships of the current user, or NULL when nobody is signed in. */
 static MembershipCache *
 current_memberships(void)
 {
 	const AuthIdentity *ident = auth_identity_current();
-	SnapshotKey key;
+	Snapshot	snap;
 
 	if (ident == NULL)
 		return NULL;
-	current_snapshot_key(&key);
-	if (!cache.valid || memcmp(&cache.snapshot, &key, sizeof(key)) != 0 ||
-		memcmp(&cache.user_id, &ident->user_id, UUID_LEN) != 0)
+	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	if (!cache_matches(snap, &ident->user_id))
 	{
 		load_cache(&ident->user_id);
-		cache.snapshot = key;
+		snapshot_key(snap, &cache.snapshot);
 	}
 	return &cache;
 }
