@@ -153,6 +153,29 @@ like(
 is(visible_docs($standby, $tok_alice), "t\n2:2",
 	'standby: alice is unaffected');
 
+# The organization helpers read memberships on the standby too, where no
+# write is possible: a tenant table replicated from the primary.
+query($primary, qq{
+SET auth.identity = 'user:$alice';
+SELECT auth.create_organization('Standby Org', 'standby-org') IS NOT NULL;
+RESET auth.identity;
+CREATE TABLE tenant_docs (org_id uuid NOT NULL, body text);
+ALTER TABLE tenant_docs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_docs_member ON tenant_docs USING (auth.is_member(org_id));
+GRANT SELECT ON tenant_docs TO regress_app;
+INSERT INTO tenant_docs SELECT id, 'org row' FROM auth.organizations WHERE slug = 'standby-org';
+INSERT INTO tenant_docs VALUES (gen_random_uuid(), 'other org');});
+$primary->wait_for_catchup($standby);
+is( query(
+		$standby, qq{
+BEGIN;
+SELECT auth.authenticate('$tok_alice') IS NOT NULL;
+SELECT count(*) FROM tenant_docs;
+SELECT auth.has_role((SELECT org_id FROM tenant_docs LIMIT 1), 'owner');
+COMMIT;}, role => 'regress_app'),
+	"t\n1\nt",
+	'standby: is_member and has_role work for the organization owner');
+
 $standby->stop;
 $primary->stop;
 done_testing();
