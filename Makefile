@@ -12,7 +12,7 @@ EXTRA_CLEAN = tmp results regression.diffs regression.out output_iso
 # Debian's PostgreSQL 15 is the target; any other pg_config can be passed in.
 PG_CONFIG  ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 PG_CPPFLAGS = -I$(srcdir)/src
-PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare -Werror
+PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Werror
 SHLIB_LINK += -lcrypto -largon2
 
 REGRESS      = $(basename $(notdir $(sort $(wildcard sql/*.sql))))

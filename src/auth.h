@@ -11,9 +11,6 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
-/* SQLSTATE of every rate limit; PostgREST maps PTxxx codes to HTTP status */
-#define ERRCODE_AUTH_RATE_LIMITED	MAKE_SQLSTATE('P','T','4','2','9')
-
 #define AUTH_HASH_LEN		32		/* SHA-256 */
 #define AUTH_TOKEN_BYTES	32		/* 256 bits from pg_strong_random */
 #define AUTH_SESSION_PREFIX "ses"

@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -22,7 +23,6 @@
 #include "postmaster/bgworker.h"
 #include "storage/dsm.h"
 #include "storage/ipc.h"
-#include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/snapmgr.h"
@@ -51,7 +51,6 @@ auth_autonomous_main(Datum arg)
 	AutonomousCall *call;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
-	bool		isnull;
 	char	   *response;
 
 	BackgroundWorkerUnblockSignals();
@@ -80,8 +79,7 @@ auth_autonomous_main(Datum arg)
 		SPI_processed != 1)
 		elog(ERROR, "auth autonomous dispatch returned no row");
 	response = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	strlcpy(call->response, isnull ? "null" : response, AUTONOMOUS_MAX_TEXT);
+	strlcpy(call->response, response ? response : "null", AUTONOMOUS_MAX_TEXT);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();

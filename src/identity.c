@@ -171,11 +171,7 @@ identity_xact_callback(XactEvent event, void *arg)
 	identity_checked = false;
 }
 
-/*
- * Before a query runs in the leader: check a session identity not yet
- * checked in this transaction, and clear it for the transaction when its
- * session is no longer live, before any parallel worker copies it.
- */
+/* Whether two identities name the same active organization (or none). */
 static bool
 same_org(const AuthIdentity *a, const AuthIdentity *b)
 {

@@ -21,7 +21,6 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
@@ -38,14 +37,22 @@ typedef struct Membership
 	char	  **permissions;
 } Membership;
 
-/* What identifies the snapshot a cache was loaded with. */
+/*
+ * What identifies the snapshot a cache was loaded with.  From PG14 on the
+ * count of completed transactions tells whether anything committed in
+ * between; before that, the snapshot itself (a new copy per statement) and
+ * its in-progress list stand in for it.
+ */
 typedef struct SnapshotKey
 {
 	TransactionId xmin;
 	TransactionId xmax;
 	CommandId	curcid;
 #if PG_VERSION_NUM >= 140000
-	uint64		completions;	/* transactions ended before it was taken */
+	uint64		completions;
+#else
+	Snapshot	snapshot;
+	uint32		xcnt;
 #endif
 } SnapshotKey;
 
@@ -109,37 +116,42 @@ auth_role_rank(const char *role)
 	return RANK_MEMBER;
 }
 
-/*
- * Runs one query with the user id as $1, as the extension's owner (the
- * caller may read no auth table), with the statement's snapshot.
- */
-static void
-run_as_owner(const char *sql, const pg_uuid_t *user_id)
+/* A query with the user id as $1, prepared once per backend. */
+static SPIPlanPtr
+kept_plan(SPIPlanPtr *plan, const char *sql)
 {
-	Oid			save_userid;
-	int			save_sec;
-	Oid			argtypes[1] = {UUIDOID};
-	Datum		values[1] = {UUIDPGetDatum(user_id)};
+	if (*plan == NULL)
+	{
+		Oid			argtypes[1] = {UUIDOID};
+		SPIPlanPtr	p = SPI_prepare(sql, 1, argtypes);
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(auth_schema_owner(),
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	PG_TRY();
-	{
-		if (SPI_execute_with_args(sql, 1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not read memberships");
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare the membership query");
+		*plan = p;
 	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_userid, save_sec);
-	}
-	PG_END_TRY();
+	return *plan;
 }
 
 static void
+run_query(SPIPlanPtr plan, const pg_uuid_t *user_id)
+{
+	Datum		values[1] = {UUIDPGetDatum(user_id)};
+
+	if (SPI_execute_plan(plan, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read memberships");
+}
+
+static void fill_cache(const pg_uuid_t *user_id);
+
+/*
+ * Loads the memberships with the statement's snapshot, as the extension's
+ * owner: the caller may read no auth table.
+ */
+static void
 load_cache(const pg_uuid_t *user_id)
 {
-	MemoryContext old;
+	Oid			save_userid;
+	int			save_sec;
 
 	if (!callbacks_registered)
 	{
@@ -151,13 +163,38 @@ load_cache(const pg_uuid_t *user_id)
 	}
 	forget_cache();
 
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(auth_schema_owner(),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		fill_cache(user_id);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+	cache.user_id = *user_id;
+	cache.valid = true;
+}
+
+static void
+fill_cache(const pg_uuid_t *user_id)
+{
+	static SPIPlanPtr memberships_plan = NULL;
+	static SPIPlanPtr teams_plan = NULL;
+	MemoryContext old;
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	run_as_owner("SELECT m.org_id, m.role, coalesce(r.permissions, '{}'::pg_catalog.text[])"
-				 " FROM auth.members m LEFT JOIN auth.roles r"
-				 "   ON r.name OPERATOR(pg_catalog.=) m.role"
-				 "  AND (r.org_id OPERATOR(pg_catalog.=) m.org_id OR r.org_id IS NULL)"
-				 " WHERE m.user_id OPERATOR(pg_catalog.=) $1", user_id);
+	run_query(kept_plan(&memberships_plan,
+						"SELECT m.org_id, m.role, coalesce(r.permissions, '{}'::pg_catalog.text[])"
+						" FROM auth.members m LEFT JOIN auth.roles r"
+						"   ON r.name OPERATOR(pg_catalog.=) m.role"
+						"  AND (r.org_id OPERATOR(pg_catalog.=) m.org_id OR r.org_id IS NULL)"
+						" WHERE m.user_id OPERATOR(pg_catalog.=) $1"),
+			  user_id);
 	old = MemoryContextSwitchTo(cache_context);
 	cache.nmemberships = SPI_processed;
 	cache.memberships = palloc0(sizeof(Membership) * Max(1, SPI_processed));
@@ -183,8 +220,10 @@ load_cache(const pg_uuid_t *user_id)
 	qsort(cache.memberships, cache.nmemberships, sizeof(Membership), membership_compare);
 	MemoryContextSwitchTo(old);
 
-	run_as_owner("SELECT tm.team_id FROM auth.team_members tm"
-				 " WHERE tm.user_id OPERATOR(pg_catalog.=) $1", user_id);
+	run_query(kept_plan(&teams_plan,
+						"SELECT tm.team_id FROM auth.team_members tm"
+						" WHERE tm.user_id OPERATOR(pg_catalog.=) $1"),
+			  user_id);
 	old = MemoryContextSwitchTo(cache_context);
 	cache.nteams = SPI_processed;
 	cache.teams = palloc(sizeof(pg_uuid_t) * Max(1, SPI_processed));
@@ -199,20 +238,19 @@ load_cache(const pg_uuid_t *user_id)
 	qsort(cache.teams, cache.nteams, sizeof(pg_uuid_t), uuid_compare);
 	MemoryContextSwitchTo(old);
 	SPI_finish();
-
-	cache.user_id = *user_id;
-	cache.valid = true;
 }
 
 static void
 snapshot_key(Snapshot snap, SnapshotKey *key)
 {
-	memset(key, 0, sizeof(*key));
 	key->xmin = snap->xmin;
 	key->xmax = snap->xmax;
 	key->curcid = snap->curcid;
 #if PG_VERSION_NUM >= 140000
 	key->completions = snap->snapXactCompletionCount;
+#else
+	key->snapshot = snap;
+	key->xcnt = snap->xcnt;
 #endif
 }
 
@@ -225,6 +263,8 @@ cache_matches(Snapshot snap, const pg_uuid_t *user_id)
 		snap->curcid == cache.snapshot.curcid &&
 #if PG_VERSION_NUM >= 140000
 		snap->snapXactCompletionCount == cache.snapshot.completions &&
+#else
+		snap == cache.snapshot.snapshot && snap->xcnt == cache.snapshot.xcnt &&
 #endif
 		memcmp(&cache.user_id, user_id, UUID_LEN) == 0;
 }
@@ -282,6 +322,27 @@ auth_is_member(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The text argument as a C string, kept in fn_extra while it stays the
+ * same (in a policy it is a constant), so no row pays an allocation.
+ */
+static const char *
+cached_cstring(FunctionCallInfo fcinfo, text *arg)
+{
+	char	   *cached = (char *) fcinfo->flinfo->fn_extra;
+	Size		len = VARSIZE_ANY_EXHDR(arg);
+
+	if (cached == NULL || strlen(cached) != len ||
+		memcmp(cached, VARDATA_ANY(arg), len) != 0)
+	{
+		cached = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, len + 1);
+		memcpy(cached, VARDATA_ANY(arg), len);
+		cached[len] = '\0';
+		fcinfo->flinfo->fn_extra = cached;
+	}
+	return cached;
+}
+
+/*
  * SQL function: auth.has_role(org_id uuid, role text) returns boolean
  * Rank-aware for the built-in roles (an owner has the role admin); a custom
  * role only matches itself.
@@ -291,17 +352,17 @@ Datum
 auth_has_role(PG_FUNCTION_ARGS)
 {
 	const Membership *m = find_membership(current_memberships(), PG_GETARG_UUID_P(0));
-	char	   *role = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	int			rank = auth_role_rank(role);
+	const char *role;
 
 	if (m == NULL)
 		PG_RETURN_BOOL(false);
+	role = cached_cstring(fcinfo, PG_GETARG_TEXT_PP(1));
 	if (strcmp(m->role, role) == 0)
 		PG_RETURN_BOOL(true);
 	/* built-in roles by rank; "member" is held by every member */
 	if (strcmp(role, "owner") == 0 || strcmp(role, "admin") == 0 ||
 		strcmp(role, "member") == 0)
-		PG_RETURN_BOOL(m->rank >= rank);
+		PG_RETURN_BOOL(m->rank >= auth_role_rank(role));
 	PG_RETURN_BOOL(false);
 }
 
@@ -311,10 +372,11 @@ Datum
 auth_has_permission(PG_FUNCTION_ARGS)
 {
 	const Membership *m = find_membership(current_memberships(), PG_GETARG_UUID_P(0));
-	char	   *wanted = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	const char *wanted;
 
 	if (m == NULL)
 		PG_RETURN_BOOL(false);
+	wanted = cached_cstring(fcinfo, PG_GETARG_TEXT_PP(1));
 	for (int i = 0; i < m->npermissions; i++)
 		if (permission_covers(m->permissions[i], wanted))
 			PG_RETURN_BOOL(true);

@@ -191,11 +191,20 @@ parse_phc(const char *s, Argon2Params *p)
 
 	memset(p, 0, sizeof(*p));
 	if (strncmp(s, "$argon2id$", 10) == 0)
-		p->type = Argon2_id, s += 10;
+	{
+		p->type = Argon2_id;
+		s += 10;
+	}
 	else if (strncmp(s, "$argon2i$", 9) == 0)
-		p->type = Argon2_i, s += 9;
+	{
+		p->type = Argon2_i;
+		s += 9;
+	}
 	else if (strncmp(s, "$argon2d$", 9) == 0)
-		p->type = Argon2_d, s += 9;
+	{
+		p->type = Argon2_d;
+		s += 9;
+	}
 	else
 		return false;
 	p->version = ARGON2_VERSION_10;

@@ -30,7 +30,7 @@ CREATE FUNCTION auth.identity() RETURNS jsonb
     AS 'MODULE_PATHNAME', 'auth_identity_json'
     LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION auth.identity() IS
-    'the identity as jsonb (kind, user_id, session_id), NULL when nobody is authenticated';
+    'the identity as jsonb (kind, user_id, session_id, org_id), NULL when nobody is authenticated';
 
 CREATE FUNCTION auth._clear_identity() RETURNS void
     AS 'MODULE_PATHNAME', 'auth_clear_identity_sql'

@@ -120,7 +120,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auth.cleanup() IS
-    'admin: deletes sessions expired or revoked longer than auth.cleanup_grace ago, stale attempts, and audit rows older than auth.audit_retention; returns counts';
+    'admin: deletes sessions expired or revoked longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, and dead one-time secrets; returns counts';
 REVOKE ALL ON FUNCTION auth.cleanup() FROM PUBLIC;
 
 CREATE FUNCTION auth.check()
