@@ -51,7 +51,8 @@ CREATE TYPE auth.session_grant AS (
 COMMENT ON TYPE auth.session_grant IS
     'a new session: its token, shown once and never stored, and its id, user and expiry';
 
--- Creates a session for a user and returns its token, the only copy.
+-- Creates a session for a user and returns its token, the only copy;
+-- 22023 for an unknown user, 28000 for a suspended one.
 CREATE FUNCTION auth._issue_session(user_id uuid, ttl interval, ip inet, user_agent text)
 RETURNS auth.session_grant
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -67,10 +68,19 @@ BEGIN
     IF v_ttl <= interval '0' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'session ttl must be positive';
     END IF;
-    -- FOR SHARE waits for a ban being written to this user, so the copy of
-    -- banned_until below cannot miss it
+    -- FOR SHARE waits for a ban being written to this user, so neither the
+    -- check nor the copy of banned_until below can miss it
     SELECT u.banned_until INTO v_banned FROM auth.users u
      WHERE u.id = _issue_session.user_id FOR SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
+    END IF;
+    IF v_banned > v_now THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended',
+            DETAIL = CASE WHEN v_banned < 'infinity'
+                          THEN format('The suspension ends at %s.', v_banned)
+                          ELSE 'The suspension has no end date.' END;
+    END IF;
     v_grant.token := auth._generate_token('ses');
     v_grant.user_id := _issue_session.user_id;
     INSERT INTO auth.sessions AS s (user_id, token_hash, created_at, refreshed_at,
@@ -93,18 +103,8 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_banned timestamptz;
-    v_found boolean;
     v_grant auth.session_grant;
 BEGIN
-    SELECT true, u.banned_until INTO v_found, v_banned
-      FROM auth.users u WHERE u.id = create_session.user_id;
-    IF v_found IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
-    END IF;
-    IF v_banned > auth.now() THEN
-        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended';
-    END IF;
     v_grant := auth._issue_session(create_session.user_id, ttl, ip, user_agent);
     PERFORM auth._audit('session_created', v_grant.user_id, v_grant.session_id, ip, '{}');
     RETURN v_grant;

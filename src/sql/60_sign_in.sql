@@ -141,12 +141,8 @@ BEGIN
     END IF;
 
     DELETE FROM auth.attempts a WHERE a.scope = 'sign_in' AND a.key = v_key;
-    IF v_user.banned_until > v_now THEN
-        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended',
-            DETAIL = CASE WHEN v_user.banned_until < 'infinity'
-                          THEN format('The suspension ends at %s.', v_user.banned_until)
-                          ELSE 'The suspension has no end date.' END;
-    END IF;
+    -- (a suspended user is refused by auth._issue_session, only now that
+    -- the password was right, so a ban reveals nothing to a guesser)
     IF v_user.email_verified_at IS NULL AND auth._setting_bool('auth.require_verified_email') THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'email is not verified',
             HINT = 'Verify the email with the link sent to it, or sign in with a magic link.';

@@ -47,9 +47,6 @@ BEGIN
             PERFORM auth._audit('sign_up', v_user.id, NULL, ip, jsonb_build_object('method', method));
         END IF;
     END IF;
-    IF v_user.banned_until > v_now THEN
-        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended';
-    END IF;
     IF v_user.email_verified_at IS NULL AND NOT v_result.is_new_user THEN
         -- The mailbox is proven only now: whoever signed this address up
         -- before may not have been its owner, so their password and
