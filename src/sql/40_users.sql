@@ -85,8 +85,7 @@ DECLARE
     v_try jsonb;
 BEGIN
     PERFORM auth._check_password_policy(new_password);
-    v_try := auth._count_attempt('change_password', v_key,
-                                 clock_timestamp() + auth._setting_interval('auth.time_offset'));
+    v_try := auth._count_attempt('change_password', v_key);
     IF NOT (v_try->>'allowed')::boolean THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429',
             MESSAGE = 'too many wrong current passwords',

@@ -64,21 +64,32 @@ COMMENT ON FUNCTION auth._autonomous_dispatch(jsonb) IS
     'internal: the writes auth._autonomous makes in a transaction of their own';
 REVOKE ALL ON FUNCTION auth._autonomous_dispatch(jsonb) FROM PUBLIC;
 
--- Counts an attempt at a password against auth.max_failed_sign_ins per
--- auth.failed_sign_in_window, durably and before the password is checked;
--- returns {"allowed", "count", "retry_at"}.
-CREATE FUNCTION auth._count_attempt(scope text, key bytea, at timestamptz) RETURNS jsonb
+-- The wall clock (shifted like auth.now()), which stamps attempts: not the
+-- transaction's start, so a long transaction cannot make guesses look old.
+CREATE FUNCTION auth._clock() RETURNS timestamptz
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT clock_timestamp() + auth._setting_interval('auth.time_offset') $$;
+COMMENT ON FUNCTION auth._clock() IS
+    'internal: the wall clock, shifted by auth.time_offset';
+REVOKE ALL ON FUNCTION auth._clock() FROM PUBLIC;
+
+-- Counts an attempt against a limit (by default the failed sign-in limit:
+-- auth.max_failed_sign_ins per auth.failed_sign_in_window), durably and
+-- before the secret is checked; returns {"allowed", "count", "retry_at"}.
+CREATE FUNCTION auth._count_attempt(scope text, key bytea, "window" interval DEFAULT NULL,
+                                    max integer DEFAULT NULL) RETURNS jsonb
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT auth._autonomous(jsonb_build_object(
-        'op', 'attempt', 'scope', scope, 'key', encode(key, 'hex'), 'at', at,
-        'window', auth._setting_interval('auth.failed_sign_in_window'),
-        'max', auth._setting_int('auth.max_failed_sign_ins')))
+        'op', 'attempt', 'scope', scope, 'key', encode(key, 'hex'), 'at', auth._clock(),
+        'window', coalesce("window", auth._setting_interval('auth.failed_sign_in_window')),
+        'max', coalesce(max, auth._setting_int('auth.max_failed_sign_ins'))))
 $$;
-COMMENT ON FUNCTION auth._count_attempt(text, bytea, timestamptz) IS
-    'internal: durably counts a password attempt against the failed sign-in limit';
-REVOKE ALL ON FUNCTION auth._count_attempt(text, bytea, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION auth._count_attempt(text, bytea, interval, integer) IS
+    'internal: durably counts an attempt against a limit, by default the failed sign-in limit';
+REVOKE ALL ON FUNCTION auth._count_attempt(text, bytea, interval, integer) FROM PUBLIC;
 
 CREATE FUNCTION auth.sign_in(email text, password text, ip inet DEFAULT NULL,
                              user_agent text DEFAULT NULL)
@@ -92,9 +103,6 @@ DECLARE
     v_email text := auth._normalize_email(email);
     v_key bytea := sha256(convert_to(v_email, 'UTF8'));
     v_now timestamptz := auth.now();
-    -- attempts are stamped with the wall clock, not the transaction's start,
-    -- so a long transaction cannot make its guesses look old
-    v_clock timestamptz := clock_timestamp() + auth._setting_interval('auth.time_offset');
     v_try jsonb;
     v_user auth.users;
     v_ok boolean;
@@ -104,7 +112,7 @@ BEGIN
     END IF;
     -- Count this attempt first, durably, so that concurrent guesses are
     -- limited exactly; a success below removes the count again.
-    v_try := auth._count_attempt('sign_in', v_key, v_clock);
+    v_try := auth._count_attempt('sign_in', v_key);
     IF NOT (v_try->>'allowed')::boolean THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429',
             MESSAGE = 'too many failed sign-ins for this email',
@@ -131,7 +139,7 @@ BEGIN
         BEGIN
             PERFORM auth._autonomous(jsonb_build_object(
                 'op', 'audit', 'event', 'sign_in_failed', 'user_id', v_user.id, 'ip', ip,
-                'at', v_clock,
+                'at', auth._clock(),
                 'detail', jsonb_build_object('email', left(v_email, 254),
                                              'attempt', (v_try->>'count')::int)));
         EXCEPTION WHEN insufficient_resources THEN

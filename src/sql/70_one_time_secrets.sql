@@ -230,11 +230,9 @@ BEGIN
     IF v_row.id IS NULL THEN
         RETURN NULL;
     END IF;
-    v_try := auth._autonomous(jsonb_build_object(
-        'op', 'attempt', 'scope', 'code', 'key', replace(v_row.id::text, '-', ''),
-        'at', clock_timestamp() + auth._setting_interval('auth.time_offset'),
-        'window', auth._setting_interval('auth.email_code_ttl') + interval '1 day',
-        'max', auth._setting_int('auth.code_max_attempts')));
+    v_try := auth._count_attempt('code', uuid_send(v_row.id),
+                                 auth._setting_interval('auth.email_code_ttl') + interval '1 day',
+                                 auth._setting_int('auth.code_max_attempts'));
     IF NOT (v_try->>'allowed')::boolean THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429', MESSAGE = 'too many wrong codes',
             HINT = 'Request a new code.';
