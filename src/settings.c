@@ -45,11 +45,26 @@ int			auth_invitation_ttl = 48 * SECS_PER_HOUR;
 
 #define YEAR_SECS	(365 * SECS_PER_DAY)
 
+/* Every setting is PGC_SUSET; its default is the variable's initial value. */
 static void
 define_seconds(const char *name, const char *desc, int *var, int min, int max)
 {
 	DefineCustomIntVariable(name, desc, NULL, var, *var, min, max,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+}
+
+static void
+define_count(const char *name, const char *desc, int *var, int min, int max)
+{
+	DefineCustomIntVariable(name, desc, NULL, var, *var, min, max,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+}
+
+static void
+define_flag(const char *name, const char *desc, bool *var)
+{
+	DefineCustomBoolVariable(name, desc, NULL, var, *var,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 }
 
 void
@@ -60,10 +75,9 @@ auth_define_settings(void)
 							"OWASP's minimum for argon2id is 19456 (19 MiB).",
 							&auth_argon2_memory_kib, auth_argon2_memory_kib,
 							64, 4 * 1024 * 1024, PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("auth.argon2_iterations",
-							"Time cost (passes) of new argon2id password hashes.",
-							NULL, &auth_argon2_iterations, auth_argon2_iterations,
-							1, 64, PGC_SUSET, 0, NULL, NULL, NULL);
+	define_count("auth.argon2_iterations",
+				 "Time cost (passes) of new argon2id password hashes.",
+				 &auth_argon2_iterations, 1, 64);
 	DefineCustomIntVariable("auth.argon2_parallelism",
 							"Lanes of new argon2id password hashes.",
 							"Lanes are computed one after the other in the backend.",
@@ -83,10 +97,9 @@ auth_define_settings(void)
 	define_seconds("auth.session_max_lifetime",
 				   "Time after creation beyond which no session is extended.",
 				   &auth_session_max_lifetime, 60, 10 * YEAR_SECS);
-	DefineCustomIntVariable("auth.max_failed_sign_ins",
-							"Failed sign-ins per email within auth.failed_sign_in_window before the email is refused.",
-							NULL, &auth_max_failed_sign_ins, auth_max_failed_sign_ins,
-							1, 1000, PGC_SUSET, 0, NULL, NULL, NULL);
+	define_count("auth.max_failed_sign_ins",
+				 "Failed sign-ins per email within auth.failed_sign_in_window before the email is refused.",
+				 &auth_max_failed_sign_ins, 1, 1000);
 	define_seconds("auth.failed_sign_in_window",
 				   "Window in which failed sign-ins per email are counted.",
 				   &auth_failed_sign_in_window, 1, YEAR_SECS);
@@ -99,50 +112,44 @@ auth_define_settings(void)
 	define_seconds("auth.magic_link_ttl",
 				   "Lifetime of a magic link.",
 				   &auth_magic_link_ttl, 60, 7 * SECS_PER_DAY);
-	DefineCustomIntVariable("auth.magic_link_rate_limit",
-							"Magic links, codes, verification and reset messages requested per email within auth.magic_link_rate_window.",
-							NULL, &auth_magic_link_rate_limit, auth_magic_link_rate_limit,
-							1, 1000, PGC_SUSET, 0, NULL, NULL, NULL);
+	define_count("auth.magic_link_rate_limit",
+				 "Magic links, codes, verification and reset messages requested per email within auth.magic_link_rate_window.",
+				 &auth_magic_link_rate_limit, 1, 1000);
 	define_seconds("auth.magic_link_rate_window",
 				   "Window in which requests per email are counted.",
 				   &auth_magic_link_rate_window, 1, YEAR_SECS);
-	DefineCustomBoolVariable("auth.magic_link_sign_up",
-							 "Whether a magic link or sign-in code for an unknown email creates the user.",
-							 NULL, &auth_magic_link_sign_up, true,
-							 PGC_SUSET, 0, NULL, NULL, NULL);
+	define_flag("auth.magic_link_sign_up",
+				"Whether a magic link or sign-in code for an unknown email creates the user.",
+				&auth_magic_link_sign_up);
 	define_seconds("auth.email_code_ttl",
 				   "Lifetime of a 6-digit email code.",
 				   &auth_email_code_ttl, 60, SECS_PER_DAY);
-	DefineCustomIntVariable("auth.code_max_attempts",
-							"Wrong tries after which a 6-digit code dies.",
-							NULL, &auth_code_max_attempts, auth_code_max_attempts,
-							1, 100, PGC_SUSET, 0, NULL, NULL, NULL);
+	define_count("auth.code_max_attempts",
+				 "Wrong tries after which a 6-digit code dies.",
+				 &auth_code_max_attempts, 1, 100);
 	define_seconds("auth.email_verification_ttl",
 				   "Lifetime of an email verification or email change link.",
 				   &auth_email_verification_ttl, 60, 30 * SECS_PER_DAY);
 	define_seconds("auth.password_reset_ttl",
 				   "Lifetime of a password reset link.",
 				   &auth_password_reset_ttl, 60, 7 * SECS_PER_DAY);
-	DefineCustomBoolVariable("auth.require_verified_email",
-							 "Whether auth.sign_in refuses users whose email is not verified.",
-							 NULL, &auth_require_verified_email, false,
-							 PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("auth.membership_limit",
-							"Most members an organization may have.",
-							NULL, &auth_membership_limit, auth_membership_limit,
-							1, 1000000, PGC_SUSET, 0, NULL, NULL, NULL);
+	define_flag("auth.require_verified_email",
+				"Whether auth.sign_in refuses users whose email is not verified.",
+				&auth_require_verified_email);
+	define_count("auth.membership_limit",
+				 "Most members an organization may have.",
+				 &auth_membership_limit, 1, 1000000);
 	define_seconds("auth.invitation_ttl",
 				   "Lifetime of an invitation to an organization.",
 				   &auth_invitation_ttl, 60, 365 * SECS_PER_DAY);
-	DefineCustomBoolVariable("auth.notify_events",
-							 "Whether each audit event is also sent as NOTIFY auth_events.",
-							 "Any role that can connect may LISTEN; payloads hold ids and event names only.",
-							 &auth_notify_events, true,
-							 PGC_SUSET, 0, NULL, NULL, NULL);
+	/* any role that can connect may LISTEN; payloads hold ids and event names */
+	define_flag("auth.notify_events",
+				"Whether each audit event is also sent as NOTIFY auth_events.",
+				&auth_notify_events);
 	DefineCustomIntVariable("auth.time_offset",
 							"Shifts the extension's clock, for tests only.",
 							"Lets a test move time forward instead of sleeping.",
-							&auth_time_offset, 0, -50 * YEAR_SECS, 50 * YEAR_SECS,
+							&auth_time_offset, auth_time_offset, -50 * YEAR_SECS, 50 * YEAR_SECS,
 							PGC_SUSET, GUC_UNIT_S | GUC_SUPERUSER_ONLY,
 							NULL, NULL, NULL);
 }
