@@ -78,27 +78,22 @@ taps=(test/t/*.pl)
 
 # pg_regress and pg_isolation_regress the PGXS way (make installcheck), one
 # layer at a time so that a failing one does not keep the other from running.
-if ! has_layer regress; then
-	:
-elif [ ${#regress[@]} -eq 0 ]; then
-	skip regress "no sql/*.sql"
-else
-	say "layer regress: ${#regress[@]} tests"
-	run "$TMPROOT/regress.log" "$MAKE" -s --no-print-directory installcheck ISOLATION=
-	read -r p f < <(count_regress "$TMPROOT/regress.log")
-	record regress "$rc" "$p" "$f" "${#regress[@]}"
-fi
-
-if ! has_layer isolation; then
-	:
-elif [ ${#specs[@]} -eq 0 ]; then
-	skip isolation "no test/specs/*.spec"
-else
-	say "layer isolation: ${#specs[@]} specs"
-	run "$TMPROOT/isolation.log" "$MAKE" -s --no-print-directory installcheck REGRESS=
-	read -r p f < <(count_regress "$TMPROOT/isolation.log")
-	record isolation "$rc" "$p" "$f" "${#specs[@]}"
-fi
+# installcheck_layer LAYER COUNT WHAT-IS-MISSING MAKE-VARIABLE-THAT-SKIPS-THE-OTHER
+installcheck_layer() {
+	local layer=$1 count=$2 missing=$3 other=$4
+	if ! has_layer "$layer"; then
+		return
+	elif [ "$count" -eq 0 ]; then
+		skip "$layer" "$missing"
+		return
+	fi
+	say "layer $layer: $count tests"
+	run "$TMPROOT/$layer.log" "$MAKE" -s --no-print-directory installcheck "$other="
+	read -r p f < <(count_regress "$TMPROOT/$layer.log")
+	record "$layer" "$rc" "$p" "$f" "$count"
+}
+installcheck_layer regress "${#regress[@]}" "no sql/*.sql" ISOLATION
+installcheck_layer isolation "${#specs[@]}" "no test/specs/*.spec" REGRESS
 
 # TAP tests make their own clusters with initdb, so when root they run as
 # postgres, from a copy of test/t that postgres can read. PG15's

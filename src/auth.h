@@ -8,6 +8,7 @@
 #define AUTH_H
 
 #include "postgres.h"
+#include "utils/snapshot.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
@@ -33,6 +34,7 @@ extern void auth_define_settings(void);
 extern TimestampTz auth_now(void);
 
 /* token.c: secrets the extension issues */
+extern void auth_random_bytes(void *buf, Size len);
 extern char *auth_token_generate(const char *prefix);
 extern bool auth_token_hash_if_shaped(const char *prefix, const char *token,
 									  Size len, uint8 *hash_out);
@@ -60,7 +62,8 @@ extern const AuthIdentity *auth_identity_current(void);
 extern void auth_identity_set(const AuthIdentity *ident, bool is_local);
 extern void auth_identity_clear(void);
 
-/* session.c: verification of session tokens */
+/* session.c: verification of session tokens, and the snapshot reads use */
+extern Snapshot auth_read_snapshot(void);
 typedef struct AuthSessionInfo
 {
 	pg_uuid_t	user_id;

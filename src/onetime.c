@@ -27,10 +27,7 @@ auth_generate_code(PG_FUNCTION_ARGS)
 	/* rejection sampling: 4294000000 is the largest multiple of 10^6 */
 	do
 	{
-		if (!pg_strong_random(&v, sizeof(v)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("could not generate random bytes")));
+		auth_random_bytes(&v, sizeof(v));
 	} while (v >= 4294000000U);
 	snprintf(code, sizeof(code), "%06u", v % 1000000);
 	PG_RETURN_TEXT_P(cstring_to_text(code));

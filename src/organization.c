@@ -22,7 +22,6 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 
 #include "auth.h"
 
@@ -278,7 +277,7 @@ current_memberships(void)
 
 	if (ident == NULL)
 		return NULL;
-	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	snap = auth_read_snapshot();
 	if (!cache_matches(snap, &ident->user_id))
 	{
 		load_cache(&ident->user_id);

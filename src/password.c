@@ -276,10 +276,7 @@ auth_hash_password(PG_FUNCTION_ARGS)
 
 	check_password_size(VARSIZE_ANY_EXHDR(pwd));
 	current_argon2_params(&p);
-	if (!pg_strong_random(p.salt, p.saltlen))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate random bytes")));
+	auth_random_bytes(p.salt, p.saltlen);
 	argon2_derive(VARDATA_ANY(pwd), VARSIZE_ANY_EXHDR(pwd), &p, p.hash, p.hashlen);
 	encoded = encode_phc(&p);
 	explicit_bzero(p.hash, sizeof(p.hash));

@@ -104,8 +104,9 @@ resolve_attnums(Relation sessions)
 	attnums.relid = RelationGetRelid(sessions);
 }
 
-static Snapshot
-read_snapshot(void)
+/* The snapshot a read inside a query uses: the query's own. */
+Snapshot
+auth_read_snapshot(void)
 {
 	return ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
 }
@@ -124,7 +125,7 @@ probe_index(Relation rel, Oid indexoid, RegProcedure eqproc, Datum key,
 	bool		found;
 
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, eqproc, key);
-	scan = index_beginscan(rel, index, read_snapshot(), 1, 0);
+	scan = index_beginscan(rel, index, auth_read_snapshot(), 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	if (found)

@@ -42,8 +42,9 @@ auth_sha256(const void *data, Size len, uint8 *out)
 				 errmsg("could not compute a SHA-256 digest")));
 }
 
-static void
-fill_random(uint8 *buf, Size len)
+/* len bytes from pg_strong_random, or an error */
+void
+auth_random_bytes(void *buf, Size len)
 {
 	if (!pg_strong_random(buf, len))
 		ereport(ERROR,
@@ -79,7 +80,7 @@ auth_token_generate(const char *prefix)
 				 errmsg("invalid token prefix"),
 				 errdetail("A prefix is 1 to 16 lowercase letters or digits.")));
 
-	fill_random(raw, AUTH_TOKEN_BYTES);
+	auth_random_bytes(raw, AUTH_TOKEN_BYTES);
 	raw[AUTH_TOKEN_BYTES] = 0;
 	out = palloc(plen + 1 + TOKEN_BODY_LEN + 1);
 	memcpy(out, prefix, plen);
