@@ -59,7 +59,8 @@ start() {
 	# the extension starts short-lived dynamic background workers
 	max_worker_processes = 16
 	fsync = off
-	shared_preload_libraries = ''
+	# rate-limit windows of API keys live in shared memory (src/apikey.c)
+	shared_preload_libraries = 'auth'
 	log_min_messages = warning
 	CONF
 	say "starting server (socket $sock, log $log)"

@@ -43,6 +43,20 @@ INSERT INTO issued VALUES ('rest password three');
 SELECT pg_temp.err($$SELECT auth.sign_in('rest-new@example.com', 'guessed password four')$$);
 INSERT INTO issued VALUES ('guessed password four');
 
+-- API keys: created, rotated with a grace period, created by a key
+BEGIN;
+SELECT auth.authenticate(:'rest_session') IS NOT NULL AS authenticated;
+INSERT INTO issued SELECT (auth.create_api_key('rest key', '{read}')).key RETURNING secret AS rest_key \gset
+SELECT id AS rest_key_id FROM auth.list_api_keys() \gset
+INSERT INTO issued SELECT auth.rotate_api_key(:'rest_key_id', '1 hour') RETURNING secret AS rest_key2 \gset
+COMMIT;
+BEGIN;
+SELECT auth.authenticate_api_key(:'rest_key2') IS NOT NULL AS authenticated;
+INSERT INTO issued SELECT (auth.create_api_key('child key', '{read}')).key;
+COMMIT;
+-- what a key shows for display aside, no part of a key is kept either
+INSERT INTO issued SELECT substr(secret, 10) FROM issued WHERE secret LIKE 'ak\_%';
+
 SELECT count(*) AS secrets_issued FROM issued;
 -- Every row of every table in schema auth, as text, against every secret
 -- (codes are matched as whole 6-digit numbers).

@@ -8,12 +8,17 @@
 #define AUTH_H
 
 #include "postgres.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "utils/relcache.h"
 #include "utils/snapshot.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 #define AUTH_HASH_LEN		32		/* SHA-256 */
 #define AUTH_TOKEN_BYTES	32		/* 256 bits from pg_strong_random */
+#define AUTH_API_KEY_BYTES	36		/* 288 bits: 48 characters, 4 shown */
+#define AUTH_MAX_TOKEN_BYTES 64
 #define AUTH_SESSION_PREFIX "ses"
 
 /* settings.c: GUC variables (seconds for every duration) */
@@ -30,12 +35,22 @@ extern int	auth_audit_retention;
 extern int	auth_cleanup_grace;
 extern int	auth_time_offset;
 
+extern int	auth_api_key_touch_interval;
+extern int	auth_api_key_rate_limit_slots;
+extern char *auth_api_key_prefix;
+
 extern void auth_define_settings(void);
 extern TimestampTz auth_now(void);
+extern TimestampTz auth_statement_now(void);
 
 /* token.c: secrets the extension issues */
 extern void auth_random_bytes(void *buf, Size len);
 extern char *auth_token_generate(const char *prefix);
+extern char *auth_token_generate_bytes(const char *prefix, Size nbytes);
+extern bool auth_token_hash_if_shaped_bytes(const char *prefix, Size nbytes,
+											const char *token, Size len,
+											uint8 *hash_out);
+extern bool auth_token_prefix_is_valid(const char *prefix);
 extern bool auth_token_hash_if_shaped(const char *prefix, const char *token,
 									  Size len, uint8 *hash_out);
 extern void auth_sha256(const void *data, Size len, uint8 *out);
@@ -45,16 +60,27 @@ typedef enum AuthIdentityKind
 {
 	AUTH_IDENTITY_NONE = 0,
 	AUTH_IDENTITY_SESSION,		/* authenticated with a session token */
-	AUTH_IDENTITY_USER			/* set by a superuser for a user */
+	AUTH_IDENTITY_USER,			/* set by a superuser for a user */
+	AUTH_IDENTITY_API_KEY		/* authenticated with an API key */
 } AuthIdentityKind;
+
+/*
+ * An API key holds at most AUTH_MAX_SCOPES scopes of at most
+ * AUTH_MAX_SCOPE_LEN characters each, so they fit the identity inline.
+ */
+#define AUTH_MAX_SCOPES		32
+#define AUTH_MAX_SCOPE_LEN	64
+#define AUTH_SCOPES_BUFLEN	(AUTH_MAX_SCOPES * (AUTH_MAX_SCOPE_LEN + 1) + 1)
 
 typedef struct AuthIdentity
 {
 	AuthIdentityKind kind;
 	pg_uuid_t	user_id;
 	pg_uuid_t	session_id;		/* all zero unless kind is SESSION */
-	bool		has_org;		/* the session's active organization, if any */
+	pg_uuid_t	key_id;			/* all zero unless kind is API_KEY */
+	bool		has_org;		/* the active organization (the key's), if any */
 	pg_uuid_t	org_id;
+	char		scopes[AUTH_SCOPES_BUFLEN];	/* API key: space-separated */
 } AuthIdentity;
 
 extern void auth_define_identity(void);
@@ -82,6 +108,27 @@ extern bool auth_session_is_live(const pg_uuid_t *session_id,
 
 /* organization.c: rank of a built-in role (owner 3, admin 2, others 1) */
 extern int	auth_role_rank(const char *role);
+/* whether a granted permission or scope ("*", "res:*", "res:act") covers one */
+extern bool auth_permission_covers(const char *granted, const char *wanted);
+/* identity.c: scopes, kept as a space-separated list */
+extern bool auth_identity_has_scope(const AuthIdentity *ident, const char *scope);
+extern bool auth_scopes_cover(const char *scopes, const char *scope);
+extern Datum auth_scopes_array(const char *scopes);
+
+/* apikey.c: verification of API keys, and the rate-limit shared memory */
+typedef struct AuthApiKeyInfo
+{
+	pg_uuid_t	key_id;
+	pg_uuid_t	user_id;
+	bool		has_org;
+	pg_uuid_t	org_id;
+	char		scopes[AUTH_SCOPES_BUFLEN];
+} AuthApiKeyInfo;
+
+extern bool auth_api_key_is_live(const pg_uuid_t *key_id,
+								 const pg_uuid_t *user_id,
+								 AuthApiKeyInfo *info);
+extern void auth_api_key_shmem_init(void);
 
 /* catalog.c: the extension's own relations, found once per backend */
 typedef enum AuthRel
@@ -89,10 +136,23 @@ typedef enum AuthRel
 	AUTH_REL_SESSIONS = 0,
 	AUTH_REL_SESSIONS_TOKEN_HASH_KEY,
 	AUTH_REL_SESSIONS_PKEY,
+	AUTH_REL_API_KEYS,
+	AUTH_REL_API_KEYS_KEY_HASH_KEY,
+	AUTH_REL_API_KEYS_PREVIOUS_KEY_HASH_KEY,
+	AUTH_REL_API_KEYS_PKEY,
 	AUTH_REL_COUNT
 } AuthRel;
 
 extern Oid	auth_rel_oid(AuthRel rel);
 extern Oid	auth_schema_owner(void);
+
+/* catalog.c: the read path's shared machinery */
+extern AttrNumber auth_attnum(Relation rel, const char *name);
+extern bool auth_probe_index(Relation rel, Oid indexoid, RegProcedure eqproc,
+							 Datum key, TupleTableSlot *slot);
+extern TimestampTz auth_slot_timestamp(TupleTableSlot *slot, AttrNumber attnum,
+									   bool *isnull);
+extern SPIPlanPtr auth_kept_plan(SPIPlanPtr *plan, const char *sql,
+								 int nargs, Oid *argtypes);
 
 #endif							/* AUTH_H */

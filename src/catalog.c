@@ -4,15 +4,22 @@
  * The read path probes indexes directly, with no SPI round trip, so it
  * needs the OIDs of a few relations.  They are looked up by name once per
  * backend and forgotten on any relcache invalidation of one of them (DROP
- * EXTENSION, a REINDEX that swaps a relation, ...).
+ * EXTENSION, a REINDEX that swaps a relation, ...).  The helpers below are
+ * what every C read path shares: column numbers by name, one index probe,
+ * and SPI plans prepared once per backend.
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
+#include "parser/parse_relation.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
 
 #include "auth.h"
@@ -21,6 +28,10 @@ static const char *const rel_names[AUTH_REL_COUNT] = {
 	[AUTH_REL_SESSIONS] = "sessions",
 	[AUTH_REL_SESSIONS_TOKEN_HASH_KEY] = "sessions_token_hash_key",
 	[AUTH_REL_SESSIONS_PKEY] = "sessions_pkey",
+	[AUTH_REL_API_KEYS] = "api_keys",
+	[AUTH_REL_API_KEYS_KEY_HASH_KEY] = "api_keys_key_hash_key",
+	[AUTH_REL_API_KEYS_PREVIOUS_KEY_HASH_KEY] = "api_keys_previous_key_hash_key",
+	[AUTH_REL_API_KEYS_PKEY] = "api_keys_pkey",
 };
 
 static Oid	rel_oids[AUTH_REL_COUNT];
@@ -85,4 +96,68 @@ auth_schema_owner(void)
 	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
 	ReleaseSysCache(tup);
 	return owner;
+}
+
+/* The number of a column of one of the extension's tables, or an error. */
+AttrNumber
+auth_attnum(Relation rel, const char *name)
+{
+	int			attnum = attnameAttNum(rel, name, false);
+
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of \"auth.%s\" does not exist", name,
+						RelationGetRelationName(rel))));
+	return attnum;
+}
+
+/*
+ * Fetches the first tuple of rel visible to the query's snapshot whose
+ * index (first key column) equals key into slot, with every column
+ * deformed; false when there is none.
+ */
+bool
+auth_probe_index(Relation rel, Oid indexoid, RegProcedure eqproc, Datum key,
+				 TupleTableSlot *slot)
+{
+	Relation	index = index_open(indexoid, AccessShareLock);
+	IndexScanDesc scan;
+	ScanKeyData skey;
+	bool		found;
+
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, eqproc, key);
+	scan = index_beginscan(rel, index, auth_read_snapshot(), 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	if (found)
+		slot_getallattrs(slot);
+	index_endscan(scan);
+	index_close(index, NoLock);
+	return found;
+}
+
+TimestampTz
+auth_slot_timestamp(TupleTableSlot *slot, AttrNumber attnum, bool *isnull)
+{
+	Datum		d = slot->tts_values[attnum - 1];
+
+	*isnull = slot->tts_isnull[attnum - 1];
+	return *isnull ? 0 : DatumGetTimestampTz(d);
+}
+
+/* *plan, prepared and kept for the backend's life on first use. */
+SPIPlanPtr
+auth_kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare a query of the auth extension: %s",
+				 SPI_result_code_string(SPI_result));
+		*plan = p;
+	}
+	return *plan;
 }

@@ -8,13 +8,14 @@
  * the value once into a struct; the accessors read that struct.
  *
  * Value format: "" (nobody), "session:<user uuid>:<session uuid>[:<org uuid>]",
- * or "user:<user uuid>[:<org uuid>]" (set by a superuser); the optional
- * last uuid is the active organization.
+ * "user:<user uuid>[:<org uuid>]" (set by a superuser), or
+ * "api_key:<user uuid>:<key uuid>[:<org uuid>]/<scope> <scope> ..."; the
+ * optional last uuid is the active organization (a key's is fixed).
  *
- * A session identity kept for the whole connection (is_local => false) is
- * re-checked against auth.sessions once per transaction, on first use, so
- * revoking or expiring the session or banning its user takes effect at the
- * connection's next transaction.  The leader settles that check before any
+ * A session or API-key identity kept for the whole connection (is_local =>
+ * false) is re-checked against its table once per transaction, on first
+ * use, so revoking or expiring the credential or banning its user takes
+ * effect at the connection's next transaction.  The leader settles that check before any
  * query starts (ExecutorStart hook) and clears a dead identity for the
  * transaction, so parallel workers, which trust the value they are handed,
  * always agree with it.
@@ -26,6 +27,8 @@
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -101,15 +104,68 @@ append_uuid(StringInfo buf, const pg_uuid_t *u)
 	}
 }
 
+/*
+ * Steps through a space-separated list of scopes: returns the next one and
+ * its length, or NULL at the end.
+ */
+static const char *
+next_scope(const char **cursor, Size *len)
+{
+	const char *p = *cursor;
+	const char *end;
+
+	while (*p == ' ')
+		p++;
+	if (*p == '\0')
+		return NULL;
+	end = strchr(p, ' ');
+	*len = end ? (Size) (end - p) : strlen(p);
+	*cursor = p + *len;
+	return p;
+}
+
+/* Parses an optional ":<org uuid>" at s; returns the text after it or NULL. */
+static const char *
+parse_org(const char *s, AuthIdentity *out)
+{
+	if (*s != ':')
+		return s;
+	if ((s = parse_uuid(s + 1, &out->org_id)) == NULL)
+		return NULL;
+	out->has_org = true;
+	return s;
+}
+
 /* Parses an optional ":<org uuid>" at s, then the end of the value. */
 static bool
 parse_org_suffix(const char *s, AuthIdentity *out)
 {
+	return (s = parse_org(s, out)) != NULL && *s == '\0';
+}
+
+/* Whether c may appear in a scope (see auth._check_scopes). */
+static inline bool
+scope_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		(c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' ||
+		c == ':' || c == '*' || c == '/';
+}
+
+/* Parses "/<scope> <scope> ..." (or nothing) at s up to the end. */
+static bool
+parse_scopes(const char *s, AuthIdentity *out)
+{
+	Size		len;
+
 	if (*s == '\0')
 		return true;
-	if (*s != ':' || (s = parse_uuid(s + 1, &out->org_id)) == NULL || *s != '\0')
+	if (*s++ != '/' || (len = strlen(s)) >= sizeof(out->scopes))
 		return false;
-	out->has_org = true;
+	for (const char *p = s; *p; p++)
+		if (!scope_char(*p) && *p != ' ')
+			return false;
+	memcpy(out->scopes, s, len + 1);
 	return true;
 }
 
@@ -140,9 +196,17 @@ check_identity(char **newval, void **extra, GucSource source)
 		ok = (s = parse_uuid(s + 5, &parsed.user_id)) != NULL &&
 			parse_org_suffix(s, &parsed);
 	}
+	else if (strncmp(s, "api_key:", 8) == 0)
+	{
+		parsed.kind = AUTH_IDENTITY_API_KEY;
+		ok = (s = parse_uuid(s + 8, &parsed.user_id)) != NULL && *s == ':' &&
+			(s = parse_uuid(s + 1, &parsed.key_id)) != NULL &&
+			(s = parse_org(s, &parsed)) != NULL &&
+			parse_scopes(s, &parsed);
+	}
 	if (!ok)
 	{
-		GUC_check_errdetail("Expected \"session:<user uuid>:<session uuid>[:<org uuid>]\" or \"user:<user uuid>[:<org uuid>]\".");
+		GUC_check_errdetail("Expected \"session:<user uuid>:<session uuid>[:<org uuid>]\", \"user:<user uuid>[:<org uuid>]\" or \"api_key:<user uuid>:<key uuid>[:<org uuid>][/<scopes>]\".");
 		return false;
 	}
 
@@ -171,6 +235,13 @@ identity_xact_callback(XactEvent event, void *arg)
 	identity_checked = false;
 }
 
+/* Whether the identity stands for a credential that can die: a session or a key. */
+static inline bool
+needs_recheck(const AuthIdentity *ident)
+{
+	return ident->kind == AUTH_IDENTITY_SESSION || ident->kind == AUTH_IDENTITY_API_KEY;
+}
+
 /* Whether two identities name the same active organization (or none). */
 static bool
 same_org(const AuthIdentity *a, const AuthIdentity *b)
@@ -189,13 +260,14 @@ static void
 identity_executor_start(QueryDesc *queryDesc, int eflags)
 {
 	if (!IsParallelWorker() && !IsInParallelMode() &&
-		identity_current != NULL && identity_current->kind == AUTH_IDENTITY_SESSION)
+		identity_current != NULL && needs_recheck(identity_current))
 	{
 		const AuthIdentity *settled = auth_identity_current();
 
 		if (settled == NULL)
 			set_identity_value("", true);
-		else if (!same_org(settled, identity_current))
+		else if (!same_org(settled, identity_current) ||
+				 strcmp(settled->scopes, identity_current->scopes) != 0)
 			auth_identity_set(settled, true);
 	}
 	if (prev_executor_start)
@@ -228,19 +300,32 @@ auth_identity_current(void)
 	if (ident == NULL || ident->kind == AUTH_IDENTITY_NONE)
 		return NULL;
 	/* a worker is handed the identity its leader settled */
-	if (IsParallelWorker() || ident->kind != AUTH_IDENTITY_SESSION)
+	if (IsParallelWorker() || !needs_recheck(ident))
 		return ident;
 	if (!identity_checked)
 	{
-		AuthSessionInfo info;
-
-		identity_live = auth_session_is_live(&ident->session_id,
-											 &ident->user_id, &info);
 		identity_settled = *ident;
-		if (identity_live)
+		if (ident->kind == AUTH_IDENTITY_SESSION)
 		{
-			identity_settled.has_org = info.has_org;
-			identity_settled.org_id = info.org_id;
+			AuthSessionInfo info;
+
+			identity_live = auth_session_is_live(&ident->session_id,
+												 &ident->user_id, &info);
+			if (identity_live)
+			{
+				identity_settled.has_org = info.has_org;
+				identity_settled.org_id = info.org_id;
+			}
+		}
+		else
+		{
+			AuthApiKeyInfo info;
+
+			/* a key's scopes may have shrunk since it was presented */
+			identity_live = auth_api_key_is_live(&ident->key_id,
+												 &ident->user_id, &info);
+			if (identity_live)
+				memcpy(identity_settled.scopes, info.scopes, sizeof(info.scopes));
 		}
 		identity_checked = true;
 	}
@@ -275,10 +360,22 @@ auth_identity_set(const AuthIdentity *ident, bool is_local)
 		appendStringInfoString(&buf, "user:");
 		append_uuid(&buf, &copy.user_id);
 	}
+	else if (copy.kind == AUTH_IDENTITY_API_KEY)
+	{
+		appendStringInfoString(&buf, "api_key:");
+		append_uuid(&buf, &copy.user_id);
+		appendStringInfoChar(&buf, ':');
+		append_uuid(&buf, &copy.key_id);
+	}
 	if (copy.kind != AUTH_IDENTITY_NONE && copy.has_org)
 	{
 		appendStringInfoChar(&buf, ':');
 		append_uuid(&buf, &copy.org_id);
+	}
+	if (copy.kind == AUTH_IDENTITY_API_KEY && copy.scopes[0] != '\0')
+	{
+		appendStringInfoChar(&buf, '/');
+		appendStringInfoString(&buf, copy.scopes);
 	}
 	set_identity_value(buf.data, is_local);
 	/* the caller has just verified it */
@@ -374,6 +471,31 @@ auth_require_uid(PG_FUNCTION_ARGS)
 	return uuid_datum_cached(fcinfo, &ident->user_id);
 }
 
+/*
+ * SQL function: auth._require_account_uid() returns uuid
+ * The user, for functions that act on the account itself (its password,
+ * sessions, email, memberships and invitations): an API key, scoped to
+ * what an application does with it, cannot do those (42501).
+ */
+PG_FUNCTION_INFO_V1(auth_require_account_uid);
+Datum
+auth_require_account_uid(PG_FUNCTION_ARGS)
+{
+	const AuthIdentity *ident = auth_identity_current();
+
+	if (ident == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("not authenticated"),
+				 errhint("Call auth.authenticate() with the session token first.")));
+	if (ident->kind == AUTH_IDENTITY_API_KEY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("an API key cannot manage its owner's account"),
+				 errhint("Sign in with a session to change credentials, sessions, email or memberships.")));
+	return uuid_datum_cached(fcinfo, &ident->user_id);
+}
+
 /* SQL function: auth.identity() returns jsonb */
 PG_FUNCTION_INFO_V1(auth_identity_json);
 Datum
@@ -381,12 +503,14 @@ auth_identity_json(PG_FUNCTION_ARGS)
 {
 	const AuthIdentity *ident = auth_identity_current();
 	StringInfoData buf;
+	Size		len;
 
 	if (ident == NULL)
 		PG_RETURN_NULL();
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "{\"kind\": \"%s\", \"user_id\": \"",
-					 ident->kind == AUTH_IDENTITY_SESSION ? "session" : "user");
+					 ident->kind == AUTH_IDENTITY_SESSION ? "session" :
+					 ident->kind == AUTH_IDENTITY_API_KEY ? "api_key" : "user");
 	append_uuid(&buf, &ident->user_id);
 	appendStringInfoChar(&buf, '"');
 	if (ident->kind == AUTH_IDENTITY_SESSION)
@@ -394,6 +518,17 @@ auth_identity_json(PG_FUNCTION_ARGS)
 		appendStringInfoString(&buf, ", \"session_id\": \"");
 		append_uuid(&buf, &ident->session_id);
 		appendStringInfoChar(&buf, '"');
+	}
+	if (ident->kind == AUTH_IDENTITY_API_KEY)
+	{
+		appendStringInfoString(&buf, ", \"api_key_id\": \"");
+		append_uuid(&buf, &ident->key_id);
+		/* scopes hold no quote or backslash (scope_char) */
+		appendStringInfoString(&buf, "\", \"scopes\": [");
+		for (const char *cursor = ident->scopes, *scope, *sep = "";
+			 (scope = next_scope(&cursor, &len)) != NULL; sep = ", ")
+			appendStringInfo(&buf, "%s\"%.*s\"", sep, (int) len, scope);
+		appendStringInfoChar(&buf, ']');
 	}
 	if (ident->has_org)
 	{
@@ -435,4 +570,93 @@ auth_set_identity_org(PG_FUNCTION_ARGS)
 		copy.org_id = *PG_GETARG_UUID_P(0);
 	auth_identity_set(&copy, true);
 	PG_RETURN_VOID();
+}
+
+/* SQL function: auth.api_key_id() returns uuid */
+PG_FUNCTION_INFO_V1(auth_api_key_id);
+Datum
+auth_api_key_id(PG_FUNCTION_ARGS)
+{
+	const AuthIdentity *ident = auth_identity_current();
+
+	if (ident == NULL || ident->kind != AUTH_IDENTITY_API_KEY)
+		PG_RETURN_NULL();
+	return uuid_datum_cached(fcinfo, &ident->key_id);
+}
+
+/*
+ * Whether a space-separated list of scopes covers one, where "*" and
+ * "resource:*" are wildcards.
+ */
+bool
+auth_scopes_cover(const char *scopes, const char *scope)
+{
+	char		granted[AUTH_MAX_SCOPE_LEN + 1];
+	const char *cursor;
+	const char *p;
+	Size		len;
+
+	for (cursor = scopes; (p = next_scope(&cursor, &len)) != NULL;)
+	{
+		if (len >= sizeof(granted))
+			continue;
+		memcpy(granted, p, len);
+		granted[len] = '\0';
+		if (auth_permission_covers(granted, scope))
+			return true;
+	}
+	return false;
+}
+
+/* A space-separated list of scopes as a text[]. */
+Datum
+auth_scopes_array(const char *scopes)
+{
+	Datum		elems[AUTH_MAX_SCOPES];
+	int			n = 0;
+	const char *cursor;
+	const char *p;
+	Size		len;
+
+	for (cursor = scopes; n < AUTH_MAX_SCOPES && (p = next_scope(&cursor, &len)) != NULL;)
+		elems[n++] = PointerGetDatum(cstring_to_text_with_len(p, len));
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * Whether the identity holds a scope: a session (or a user set by a
+ * superuser) holds every scope; an API key those it was given; nobody none.
+ */
+bool
+auth_identity_has_scope(const AuthIdentity *ident, const char *scope)
+{
+	if (ident == NULL)
+		return false;
+	return ident->kind != AUTH_IDENTITY_API_KEY || auth_scopes_cover(ident->scopes, scope);
+}
+
+/* SQL function: auth.has_scope(scope text) returns boolean */
+PG_FUNCTION_INFO_V1(auth_has_scope);
+Datum
+auth_has_scope(PG_FUNCTION_ARGS)
+{
+	char	   *scope = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	PG_RETURN_BOOL(auth_identity_has_scope(auth_identity_current(), scope));
+}
+
+/*
+ * SQL function: auth.scopes() returns text[]
+ * {"*"} for a session, the key's scopes for an API key, NULL for nobody.
+ */
+PG_FUNCTION_INFO_V1(auth_scopes);
+Datum
+auth_scopes(PG_FUNCTION_ARGS)
+{
+	const AuthIdentity *ident = auth_identity_current();
+
+	if (ident == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(auth_scopes_array(ident->kind == AUTH_IDENTITY_API_KEY ?
+									  ident->scopes : "*"));
 }

@@ -60,24 +60,18 @@ auth_recent_requests(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
 	Datum		values[2] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)};
+	Oid			argtypes[2] = {TEXTOID, TIMESTAMPTZOID};
 	bool		isnull;
 	int32		count;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (plan == NULL)
-	{
-		Oid			argtypes[2] = {TEXTOID, TIMESTAMPTZOID};
-		SPIPlanPtr	p = SPI_prepare("SELECT pg_catalog.count(*)::pg_catalog.int4"
-									" FROM auth.one_time_secrets s"
-									" WHERE s.email OPERATOR(pg_catalog.=) $1"
-									" AND s.created_at OPERATOR(pg_catalog.>) $2",
-									2, argtypes);
-
-		if (p == NULL || SPI_keepplan(p) != 0)
-			elog(ERROR, "could not prepare the request count");
-		plan = p;
-	}
+	auth_kept_plan(&plan,
+				   "SELECT pg_catalog.count(*)::pg_catalog.int4"
+				   " FROM auth.one_time_secrets s"
+				   " WHERE s.email OPERATOR(pg_catalog.=) $1"
+				   " AND s.created_at OPERATOR(pg_catalog.>) $2",
+				   2, argtypes);
 	if (SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(),
 							 InvalidSnapshot, true, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
@@ -102,23 +96,17 @@ auth_supersede_secrets(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
 	Datum		values[3] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2)};
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
 	int32		count;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (plan == NULL)
-	{
-		Oid			argtypes[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
-		SPIPlanPtr	p = SPI_prepare("UPDATE auth.one_time_secrets s SET invalidated_at = $3"
-									" WHERE s.email OPERATOR(pg_catalog.=) $1"
-									" AND s.purpose OPERATOR(pg_catalog.=) $2"
-									" AND s.consumed_at IS NULL AND s.invalidated_at IS NULL",
-									3, argtypes);
-
-		if (p == NULL || SPI_keepplan(p) != 0)
-			elog(ERROR, "could not prepare the supersede");
-		plan = p;
-	}
+	auth_kept_plan(&plan,
+				   "UPDATE auth.one_time_secrets s SET invalidated_at = $3"
+				   " WHERE s.email OPERATOR(pg_catalog.=) $1"
+				   " AND s.purpose OPERATOR(pg_catalog.=) $2"
+				   " AND s.consumed_at IS NULL AND s.invalidated_at IS NULL",
+				   3, argtypes);
 	if (SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(),
 							 InvalidSnapshot, false, true, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not supersede secrets");

@@ -11,6 +11,10 @@
  * transaction, and, under READ COMMITTED, changes others committed before
  * it began), in the leader and in parallel workers alike.  A lookup is
  * then a binary search over a handful of uuids.
+ *
+ * An API key bound to an organization acts within it alone: the helpers see
+ * no other membership.  And for any API key, a permission needs both the
+ * role's grant and one of the key's scopes.
  */
 #include "postgres.h"
 
@@ -55,6 +59,12 @@ typedef struct SnapshotKey
 #endif
 } SnapshotKey;
 
+typedef struct TeamMembership
+{
+	pg_uuid_t	team_id;
+	pg_uuid_t	org_id;
+} TeamMembership;
+
 typedef struct MembershipCache
 {
 	bool		valid;
@@ -63,7 +73,7 @@ typedef struct MembershipCache
 	int			nmemberships;
 	Membership *memberships;	/* sorted by org_id */
 	int			nteams;
-	pg_uuid_t  *teams;
+	TeamMembership *teams;		/* sorted by team_id */
 } MembershipCache;
 
 static MembershipCache cache;
@@ -115,28 +125,15 @@ auth_role_rank(const char *role)
 	return RANK_MEMBER;
 }
 
-/* A query with the user id as $1, prepared once per backend. */
-static SPIPlanPtr
-kept_plan(SPIPlanPtr *plan, const char *sql)
-{
-	if (*plan == NULL)
-	{
-		Oid			argtypes[1] = {UUIDOID};
-		SPIPlanPtr	p = SPI_prepare(sql, 1, argtypes);
-
-		if (p == NULL || SPI_keepplan(p) != 0)
-			elog(ERROR, "could not prepare the membership query");
-		*plan = p;
-	}
-	return *plan;
-}
-
+/* Runs a query with the user id as $1, prepared once per backend. */
 static void
-run_query(SPIPlanPtr plan, const pg_uuid_t *user_id)
+run_query(SPIPlanPtr *plan, const char *sql, const pg_uuid_t *user_id)
 {
+	Oid			argtypes[1] = {UUIDOID};
 	Datum		values[1] = {UUIDPGetDatum(user_id)};
 
-	if (SPI_execute_plan(plan, values, NULL, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(auth_kept_plan(plan, sql, 1, argtypes), values, NULL,
+						 true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read memberships");
 }
 
@@ -187,12 +184,12 @@ fill_cache(const pg_uuid_t *user_id)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	run_query(kept_plan(&memberships_plan,
-						"SELECT m.org_id, m.role, coalesce(r.permissions, '{}'::pg_catalog.text[])"
-						" FROM auth.members m LEFT JOIN auth.roles r"
-						"   ON r.name OPERATOR(pg_catalog.=) m.role"
-						"  AND (r.org_id OPERATOR(pg_catalog.=) m.org_id OR r.org_id IS NULL)"
-						" WHERE m.user_id OPERATOR(pg_catalog.=) $1"),
+	run_query(&memberships_plan,
+			  "SELECT m.org_id, m.role, coalesce(r.permissions, '{}'::pg_catalog.text[])"
+			  " FROM auth.members m LEFT JOIN auth.roles r"
+			  "   ON r.name OPERATOR(pg_catalog.=) m.role"
+			  "  AND (r.org_id OPERATOR(pg_catalog.=) m.org_id OR r.org_id IS NULL)"
+			  " WHERE m.user_id OPERATOR(pg_catalog.=) $1",
 			  user_id);
 	old = MemoryContextSwitchTo(cache_context);
 	cache.nmemberships = SPI_processed;
@@ -219,22 +216,23 @@ fill_cache(const pg_uuid_t *user_id)
 	qsort(cache.memberships, cache.nmemberships, sizeof(Membership), membership_compare);
 	MemoryContextSwitchTo(old);
 
-	run_query(kept_plan(&teams_plan,
-						"SELECT tm.team_id FROM auth.team_members tm"
-						" WHERE tm.user_id OPERATOR(pg_catalog.=) $1"),
+	run_query(&teams_plan,
+			  "SELECT tm.team_id, tm.org_id FROM auth.team_members tm"
+			  " WHERE tm.user_id OPERATOR(pg_catalog.=) $1",
 			  user_id);
 	old = MemoryContextSwitchTo(cache_context);
 	cache.nteams = SPI_processed;
-	cache.teams = palloc(sizeof(pg_uuid_t) * Max(1, SPI_processed));
+	cache.teams = palloc(sizeof(TeamMembership) * Max(1, SPI_processed));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
 
-		memcpy(&cache.teams[i], DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[i],
-															SPI_tuptable->tupdesc, 1,
-															&isnull)), UUID_LEN);
+		memcpy(&cache.teams[i].team_id, DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull)), UUID_LEN);
+		memcpy(&cache.teams[i].org_id, DatumGetUUIDP(SPI_getbinval(tup, desc, 2, &isnull)), UUID_LEN);
 	}
-	qsort(cache.teams, cache.nteams, sizeof(pg_uuid_t), uuid_compare);
+	qsort(cache.teams, cache.nteams, sizeof(TeamMembership), uuid_compare);
 	MemoryContextSwitchTo(old);
 	SPI_finish();
 }
@@ -286,21 +284,29 @@ current_memberships(void)
 	return &cache;
 }
 
+/* Whether the identity may act in org_id: an org-bound API key only in its own. */
+static inline bool
+org_in_reach(const AuthIdentity *ident, const pg_uuid_t *org_id)
+{
+	return ident->kind != AUTH_IDENTITY_API_KEY || !ident->has_org ||
+		memcmp(&ident->org_id, org_id, UUID_LEN) == 0;
+}
+
 static const Membership *
 find_membership(MembershipCache *c, const pg_uuid_t *org_id)
 {
 	Membership	key;
 
-	if (c == NULL)
+	if (c == NULL || !org_in_reach(auth_identity_current(), org_id))
 		return NULL;
 	key.org_id = *org_id;
 	return bsearch(&key, c->memberships, c->nmemberships, sizeof(Membership),
 				   membership_compare);
 }
 
-/* Whether a granted permission covers the one asked for. */
-static bool
-permission_covers(const char *granted, const char *wanted)
+/* Whether a granted permission (or scope) covers the one asked for. */
+bool
+auth_permission_covers(const char *granted, const char *wanted)
 {
 	size_t		len = strlen(granted);
 
@@ -376,8 +382,11 @@ auth_has_permission(PG_FUNCTION_ARGS)
 	if (m == NULL)
 		PG_RETURN_BOOL(false);
 	wanted = cached_cstring(fcinfo, PG_GETARG_TEXT_PP(1));
+	/* an API key needs the scope as well as the role's grant */
+	if (!auth_identity_has_scope(auth_identity_current(), wanted))
+		PG_RETURN_BOOL(false);
 	for (int i = 0; i < m->npermissions; i++)
-		if (permission_covers(m->permissions[i], wanted))
+		if (auth_permission_covers(m->permissions[i], wanted))
 			PG_RETURN_BOOL(true);
 	PG_RETURN_BOOL(false);
 }
@@ -399,14 +408,17 @@ Datum
 auth_org_ids(PG_FUNCTION_ARGS)
 {
 	MembershipCache *c = current_memberships();
+	const AuthIdentity *ident = auth_identity_current();
 	pg_uuid_t  *ids;
+	int			n = 0;
 
 	if (c == NULL)
 		return uuid_array(NULL, 0);
 	ids = palloc(sizeof(pg_uuid_t) * Max(1, c->nmemberships));
 	for (int i = 0; i < c->nmemberships; i++)
-		ids[i] = c->memberships[i].org_id;
-	return uuid_array(ids, c->nmemberships);
+		if (org_in_reach(ident, &c->memberships[i].org_id))
+			ids[n++] = c->memberships[i].org_id;
+	return uuid_array(ids, n);
 }
 
 /* SQL function: auth.team_ids() returns uuid[] */
@@ -415,10 +427,17 @@ Datum
 auth_team_ids(PG_FUNCTION_ARGS)
 {
 	MembershipCache *c = current_memberships();
+	const AuthIdentity *ident = auth_identity_current();
+	pg_uuid_t  *ids;
+	int			n = 0;
 
 	if (c == NULL)
 		return uuid_array(NULL, 0);
-	return uuid_array(c->teams, c->nteams);
+	ids = palloc(sizeof(pg_uuid_t) * Max(1, c->nteams));
+	for (int i = 0; i < c->nteams; i++)
+		if (org_in_reach(ident, &c->teams[i].org_id))
+			ids[n++] = c->teams[i].team_id;
+	return uuid_array(ids, n);
 }
 
 /* SQL function: auth.role_rank(role text) returns integer */

@@ -60,19 +60,6 @@ typedef struct SessionAttnums
 
 static SessionAttnums attnums;
 
-static AttrNumber
-attnum_of(Relation rel, const char *name)
-{
-	int			attnum = attnameAttNum(rel, name, false);
-
-	if (attnum == InvalidAttrNumber)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of \"auth.%s\" does not exist", name,
-						RelationGetRelationName(rel))));
-	return attnum;
-}
-
 /* Column numbers are looked up again after any change to the table. */
 static void
 forget_attnums(Datum arg, Oid relid)
@@ -93,14 +80,14 @@ resolve_attnums(Relation sessions)
 	}
 	if (attnums.relid == RelationGetRelid(sessions))
 		return;
-	attnums.id = attnum_of(sessions, "id");
-	attnums.user_id = attnum_of(sessions, "user_id");
-	attnums.created_at = attnum_of(sessions, "created_at");
-	attnums.refreshed_at = attnum_of(sessions, "refreshed_at");
-	attnums.expires_at = attnum_of(sessions, "expires_at");
-	attnums.revoked_at = attnum_of(sessions, "revoked_at");
-	attnums.user_banned_until = attnum_of(sessions, "user_banned_until");
-	attnums.active_org_id = attnum_of(sessions, "active_org_id");
+	attnums.id = auth_attnum(sessions, "id");
+	attnums.user_id = auth_attnum(sessions, "user_id");
+	attnums.created_at = auth_attnum(sessions, "created_at");
+	attnums.refreshed_at = auth_attnum(sessions, "refreshed_at");
+	attnums.expires_at = auth_attnum(sessions, "expires_at");
+	attnums.revoked_at = auth_attnum(sessions, "revoked_at");
+	attnums.user_banned_until = auth_attnum(sessions, "user_banned_until");
+	attnums.active_org_id = auth_attnum(sessions, "active_org_id");
 	attnums.relid = RelationGetRelid(sessions);
 }
 
@@ -109,39 +96,6 @@ Snapshot
 auth_read_snapshot(void)
 {
 	return ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
-}
-
-/*
- * Fetches the first live tuple of rel whose index (first key column) equals
- * key into slot; false when there is none.
- */
-static bool
-probe_index(Relation rel, Oid indexoid, RegProcedure eqproc, Datum key,
-			TupleTableSlot *slot)
-{
-	Relation	index = index_open(indexoid, AccessShareLock);
-	IndexScanDesc scan;
-	ScanKeyData skey;
-	bool		found;
-
-	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, eqproc, key);
-	scan = index_beginscan(rel, index, auth_read_snapshot(), 1, 0);
-	index_rescan(scan, &skey, 1, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
-	if (found)
-		slot_getallattrs(slot);
-	index_endscan(scan);
-	index_close(index, NoLock);
-	return found;
-}
-
-static TimestampTz
-slot_timestamp(TupleTableSlot *slot, AttrNumber attnum, bool *isnull)
-{
-	Datum		d = slot->tts_values[attnum - 1];
-
-	*isnull = slot->tts_isnull[attnum - 1];
-	return *isnull ? 0 : DatumGetTimestampTz(d);
 }
 
 /*
@@ -160,19 +114,19 @@ fetch_live_session(AuthRel index, RegProcedure eqproc, Datum key,
 	bool		live = false;
 
 	resolve_attnums(sessions);
-	if (probe_index(sessions, auth_rel_oid(index), eqproc, key, slot))
+	if (auth_probe_index(sessions, auth_rel_oid(index), eqproc, key, slot))
 	{
 		bool		isnull;
 		TimestampTz banned_until;
 
 		memcpy(&row->id, DatumGetUUIDP(slot->tts_values[attnums.id - 1]), UUID_LEN);
 		memcpy(&row->user_id, DatumGetUUIDP(slot->tts_values[attnums.user_id - 1]), UUID_LEN);
-		row->created_at = slot_timestamp(slot, attnums.created_at, &isnull);
-		row->refreshed_at = slot_timestamp(slot, attnums.refreshed_at, &isnull);
-		row->expires_at = slot_timestamp(slot, attnums.expires_at, &isnull);
-		(void) slot_timestamp(slot, attnums.revoked_at, &isnull);
+		row->created_at = auth_slot_timestamp(slot, attnums.created_at, &isnull);
+		row->refreshed_at = auth_slot_timestamp(slot, attnums.refreshed_at, &isnull);
+		row->expires_at = auth_slot_timestamp(slot, attnums.expires_at, &isnull);
+		(void) auth_slot_timestamp(slot, attnums.revoked_at, &isnull);
 		row->revoked = !isnull;
-		banned_until = slot_timestamp(slot, attnums.user_banned_until, &isnull);
+		banned_until = auth_slot_timestamp(slot, attnums.user_banned_until, &isnull);
 		row->banned = !isnull && banned_until > now;
 		row->has_org = !slot->tts_isnull[attnums.active_org_id - 1];
 		if (row->has_org)
@@ -198,6 +152,7 @@ refresh_if_due(SessionRow *row)
 	TimestampTz now = auth_now();
 	TimestampTz new_expires;
 	Datum		values[3];
+	Oid			argtypes[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 
 	/*
 	 * No write on a standby or in a read-only transaction; none either in a
@@ -214,21 +169,13 @@ refresh_if_due(SessionRow *row)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (plan == NULL)
-	{
-		Oid			argtypes[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-		SPIPlanPtr	p = SPI_prepare(
-									"UPDATE auth.sessions SET expires_at = $2, refreshed_at = $3"
-									" WHERE id OPERATOR(pg_catalog.=) ("
-									"  SELECT s.id FROM auth.sessions s"
-									"  WHERE s.id OPERATOR(pg_catalog.=) $1 AND s.revoked_at IS NULL"
-									"  FOR UPDATE SKIP LOCKED)",
-									3, argtypes);
-
-		if (p == NULL || SPI_keepplan(p) != 0)
-			elog(ERROR, "could not prepare the session refresh");
-		plan = p;
-	}
+	auth_kept_plan(&plan,
+				   "UPDATE auth.sessions SET expires_at = $2, refreshed_at = $3"
+				   " WHERE id OPERATOR(pg_catalog.=) ("
+				   "  SELECT s.id FROM auth.sessions s"
+				   "  WHERE s.id OPERATOR(pg_catalog.=) $1 AND s.revoked_at IS NULL"
+				   "  FOR UPDATE SKIP LOCKED)",
+				   3, argtypes);
 	values[0] = UUIDPGetDatum(&row->id);
 	values[1] = TimestampTzGetDatum(new_expires);
 	values[2] = TimestampTzGetDatum(now);

@@ -42,6 +42,9 @@ bool		auth_require_verified_email = false;
 bool		auth_notify_events = true;
 int			auth_membership_limit = 100;
 int			auth_invitation_ttl = 48 * SECS_PER_HOUR;
+int			auth_api_key_touch_interval = SECS_PER_MINUTE;
+int			auth_api_key_rate_limit_slots = 16384;
+char	   *auth_api_key_prefix = NULL;
 
 #define YEAR_SECS	(365 * SECS_PER_DAY)
 
@@ -65,6 +68,17 @@ define_flag(const char *name, const char *desc, bool *var)
 {
 	DefineCustomBoolVariable(name, desc, NULL, var, *var,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
+}
+
+static bool
+check_api_key_prefix(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || !auth_token_prefix_is_valid(*newval))
+	{
+		GUC_check_errdetail("A prefix is 1 to 16 lowercase letters or digits.");
+		return false;
+	}
+	return true;
 }
 
 void
@@ -142,6 +156,19 @@ auth_define_settings(void)
 	define_seconds("auth.invitation_ttl",
 				   "Lifetime of an invitation to an organization.",
 				   &auth_invitation_ttl, 60, 365 * SECS_PER_DAY);
+	DefineCustomStringVariable("auth.api_key_prefix",
+							   "Prefix of new API keys when auth.create_api_key is given none.",
+							   "1 to 16 lowercase letters or digits; secret scanners match it.",
+							   &auth_api_key_prefix, "ak", PGC_SUSET, 0,
+							   check_api_key_prefix, NULL, NULL);
+	define_seconds("auth.api_key_touch_interval",
+				   "Age of last_used_at after which verifying a key without limits records the use.",
+				   &auth_api_key_touch_interval, 0, YEAR_SECS);
+	DefineCustomIntVariable("auth.api_key_rate_limit_slots",
+							"API keys whose rate-limit windows can be open at once in shared memory.",
+							"Used when auth is in shared_preload_libraries; about 40 bytes each.",
+							&auth_api_key_rate_limit_slots, auth_api_key_rate_limit_slots,
+							64, 16 * 1024 * 1024, PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	/* any role that can connect may LISTEN; payloads hold ids and event names */
 	define_flag("auth.notify_events",
 				"Whether each audit event is also sent as NOTIFY auth_events.",
@@ -165,6 +192,17 @@ auth_now(void)
 		(TimestampTz) auth_time_offset * USECS_PER_SEC;
 }
 
+/*
+ * The clock of rate-limit windows: the statement's start, so that a long
+ * transaction's requests do not all fall into the window it began in.
+ */
+TimestampTz
+auth_statement_now(void)
+{
+	return GetCurrentStatementStartTimestamp() +
+		(TimestampTz) auth_time_offset * USECS_PER_SEC;
+}
+
 void		_PG_init(void);
 
 void
@@ -172,6 +210,7 @@ _PG_init(void)
 {
 	auth_define_settings();
 	auth_define_identity();
+	auth_api_key_shmem_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("auth");
 #else

@@ -2,7 +2,8 @@
  * token.c: the secrets the extension issues.
  *
  * A token is "<prefix>_" followed by 256 bits from pg_strong_random encoded
- * base64url without padding (43 characters).  Only its SHA-256 is stored.
+ * base64url without padding (43 characters); an API key carries 288 bits
+ * (48 characters), so that the few it shows for display leave over 256.  Only its SHA-256 is stored.
  * A string that does not have the exact shape of a token of the expected
  * kind is refused before any table is read.
  */
@@ -14,8 +15,6 @@
 #include "utils/builtins.h"
 
 #include "auth.h"
-
-#define TOKEN_BODY_LEN	43		/* base64url of 32 bytes, unpadded */
 
 static const char b64url[] =
 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -52,8 +51,9 @@ auth_random_bytes(void *buf, Size len)
 				 errmsg("could not generate random bytes")));
 }
 
-static bool
-prefix_is_valid(const char *prefix)
+/* A prefix is 1 to 16 lowercase letters or digits. */
+bool
+auth_token_prefix_is_valid(const char *prefix)
 {
 	Size		len = strlen(prefix);
 
@@ -65,56 +65,72 @@ prefix_is_valid(const char *prefix)
 	return true;
 }
 
-/* A fresh token "<prefix>_<43 base64url characters>", palloc'd. */
-char *
-auth_token_generate(const char *prefix)
+/* Characters of nbytes encoded base64url without padding. */
+static Size
+body_len(Size nbytes)
 {
-	uint8		raw[AUTH_TOKEN_BYTES + 1];
+	return (nbytes * 4 + 2) / 3;
+}
+
+/* A fresh token "<prefix>_<nbytes random bytes, base64url>", palloc'd. */
+char *
+auth_token_generate_bytes(const char *prefix, Size nbytes)
+{
+	uint8		raw[AUTH_MAX_TOKEN_BYTES];
 	Size		plen = strlen(prefix);
 	char	   *out;
 	char	   *p;
 
-	if (!prefix_is_valid(prefix))
+	if (!auth_token_prefix_is_valid(prefix))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid token prefix"),
 				 errdetail("A prefix is 1 to 16 lowercase letters or digits.")));
+	Assert(nbytes >= AUTH_TOKEN_BYTES && nbytes <= AUTH_MAX_TOKEN_BYTES);
 
-	auth_random_bytes(raw, AUTH_TOKEN_BYTES);
-	raw[AUTH_TOKEN_BYTES] = 0;
-	out = palloc(plen + 1 + TOKEN_BODY_LEN + 1);
+	auth_random_bytes(raw, nbytes);
+	out = palloc(plen + 1 + body_len(nbytes) + 1);
 	memcpy(out, prefix, plen);
 	out[plen] = '_';
 	p = out + plen + 1;
-	/* 32 bytes = 10 groups of 3 bytes and 2 bytes left: 40 + 3 characters */
-	for (int i = 0; i < AUTH_TOKEN_BYTES; i += 3)
+	for (Size i = 0; i < nbytes; i += 3)
 	{
-		uint32		v = (raw[i] << 16) | (raw[i + 1] << 8) |
-			(i + 2 < AUTH_TOKEN_BYTES ? raw[i + 2] : 0);
+		Size		left = nbytes - i;
+		uint32		v = (raw[i] << 16) | (left > 1 ? raw[i + 1] << 8 : 0) |
+			(left > 2 ? raw[i + 2] : 0);
 
 		*p++ = b64url[(v >> 18) & 63];
 		*p++ = b64url[(v >> 12) & 63];
-		*p++ = b64url[(v >> 6) & 63];
-		if (i + 2 < AUTH_TOKEN_BYTES)
+		if (left > 1)
+			*p++ = b64url[(v >> 6) & 63];
+		if (left > 2)
 			*p++ = b64url[v & 63];
 	}
 	*p = '\0';
-	Assert(p - out == plen + 1 + TOKEN_BODY_LEN);
+	Assert(p - out == plen + 1 + body_len(nbytes));
 	explicit_bzero(raw, sizeof(raw));
 	return out;
 }
 
+/* A fresh token "<prefix>_<43 base64url characters>", palloc'd. */
+char *
+auth_token_generate(const char *prefix)
+{
+	return auth_token_generate_bytes(prefix, AUTH_TOKEN_BYTES);
+}
+
 /*
  * When token (len bytes, not NUL-terminated) has the exact shape of a token
- * with this prefix, store its SHA-256 in hash_out and return true.
+ * of nbytes with this prefix, store its SHA-256 in hash_out and return true.
  */
 bool
-auth_token_hash_if_shaped(const char *prefix, const char *token, Size len,
-						  uint8 *hash_out)
+auth_token_hash_if_shaped_bytes(const char *prefix, Size nbytes,
+								const char *token, Size len, uint8 *hash_out)
 {
 	Size		plen = strlen(prefix);
+	int			spare_bits = (3 - nbytes % 3) % 3 * 2;	/* zero bits at the end */
 
-	if (len != plen + 1 + TOKEN_BODY_LEN ||
+	if (len != plen + 1 + body_len(nbytes) ||
 		memcmp(token, prefix, plen) != 0 || token[plen] != '_')
 		return false;
 	for (Size i = plen + 1; i < len; i++)
@@ -125,11 +141,19 @@ auth_token_hash_if_shaped(const char *prefix, const char *token, Size len,
 			  (c >= '0' && c <= '9') || c == '-' || c == '_'))
 			return false;
 	}
-	/* the last character carries 4 bits: the 2 low ones must be zero */
-	if ((strchr(b64url, token[len - 1]) - b64url) & 3)
+	/* the bits the last character carries beyond the bytes must be zero */
+	if ((strchr(b64url, token[len - 1]) - b64url) & ((1 << spare_bits) - 1))
 		return false;
 	auth_sha256(token, len, hash_out);
 	return true;
+}
+
+bool
+auth_token_hash_if_shaped(const char *prefix, const char *token, Size len,
+						  uint8 *hash_out)
+{
+	return auth_token_hash_if_shaped_bytes(prefix, AUTH_TOKEN_BYTES, token,
+										   len, hash_out);
 }
 
 /* SQL function: auth._generate_token(prefix text) returns text */

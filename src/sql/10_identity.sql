@@ -26,11 +26,36 @@ CREATE FUNCTION auth.require_uid() RETURNS uuid
 COMMENT ON FUNCTION auth.require_uid() IS
     'id of the authenticated user; raises 28000 when nobody is authenticated';
 
+CREATE FUNCTION auth._require_account_uid() RETURNS uuid
+    AS 'MODULE_PATHNAME', 'auth_require_account_uid'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION auth._require_account_uid() IS
+    'internal: the authenticated user for account functions; 28000 when nobody, 42501 for an API key';
+REVOKE ALL ON FUNCTION auth._require_account_uid() FROM PUBLIC;
+
+CREATE FUNCTION auth.api_key_id() RETURNS uuid
+    AS 'MODULE_PATHNAME', 'auth_api_key_id'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION auth.api_key_id() IS
+    'id of the API key the identity was authenticated with, NULL otherwise';
+
+CREATE FUNCTION auth.has_scope(scope text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'auth_has_scope'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION auth.has_scope(text) IS
+    'whether the identity holds a scope: a session every scope, an API key its own ("*" and "resource:*" are wildcards), nobody none';
+
+CREATE FUNCTION auth.scopes() RETURNS text[]
+    AS 'MODULE_PATHNAME', 'auth_scopes'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION auth.scopes() IS
+    'the identity''s scopes: {*} for a session, an API key''s own, NULL when nobody is authenticated';
+
 CREATE FUNCTION auth.identity() RETURNS jsonb
     AS 'MODULE_PATHNAME', 'auth_identity_json'
     LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION auth.identity() IS
-    'the identity as jsonb (kind, user_id, session_id, org_id), NULL when nobody is authenticated';
+    'the identity as jsonb (kind, user_id, session_id or api_key_id and scopes, org_id), NULL when nobody is authenticated';
 
 CREATE FUNCTION auth._clear_identity() RETURNS void
     AS 'MODULE_PATHNAME', 'auth_clear_identity_sql'

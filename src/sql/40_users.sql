@@ -76,7 +76,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_uid uuid := auth.require_uid();
+    v_uid uuid := auth._require_account_uid();
     v_hash text;
     v_revoked int;
     -- A stolen session must not be a way to guess the password: attempts

@@ -161,7 +161,7 @@ LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_uid uuid := auth.require_uid();
+    v_uid uuid := auth._require_account_uid();
     v_reason text := CASE WHEN session_id = auth.session_id() THEN 'sign_out' ELSE 'revoked' END;
 BEGIN
     UPDATE auth.sessions s SET revoked_at = auth.now(), revoked_reason = v_reason
@@ -198,7 +198,7 @@ COMMENT ON FUNCTION auth.sign_out() IS
 CREATE FUNCTION auth.revoke_other_sessions() RETURNS integer
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT auth._revoke_sessions(auth.require_uid(), auth.session_id(), 'revoked') $$;
+AS $$ SELECT auth._revoke_sessions(auth._require_account_uid(), auth.session_id(), 'revoked') $$;
 COMMENT ON FUNCTION auth.revoke_other_sessions() IS
     'revokes every session of the authenticated user but the current one; returns how many';
 
@@ -211,7 +211,7 @@ AS $$
     SELECT s.id, s.created_at, s.refreshed_at, s.expires_at, s.ip, s.user_agent,
            s.id IS NOT DISTINCT FROM auth.session_id()
       FROM auth.sessions s
-     WHERE s.user_id = auth.require_uid() AND s.revoked_at IS NULL
+     WHERE s.user_id = auth._require_account_uid() AND s.revoked_at IS NULL
        AND s.expires_at > auth.now()
      ORDER BY s.created_at DESC
 $$;

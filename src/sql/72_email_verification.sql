@@ -23,7 +23,7 @@ REVOKE ALL ON FUNCTION auth._email_verification_for(uuid) FROM PUBLIC;
 CREATE FUNCTION auth.request_email_verification() RETURNS text
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT auth._email_verification_for(auth.require_uid()) $$;
+AS $$ SELECT auth._email_verification_for(auth._require_account_uid()) $$;
 COMMENT ON FUNCTION auth.request_email_verification() IS
     'a verification token (evt_...) for the authenticated user''s email, to be sent by the application';
 
@@ -63,7 +63,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_uid uuid := auth.require_uid();
+    v_uid uuid := auth._require_account_uid();
     v_new text := auth._normalize_email(new_email);
 BEGIN
     IF EXISTS (SELECT FROM auth.users u WHERE lower(u.email) = v_new) THEN
@@ -92,6 +92,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired email change link',
             HINT = 'Request the change again.';
     END IF;
+    PERFORM auth._require_account_uid();  -- not with an API key
     SELECT u.email INTO v_old FROM auth.users u WHERE u.id = v_secret.user_id FOR UPDATE;
     BEGIN
         UPDATE auth.users u SET email = v_secret.new_email, email_verified_at = auth.now(),

@@ -34,7 +34,7 @@ COMMENT ON TABLE auth.roles IS 'built-in roles (owner, admin, member) and each o
 -- better-auth's default statements; the owner holds every permission.
 INSERT INTO auth.roles (org_id, name, permissions) VALUES
     (NULL, 'owner', '{*}'),
-    (NULL, 'admin', '{organization:update,member:create,member:update,member:delete,invitation:create,invitation:cancel,team:create,team:update,team:delete}'),
+    (NULL, 'admin', '{organization:update,member:create,member:update,member:delete,invitation:create,invitation:cancel,team:create,team:update,team:delete,apikey:create}'),
     (NULL, 'member', '{}');
 
 CREATE TABLE auth.members (
@@ -246,7 +246,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-    v_uid uuid := auth.require_uid();
+    v_uid uuid := auth._require_account_uid();
     v_slug text := slug;
     v_id uuid;
     v_n int := 1;
@@ -337,7 +337,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT o.id, o.name, o.slug, o.logo, m.role, o.created_at
       FROM auth.members m JOIN auth.organizations o ON o.id = m.org_id
-     WHERE m.user_id = auth.require_uid()
+     WHERE m.user_id = auth.require_uid() AND auth.is_member(m.org_id)  -- an org-bound key: its own
      ORDER BY o.name, o.id
 $$;
 COMMENT ON FUNCTION auth.list_my_organizations() IS

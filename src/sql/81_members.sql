@@ -188,7 +188,7 @@ COMMENT ON FUNCTION auth.remove_member(uuid, uuid) IS
 CREATE FUNCTION auth.leave_organization(org_id uuid) RETURNS void
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT auth._delete_member(org_id, auth._require_member(org_id), 'member_left', auth.uid()) $$;
+AS $$ SELECT auth._delete_member(org_id, auth._require_member(org_id), 'member_left', auth._require_account_uid()) $$;
 COMMENT ON FUNCTION auth.leave_organization(uuid) IS
     'the authenticated user leaves an organization; the last owner cannot';
 

@@ -85,7 +85,7 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_uid uuid := auth.require_uid();
+    v_uid uuid := auth._require_account_uid();
     v_hash bytea := auth._token_hash(token, 'inv');
     v_inv auth.invitations;
 BEGIN
@@ -206,7 +206,7 @@ AS $$
       FROM auth.invitations i
       JOIN auth.organizations o ON o.id = i.org_id
       JOIN auth.users u ON lower(u.email) = i.email AND u.email_verified_at IS NOT NULL
-     WHERE u.id = auth.require_uid() AND i.status = 'pending' AND i.expires_at > auth.now()
+     WHERE u.id = auth._require_account_uid() AND i.status = 'pending' AND i.expires_at > auth.now()
      ORDER BY i.created_at DESC
 $$;
 COMMENT ON FUNCTION auth.list_my_invitations() IS

@@ -13,7 +13,9 @@ AS $$
         'auth.check()',
         'auth.allow_email(text)',
         'auth.disallow_email(text)',
-        'auth.create_email_verification(uuid)'
+        'auth.create_email_verification(uuid)',
+        'auth.create_api_key_for(uuid, text, text[], interval, uuid, text, integer, interval, integer, integer, interval, jsonb)',
+        'auth.set_api_key_limits(uuid, integer, interval, integer, integer, interval)'
     ]::regprocedure[] || auth._issuer_functions()
 $$;
 COMMENT ON FUNCTION auth._admin_functions() IS
@@ -92,7 +94,7 @@ REVOKE ALL ON FUNCTION auth.revoke_issuer(regrole) FROM PUBLIC;
 
 CREATE FUNCTION auth.cleanup()
 RETURNS TABLE (sessions_deleted bigint, attempts_deleted bigint, audit_deleted bigint,
-               secrets_deleted bigint)
+               secrets_deleted bigint, api_keys_deleted bigint)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -116,11 +118,17 @@ BEGIN
      WHERE greatest(o.expires_at, o.created_at + auth._setting_interval('auth.magic_link_rate_window'))
            < v_now - v_grace;
     GET DIAGNOSTICS secrets_deleted = ROW_COUNT;
+    DELETE FROM auth.api_keys k
+     WHERE k.expires_at < v_now - v_grace OR k.revoked_at < v_now - v_grace;
+    GET DIAGNOSTICS api_keys_deleted = ROW_COUNT;
+    -- hashes a rotation kept, once their grace period is over
+    UPDATE auth.api_keys k SET previous_key_hash = NULL, previous_key_expires_at = NULL
+     WHERE k.previous_key_expires_at <= v_now;
     RETURN NEXT;
 END
 $$;
 COMMENT ON FUNCTION auth.cleanup() IS
-    'admin: deletes sessions expired or revoked longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, and dead one-time secrets; returns counts';
+    'admin: deletes sessions and API keys expired or revoked longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, and dead one-time secrets; returns counts';
 REVOKE ALL ON FUNCTION auth.cleanup() FROM PUBLIC;
 
 CREATE FUNCTION auth.check()
@@ -160,6 +168,11 @@ BEGIN
         v_workers > current_setting('max_parallel_workers')::int,
         format('max_worker_processes = %s, max_parallel_workers = %s; sign-ins need worker slots parallel query leaves free',
                v_workers, current_setting('max_parallel_workers'));
+    RETURN QUERY SELECT 'API-key rate limits', auth._api_key_rate_limit_store() = 'memory',
+        CASE WHEN auth._api_key_rate_limit_store() = 'memory'
+             THEN format('counted in shared memory (auth.api_key_rate_limit_slots = %s)',
+                         current_setting('auth.api_key_rate_limit_slots'))
+             ELSE 'auth is not in shared_preload_libraries: a rate-limited key''s uses are counted by a row update, exact but serializing that key''s requests until each transaction ends' END;
     RETURN QUERY SELECT 'tables closed to PUBLIC',
         NOT EXISTS (SELECT FROM pg_class c
                      WHERE c.relnamespace = 'auth'::regnamespace AND c.relkind = 'r'

@@ -1,0 +1,615 @@
+-- apikey: API keys for servers, CLIs and integrations: scoped, optionally
+-- bound to an organization, with a rate limit and a usage quota
+-- (src/apikey.c is the read path and the rate-limit windows).
+
+CREATE TABLE auth.api_keys (
+    id                uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    user_id           uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+    -- the key acts within this organization only; leaving it deletes the key
+    org_id            uuid,
+    -- the key that created this one; revoking it revokes this one
+    parent_key_id     uuid REFERENCES auth.api_keys (id) ON DELETE CASCADE,
+    name              text NOT NULL,
+    prefix            text NOT NULL,
+    start             text NOT NULL,      -- "<prefix>_" and 4 characters, for display
+    key_hash          bytea NOT NULL,     -- SHA-256 of the key; the key is never stored
+    previous_key_hash bytea,              -- the key before the last rotation ...
+    previous_key_expires_at timestamptz,  -- ... which works until then
+    scopes            text[] NOT NULL DEFAULT '{}',
+    metadata          jsonb NOT NULL DEFAULT '{}',
+    enabled           boolean NOT NULL DEFAULT true,
+    expires_at        timestamptz,
+    rate_limit_max    integer,
+    rate_limit_window interval,
+    request_count     integer NOT NULL DEFAULT 0,  -- the window in the row (see auth.check())
+    window_start      timestamptz,
+    remaining         integer,            -- durable quota; NULL is unlimited
+    refill_amount     integer,
+    refill_interval   interval,
+    last_refill_at    timestamptz,
+    last_used_at      timestamptz,
+    managed           boolean NOT NULL DEFAULT false,  -- limits set by an admin
+    user_banned_until timestamptz,        -- a copy of auth.users.banned_until
+    created_at        timestamptz NOT NULL DEFAULT auth.now(),
+    updated_at        timestamptz NOT NULL DEFAULT auth.now(),
+    revoked_at        timestamptz,
+    CONSTRAINT api_keys_key_hash_key UNIQUE (key_hash),
+    CONSTRAINT api_keys_member_fkey FOREIGN KEY (org_id, user_id)
+        REFERENCES auth.members (org_id, user_id) ON DELETE CASCADE,
+    CONSTRAINT api_keys_rate_limit_check
+        CHECK ((rate_limit_max IS NULL) = (rate_limit_window IS NULL)),
+    CONSTRAINT api_keys_refill_check
+        CHECK ((refill_amount IS NULL) = (refill_interval IS NULL)
+               AND (refill_amount IS NULL OR remaining IS NOT NULL))
+);
+CREATE UNIQUE INDEX api_keys_previous_key_hash_key ON auth.api_keys (previous_key_hash)
+    WHERE previous_key_hash IS NOT NULL;
+CREATE INDEX api_keys_user_id_idx ON auth.api_keys (user_id);
+CREATE INDEX api_keys_org_id_user_id_idx ON auth.api_keys (org_id, user_id) WHERE org_id IS NOT NULL;
+CREATE INDEX api_keys_parent_key_id_idx ON auth.api_keys (parent_key_id) WHERE parent_key_id IS NOT NULL;
+ALTER TABLE auth.api_keys ENABLE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('auth.api_keys', '');
+COMMENT ON TABLE auth.api_keys IS 'API keys; only the SHA-256 of each key is kept';
+
+-- A ban reaches the user's keys in the same transaction, as it does sessions.
+CREATE FUNCTION auth._sync_api_key_ban() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE auth.api_keys k SET user_banned_until = NEW.banned_until WHERE k.user_id = NEW.id;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION auth._sync_api_key_ban() IS
+    'internal: copies a user''s ban onto their API keys';
+REVOKE ALL ON FUNCTION auth._sync_api_key_ban() FROM PUBLIC;
+CREATE TRIGGER users_ban_reaches_api_keys
+    AFTER UPDATE OF banned_until ON auth.users
+    FOR EACH ROW WHEN (OLD.banned_until IS DISTINCT FROM NEW.banned_until)
+    EXECUTE FUNCTION auth._sync_api_key_ban();
+
+CREATE FUNCTION auth._generate_api_key(prefix text, OUT key text, OUT key_hash bytea)
+    AS 'MODULE_PATHNAME', 'auth_generate_api_key'
+    LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION auth._generate_api_key(text) IS
+    'internal: a fresh key "<prefix>_<288 random bits>" and its SHA-256';
+REVOKE ALL ON FUNCTION auth._generate_api_key(text) FROM PUBLIC;
+
+CREATE FUNCTION auth._scopes_cover(held text[], scope text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'auth_scopes_cover_sql'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION auth._scopes_cover(text[], text) IS
+    'internal: whether a list of scopes covers one ("*" and "resource:*" are wildcards)';
+REVOKE ALL ON FUNCTION auth._scopes_cover(text[], text) FROM PUBLIC;
+
+CREATE FUNCTION auth._api_key_window(key_id uuid, rate_limit_window interval,
+                                     OUT request_count integer, OUT window_start timestamptz)
+    AS 'MODULE_PATHNAME', 'auth_api_key_window'
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION auth._api_key_window(uuid, interval) IS
+    'internal: the open rate-limit window of a key in shared memory';
+REVOKE ALL ON FUNCTION auth._api_key_window(uuid, interval) FROM PUBLIC;
+
+CREATE FUNCTION auth._api_key_rate_limit_store() RETURNS text
+    AS 'MODULE_PATHNAME', 'auth_api_key_rate_limit_store'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION auth._api_key_rate_limit_store() IS
+    'internal: where rate-limit windows are counted: memory (auth preloaded) or table';
+REVOKE ALL ON FUNCTION auth._api_key_rate_limit_store() FROM PUBLIC;
+
+-- Scopes are 1 to 64 characters of letters, digits and _ . / : -, or "*",
+-- or end in ":*"; at most 32.  Returns them sorted without duplicates.
+CREATE FUNCTION auth._check_scopes(scopes text[]) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF scopes IS NULL THEN
+        RETURN '{}';
+    END IF;
+    IF array_position(scopes, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'scopes must not contain null';
+    END IF;
+    IF cardinality(scopes) > 32 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an API key holds at most 32 scopes';
+    END IF;
+    IF EXISTS (SELECT FROM unnest(scopes) s
+                WHERE NOT (s ~ '^[A-Za-z0-9_./:-]{1,64}$' OR s = '*'
+                           OR (s ~ '^[A-Za-z0-9_./:-]{1,62}:\*$'))) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid scope',
+            DETAIL = 'A scope is 1 to 64 letters, digits or _ . / : -, or "*", or ends in ":*".';
+    END IF;
+    RETURN ARRAY(SELECT DISTINCT s FROM unnest(scopes) s ORDER BY s);
+END
+$$;
+COMMENT ON FUNCTION auth._check_scopes(text[]) IS
+    'internal: validates scopes (22023) and returns them sorted and distinct';
+REVOKE ALL ON FUNCTION auth._check_scopes(text[]) FROM PUBLIC;
+
+-- Whether every scope of wanted is covered by held.
+CREATE FUNCTION auth._scopes_subset(wanted text[], held text[]) RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT NOT EXISTS (SELECT FROM unnest(wanted) w WHERE NOT auth._scopes_cover(held, w)) $$;
+COMMENT ON FUNCTION auth._scopes_subset(text[], text[]) IS
+    'internal: whether held covers every scope of wanted';
+REVOKE ALL ON FUNCTION auth._scopes_subset(text[], text[]) FROM PUBLIC;
+
+-- Limits come in pairs: a rate limit is a maximum per window; a refill is
+-- an amount per interval and needs a quota (remaining) to refill.
+CREATE FUNCTION auth._check_api_key_limits(rate_limit_max integer, rate_limit_window interval,
+                                           remaining integer, refill_amount integer,
+                                           refill_interval interval)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF (rate_limit_max IS NULL) <> (rate_limit_window IS NULL) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'a rate limit needs both rate_limit_max and rate_limit_window';
+    END IF;
+    IF rate_limit_max < 1 OR rate_limit_window < interval '1 second' OR rate_limit_window > interval '366 days' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'a rate limit is at least 1 request per window of 1 second to 366 days';
+    END IF;
+    IF remaining < 0 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'remaining must not be negative';
+    END IF;
+    IF (refill_amount IS NULL) <> (refill_interval IS NULL) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'a refill needs both refill_amount and refill_interval';
+    END IF;
+    IF refill_amount < 1 OR refill_interval < interval '1 second' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'a refill is at least 1 use per interval of at least 1 second';
+    END IF;
+    IF refill_amount IS NOT NULL AND remaining IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'a refill needs a quota: set remaining';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._check_api_key_limits(integer, interval, integer, integer, interval) IS
+    'internal: validates the limits of an API key (22023)';
+REVOKE ALL ON FUNCTION auth._check_api_key_limits(integer, interval, integer, integer, interval) FROM PUBLIC;
+
+-- What creating a key returns: the key (its only copy) and its id.
+CREATE TYPE auth.api_key_grant AS (
+    key    text,
+    key_id uuid
+);
+COMMENT ON TYPE auth.api_key_grant IS
+    'a new API key, shown once and never stored, and its id';
+
+-- Creates a key for a user; the callers check who may.
+CREATE FUNCTION auth._create_api_key(user_id uuid, parent_key_id uuid, managed boolean,
+                                     name text, scopes text[], expires_in interval, org_id uuid,
+                                     prefix text, rate_limit_max integer, rate_limit_window interval,
+                                     remaining integer, refill_amount integer,
+                                     refill_interval interval, metadata jsonb)
+RETURNS auth.api_key_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_now timestamptz := auth.now();
+    v_prefix text := coalesce(prefix, current_setting('auth.api_key_prefix'));
+    v_scopes text[] := auth._check_scopes(scopes);
+    v_expires timestamptz;
+    v_banned timestamptz;
+    v_key record;
+    v_grant auth.api_key_grant;
+BEGIN
+    IF name IS NULL OR btrim(name) = '' OR length(name) > 200 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an API key needs a name of 1 to 200 characters';
+    END IF;
+    IF v_prefix !~ '^[a-z0-9]{1,16}$' OR v_prefix IN ('ses', 'mlk', 'evt', 'ect', 'pwr', 'inv') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid API key prefix',
+            DETAIL = 'A prefix is 1 to 16 lowercase letters or digits, and not one of the extension''s own token kinds.';
+    END IF;
+    IF expires_in <= interval '0' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'expires_in must be positive';
+    END IF;
+    IF metadata IS NOT NULL AND (jsonb_typeof(metadata) <> 'object' OR octet_length(metadata::text) > 16384) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'metadata must be a JSON object of at most 16 kB';
+    END IF;
+    PERFORM auth._check_api_key_limits(rate_limit_max, rate_limit_window, remaining,
+                                       refill_amount, refill_interval);
+    -- FOR SHARE waits for a ban being written, so the copy below is current
+    SELECT u.banned_until INTO v_banned FROM auth.users u WHERE u.id = user_id FOR SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
+    END IF;
+    IF v_banned > v_now THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended';
+    END IF;
+    IF org_id IS NOT NULL AND NOT EXISTS (
+            SELECT FROM auth.members m WHERE m.org_id = org_id AND m.user_id = user_id FOR SHARE) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'not a member of this organization';
+    END IF;
+    v_expires := v_now + expires_in;
+    IF parent_key_id IS NOT NULL THEN
+        -- a key made by a key dies no later than its maker
+        SELECT least(v_expires, k.expires_at) INTO v_expires  -- least() skips NULLs
+          FROM auth.api_keys k WHERE k.id = parent_key_id;
+    END IF;
+    v_key := auth._generate_api_key(v_prefix);
+    INSERT INTO auth.api_keys (user_id, org_id, parent_key_id, name, prefix, start, key_hash,
+                               scopes, metadata, expires_at, rate_limit_max, rate_limit_window,
+                               remaining, refill_amount, refill_interval, last_refill_at,
+                               managed, user_banned_until, created_at, updated_at)
+    VALUES (user_id, org_id, parent_key_id, btrim(name), v_prefix,
+            left(v_key.key, length(v_prefix) + 5), v_key.key_hash, v_scopes,
+            coalesce(metadata, '{}'), v_expires, rate_limit_max, rate_limit_window,
+            remaining, refill_amount, refill_interval, v_now, managed, v_banned, v_now, v_now)
+    RETURNING id INTO v_grant.key_id;
+    v_grant.key := v_key.key;
+    PERFORM auth._audit('api_key_created', user_id, auth.session_id(), NULL,
+                        jsonb_strip_nulls(jsonb_build_object(
+                            'key_id', v_grant.key_id, 'org_id', org_id,
+                            'by_key_id', parent_key_id, 'managed', managed)));
+    RETURN v_grant;
+END
+$$;
+COMMENT ON FUNCTION auth._create_api_key(uuid, uuid, boolean, text, text[], interval, uuid, text,
+                                         integer, interval, integer, integer, interval, jsonb) IS
+    'internal: creates an API key and returns it, the only copy';
+REVOKE ALL ON FUNCTION auth._create_api_key(uuid, uuid, boolean, text, text[], interval, uuid, text,
+                                            integer, interval, integer, integer, interval, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION auth.create_api_key(name text, scopes text[] DEFAULT '{}',
+                                    expires_in interval DEFAULT NULL, org_id uuid DEFAULT NULL,
+                                    prefix text DEFAULT NULL, rate_limit_max integer DEFAULT NULL,
+                                    rate_limit_window interval DEFAULT NULL,
+                                    remaining integer DEFAULT NULL, refill_amount integer DEFAULT NULL,
+                                    refill_interval interval DEFAULT NULL,
+                                    metadata jsonb DEFAULT '{}')
+RETURNS auth.api_key_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_uid uuid := auth.require_uid();
+    v_caller_key uuid := auth.api_key_id();
+BEGIN
+    IF v_caller_key IS NOT NULL THEN
+        IF NOT auth._scopes_subset(auth._check_scopes(scopes), auth.scopes()) THEN
+            RAISE EXCEPTION USING ERRCODE = '42501',
+                MESSAGE = 'an API key can only create keys with a subset of its own scopes';
+        END IF;
+        IF auth.org_id() IS NOT NULL AND org_id IS DISTINCT FROM auth.org_id() THEN
+            RAISE EXCEPTION USING ERRCODE = '42501',
+                MESSAGE = 'an organization''s API key can only create keys for that organization';
+        END IF;
+    END IF;
+    IF org_id IS NOT NULL THEN
+        PERFORM auth._require_permission(org_id, 'apikey:create');
+    END IF;
+    RETURN auth._create_api_key(v_uid, v_caller_key, false, name, scopes, expires_in, org_id,
+                                prefix, rate_limit_max, rate_limit_window, remaining,
+                                refill_amount, refill_interval, metadata);
+END
+$$;
+COMMENT ON FUNCTION auth.create_api_key(text, text[], interval, uuid, text, integer, interval,
+                                        integer, integer, interval, jsonb) IS
+    'creates an API key for the authenticated user and returns it once; an organization key needs apikey:create there; an API key may only create keys with a subset of its scopes';
+
+CREATE FUNCTION auth.create_api_key_for(user_id uuid, name text, scopes text[] DEFAULT '{}',
+                                        expires_in interval DEFAULT NULL, org_id uuid DEFAULT NULL,
+                                        prefix text DEFAULT NULL, rate_limit_max integer DEFAULT NULL,
+                                        rate_limit_window interval DEFAULT NULL,
+                                        remaining integer DEFAULT NULL,
+                                        refill_amount integer DEFAULT NULL,
+                                        refill_interval interval DEFAULT NULL,
+                                        metadata jsonb DEFAULT '{}')
+RETURNS auth.api_key_grant
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT auth._create_api_key(user_id, NULL, true, name, scopes, expires_in, org_id, prefix,
+                                rate_limit_max, rate_limit_window, remaining, refill_amount,
+                                refill_interval, metadata)
+$$;
+COMMENT ON FUNCTION auth.create_api_key_for(uuid, text, text[], interval, uuid, text, integer,
+                                            interval, integer, integer, interval, jsonb) IS
+    'admin: creates an API key for any user (a member, for an organization key); its limits are the admin''s to change';
+REVOKE ALL ON FUNCTION auth.create_api_key_for(uuid, text, text[], interval, uuid, text, integer,
+                                               interval, integer, integer, interval, jsonb) FROM PUBLIC;
+
+-- The keys the caller may manage: its own; for an API key, itself and the
+-- keys it created, down the line.
+CREATE FUNCTION auth._manageable_api_keys() RETURNS SETOF uuid
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE tree AS (
+        SELECT k.id FROM auth.api_keys k
+         WHERE k.user_id = auth.require_uid()
+           AND (auth.api_key_id() IS NULL OR k.id = auth.api_key_id())
+        UNION
+        SELECT k.id FROM auth.api_keys k JOIN tree t ON k.parent_key_id = t.id
+    )
+    SELECT id FROM tree
+$$;
+COMMENT ON FUNCTION auth._manageable_api_keys() IS
+    'internal: ids of the API keys the caller may list and manage';
+REVOKE ALL ON FUNCTION auth._manageable_api_keys() FROM PUBLIC;
+
+-- A key the caller may manage, locked; 22023 for any other (someone else's
+-- keys are indistinguishable from keys that do not exist).
+CREATE FUNCTION auth._lock_manageable_api_key(key_id uuid) RETURNS auth.api_keys
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_key auth.api_keys;
+BEGIN
+    SELECT * INTO v_key FROM auth.api_keys k
+     WHERE k.id = key_id AND k.id IN (SELECT auth._manageable_api_keys())
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'API key not found';
+    END IF;
+    IF v_key.revoked_at IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'API key is revoked';
+    END IF;
+    RETURN v_key;
+END
+$$;
+COMMENT ON FUNCTION auth._lock_manageable_api_key(uuid) IS
+    'internal: locks a live API key the caller may manage; 22023 otherwise';
+REVOKE ALL ON FUNCTION auth._lock_manageable_api_key(uuid) FROM PUBLIC;
+
+CREATE FUNCTION auth.list_api_keys()
+RETURNS TABLE (id uuid, name text, prefix text, start text, org_id uuid, scopes text[],
+               metadata jsonb, enabled boolean, expires_at timestamptz,
+               rate_limit_max integer, rate_limit_window interval,
+               request_count integer, window_start timestamptz,
+               remaining integer, refill_amount integer, refill_interval interval,
+               last_refill_at timestamptz, last_used_at timestamptz, managed boolean,
+               parent_key_id uuid, created_at timestamptz, updated_at timestamptz,
+               revoked_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT k.id, k.name, k.prefix, k.start, k.org_id, k.scopes, k.metadata, k.enabled,
+           k.expires_at, k.rate_limit_max, k.rate_limit_window,
+           CASE WHEN k.rate_limit_max IS NULL THEN NULL
+                WHEN auth._api_key_rate_limit_store() = 'memory' THEN coalesce(w.request_count, 0)
+                WHEN k.window_start + k.rate_limit_window > auth.now() THEN k.request_count
+                ELSE 0 END,
+           CASE WHEN auth._api_key_rate_limit_store() = 'memory' THEN w.window_start
+                WHEN k.window_start + k.rate_limit_window > auth.now() THEN k.window_start END,
+           k.remaining, k.refill_amount, k.refill_interval, k.last_refill_at, k.last_used_at,
+           k.managed, k.parent_key_id, k.created_at, k.updated_at, k.revoked_at
+      FROM auth.api_keys k
+      LEFT JOIN LATERAL auth._api_key_window(k.id, k.rate_limit_window) w ON true
+     WHERE k.id IN (SELECT auth._manageable_api_keys())
+     ORDER BY k.created_at, k.id
+$$;
+COMMENT ON FUNCTION auth.list_api_keys() IS
+    'the authenticated user''s API keys (for an API key: itself and the keys it created), never the secret: prefix, start, scopes, usage, expiry';
+
+CREATE FUNCTION auth.update_api_key(key_id uuid, name text DEFAULT NULL, enabled boolean DEFAULT NULL,
+                                    metadata jsonb DEFAULT NULL, scopes text[] DEFAULT NULL,
+                                    rate_limit_max integer DEFAULT NULL,
+                                    rate_limit_window interval DEFAULT NULL,
+                                    remaining integer DEFAULT NULL, refill_amount integer DEFAULT NULL,
+                                    refill_interval interval DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_key auth.api_keys := auth._lock_manageable_api_key(key_id);
+    v_scopes text[] := CASE WHEN scopes IS NULL THEN v_key.scopes ELSE auth._check_scopes(scopes) END;
+    v_limits boolean := num_nonnulls(rate_limit_max, rate_limit_window, remaining,
+                                     refill_amount, refill_interval) > 0;
+BEGIN
+    IF name IS NOT NULL AND (btrim(name) = '' OR length(name) > 200) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an API key needs a name of 1 to 200 characters';
+    END IF;
+    IF metadata IS NOT NULL AND (jsonb_typeof(metadata) <> 'object' OR octet_length(metadata::text) > 16384) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'metadata must be a JSON object of at most 16 kB';
+    END IF;
+    IF NOT auth._scopes_subset(v_scopes, v_key.scopes) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'the scopes of an API key may only shrink';
+    END IF;
+    IF v_limits AND v_key.managed THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'the limits of this API key are set by an administrator';
+    END IF;
+    IF v_limits THEN
+        v_key.rate_limit_max := coalesce(rate_limit_max, v_key.rate_limit_max);
+        v_key.rate_limit_window := coalesce(rate_limit_window, v_key.rate_limit_window);
+        v_key.remaining := coalesce(remaining, v_key.remaining);
+        v_key.refill_amount := coalesce(refill_amount, v_key.refill_amount);
+        v_key.refill_interval := coalesce(refill_interval, v_key.refill_interval);
+        PERFORM auth._check_api_key_limits(v_key.rate_limit_max, v_key.rate_limit_window,
+                                           v_key.remaining, v_key.refill_amount, v_key.refill_interval);
+    END IF;
+    UPDATE auth.api_keys k
+       SET name = coalesce(btrim(name), k.name), enabled = coalesce(enabled, k.enabled),
+           metadata = coalesce(metadata, k.metadata), scopes = v_scopes,
+           rate_limit_max = v_key.rate_limit_max, rate_limit_window = v_key.rate_limit_window,
+           remaining = v_key.remaining, refill_amount = v_key.refill_amount,
+           refill_interval = v_key.refill_interval, updated_at = auth.now()
+     WHERE k.id = key_id;
+    PERFORM auth._audit('api_key_updated', v_key.user_id, auth.session_id(), NULL,
+                        jsonb_build_object('key_id', key_id));
+END
+$$;
+COMMENT ON FUNCTION auth.update_api_key(uuid, text, boolean, jsonb, text[], integer, interval,
+                                        integer, integer, interval) IS
+    'changes a key''s name, enabled, metadata, scopes (only fewer) and limits (not of a key an admin created); NULL leaves a field as it is';
+
+CREATE FUNCTION auth.set_api_key_limits(key_id uuid, rate_limit_max integer, rate_limit_window interval,
+                                        remaining integer, refill_amount integer DEFAULT NULL,
+                                        refill_interval interval DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_user uuid;
+BEGIN
+    PERFORM auth._check_api_key_limits(rate_limit_max, rate_limit_window, remaining,
+                                       refill_amount, refill_interval);
+    UPDATE auth.api_keys k
+       SET rate_limit_max = rate_limit_max, rate_limit_window = rate_limit_window,
+           request_count = 0, window_start = NULL, remaining = remaining,
+           refill_amount = refill_amount, refill_interval = refill_interval,
+           last_refill_at = auth.now(), managed = true, updated_at = auth.now()
+     WHERE k.id = key_id
+    RETURNING k.user_id INTO v_user;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'API key not found';
+    END IF;
+    PERFORM auth._audit('api_key_limits_set', v_user, NULL, NULL, jsonb_build_object('key_id', key_id));
+END
+$$;
+COMMENT ON FUNCTION auth.set_api_key_limits(uuid, integer, interval, integer, integer, interval) IS
+    'admin: sets every limit of a key (NULL lifts one); the owner can no longer change them';
+REVOKE ALL ON FUNCTION auth.set_api_key_limits(uuid, integer, interval, integer, integer, interval) FROM PUBLIC;
+
+CREATE FUNCTION auth.revoke_api_key(key_id uuid) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_user uuid;
+    v_now timestamptz := auth.now();
+BEGIN
+    SELECT k.user_id INTO v_user FROM auth.api_keys k
+     WHERE k.id = key_id AND k.revoked_at IS NULL AND k.id IN (SELECT auth._manageable_api_keys())
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    -- with every key it created, down the line
+    WITH RECURSIVE tree AS (
+        SELECT key_id AS id
+        UNION
+        SELECT k.id FROM auth.api_keys k JOIN tree t ON k.parent_key_id = t.id
+    )
+    UPDATE auth.api_keys k SET revoked_at = v_now, updated_at = v_now
+      FROM tree WHERE k.id = tree.id AND k.revoked_at IS NULL;
+    PERFORM auth._audit('api_key_revoked', v_user, auth.session_id(), NULL,
+                        jsonb_build_object('key_id', key_id));
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION auth.revoke_api_key(uuid) IS
+    'revokes one of the caller''s keys and the keys it created, at once; false when it is not theirs or already revoked';
+
+CREATE FUNCTION auth.rotate_api_key(key_id uuid, grace interval DEFAULT '0') RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_old auth.api_keys := auth._lock_manageable_api_key(key_id);
+    v_now timestamptz := auth.now();
+    v_new record;
+BEGIN
+    IF grace IS NULL OR grace < interval '0' OR grace > interval '30 days' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'grace must be between 0 and 30 days';
+    END IF;
+    v_new := auth._generate_api_key(v_old.prefix);
+    UPDATE auth.api_keys k
+       SET key_hash = v_new.key_hash, start = left(v_new.key, length(k.prefix) + 5),
+           previous_key_hash = CASE WHEN grace > interval '0' THEN k.key_hash END,
+           previous_key_expires_at = CASE WHEN grace > interval '0' THEN v_now + grace END,
+           updated_at = v_now
+     WHERE k.id = key_id;
+    PERFORM auth._audit('api_key_rotated', v_old.user_id, auth.session_id(), NULL,
+                        jsonb_build_object('key_id', key_id, 'grace', grace));
+    RETURN v_new.key;
+END
+$$;
+COMMENT ON FUNCTION auth.rotate_api_key(uuid, interval) IS
+    'gives a key a new secret and returns it once; the old one works until grace (0 to 30 days) ends';
+
+-- Counts one use of a key in its row: the quota, and the rate-limit window
+-- when count_window (auth is not preloaded).  One UPDATE ... WHERE there is
+-- room ... RETURNING: under READ COMMITTED a concurrent use waits for the
+-- row and re-checks, so N uses of a key with room for M succeed min(N, M)
+-- times.  code is NULL when the use is counted.
+CREATE FUNCTION auth._api_key_consume(key_id uuid, at timestamptz, count_window boolean,
+                                      OUT code text, OUT remaining integer, OUT retry_after interval)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_key auth.api_keys;
+BEGIN
+    UPDATE auth.api_keys k SET
+        request_count = CASE WHEN NOT count_window OR k.rate_limit_max IS NULL THEN k.request_count
+                             WHEN k.window_start IS NULL OR k.window_start + k.rate_limit_window <= at THEN 1
+                             ELSE k.request_count + 1 END,
+        window_start = CASE WHEN NOT count_window OR k.rate_limit_max IS NULL THEN k.window_start
+                            WHEN k.window_start IS NULL OR k.window_start + k.rate_limit_window <= at THEN at
+                            ELSE k.window_start END,
+        remaining = CASE WHEN k.remaining IS NULL THEN NULL
+                         WHEN k.refill_interval IS NOT NULL
+                              AND coalesce(k.last_refill_at, k.created_at) + k.refill_interval <= at
+                         THEN k.refill_amount - 1
+                         ELSE k.remaining - 1 END,
+        last_refill_at = CASE WHEN k.refill_interval IS NOT NULL
+                                   AND coalesce(k.last_refill_at, k.created_at) + k.refill_interval <= at
+                              THEN at ELSE k.last_refill_at END,
+        last_used_at = at
+     WHERE k.id = key_id AND k.revoked_at IS NULL AND k.enabled
+       AND (NOT count_window OR k.rate_limit_max IS NULL OR k.window_start IS NULL
+            OR k.window_start + k.rate_limit_window <= at OR k.request_count < k.rate_limit_max)
+       AND (k.remaining IS NULL OR k.remaining > 0
+            OR (k.refill_interval IS NOT NULL
+                AND coalesce(k.last_refill_at, k.created_at) + k.refill_interval <= at))
+    RETURNING k.remaining INTO remaining;
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    -- why not: the row as it is now
+    SELECT * INTO v_key FROM auth.api_keys k WHERE k.id = key_id;
+    IF NOT FOUND THEN
+        code := 'INVALID';
+    ELSIF v_key.revoked_at IS NOT NULL THEN
+        code := 'REVOKED';
+    ELSIF NOT v_key.enabled THEN
+        code := 'DISABLED';
+    ELSIF count_window AND v_key.rate_limit_max IS NOT NULL
+          AND v_key.window_start + v_key.rate_limit_window > at
+          AND v_key.request_count >= v_key.rate_limit_max THEN
+        code := 'RATE_LIMITED';
+        remaining := v_key.remaining;
+        retry_after := v_key.window_start + v_key.rate_limit_window - at;
+    ELSE
+        code := 'USAGE_EXCEEDED';
+        remaining := v_key.remaining;
+        retry_after := coalesce(v_key.last_refill_at, v_key.created_at) + v_key.refill_interval - at;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._api_key_consume(uuid, timestamptz, boolean) IS
+    'internal: counts a use of a key in its row, exactly; code says why not';
+REVOKE ALL ON FUNCTION auth._api_key_consume(uuid, timestamptz, boolean) FROM PUBLIC;
+
+-- The read path is C; no SET clause, so authenticate_api_key's identity
+-- survives the call.  SECURITY DEFINER lets the use be counted as the owner.
+CREATE FUNCTION auth.verify_api_key(key text, required_scopes text[] DEFAULT '{}',
+                                    OUT valid boolean, OUT code text, OUT key_id uuid,
+                                    OUT user_id uuid, OUT org_id uuid, OUT scopes text[],
+                                    OUT remaining integer, OUT retry_after interval)
+    AS 'MODULE_PATHNAME', 'auth_verify_api_key'
+    LANGUAGE C VOLATILE SECURITY DEFINER;
+COMMENT ON FUNCTION auth.verify_api_key(text, text[]) IS
+    'checks an API key and counts the use against its limits; code (NULL when valid) is INVALID, EXPIRED, DISABLED, REVOKED, RATE_LIMITED, USAGE_EXCEEDED or INSUFFICIENT_SCOPE; never raises for a bad key';
+
+CREATE FUNCTION auth.authenticate_api_key(key text, is_local boolean DEFAULT true)
+RETURNS uuid
+    AS 'MODULE_PATHNAME', 'auth_authenticate_api_key'
+    LANGUAGE C VOLATILE SECURITY DEFINER;
+COMMENT ON FUNCTION auth.authenticate_api_key(text, boolean) IS
+    'verifies an API key and sets the identity (kind api_key: owner, key, organization, scopes) for the transaction or the connection; 28000 when not valid, PT429 when a limit refuses it';
