@@ -10,6 +10,7 @@
 
 #include "fmgr.h"
 #include "access/xact.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
@@ -164,11 +165,13 @@ auth_define_settings(void)
 	define_seconds("auth.api_key_touch_interval",
 				   "Age of last_used_at after which verifying a key without limits records the use.",
 				   &auth_api_key_touch_interval, 0, YEAR_SECS);
-	DefineCustomIntVariable("auth.api_key_rate_limit_slots",
-							"API keys whose rate-limit windows can be open at once in shared memory.",
-							"Used when auth is in shared_preload_libraries; about 40 bytes each.",
-							&auth_api_key_rate_limit_slots, auth_api_key_rate_limit_slots,
-							64, 16 * 1024 * 1024, PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	/* a server-start setting can only be defined while preloading */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("auth.api_key_rate_limit_slots",
+								"API keys whose rate-limit windows can be open at once in shared memory.",
+								"Used when auth is in shared_preload_libraries; about 40 bytes each.",
+								&auth_api_key_rate_limit_slots, auth_api_key_rate_limit_slots,
+								64, 16 * 1024 * 1024, PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	/* any role that can connect may LISTEN; payloads hold ids and event names */
 	define_flag("auth.notify_events",
 				"Whether each audit event is also sent as NOTIFY auth_events.",
