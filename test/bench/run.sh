@@ -15,6 +15,10 @@
 #       organizations (the user in 10) vs org_id = ANY('{...}') as a literal
 #       with RLS off                                           goal <= 1.5x;
 #       and basejump's style (a SQL EXISTS on the members table per row)
+#   (g) pgbench TPS of verify_api_key for a key without limits (20,000 keys)
+#       vs verify_session and SELECT 1 (goal: within 10% of verify_session),
+#       and of one rate-limited key shared by 8 clients vs SELECT 1 and a
+#       key without limits at 8 clients
 #
 # Needs PGHOST/PGPORT/PGUSER/PGDATABASE of a superuser (the harness exports
 # them for a throwaway cluster).  Creates the database $BENCH_DB (default
@@ -303,10 +307,11 @@ printf '  parallel workers launched: literal %s, auth.uid() %s\n' \
 	"$(workers_of p_literal)" "$(workers_of p_auth)"
 
 # ------------------------------------------------------------- pgbench
-say "(d, e) pgbench -c $CLIENTS -j $CLIENTS -T $PGB_T -M prepared, $PGB_ROUNDS rounds of 6 scripts"
+say "(d, e, g) pgbench -c $CLIENTS (8 for g_*8) -T $PGB_T -M prepared, $PGB_ROUNDS rounds of 10 scripts"
 pgb() { # label script
-	local out=$WORK/pgbench.$1.$r
-	if ! "$PGBENCH_BIN" -n -c "$CLIENTS" -j "$CLIENTS" -T "$PGB_T" -M prepared \
+	local out=$WORK/pgbench.$1.$r c=$CLIENTS
+	case $1 in *8) c=8 ;; esac
+	if ! "$PGBENCH_BIN" -n -c "$c" -j "$c" -T "$PGB_T" -M prepared \
 		-f "$HERE/$2" "$DB" >"$out" 2>&1; then
 		echo "error: pgbench $2 failed:" >&2
 		cat "$out" >&2
@@ -324,9 +329,11 @@ pgb() { # label script
 }
 : >"$WORK/tps"
 # the order rotates from round to round
-pgb_labels=(d_verify d_token d_select1 d_hand e_magic_link e_sign_in)
+pgb_labels=(d_verify d_token d_select1 d_hand e_magic_link e_sign_in
+	g_api_key g_rated8 g_api_key8 g_select1_8)
 pgb_scripts=(pgbench_verify.sql pgbench_token.sql pgbench_select1.sql pgbench_hand.sql
-	pgbench_magic_link.sql pgbench_sign_in.sql)
+	pgbench_magic_link.sql pgbench_sign_in.sql
+	pgbench_api_key.sql pgbench_api_key_rated.sql pgbench_api_key.sql pgbench_select1.sql)
 for ((r = 1; r <= PGB_ROUNDS; r++)); do
 	for ((k = 0; k < ${#pgb_labels[@]}; k++)); do
 		j=$(((r - 1 + k) % ${#pgb_labels[@]}))
@@ -352,6 +359,8 @@ d_verify=$(tps_median d_verify); d_token=$(tps_median d_token)
 d_select1=$(tps_median d_select1); d_hand=$(tps_median d_hand)
 e_magic=$(tps_median e_magic_link); e_sign_in=$(tps_median e_sign_in)
 f_lit=$(median f_literal); f_auth=$(median f_auth); f_bj=$(median f_basejump)
+g_key=$(tps_median g_api_key); g_rated8=$(tps_median g_rated8)
+g_key8=$(tps_median g_api_key8); g_select1_8=$(tps_median g_select1_8)
 
 row() { # name auth baseline ratio-expression goal-op goal-value unit [ratio-suffix]
 	awk -v name="$1" -v a="$2" -v b="$3" -v r="$4" -v op="$5" -v g="$6" -v unit="$7" -v sfx="${8:-}" 'BEGIN {
@@ -379,5 +388,9 @@ row "pgbench verify_session / hand SQL" "$d_verify" "$d_hand" "$(ratio "$d_verif
 row "pgbench magic link / password sign-in" "$e_magic" "$e_sign_in" "$(ratio "$e_magic" "$e_sign_in")" info "" tps
 row "RLS is_member vs literal ANY (1M, 1k orgs)" "$f_auth" "$f_lit" "$(ratio "$f_auth" "$f_lit")" le 1.5 ms
 row "RLS basejump-style vs auth.is_member" "$f_auth" "$f_bj" "$(ratio "$f_bj" "$f_auth")" info "" ms " faster"
+row "pgbench verify_session / verify_api_key" "$g_key" "$d_verify" "$(ratio "$d_verify" "$g_key")" le 1.1 tps
+row "pgbench verify_api_key / SELECT 1" "$g_key" "$d_select1" "$(ratio "$g_key" "$d_select1")" info "" tps
+row "pgbench rate-limited key, 8 clients / SELECT 1" "$g_rated8" "$g_select1_8" "$(ratio "$g_rated8" "$g_select1_8")" info "" tps
+row "  / key without limits, 8 clients" "$g_rated8" "$g_key8" "$(ratio "$g_rated8" "$g_key8")" info "" tps
 echo
 echo "bench finished in $(($(date +%s) - started)) s ($(nproc 2>/dev/null || echo ?) cores)"

@@ -21,6 +21,22 @@ SELECT row_number() OVER (), s.user_id, s.token
   FROM auth.users u
  CROSS JOIN LATERAL auth.create_session(u.id) s;
 
+-- (g) 20,000 API keys without limits, one per user, and one key with a
+-- rate limit (high enough never to refuse: every use is counted) that 8
+-- clients share.
+CREATE TABLE bench_api_keys (
+    id  integer PRIMARY KEY,
+    key text NOT NULL
+);
+INSERT INTO bench_api_keys (id, key)
+SELECT t.id, k.key
+  FROM bench_tokens t
+ CROSS JOIN LATERAL auth.create_api_key_for(t.user_id, 'bench', '{read}') k;
+INSERT INTO bench_api_keys (id, key)
+SELECT 0, k.key
+  FROM auth.create_api_key_for((SELECT user_id FROM bench_tokens WHERE id = 1), 'rated', '{read}',
+                               rate_limit_max => 2000000000, rate_limit_window => '1 day') k;
+
 -- (a) the same lookup written by hand: one table, same SHA-256 hashes.
 CREATE TABLE hand_sessions (
     token_hash bytea PRIMARY KEY,
