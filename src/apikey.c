@@ -53,6 +53,7 @@ typedef struct RateSlot
 	pg_uuid_t	key_id;
 	bool		used;			/* never reset: it keeps probe chains whole */
 	int32		count;
+	int64		window_us;		/* a changed window length starts a new window */
 	TimestampTz window_end;
 } RateSlot;
 
@@ -200,9 +201,10 @@ rate_take(const pg_uuid_t *key_id, int32 max, int64 window_us, TimestampTz now,
 		result = RATE_FULL;
 	else
 	{
-		if (s->window_end <= now)
+		if (s->window_end <= now || s->window_us != window_us)
 		{
 			s->count = 0;
+			s->window_us = window_us;
 			s->window_end = now + window_us;
 		}
 		if (s->count >= max)
@@ -265,7 +267,10 @@ static const char *const key_code_names[] = {
 /* A row of auth.api_keys, as far as verification reads it. */
 typedef struct KeyRow
 {
-	AuthApiKeyInfo info;		/* id, owner, organization, scopes */
+	AuthApiKeyInfo info;		/* id, owner, organization, scopes, tag */
+	uint8		current_tag[AUTH_KEY_TAG_LEN];	/* of key_hash */
+	bool		previous_live;	/* previous_key_hash within its grace */
+	uint8		previous_tag[AUTH_KEY_TAG_LEN];
 	bool		enabled;
 	bool		revoked;
 	bool		banned;
@@ -293,6 +298,8 @@ typedef struct KeyAttnums
 				rate_limit_window,
 				remaining,
 				last_used_at,
+				key_hash,
+				previous_key_hash,
 				previous_key_expires_at;
 } KeyAttnums;
 
@@ -329,6 +336,8 @@ resolve_attnums(Relation keys)
 	attnums.rate_limit_window = auth_attnum(keys, "rate_limit_window");
 	attnums.remaining = auth_attnum(keys, "remaining");
 	attnums.last_used_at = auth_attnum(keys, "last_used_at");
+	attnums.key_hash = auth_attnum(keys, "key_hash");
+	attnums.previous_key_hash = auth_attnum(keys, "previous_key_hash");
 	attnums.previous_key_expires_at = auth_attnum(keys, "previous_key_expires_at");
 	attnums.relid = RelationGetRelid(keys);
 }
@@ -388,13 +397,6 @@ fetch_key(AuthRel index, RegProcedure eqproc, Datum key, bool via_previous,
 
 	resolve_attnums(keys);
 	found = auth_probe_index(keys, auth_rel_oid(index), eqproc, key, slot);
-	if (found && via_previous)
-	{
-		bool		isnull;
-		TimestampTz until = auth_slot_timestamp(slot, attnums.previous_key_expires_at, &isnull);
-
-		found = !isnull && until > now;
-	}
 	if (found)
 	{
 		Datum	   *v = slot->tts_values;
@@ -403,6 +405,24 @@ fetch_key(AuthRel index, RegProcedure eqproc, Datum key, bool via_previous,
 		TimestampTz t;
 
 		memset(row, 0, sizeof(*row));
+		memcpy(row->current_tag, VARDATA_ANY(DatumGetByteaPP(v[attnums.key_hash - 1])),
+			   AUTH_KEY_TAG_LEN);
+		t = auth_slot_timestamp(slot, attnums.previous_key_expires_at, &isnull);
+		row->previous_live = !isnull && t > now && !n[attnums.previous_key_hash - 1];
+		if (row->previous_live)
+			memcpy(row->previous_tag,
+				   VARDATA_ANY(DatumGetByteaPP(v[attnums.previous_key_hash - 1])),
+				   AUTH_KEY_TAG_LEN);
+		/* a rotated-out secret counts only within its grace period */
+		found = !via_previous || row->previous_live;
+	}
+	if (found)
+	{
+		Datum	   *v = slot->tts_values;
+		bool	   *n = slot->tts_isnull;
+		bool		isnull;
+		TimestampTz t;
+
 		memcpy(&row->info.key_id, DatumGetUUIDP(v[attnums.id - 1]), UUID_LEN);
 		memcpy(&row->info.user_id, DatumGetUUIDP(v[attnums.user_id - 1]), UUID_LEN);
 		row->info.has_org = !n[attnums.org_id - 1];
@@ -449,19 +469,26 @@ static_code(const KeyRow *row)
 	return KEY_VALID;
 }
 
-/* Whether the key exists, belongs to user_id and is live; fills info. */
+/*
+ * Whether the key exists, belongs to user_id, is live, and still accepts
+ * the secret whose hash begins with tag (a rotation ends the secrets it
+ * replaced, at once or after their grace); fills info.
+ */
 bool
 auth_api_key_is_live(const pg_uuid_t *key_id, const pg_uuid_t *user_id,
-					 AuthApiKeyInfo *info)
+					 const uint8 *tag, AuthApiKeyInfo *info)
 {
 	KeyRow		row;
 
 	if (!fetch_key(AUTH_REL_API_KEYS_PKEY, F_UUID_EQ, UUIDPGetDatum(key_id),
 				   false, &row) ||
 		memcmp(&row.info.user_id, user_id, UUID_LEN) != 0 ||
-		static_code(&row) != KEY_VALID)
+		static_code(&row) != KEY_VALID ||
+		!(memcmp(row.current_tag, tag, AUTH_KEY_TAG_LEN) == 0 ||
+		  (row.previous_live && memcmp(row.previous_tag, tag, AUTH_KEY_TAG_LEN) == 0)))
 		return false;
 	*info = row.info;
+	memcpy(info->tag, tag, AUTH_KEY_TAG_LEN);
 	return true;
 }
 
@@ -475,8 +502,12 @@ static bool
 find_presented_key(const char *key, Size len, KeyRow *row)
 {
 	static const char *const reserved[] = {"ses", "mlk", "evt", "ect", "pwr", "inv"};
-	uint8		hash[VARHDRSZ + AUTH_HASH_LEN];
-	bytea	   *digest = (bytea *) hash;
+	union
+	{
+		int32		align;		/* a varlena header must be aligned */
+		uint8		bytes[VARHDRSZ + AUTH_HASH_LEN];
+	}			hash;
+	bytea	   *digest = (bytea *) hash.bytes;
 	const char *sep = memchr(key, '_', Min(len, 17));
 	char		prefix[17];
 
@@ -493,10 +524,13 @@ find_presented_key(const char *key, Size len, KeyRow *row)
 										 (uint8 *) VARDATA(digest)))
 		return false;
 	SET_VARSIZE(digest, VARHDRSZ + AUTH_HASH_LEN);
-	return fetch_key(AUTH_REL_API_KEYS_KEY_HASH_KEY, F_BYTEAEQ,
-					 PointerGetDatum(digest), false, row) ||
-		fetch_key(AUTH_REL_API_KEYS_PREVIOUS_KEY_HASH_KEY, F_BYTEAEQ,
-				  PointerGetDatum(digest), true, row);
+	if (!fetch_key(AUTH_REL_API_KEYS_KEY_HASH_KEY, F_BYTEAEQ,
+				   PointerGetDatum(digest), false, row) &&
+		!fetch_key(AUTH_REL_API_KEYS_PREVIOUS_KEY_HASH_KEY, F_BYTEAEQ,
+				   PointerGetDatum(digest), true, row))
+		return false;
+	memcpy(row->info.tag, VARDATA(digest), AUTH_KEY_TAG_LEN);
+	return true;
 }
 
 /* ---------------------------------------------------------------------
@@ -573,7 +607,7 @@ consume_in_row(const KeyRow *row, bool count_window, bool *has_remaining,
 				   " FROM auth._api_key_consume($1, $2, $3) c",
 				   3, argtypes);
 	values[0] = UUIDPGetDatum(&row->info.key_id);
-	values[1] = TimestampTzGetDatum(auth_statement_now());
+	values[1] = TimestampTzGetDatum(auth_wall_clock());
 	values[2] = BoolGetDatum(count_window);
 	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
@@ -629,7 +663,7 @@ static void
 apply_limits(KeyVerdict *v)
 {
 	KeyRow	   *row = &v->row;
-	bool		memory = windows_in_memory();
+	volatile bool memory = windows_in_memory();
 	volatile bool counted = false;
 	volatile TimestampTz window_end = 0;
 
@@ -649,7 +683,7 @@ apply_limits(KeyVerdict *v)
 		TimestampTz end = 0;
 
 		switch (rate_take(&row->info.key_id, row->rate_limit_max,
-						  row->rate_limit_window_us, auth_statement_now(),
+						  row->rate_limit_window_us, auth_wall_clock(),
 						  &end, &retry_us))
 		{
 			case RATE_OK:
@@ -664,11 +698,12 @@ apply_limits(KeyVerdict *v)
 				usecs_to_interval(retry_us, &v->retry_after);
 				return;
 			case RATE_FULL:
-				ereport(ERROR,
-						(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-						 errmsg("no rate-limit slot is free for this API key"),
-						 errdetail("Every slot holds a key whose window is still open."),
+				/* no slot: this use is counted in the row, exactly, and waits */
+				memory = false;
+				ereport(DEBUG1,
+						(errmsg("no rate-limit slot is free; counting the API key's use in its row"),
 						 errhint("Raise auth.api_key_rate_limit_slots (needs a restart).")));
+				break;
 		}
 	}
 	if (row->has_remaining || (row->has_rate_limit && !memory))
@@ -876,6 +911,7 @@ auth_authenticate_api_key(PG_FUNCTION_ARGS)
 	ident.has_org = v.row.info.has_org;
 	ident.org_id = v.row.info.org_id;
 	memcpy(ident.scopes, v.row.info.scopes, sizeof(ident.scopes));
+	memcpy(ident.key_tag, v.row.info.tag, AUTH_KEY_TAG_LEN);
 	auth_identity_set(&ident, PG_GETARG_BOOL(1));
 	PG_RETURN_DATUM(uuid_copy_datum(&v.row.info.user_id));
 }
@@ -899,7 +935,7 @@ auth_api_key_window(PG_FUNCTION_ARGS)
 	if (windows_in_memory() && !PG_ARGISNULL(0) && !PG_ARGISNULL(1))
 	{
 		pg_uuid_t  *key_id = PG_GETARG_UUID_P(0);
-		TimestampTz now = auth_statement_now();
+		TimestampTz now = auth_wall_clock();
 		LWLock	   *lock = rate_lock(key_id);
 		RateSlot   *s;
 

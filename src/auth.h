@@ -41,7 +41,7 @@ extern char *auth_api_key_prefix;
 
 extern void auth_define_settings(void);
 extern TimestampTz auth_now(void);
-extern TimestampTz auth_statement_now(void);
+extern TimestampTz auth_wall_clock(void);
 
 /* token.c: secrets the extension issues */
 extern void auth_random_bytes(void *buf, Size len);
@@ -68,6 +68,7 @@ typedef enum AuthIdentityKind
  * An API key holds at most AUTH_MAX_SCOPES scopes of at most
  * AUTH_MAX_SCOPE_LEN characters each, so they fit the identity inline.
  */
+#define AUTH_KEY_TAG_LEN	8		/* first bytes of the SHA-256 of a key */
 #define AUTH_MAX_SCOPES		32
 #define AUTH_MAX_SCOPE_LEN	64
 #define AUTH_SCOPES_BUFLEN	(AUTH_MAX_SCOPES * (AUTH_MAX_SCOPE_LEN + 1) + 1)
@@ -78,6 +79,7 @@ typedef struct AuthIdentity
 	pg_uuid_t	user_id;
 	pg_uuid_t	session_id;		/* all zero unless kind is SESSION */
 	pg_uuid_t	key_id;			/* all zero unless kind is API_KEY */
+	uint8		key_tag[AUTH_KEY_TAG_LEN];	/* API key: which secret was shown */
 	bool		has_org;		/* the active organization (the key's), if any */
 	pg_uuid_t	org_id;
 	char		scopes[AUTH_SCOPES_BUFLEN];	/* API key: space-separated */
@@ -119,6 +121,7 @@ extern Datum auth_scopes_array(const char *scopes);
 typedef struct AuthApiKeyInfo
 {
 	pg_uuid_t	key_id;
+	uint8		tag[AUTH_KEY_TAG_LEN];	/* the presented secret's hash, first bytes */
 	pg_uuid_t	user_id;
 	bool		has_org;
 	pg_uuid_t	org_id;
@@ -126,7 +129,7 @@ typedef struct AuthApiKeyInfo
 } AuthApiKeyInfo;
 
 extern bool auth_api_key_is_live(const pg_uuid_t *key_id,
-								 const pg_uuid_t *user_id,
+								 const pg_uuid_t *user_id, const uint8 *tag,
 								 AuthApiKeyInfo *info);
 extern void auth_api_key_shmem_init(void);
 

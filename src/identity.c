@@ -9,8 +9,10 @@
  *
  * Value format: "" (nobody), "session:<user uuid>:<session uuid>[:<org uuid>]",
  * "user:<user uuid>[:<org uuid>]" (set by a superuser), or
- * "api_key:<user uuid>:<key uuid>[:<org uuid>]/<scope> <scope> ..."; the
- * optional last uuid is the active organization (a key's is fixed).
+ * "api_key:<user uuid>:<key uuid>[:<org uuid>]#<tag>[/<scope> <scope> ...]",
+ * where the tag (16 hex digits) names the secret that was presented, so
+ * that a rotation ends the identity too; the optional last uuid is the
+ * active organization (a key's is fixed).
  *
  * A session or API-key identity kept for the whole connection (is_local =>
  * false) is re-checked against its table once per transaction, on first
@@ -143,6 +145,25 @@ parse_org_suffix(const char *s, AuthIdentity *out)
 	return (s = parse_org(s, out)) != NULL && *s == '\0';
 }
 
+/* Parses "#<16 hex digits>" at s; returns the text after it or NULL. */
+static const char *
+parse_tag(const char *s, uint8 *tag)
+{
+	if (*s++ != '#')
+		return NULL;
+	for (int i = 0; i < AUTH_KEY_TAG_LEN; i++)
+	{
+		int			hi = hex_value(s[0]);
+		int			lo = hi < 0 ? -1 : hex_value(s[1]);
+
+		if (lo < 0)
+			return NULL;
+		tag[i] = (hi << 4) | lo;
+		s += 2;
+	}
+	return s;
+}
+
 /* Whether c may appear in a scope (see auth._check_scopes). */
 static inline bool
 scope_char(char c)
@@ -202,11 +223,12 @@ check_identity(char **newval, void **extra, GucSource source)
 		ok = (s = parse_uuid(s + 8, &parsed.user_id)) != NULL && *s == ':' &&
 			(s = parse_uuid(s + 1, &parsed.key_id)) != NULL &&
 			(s = parse_org(s, &parsed)) != NULL &&
+			(s = parse_tag(s, parsed.key_tag)) != NULL &&
 			parse_scopes(s, &parsed);
 	}
 	if (!ok)
 	{
-		GUC_check_errdetail("Expected \"session:<user uuid>:<session uuid>[:<org uuid>]\", \"user:<user uuid>[:<org uuid>]\" or \"api_key:<user uuid>:<key uuid>[:<org uuid>][/<scopes>]\".");
+		GUC_check_errdetail("Expected \"session:<user uuid>:<session uuid>[:<org uuid>]\", \"user:<user uuid>[:<org uuid>]\" or \"api_key:<user uuid>:<key uuid>[:<org uuid>]#<tag>[/<scopes>]\".");
 		return false;
 	}
 
@@ -322,8 +344,8 @@ auth_identity_current(void)
 			AuthApiKeyInfo info;
 
 			/* a key's scopes may have shrunk since it was presented */
-			identity_live = auth_api_key_is_live(&ident->key_id,
-												 &ident->user_id, &info);
+			identity_live = auth_api_key_is_live(&ident->key_id, &ident->user_id,
+												 ident->key_tag, &info);
 			if (identity_live)
 				memcpy(identity_settled.scopes, info.scopes, sizeof(info.scopes));
 		}
@@ -371,6 +393,12 @@ auth_identity_set(const AuthIdentity *ident, bool is_local)
 	{
 		appendStringInfoChar(&buf, ':');
 		append_uuid(&buf, &copy.org_id);
+	}
+	if (copy.kind == AUTH_IDENTITY_API_KEY)
+	{
+		appendStringInfoChar(&buf, '#');
+		for (int i = 0; i < AUTH_KEY_TAG_LEN; i++)
+			appendStringInfo(&buf, "%02x", copy.key_tag[i]);
 	}
 	if (copy.kind == AUTH_IDENTITY_API_KEY && copy.scopes[0] != '\0')
 	{

@@ -204,8 +204,12 @@ bool
 auth_session_verify_token(const char *token, Size len, bool allow_refresh,
 						  AuthSessionInfo *info)
 {
-	uint8		hash[VARHDRSZ + AUTH_HASH_LEN];
-	bytea	   *key = (bytea *) hash;
+	union
+	{
+		int32		align;		/* a varlena header must be aligned */
+		uint8		bytes[VARHDRSZ + AUTH_HASH_LEN];
+	}			hash;
+	bytea	   *key = (bytea *) hash.bytes;
 	SessionRow	row;
 
 	if (!auth_token_hash_if_shaped(AUTH_SESSION_PREFIX, token, len,

@@ -196,14 +196,13 @@ auth_now(void)
 }
 
 /*
- * The clock of rate-limit windows: the statement's start, so that a long
- * transaction's requests do not all fall into the window it began in.
+ * The clock of rate-limit windows: the wall clock, shifted like auth_now(),
+ * so that windows shared by every backend only move forward.
  */
 TimestampTz
-auth_statement_now(void)
+auth_wall_clock(void)
 {
-	return GetCurrentStatementStartTimestamp() +
-		(TimestampTz) auth_time_offset * USECS_PER_SEC;
+	return GetCurrentTimestamp() + (TimestampTz) auth_time_offset * USECS_PER_SEC;
 }
 
 void		_PG_init(void);

@@ -17,6 +17,12 @@ BEGIN
             RAISE EXCEPTION USING ERRCODE = '42501',
                 MESSAGE = format('cannot grant or change the role "%s", which ranks above your own', role);
         END IF;
+        -- an API key also needs, in its scopes, every permission the role holds
+        IF auth.api_key_id() IS NOT NULL THEN
+            PERFORM auth._check_permissions_held(org_id,
+                (SELECT r.permissions FROM auth.roles r WHERE r.org_id IS NULL AND r.name = role),
+                format('the role "%s"', role));
+        END IF;
     ELSE
         PERFORM auth._check_permissions_held(org_id,
             (SELECT r.permissions FROM auth.roles r WHERE r.org_id = _check_rank.org_id AND r.name = role),

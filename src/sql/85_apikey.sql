@@ -272,6 +272,12 @@ DECLARE
     v_caller_key uuid := auth.api_key_id();
 BEGIN
     IF v_caller_key IS NOT NULL THEN
+        -- its children would escape its limits
+        IF EXISTS (SELECT FROM auth.api_keys k WHERE k.id = v_caller_key
+                      AND (k.rate_limit_max IS NOT NULL OR k.remaining IS NOT NULL)) THEN
+            RAISE EXCEPTION USING ERRCODE = '42501',
+                MESSAGE = 'an API key with usage limits cannot create keys';
+        END IF;
         IF NOT auth._scopes_subset(auth._check_scopes(scopes), auth.scopes()) THEN
             RAISE EXCEPTION USING ERRCODE = '42501',
                 MESSAGE = 'an API key can only create keys with a subset of its own scopes';
@@ -315,8 +321,9 @@ COMMENT ON FUNCTION auth.create_api_key_for(uuid, text, text[], interval, uuid, 
 REVOKE ALL ON FUNCTION auth.create_api_key_for(uuid, text, text[], interval, uuid, text, integer,
                                                interval, integer, integer, interval, jsonb) FROM PUBLIC;
 
--- The keys the caller may manage: its own; for an API key, itself and the
--- keys it created, down the line.
+-- The keys the caller may manage: its own; for an API key, the keys it
+-- created, down the line, never itself (a key must not lift its own limits
+-- or re-enable itself).
 CREATE FUNCTION auth._manageable_api_keys() RETURNS SETOF uuid
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -324,7 +331,7 @@ AS $$
     WITH RECURSIVE tree AS (
         SELECT k.id FROM auth.api_keys k
          WHERE k.user_id = auth.require_uid()
-           AND (auth.api_key_id() IS NULL OR k.id = auth.api_key_id())
+           AND (auth.api_key_id() IS NULL OR k.parent_key_id = auth.api_key_id())
         UNION
         SELECT k.id FROM auth.api_keys k JOIN tree t ON k.parent_key_id = t.id
     )
@@ -383,7 +390,7 @@ AS $$
            k.managed, k.parent_key_id, k.created_at, k.updated_at, k.revoked_at
       FROM auth.api_keys k
       LEFT JOIN LATERAL auth._api_key_window(k.id, k.rate_limit_window) w ON true
-     WHERE k.id IN (SELECT auth._manageable_api_keys())
+     WHERE k.id IN (SELECT auth._manageable_api_keys()) OR k.id = auth.api_key_id()
      ORDER BY k.created_at, k.id
 $$;
 COMMENT ON FUNCTION auth.list_api_keys() IS
@@ -434,13 +441,23 @@ BEGIN
            remaining = v_key.remaining, refill_amount = v_key.refill_amount,
            refill_interval = v_key.refill_interval, updated_at = auth.now()
      WHERE k.id = key_id;
+    IF enabled = false THEN
+        -- and every key it made, down the line
+        WITH RECURSIVE tree AS (
+            SELECT k.id FROM auth.api_keys k WHERE k.parent_key_id = key_id
+            UNION
+            SELECT k.id FROM auth.api_keys k JOIN tree t ON k.parent_key_id = t.id
+        )
+        UPDATE auth.api_keys k SET enabled = false, updated_at = auth.now()
+          FROM tree WHERE k.id = tree.id AND k.enabled;
+    END IF;
     PERFORM auth._audit('api_key_updated', v_key.user_id, auth.session_id(), NULL,
                         jsonb_build_object('key_id', key_id));
 END
 $$;
 COMMENT ON FUNCTION auth.update_api_key(uuid, text, boolean, jsonb, text[], integer, interval,
                                         integer, integer, interval) IS
-    'changes a key''s name, enabled, metadata, scopes (only fewer) and limits (not of a key an admin created); NULL leaves a field as it is';
+    'changes a key''s name, enabled (disabling reaches the keys it made), metadata, scopes (only fewer) and limits (not of a key an admin created); NULL leaves a field as it is';
 
 CREATE FUNCTION auth.set_api_key_limits(key_id uuid, rate_limit_max integer, rate_limit_window interval,
                                         remaining integer, refill_amount integer DEFAULT NULL,
@@ -482,7 +499,8 @@ DECLARE
     v_now timestamptz := auth.now();
 BEGIN
     SELECT k.user_id INTO v_user FROM auth.api_keys k
-     WHERE k.id = key_id AND k.revoked_at IS NULL AND k.id IN (SELECT auth._manageable_api_keys())
+     WHERE k.id = key_id AND k.revoked_at IS NULL
+       AND (k.id IN (SELECT auth._manageable_api_keys()) OR k.id = auth.api_key_id())
        FOR UPDATE;
     IF NOT FOUND THEN
         RETURN false;
