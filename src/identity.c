@@ -484,10 +484,9 @@ auth_is_authenticated(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(auth_identity_current() != NULL);
 }
 
-/* SQL function: auth.require_uid() returns uuid */
-PG_FUNCTION_INFO_V1(auth_require_uid);
-Datum
-auth_require_uid(PG_FUNCTION_ARGS)
+/* The current identity, or 28000 when nobody is authenticated. */
+static const AuthIdentity *
+require_identity(void)
 {
 	const AuthIdentity *ident = auth_identity_current();
 
@@ -496,7 +495,15 @@ auth_require_uid(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("not authenticated"),
 				 errhint("Call auth.authenticate() with the session token first.")));
-	return uuid_datum_cached(fcinfo, &ident->user_id);
+	return ident;
+}
+
+/* SQL function: auth.require_uid() returns uuid */
+PG_FUNCTION_INFO_V1(auth_require_uid);
+Datum
+auth_require_uid(PG_FUNCTION_ARGS)
+{
+	return uuid_datum_cached(fcinfo, &require_identity()->user_id);
 }
 
 /*
@@ -509,13 +516,8 @@ PG_FUNCTION_INFO_V1(auth_require_account_uid);
 Datum
 auth_require_account_uid(PG_FUNCTION_ARGS)
 {
-	const AuthIdentity *ident = auth_identity_current();
+	const AuthIdentity *ident = require_identity();
 
-	if (ident == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("not authenticated"),
-				 errhint("Call auth.authenticate() with the session token first.")));
 	if (ident->kind == AUTH_IDENTITY_API_KEY)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
