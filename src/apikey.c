@@ -37,7 +37,6 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "utils/inval.h"
 #include "utils/rel.h"
 
 #include "auth.h"
@@ -305,24 +304,11 @@ typedef struct KeyAttnums
 
 static KeyAttnums attnums;
 
-static void
-forget_attnums(Datum arg, Oid relid)
-{
-	if (relid == InvalidOid || relid == attnums.relid)
-		attnums.relid = InvalidOid;
-}
-
+/* Column numbers are looked up again after any change to the table. */
 static void
 resolve_attnums(Relation keys)
 {
-	static bool callback_registered = false;
-
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(forget_attnums, (Datum) 0);
-		callback_registered = true;
-	}
-	if (attnums.relid == RelationGetRelid(keys))
+	if (!auth_columns_stale(keys, &attnums.relid))
 		return;
 	attnums.id = auth_attnum(keys, "id");
 	attnums.user_id = auth_attnum(keys, "user_id");
@@ -413,16 +399,6 @@ fetch_key(AuthRel index, RegProcedure eqproc, Datum key, bool via_previous,
 			memcpy(row->previous_tag,
 				   VARDATA_ANY(DatumGetByteaPP(v[attnums.previous_key_hash - 1])),
 				   AUTH_KEY_TAG_LEN);
-		/* a rotated-out secret counts only within its grace period */
-		found = !via_previous || row->previous_live;
-	}
-	if (found)
-	{
-		Datum	   *v = slot->tts_values;
-		bool	   *n = slot->tts_isnull;
-		bool		isnull;
-		TimestampTz t;
-
 		memcpy(&row->info.key_id, DatumGetUUIDP(v[attnums.id - 1]), UUID_LEN);
 		memcpy(&row->info.user_id, DatumGetUUIDP(v[attnums.user_id - 1]), UUID_LEN);
 		row->info.has_org = !n[attnums.org_id - 1];
@@ -448,6 +424,8 @@ fetch_key(AuthRel index, RegProcedure eqproc, Datum key, bool via_previous,
 		if (row->has_remaining)
 			row->remaining = DatumGetInt32(v[attnums.remaining - 1]);
 		row->last_used_at = auth_slot_timestamp(slot, attnums.last_used_at, &isnull);
+		/* a rotated-out secret counts only within its grace period */
+		found = !via_previous || row->previous_live;
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(keys, NoLock);
@@ -499,9 +477,21 @@ auth_api_key_is_live(const pg_uuid_t *key_id, const pg_uuid_t *user_id,
  * reads no table.
  */
 static bool
-find_presented_key(const char *key, Size len, KeyRow *row)
+prefix_is_api_key_prefix(const char *prefix)
 {
 	static const char *const reserved[] = {"ses", "mlk", "evt", "ect", "pwr", "inv"};
+
+	if (!auth_token_prefix_is_valid(prefix))
+		return false;
+	for (int i = 0; i < (int) lengthof(reserved); i++)
+		if (strcmp(prefix, reserved[i]) == 0)
+			return false;
+	return true;
+}
+
+static bool
+find_presented_key(const char *key, Size len, KeyRow *row)
+{
 	union
 	{
 		int32		align;		/* a varlena header must be aligned */
@@ -515,11 +505,8 @@ find_presented_key(const char *key, Size len, KeyRow *row)
 		return false;
 	memcpy(prefix, key, sep - key);
 	prefix[sep - key] = '\0';
-	if (!auth_token_prefix_is_valid(prefix))
+	if (!prefix_is_api_key_prefix(prefix))
 		return false;
-	for (int i = 0; i < (int) lengthof(reserved); i++)
-		if (strcmp(prefix, reserved[i]) == 0)
-			return false;
 	if (!auth_token_hash_if_shaped_bytes(prefix, AUTH_API_KEY_BYTES, key, len,
 										 (uint8 *) VARDATA(digest)))
 		return false;
@@ -997,4 +984,12 @@ auth_generate_api_key(PG_FUNCTION_ARGS)
 	explicit_bzero(key, strlen(key));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
 													  values, nulls)));
+}
+
+/* SQL function: auth._api_key_prefix_is_valid(prefix text) returns boolean */
+PG_FUNCTION_INFO_V1(auth_api_key_prefix_is_valid);
+Datum
+auth_api_key_prefix_is_valid(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(prefix_is_api_key_prefix(text_to_cstring(PG_GETARG_TEXT_PP(0))));
 }

@@ -150,6 +150,7 @@ extern Oid	auth_rel_oid(AuthRel rel);
 extern Oid	auth_schema_owner(void);
 
 /* catalog.c: the read path's shared machinery */
+extern bool auth_columns_stale(Relation rel, Oid *tag);
 extern AttrNumber auth_attnum(Relation rel, const char *name);
 extern bool auth_probe_index(Relation rel, Oid indexoid, RegProcedure eqproc,
 							 Datum key, TupleTableSlot *slot);

@@ -37,15 +37,33 @@ static const char *const rel_names[AUTH_REL_COUNT] = {
 static Oid	rel_oids[AUTH_REL_COUNT];
 static bool callback_registered = false;
 
+/* The relid tags of the column-number caches (auth_columns_stale). */
+#define MAX_COLUMN_CACHES 4
+static Oid *column_caches[MAX_COLUMN_CACHES];
+static int	ncolumn_caches = 0;
+
 static void
 forget_rel_oids(Datum arg, Oid relid)
 {
+	for (int i = 0; i < ncolumn_caches; i++)
+		if (relid == InvalidOid || *column_caches[i] == relid)
+			*column_caches[i] = InvalidOid;
 	for (int i = 0; i < AUTH_REL_COUNT; i++)
 		if (relid == InvalidOid || rel_oids[i] == relid)
 		{
 			memset(rel_oids, 0, sizeof(rel_oids));
 			return;
 		}
+}
+
+static void
+register_callback(void)
+{
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(forget_rel_oids, (Datum) 0);
+		callback_registered = true;
+	}
 }
 
 static Oid
@@ -64,11 +82,7 @@ auth_namespace(void)
 Oid
 auth_rel_oid(AuthRel rel)
 {
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(forget_rel_oids, (Datum) 0);
-		callback_registered = true;
-	}
+	register_callback();
 	if (!OidIsValid(rel_oids[rel]))
 	{
 		Oid			relid = get_relname_relid(rel_names[rel], auth_namespace());
@@ -96,6 +110,28 @@ auth_schema_owner(void)
 	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
 	ReleaseSysCache(tup);
 	return owner;
+}
+
+/*
+ * Whether a cache of rel's column numbers, tagged with the relid in *tag,
+ * must be filled (again); the caller fills it and sets *tag to rel's OID.
+ * Any relcache invalidation of the relation clears the tag.
+ */
+bool
+auth_columns_stale(Relation rel, Oid *tag)
+{
+	int			i;
+
+	register_callback();
+	for (i = 0; i < ncolumn_caches && column_caches[i] != tag; i++)
+		;
+	if (i == ncolumn_caches)
+	{
+		if (ncolumn_caches == MAX_COLUMN_CACHES)
+			elog(ERROR, "too many column caches");
+		column_caches[ncolumn_caches++] = tag;
+	}
+	return *tag != RelationGetRelid(rel);
 }
 
 /* The number of a column of one of the extension's tables, or an error. */

@@ -74,6 +74,7 @@ typedef struct MembershipCache
 	Membership *memberships;	/* sorted by org_id */
 	int			nteams;
 	TeamMembership *teams;		/* sorted by team_id */
+	const AuthIdentity *ident;	/* the identity asking, set on each use */
 } MembershipCache;
 
 static MembershipCache cache;
@@ -281,6 +282,7 @@ current_memberships(void)
 		load_cache(&ident->user_id);
 		snapshot_key(snap, &cache.snapshot);
 	}
+	cache.ident = ident;
 	return &cache;
 }
 
@@ -297,7 +299,7 @@ find_membership(MembershipCache *c, const pg_uuid_t *org_id)
 {
 	Membership	key;
 
-	if (c == NULL || !org_in_reach(auth_identity_current(), org_id))
+	if (c == NULL || !org_in_reach(c->ident, org_id))
 		return NULL;
 	key.org_id = *org_id;
 	return bsearch(&key, c->memberships, c->nmemberships, sizeof(Membership),
@@ -376,14 +378,15 @@ PG_FUNCTION_INFO_V1(auth_has_permission);
 Datum
 auth_has_permission(PG_FUNCTION_ARGS)
 {
-	const Membership *m = find_membership(current_memberships(), PG_GETARG_UUID_P(0));
+	MembershipCache *c = current_memberships();
+	const Membership *m = find_membership(c, PG_GETARG_UUID_P(0));
 	const char *wanted;
 
 	if (m == NULL)
 		PG_RETURN_BOOL(false);
 	wanted = cached_cstring(fcinfo, PG_GETARG_TEXT_PP(1));
 	/* an API key needs the scope as well as the role's grant */
-	if (!auth_identity_has_scope(auth_identity_current(), wanted))
+	if (!auth_identity_has_scope(c->ident, wanted))
 		PG_RETURN_BOOL(false);
 	for (int i = 0; i < m->npermissions; i++)
 		if (auth_permission_covers(m->permissions[i], wanted))
@@ -408,7 +411,6 @@ Datum
 auth_org_ids(PG_FUNCTION_ARGS)
 {
 	MembershipCache *c = current_memberships();
-	const AuthIdentity *ident = auth_identity_current();
 	pg_uuid_t  *ids;
 	int			n = 0;
 
@@ -416,7 +418,7 @@ auth_org_ids(PG_FUNCTION_ARGS)
 		return uuid_array(NULL, 0);
 	ids = palloc(sizeof(pg_uuid_t) * Max(1, c->nmemberships));
 	for (int i = 0; i < c->nmemberships; i++)
-		if (org_in_reach(ident, &c->memberships[i].org_id))
+		if (org_in_reach(c->ident, &c->memberships[i].org_id))
 			ids[n++] = c->memberships[i].org_id;
 	return uuid_array(ids, n);
 }
@@ -427,7 +429,6 @@ Datum
 auth_team_ids(PG_FUNCTION_ARGS)
 {
 	MembershipCache *c = current_memberships();
-	const AuthIdentity *ident = auth_identity_current();
 	pg_uuid_t  *ids;
 	int			n = 0;
 
@@ -435,7 +436,7 @@ auth_team_ids(PG_FUNCTION_ARGS)
 		return uuid_array(NULL, 0);
 	ids = palloc(sizeof(pg_uuid_t) * Max(1, c->nteams));
 	for (int i = 0; i < c->nteams; i++)
-		if (org_in_reach(ident, &c->teams[i].org_id))
+		if (org_in_reach(c->ident, &c->teams[i].org_id))
 			ids[n++] = c->teams[i].team_id;
 	return uuid_array(ids, n);
 }

@@ -25,7 +25,6 @@
 #include "parser/parse_relation.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "utils/inval.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
@@ -62,23 +61,9 @@ static SessionAttnums attnums;
 
 /* Column numbers are looked up again after any change to the table. */
 static void
-forget_attnums(Datum arg, Oid relid)
-{
-	if (relid == InvalidOid || relid == attnums.relid)
-		attnums.relid = InvalidOid;
-}
-
-static void
 resolve_attnums(Relation sessions)
 {
-	static bool callback_registered = false;
-
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(forget_attnums, (Datum) 0);
-		callback_registered = true;
-	}
-	if (attnums.relid == RelationGetRelid(sessions))
+	if (!auth_columns_stale(sessions, &attnums.relid))
 		return;
 	attnums.id = auth_attnum(sessions, "id");
 	attnums.user_id = auth_attnum(sessions, "user_id");

@@ -76,6 +76,13 @@ COMMENT ON FUNCTION auth._generate_api_key(text) IS
     'internal: a fresh key "<prefix>_<288 random bits>" and its SHA-256';
 REVOKE ALL ON FUNCTION auth._generate_api_key(text) FROM PUBLIC;
 
+CREATE FUNCTION auth._api_key_prefix_is_valid(prefix text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'auth_api_key_prefix_is_valid'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION auth._api_key_prefix_is_valid(text) IS
+    'internal: whether a prefix may start API keys (the rule verification applies)';
+REVOKE ALL ON FUNCTION auth._api_key_prefix_is_valid(text) FROM PUBLIC;
+
 CREATE FUNCTION auth._scopes_cover(held text[], scope text) RETURNS boolean
     AS 'MODULE_PATHNAME', 'auth_scopes_cover_sql'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -170,6 +177,40 @@ COMMENT ON FUNCTION auth._check_api_key_limits(integer, interval, integer, integ
     'internal: validates the limits of an API key (22023)';
 REVOKE ALL ON FUNCTION auth._check_api_key_limits(integer, interval, integer, integer, interval) FROM PUBLIC;
 
+-- The name and metadata of a key (NULL passes: "unchanged" or a default).
+CREATE FUNCTION auth._check_api_key_fields(name text, metadata jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF btrim(name) = '' OR length(name) > 200 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an API key needs a name of 1 to 200 characters';
+    END IF;
+    IF jsonb_typeof(metadata) <> 'object' OR octet_length(metadata::text) > 16384 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'metadata must be a JSON object of at most 16 kB';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._check_api_key_fields(text, jsonb) IS
+    'internal: 22023 unless a key''s name and metadata are valid';
+REVOKE ALL ON FUNCTION auth._check_api_key_fields(text, jsonb) FROM PUBLIC;
+
+-- The keys a key made, down the line.
+CREATE FUNCTION auth._api_key_descendants(key_id uuid) RETURNS SETOF uuid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE tree AS (
+        SELECT k.id FROM auth.api_keys k WHERE k.parent_key_id = _api_key_descendants.key_id
+        UNION
+        SELECT k.id FROM auth.api_keys k JOIN tree t ON k.parent_key_id = t.id
+    )
+    SELECT id FROM tree
+$$;
+COMMENT ON FUNCTION auth._api_key_descendants(uuid) IS
+    'internal: ids of the keys a key made, and those they made, ...';
+REVOKE ALL ON FUNCTION auth._api_key_descendants(uuid) FROM PUBLIC;
+
 -- What creating a key returns: the key (its only copy) and its id.
 CREATE TYPE auth.api_key_grant AS (
     key    text,
@@ -198,18 +239,16 @@ DECLARE
     v_key record;
     v_grant auth.api_key_grant;
 BEGIN
-    IF name IS NULL OR btrim(name) = '' OR length(name) > 200 THEN
+    IF name IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an API key needs a name of 1 to 200 characters';
     END IF;
-    IF v_prefix !~ '^[a-z0-9]{1,16}$' OR v_prefix IN ('ses', 'mlk', 'evt', 'ect', 'pwr', 'inv') THEN
+    PERFORM auth._check_api_key_fields(name, metadata);
+    IF NOT auth._api_key_prefix_is_valid(v_prefix) THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid API key prefix',
             DETAIL = 'A prefix is 1 to 16 lowercase letters or digits, and not one of the extension''s own token kinds.';
     END IF;
     IF expires_in <= interval '0' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'expires_in must be positive';
-    END IF;
-    IF metadata IS NOT NULL AND (jsonb_typeof(metadata) <> 'object' OR octet_length(metadata::text) > 16384) THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'metadata must be a JSON object of at most 16 kB';
     END IF;
     PERFORM auth._check_api_key_limits(rate_limit_max, rate_limit_window, remaining,
                                        refill_amount, refill_interval);
@@ -328,14 +367,10 @@ CREATE FUNCTION auth._manageable_api_keys() RETURNS SETOF uuid
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH RECURSIVE tree AS (
-        SELECT k.id FROM auth.api_keys k
-         WHERE k.user_id = auth.require_uid()
-           AND (auth.api_key_id() IS NULL OR k.parent_key_id = auth.api_key_id())
-        UNION
-        SELECT k.id FROM auth.api_keys k JOIN tree t ON k.parent_key_id = t.id
-    )
-    SELECT id FROM tree
+    SELECT k.id FROM auth.api_keys k
+     WHERE k.user_id = auth.require_uid() AND auth.api_key_id() IS NULL
+    UNION ALL
+    SELECT d FROM auth._api_key_descendants(auth.api_key_id()) d
 $$;
 COMMENT ON FUNCTION auth._manageable_api_keys() IS
     'internal: ids of the API keys the caller may list and manage';
@@ -413,12 +448,7 @@ DECLARE
     v_limits boolean := num_nonnulls(rate_limit_max, rate_limit_window, remaining,
                                      refill_amount, refill_interval) > 0;
 BEGIN
-    IF name IS NOT NULL AND (btrim(name) = '' OR length(name) > 200) THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an API key needs a name of 1 to 200 characters';
-    END IF;
-    IF metadata IS NOT NULL AND (jsonb_typeof(metadata) <> 'object' OR octet_length(metadata::text) > 16384) THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'metadata must be a JSON object of at most 16 kB';
-    END IF;
+    PERFORM auth._check_api_key_fields(name, metadata);
     IF NOT auth._scopes_subset(v_scopes, v_key.scopes) THEN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'the scopes of an API key may only shrink';
     END IF;
@@ -443,13 +473,8 @@ BEGIN
      WHERE k.id = key_id;
     IF enabled = false THEN
         -- and every key it made, down the line
-        WITH RECURSIVE tree AS (
-            SELECT k.id FROM auth.api_keys k WHERE k.parent_key_id = key_id
-            UNION
-            SELECT k.id FROM auth.api_keys k JOIN tree t ON k.parent_key_id = t.id
-        )
         UPDATE auth.api_keys k SET enabled = false, updated_at = auth.now()
-          FROM tree WHERE k.id = tree.id AND k.enabled;
+         WHERE k.id IN (SELECT auth._api_key_descendants(key_id)) AND k.enabled;
     END IF;
     PERFORM auth._audit('api_key_updated', v_key.user_id, auth.session_id(), NULL,
                         jsonb_build_object('key_id', key_id));
@@ -506,13 +531,9 @@ BEGIN
         RETURN false;
     END IF;
     -- with every key it created, down the line
-    WITH RECURSIVE tree AS (
-        SELECT key_id AS id
-        UNION
-        SELECT k.id FROM auth.api_keys k JOIN tree t ON k.parent_key_id = t.id
-    )
     UPDATE auth.api_keys k SET revoked_at = v_now, updated_at = v_now
-      FROM tree WHERE k.id = tree.id AND k.revoked_at IS NULL;
+     WHERE (k.id = key_id OR k.id IN (SELECT auth._api_key_descendants(key_id)))
+       AND k.revoked_at IS NULL;
     PERFORM auth._audit('api_key_revoked', v_user, auth.session_id(), NULL,
                         jsonb_build_object('key_id', key_id));
     RETURN true;
