@@ -2,11 +2,14 @@
 # an existing server; `make demo`, `make test` and `make bench` (harness.mk)
 # bring their own throwaway cluster.
 EXTENSION   = auth
-EXTVERSION  = 0.1.0
+# The version being built is the control file's default_version.
+EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(dir $(firstword $(MAKEFILE_LIST)))auth.control)
 MODULE_big  = auth
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 SQL_PARTS   = $(sort $(wildcard src/sql/*.sql))
 DATA_built  = auth--$(EXTVERSION).sql
+# Released install scripts, kept as shipped, and the upgrade scripts.
+DATA        = $(sort $(wildcard versions/auth--*.sql))
 EXTRA_CLEAN = tmp results regression.diffs regression.out output_iso
 
 # Debian's PostgreSQL 15 is the target; any other pg_config can be passed in.
