@@ -27,7 +27,7 @@
 #include "utils/jsonb.h"
 #include "utils/snapmgr.h"
 
-#include "auth.h"
+#include "catalog.h"
 
 #define AUTONOMOUS_MAX_TEXT 8192
 #define WORKER_SLOT_TRIES	500		/* ... of WORKER_SLOT_WAIT_US each: 5 s */

@@ -22,7 +22,11 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "auth.h"
+#include "access/tableam.h"
+#include "funcapi.h"
+#include "utils/snapmgr.h"
+
+#include "catalog.h"
 
 static const char *const rel_names[AUTH_REL_COUNT] = {
 	[AUTH_REL_SESSIONS] = "sessions",
@@ -37,17 +41,17 @@ static const char *const rel_names[AUTH_REL_COUNT] = {
 static Oid	rel_oids[AUTH_REL_COUNT];
 static bool callback_registered = false;
 
-/* The relid tags of the column-number caches (auth_columns_stale). */
-#define MAX_COLUMN_CACHES 4
-static Oid *column_caches[MAX_COLUMN_CACHES];
-static int	ncolumn_caches = 0;
+/* The column maps in use, forgotten with their relation. */
+#define MAX_COLUMN_MAPS 8
+static AuthColumnMap *column_maps[MAX_COLUMN_MAPS];
+static int	ncolumn_maps = 0;
 
 static void
 forget_rel_oids(Datum arg, Oid relid)
 {
-	for (int i = 0; i < ncolumn_caches; i++)
-		if (relid == InvalidOid || *column_caches[i] == relid)
-			*column_caches[i] = InvalidOid;
+	for (int i = 0; i < ncolumn_maps; i++)
+		if (relid == InvalidOid || column_maps[i]->relid == relid)
+			column_maps[i]->relid = InvalidOid;
 	for (int i = 0; i < AUTH_REL_COUNT; i++)
 		if (relid == InvalidOid || rel_oids[i] == relid)
 		{
@@ -64,6 +68,13 @@ register_callback(void)
 		CacheRegisterRelcacheCallback(forget_rel_oids, (Datum) 0);
 		callback_registered = true;
 	}
+}
+
+/* Whether the extension is installed in this database (its schema is). */
+bool
+auth_extension_present(void)
+{
+	return OidIsValid(get_namespace_oid("auth", true));
 }
 
 static Oid
@@ -112,31 +123,16 @@ auth_schema_owner(void)
 	return owner;
 }
 
-/*
- * Whether a cache of rel's column numbers, tagged with the relid in *tag,
- * must be filled (again); the caller fills it and sets *tag to rel's OID.
- * Any relcache invalidation of the relation clears the tag.
- */
-bool
-auth_columns_stale(Relation rel, Oid *tag)
+/* The snapshot a read inside a query uses: the query's own. */
+Snapshot
+auth_read_snapshot(void)
 {
-	int			i;
-
-	register_callback();
-	for (i = 0; i < ncolumn_caches && column_caches[i] != tag; i++)
-		;
-	if (i == ncolumn_caches)
-	{
-		if (ncolumn_caches == MAX_COLUMN_CACHES)
-			elog(ERROR, "too many column caches");
-		column_caches[ncolumn_caches++] = tag;
-	}
-	return *tag != RelationGetRelid(rel);
+	return ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
 }
 
 /* The number of a column of one of the extension's tables, or an error. */
-AttrNumber
-auth_attnum(Relation rel, const char *name)
+static AttrNumber
+column_attnum(Relation rel, const char *name)
 {
 	int			attnum = attnameAttNum(rel, name, false);
 
@@ -146,6 +142,28 @@ auth_attnum(Relation rel, const char *name)
 				 errmsg("column \"%s\" of \"auth.%s\" does not exist", name,
 						RelationGetRelationName(rel))));
 	return attnum;
+}
+
+/* Fills map with rel's column numbers unless it holds them already. */
+void
+auth_columns_resolve(Relation rel, AuthColumnMap *map)
+{
+	int			i;
+
+	register_callback();
+	if (map->relid == RelationGetRelid(rel))
+		return;
+	for (i = 0; i < ncolumn_maps && column_maps[i] != map; i++)
+		;
+	if (i == ncolumn_maps)
+	{
+		if (ncolumn_maps == MAX_COLUMN_MAPS)
+			elog(ERROR, "too many column maps");
+		column_maps[ncolumn_maps++] = map;
+	}
+	for (i = 0; i < map->ncolumns; i++)
+		map->attnums[i] = column_attnum(rel, map->names[i]);
+	map->relid = RelationGetRelid(rel);
 }
 
 /*
@@ -173,27 +191,91 @@ auth_probe_index(Relation rel, Oid indexoid, RegProcedure eqproc, Datum key,
 	return found;
 }
 
-TimestampTz
-auth_slot_timestamp(TupleTableSlot *slot, AttrNumber attnum, bool *isnull)
+/* Copies a uuid column into out; false when it is null. */
+bool
+auth_slot_uuid(TupleTableSlot *slot, const AuthColumnMap *map, int i,
+			   pg_uuid_t *out)
 {
-	Datum		d = slot->tts_values[attnum - 1];
-
-	*isnull = slot->tts_isnull[attnum - 1];
-	return *isnull ? 0 : DatumGetTimestampTz(d);
+	if (auth_slot_isnull(slot, map, i))
+		return false;
+	memcpy(out, DatumGetUUIDP(auth_slot_datum(slot, map, i)), UUID_LEN);
+	return true;
 }
 
-/* *plan, prepared and kept for the backend's life on first use. */
-SPIPlanPtr
-auth_kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+TimestampTz
+auth_slot_timestamp(TupleTableSlot *slot, const AuthColumnMap *map, int i,
+					bool *isnull)
 {
-	if (*plan == NULL)
+	*isnull = auth_slot_isnull(slot, map, i);
+	return *isnull ? 0 : DatumGetTimestampTz(auth_slot_datum(slot, map, i));
+}
+
+/*
+ * Runs q with values as its arguments: connects to SPI, prepares and keeps
+ * the plan on first use, executes (at most limit rows, 0 for all), hands
+ * the rows to read, if any, and finishes.  Returns the rows processed.
+ */
+uint64
+auth_query_run(AuthQuery *q, Datum *values, long limit, AuthRowsReader read,
+			   void *arg)
+{
+	uint64		processed;
+	int			rc;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (q->plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+		SPIPlanPtr	p = SPI_prepare(q->sql, q->nargs, q->argtypes);
 
 		if (p == NULL || SPI_keepplan(p) != 0)
 			elog(ERROR, "could not prepare a query of the auth extension: %s",
 				 SPI_result_code_string(SPI_result));
-		*plan = p;
+		q->plan = p;
 	}
-	return *plan;
+	if (q->latest_snapshot)
+		rc = SPI_execute_snapshot(q->plan, values, NULL, GetLatestSnapshot(),
+								  InvalidSnapshot, q->read_only, true, limit);
+	else
+		rc = SPI_execute_plan(q->plan, values, NULL, q->read_only, limit);
+	if (rc < 0)
+		elog(ERROR, "a query of the auth extension failed: %s",
+			 SPI_result_code_string(rc));
+	processed = SPI_processed;
+	if (read != NULL)
+		read(SPI_tuptable, processed, arg);
+	SPI_finish();
+	return processed;
+}
+
+/*
+ * The row type a function returns, blessed and kept in fn_extra, so a
+ * function called per row looks it up once.
+ */
+TupleDesc
+auth_result_tupdesc(FunctionCallInfo fcinfo)
+{
+	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+
+	if (tupdesc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = tupdesc;
+	}
+	return tupdesc;
+}
+
+/* A palloc'd copy of a uuid, as a Datum. */
+Datum
+auth_uuid_datum(const pg_uuid_t *u)
+{
+	pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));
+
+	*copy = *u;
+	return UUIDPGetDatum(copy);
 }

@@ -2,19 +2,60 @@
  * onetime.c: one-time secrets (magic links, email codes, verification,
  * email change and password reset tokens) need three things from C: a
  * uniformly random 6-digit code, a constant-time comparison of digests,
- * and a count of recent requests that sees every committed request.
+ * and a count of recent requests that sees every committed request.  The
+ * module also defines the settings of one-time secrets.
  */
 #include "postgres.h"
 
 #include <openssl/crypto.h>
 
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
-#include "utils/snapmgr.h"
 
-#include "auth.h"
+#include "catalog.h"
+#include "onetime.h"
+#include "settings.h"
+#include "token.h"
+
+static int	magic_link_ttl = 15 * SECS_PER_MINUTE;
+static int	magic_link_rate_limit = 5;
+static int	magic_link_rate_window = SECS_PER_HOUR;
+static bool magic_link_sign_up = true;
+static int	email_code_ttl = 5 * SECS_PER_MINUTE;
+static int	code_max_attempts = 5;
+static int	email_verification_ttl = SECS_PER_HOUR;
+static int	password_reset_ttl = SECS_PER_HOUR;
+
+/* The settings of one-time secrets, read by their SQL functions. */
+void
+auth_onetime_init(void)
+{
+	auth_define_seconds("auth.magic_link_ttl",
+						"Lifetime of a magic link.",
+						&magic_link_ttl, 60, 7 * SECS_PER_DAY);
+	auth_define_count("auth.magic_link_rate_limit",
+					  "Magic links, codes, verification and reset messages requested per email within auth.magic_link_rate_window.",
+					  &magic_link_rate_limit, 1, 1000);
+	auth_define_seconds("auth.magic_link_rate_window",
+						"Window in which requests per email are counted.",
+						&magic_link_rate_window, 1, AUTH_YEAR_SECS);
+	auth_define_flag("auth.magic_link_sign_up",
+					 "Whether a magic link or sign-in code for an unknown email creates the user.",
+					 &magic_link_sign_up);
+	auth_define_seconds("auth.email_code_ttl",
+						"Lifetime of a 6-digit email code.",
+						&email_code_ttl, 60, SECS_PER_DAY);
+	auth_define_count("auth.code_max_attempts",
+					  "Wrong tries after which a 6-digit code dies.",
+					  &code_max_attempts, 1, 100);
+	auth_define_seconds("auth.email_verification_ttl",
+						"Lifetime of an email verification or email change link.",
+						&email_verification_ttl, 60, 30 * SECS_PER_DAY);
+	auth_define_seconds("auth.password_reset_ttl",
+						"Lifetime of a password reset link.",
+						&password_reset_ttl, 60, 7 * SECS_PER_DAY);
+}
 
 /* SQL function: auth._generate_code() returns text */
 PG_FUNCTION_INFO_V1(auth_generate_code);
@@ -46,6 +87,18 @@ auth_secret_equal(PG_FUNCTION_ARGS)
 								 VARSIZE_ANY_EXHDR(a)) == 0);
 }
 
+/* Reads the one integer a count returns. */
+static void
+read_count(SPITupleTable *rows, uint64 nrows, void *arg)
+{
+	bool		isnull;
+
+	if (nrows != 1)
+		elog(ERROR, "could not count requests");
+	*(int32 *) arg = DatumGetInt32(SPI_getbinval(rows->vals[0], rows->tupdesc,
+												 1, &isnull));
+}
+
 /*
  * SQL function: auth._recent_requests(email text, since timestamptz)
  *   returns integer
@@ -58,27 +111,20 @@ PG_FUNCTION_INFO_V1(auth_recent_requests);
 Datum
 auth_recent_requests(PG_FUNCTION_ARGS)
 {
-	static SPIPlanPtr plan = NULL;
+	static AuthQuery recent = {
+		.sql = "SELECT pg_catalog.count(*)::pg_catalog.int4"
+		" FROM auth.one_time_secrets s"
+		" WHERE s.email OPERATOR(pg_catalog.=) $1"
+		" AND s.created_at OPERATOR(pg_catalog.>) $2",
+		.nargs = 2,
+		.argtypes = {TEXTOID, TIMESTAMPTZOID},
+		.read_only = true,
+		.latest_snapshot = true,
+	};
 	Datum		values[2] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)};
-	Oid			argtypes[2] = {TEXTOID, TIMESTAMPTZOID};
-	bool		isnull;
-	int32		count;
+	int32		count = 0;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	auth_kept_plan(&plan,
-				   "SELECT pg_catalog.count(*)::pg_catalog.int4"
-				   " FROM auth.one_time_secrets s"
-				   " WHERE s.email OPERATOR(pg_catalog.=) $1"
-				   " AND s.created_at OPERATOR(pg_catalog.>) $2",
-				   2, argtypes);
-	if (SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(),
-							 InvalidSnapshot, true, false, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not count requests");
-	count = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-										SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
+	(void) auth_query_run(&recent, values, 1, read_count, &count);
 	PG_RETURN_INT32(count);
 }
 
@@ -94,23 +140,17 @@ PG_FUNCTION_INFO_V1(auth_supersede_secrets);
 Datum
 auth_supersede_secrets(PG_FUNCTION_ARGS)
 {
-	static SPIPlanPtr plan = NULL;
-	Datum		values[3] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2)};
-	Oid			argtypes[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
-	int32		count;
+	static AuthQuery supersede = {
+		.sql = "UPDATE auth.one_time_secrets s SET invalidated_at = $3"
+		" WHERE s.email OPERATOR(pg_catalog.=) $1"
+		" AND s.purpose OPERATOR(pg_catalog.=) $2"
+		" AND s.consumed_at IS NULL AND s.invalidated_at IS NULL",
+		.nargs = 3,
+		.argtypes = {TEXTOID, TEXTOID, TIMESTAMPTZOID},
+		.latest_snapshot = true,
+	};
+	Datum		values[3] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1),
+	PG_GETARG_DATUM(2)};
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	auth_kept_plan(&plan,
-				   "UPDATE auth.one_time_secrets s SET invalidated_at = $3"
-				   " WHERE s.email OPERATOR(pg_catalog.=) $1"
-				   " AND s.purpose OPERATOR(pg_catalog.=) $2"
-				   " AND s.consumed_at IS NULL AND s.invalidated_at IS NULL",
-				   3, argtypes);
-	if (SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(),
-							 InvalidSnapshot, false, true, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not supersede secrets");
-	count = (int32) SPI_processed;
-	SPI_finish();
-	PG_RETURN_INT32(count);
+	PG_RETURN_INT32((int32) auth_query_run(&supersede, values, 0, NULL, NULL));
 }

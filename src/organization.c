@@ -20,14 +20,16 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
-#include "auth.h"
+#include "catalog.h"
+#include "identity.h"
+#include "organization.h"
+#include "settings.h"
 
 #define RANK_MEMBER 1			/* custom roles rank as members */
 
@@ -77,6 +79,9 @@ typedef struct MembershipCache
 	const AuthIdentity *ident;	/* the identity asking, set on each use */
 } MembershipCache;
 
+static int	membership_limit = 100;
+static int	invitation_ttl = 48 * SECS_PER_HOUR;
+
 static MembershipCache cache;
 static MemoryContext cache_context = NULL;
 static bool callbacks_registered = false;
@@ -116,7 +121,20 @@ membership_compare(const void *a, const void *b)
 				  &((const Membership *) b)->org_id, UUID_LEN);
 }
 
-int
+/* The settings of organizations, read by their SQL functions. */
+void
+auth_organization_init(void)
+{
+	auth_define_count("auth.membership_limit",
+					  "Most members an organization may have.",
+					  &membership_limit, 1, 1000000);
+	auth_define_seconds("auth.invitation_ttl",
+						"Lifetime of an invitation to an organization.",
+						&invitation_ttl, 60, 365 * SECS_PER_DAY);
+}
+
+/* The rank of a built-in role: owner 3, admin 2, any other 1. */
+static int
 auth_role_rank(const char *role)
 {
 	if (strcmp(role, "owner") == 0)
@@ -126,19 +144,8 @@ auth_role_rank(const char *role)
 	return RANK_MEMBER;
 }
 
-/* Runs a query with the user id as $1, prepared once per backend. */
-static void
-run_query(SPIPlanPtr *plan, const char *sql, const pg_uuid_t *user_id)
-{
-	Oid			argtypes[1] = {UUIDOID};
-	Datum		values[1] = {UUIDPGetDatum(user_id)};
-
-	if (SPI_execute_plan(auth_kept_plan(plan, sql, 1, argtypes), values, NULL,
-						 true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read memberships");
-}
-
 static void fill_cache(const pg_uuid_t *user_id);
+static int	auth_role_rank(const char *role);
 
 /*
  * Loads the memberships with the statement's snapshot, as the extension's
@@ -176,29 +183,18 @@ load_cache(const pg_uuid_t *user_id)
 	cache.valid = true;
 }
 
+/* Copies the memberships a query returned into the cache, sorted. */
 static void
-fill_cache(const pg_uuid_t *user_id)
+read_memberships(SPITupleTable *rows, uint64 nrows, void *arg)
 {
-	static SPIPlanPtr memberships_plan = NULL;
-	static SPIPlanPtr teams_plan = NULL;
-	MemoryContext old;
+	MemoryContext old = MemoryContextSwitchTo(cache_context);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	run_query(&memberships_plan,
-			  "SELECT m.org_id, m.role, coalesce(r.permissions, '{}'::pg_catalog.text[])"
-			  " FROM auth.members m LEFT JOIN auth.roles r"
-			  "   ON r.name OPERATOR(pg_catalog.=) m.role"
-			  "  AND (r.org_id OPERATOR(pg_catalog.=) m.org_id OR r.org_id IS NULL)"
-			  " WHERE m.user_id OPERATOR(pg_catalog.=) $1",
-			  user_id);
-	old = MemoryContextSwitchTo(cache_context);
-	cache.nmemberships = SPI_processed;
-	cache.memberships = palloc0(sizeof(Membership) * Max(1, SPI_processed));
-	for (uint64 i = 0; i < SPI_processed; i++)
+	cache.nmemberships = nrows;
+	cache.memberships = palloc0(sizeof(Membership) * Max(1, nrows));
+	for (uint64 i = 0; i < nrows; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
+		HeapTuple	tup = rows->vals[i];
+		TupleDesc	desc = rows->tupdesc;
 		Membership *m = &cache.memberships[i];
 		bool		isnull;
 		Datum	   *elems;
@@ -216,18 +212,20 @@ fill_cache(const pg_uuid_t *user_id)
 	}
 	qsort(cache.memberships, cache.nmemberships, sizeof(Membership), membership_compare);
 	MemoryContextSwitchTo(old);
+}
 
-	run_query(&teams_plan,
-			  "SELECT tm.team_id, tm.org_id FROM auth.team_members tm"
-			  " WHERE tm.user_id OPERATOR(pg_catalog.=) $1",
-			  user_id);
-	old = MemoryContextSwitchTo(cache_context);
-	cache.nteams = SPI_processed;
-	cache.teams = palloc(sizeof(TeamMembership) * Max(1, SPI_processed));
-	for (uint64 i = 0; i < SPI_processed; i++)
+/* Copies the teams a query returned into the cache, sorted. */
+static void
+read_teams(SPITupleTable *rows, uint64 nrows, void *arg)
+{
+	MemoryContext old = MemoryContextSwitchTo(cache_context);
+
+	cache.nteams = nrows;
+	cache.teams = palloc(sizeof(TeamMembership) * Max(1, nrows));
+	for (uint64 i = 0; i < nrows; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
+		HeapTuple	tup = rows->vals[i];
+		TupleDesc	desc = rows->tupdesc;
 		bool		isnull;
 
 		memcpy(&cache.teams[i].team_id, DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull)), UUID_LEN);
@@ -235,7 +233,32 @@ fill_cache(const pg_uuid_t *user_id)
 	}
 	qsort(cache.teams, cache.nteams, sizeof(TeamMembership), uuid_compare);
 	MemoryContextSwitchTo(old);
-	SPI_finish();
+}
+
+static void
+fill_cache(const pg_uuid_t *user_id)
+{
+	static AuthQuery memberships = {
+		.sql = "SELECT m.org_id, m.role, coalesce(r.permissions, '{}'::pg_catalog.text[])"
+		" FROM auth.members m LEFT JOIN auth.roles r"
+		"   ON r.name OPERATOR(pg_catalog.=) m.role"
+		"  AND (r.org_id OPERATOR(pg_catalog.=) m.org_id OR r.org_id IS NULL)"
+		" WHERE m.user_id OPERATOR(pg_catalog.=) $1",
+		.nargs = 1,
+		.argtypes = {UUIDOID},
+		.read_only = true,
+	};
+	static AuthQuery teams = {
+		.sql = "SELECT tm.team_id, tm.org_id FROM auth.team_members tm"
+		" WHERE tm.user_id OPERATOR(pg_catalog.=) $1",
+		.nargs = 1,
+		.argtypes = {UUIDOID},
+		.read_only = true,
+	};
+	Datum		values[1] = {UUIDPGetDatum(user_id)};
+
+	(void) auth_query_run(&memberships, values, 0, read_memberships, NULL);
+	(void) auth_query_run(&teams, values, 0, read_teams, NULL);
 }
 
 static void
@@ -286,37 +309,16 @@ current_memberships(void)
 	return &cache;
 }
 
-/* Whether the identity may act in org_id: an org-bound API key only in its own. */
-static inline bool
-org_in_reach(const AuthIdentity *ident, const pg_uuid_t *org_id)
-{
-	return ident->kind != AUTH_IDENTITY_API_KEY || !ident->has_org ||
-		memcmp(&ident->org_id, org_id, UUID_LEN) == 0;
-}
-
 static const Membership *
 find_membership(MembershipCache *c, const pg_uuid_t *org_id)
 {
 	Membership	key;
 
-	if (c == NULL || !org_in_reach(c->ident, org_id))
+	if (c == NULL || !auth_identity_in_org(c->ident, org_id))
 		return NULL;
 	key.org_id = *org_id;
 	return bsearch(&key, c->memberships, c->nmemberships, sizeof(Membership),
 				   membership_compare);
-}
-
-/* Whether a granted permission (or scope) covers the one asked for. */
-bool
-auth_permission_covers(const char *granted, const char *wanted)
-{
-	size_t		len = strlen(granted);
-
-	if (strcmp(granted, "*") == 0 || strcmp(granted, wanted) == 0)
-		return true;
-	/* "resource:*" grants every action on the resource */
-	return len >= 2 && granted[len - 1] == '*' && granted[len - 2] == ':' &&
-		strncmp(granted, wanted, len - 1) == 0;
 }
 
 /* SQL function: auth.is_member(org_id uuid) returns boolean */
@@ -394,15 +396,26 @@ auth_has_permission(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(false);
 }
 
+/*
+ * The ids at offset id_off of n items of size size whose organization, at
+ * offset org_off, is in the identity's reach, as a uuid[].
+ */
 static Datum
-uuid_array(const pg_uuid_t *items, int n)
+ids_in_reach(MembershipCache *c, const void *items, int n, Size size,
+			 Size id_off, Size org_off)
 {
 	Datum	   *elems = palloc(sizeof(Datum) * Max(1, n));
+	int			count = 0;
 
-	for (int i = 0; i < n; i++)
-		elems[i] = UUIDPGetDatum(&items[i]);
-	return PointerGetDatum(construct_array(elems, n, UUIDOID, UUID_LEN, false,
-										   TYPALIGN_CHAR));
+	for (int i = 0; c != NULL && i < n; i++)
+	{
+		const char *item = (const char *) items + i * size;
+
+		if (auth_identity_in_org(c->ident, (const pg_uuid_t *) (item + org_off)))
+			elems[count++] = UUIDPGetDatum((const pg_uuid_t *) (item + id_off));
+	}
+	return PointerGetDatum(construct_array(elems, count, UUIDOID, UUID_LEN,
+										   false, TYPALIGN_CHAR));
 }
 
 /* SQL function: auth.org_ids() returns uuid[] */
@@ -411,16 +424,10 @@ Datum
 auth_org_ids(PG_FUNCTION_ARGS)
 {
 	MembershipCache *c = current_memberships();
-	pg_uuid_t  *ids;
-	int			n = 0;
 
-	if (c == NULL)
-		return uuid_array(NULL, 0);
-	ids = palloc(sizeof(pg_uuid_t) * Max(1, c->nmemberships));
-	for (int i = 0; i < c->nmemberships; i++)
-		if (org_in_reach(c->ident, &c->memberships[i].org_id))
-			ids[n++] = c->memberships[i].org_id;
-	return uuid_array(ids, n);
+	return ids_in_reach(c, c ? c->memberships : NULL, c ? c->nmemberships : 0,
+						sizeof(Membership), offsetof(Membership, org_id),
+						offsetof(Membership, org_id));
 }
 
 /* SQL function: auth.team_ids() returns uuid[] */
@@ -429,16 +436,11 @@ Datum
 auth_team_ids(PG_FUNCTION_ARGS)
 {
 	MembershipCache *c = current_memberships();
-	pg_uuid_t  *ids;
-	int			n = 0;
 
-	if (c == NULL)
-		return uuid_array(NULL, 0);
-	ids = palloc(sizeof(pg_uuid_t) * Max(1, c->nteams));
-	for (int i = 0; i < c->nteams; i++)
-		if (org_in_reach(c->ident, &c->teams[i].org_id))
-			ids[n++] = c->teams[i].team_id;
-	return uuid_array(ids, n);
+	return ids_in_reach(c, c ? c->teams : NULL, c ? c->nteams : 0,
+						sizeof(TeamMembership),
+						offsetof(TeamMembership, team_id),
+						offsetof(TeamMembership, org_id));
 }
 
 /* SQL function: auth.role_rank(role text) returns integer */

@@ -28,79 +28,65 @@
 #include "parser/parse_func.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "auth.h"
+#include "password.h"
+#include "phc.h"
+#include "settings.h"
+#include "token.h"
 
 #define MAX_PASSWORD_BYTES	4096	/* longer input is refused, not hashed */
 #define ARGON2_SALT_LEN		16
 #define ARGON2_HASH_LEN		32
-#define SCRYPT_SALT_HEX		32
-#define SCRYPT_KEY_LEN		64
 
-typedef struct Argon2Params
+static int	argon2_memory_kib = 19456;
+static int	argon2_iterations = 2;
+static int	argon2_parallelism = 1;
+static int	password_min_length = 8;
+static int	max_failed_sign_ins = 5;
+static int	failed_sign_in_window = 15 * SECS_PER_MINUTE;
+static bool require_verified_email = false;
+
+StaticAssertDecl((int) AUTH_ARGON2ID == (int) Argon2_id &&
+				 (int) AUTH_ARGON2I == (int) Argon2_i &&
+				 (int) AUTH_ARGON2D == (int) Argon2_d &&
+				 AUTH_ARGON2_VERSION_13 == ARGON2_VERSION_13 &&
+				 AUTH_ARGON2_VERSION_10 == ARGON2_VERSION_10,
+				 "phc.h numbers argon2 as libargon2 does");
+
+/* The settings of passwords and of signing in with one. */
+void
+auth_password_init(void)
 {
-	argon2_type type;
-	uint32		version;
-	uint32		m_cost;
-	uint32		t_cost;
-	uint32		lanes;
-	uint8		salt[64];
-	size_t		saltlen;
-	uint8		hash[64];
-	size_t		hashlen;
-} Argon2Params;
-
-static const char b64std[] =
-"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static void
-append_b64_unpadded(StringInfo buf, const uint8 *data, size_t len)
-{
-	for (size_t i = 0; i < len; i += 3)
-	{
-		uint32		v = data[i] << 16;
-		size_t		left = len - i;
-
-		if (left > 1)
-			v |= data[i + 1] << 8;
-		if (left > 2)
-			v |= data[i + 2];
-		appendStringInfoChar(buf, b64std[(v >> 18) & 63]);
-		appendStringInfoChar(buf, b64std[(v >> 12) & 63]);
-		if (left > 1)
-			appendStringInfoChar(buf, b64std[(v >> 6) & 63]);
-		if (left > 2)
-			appendStringInfoChar(buf, b64std[v & 63]);
-	}
-}
-
-/* Decodes unpadded base64 of s[0..len); returns the byte count or -1. */
-static int
-decode_b64_unpadded(const char *s, size_t len, uint8 *out, size_t outmax)
-{
-	uint32		acc = 0;
-	int			bits = 0;
-	size_t		n = 0;
-
-	for (size_t i = 0; i < len; i++)
-	{
-		const char *pos = s[i] ? strchr(b64std, s[i]) : NULL;
-
-		if (pos == NULL)
-			return -1;
-		acc = (acc << 6) | (uint32) (pos - b64std);
-		bits += 6;
-		if (bits >= 8)
-		{
-			bits -= 8;
-			if (n >= outmax)
-				return -1;
-			out[n++] = (acc >> bits) & 0xFF;
-		}
-	}
-	return bits >= 6 ? -1 : (int) n;
+	DefineCustomIntVariable("auth.argon2_memory_kib",
+							"Memory cost of new argon2id password hashes, in KiB.",
+							"OWASP's minimum for argon2id is 19456 (19 MiB).",
+							&argon2_memory_kib, argon2_memory_kib,
+							64, 4 * 1024 * 1024, PGC_SUSET, 0, NULL, NULL, NULL);
+	auth_define_count("auth.argon2_iterations",
+					  "Time cost (passes) of new argon2id password hashes.",
+					  &argon2_iterations, 1, 64);
+	DefineCustomIntVariable("auth.argon2_parallelism",
+							"Lanes of new argon2id password hashes.",
+							"Lanes are computed one after the other in the backend.",
+							&argon2_parallelism, argon2_parallelism,
+							1, 16, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("auth.password_min_length",
+							"Shortest password accepted when one is set.",
+							"The longest is 128 characters.",
+							&password_min_length, password_min_length,
+							1, 128, PGC_SUSET, 0, NULL, NULL, NULL);
+	auth_define_count("auth.max_failed_sign_ins",
+					  "Failed sign-ins per email within auth.failed_sign_in_window before the email is refused.",
+					  &max_failed_sign_ins, 1, 1000);
+	auth_define_seconds("auth.failed_sign_in_window",
+						"Window in which failed sign-ins per email are counted.",
+						&failed_sign_in_window, 1, AUTH_YEAR_SECS);
+	auth_define_flag("auth.require_verified_email",
+					 "Whether auth.sign_in refuses users whose email is not verified.",
+					 &require_verified_email);
 }
 
 static int
@@ -119,7 +105,7 @@ argon2_free(uint8_t *memory, size_t bytes)
 
 /* Runs argon2 over the password with p's parameters and salt into out. */
 static void
-argon2_derive(const char *pwd, size_t pwdlen, const Argon2Params *p,
+argon2_derive(const char *pwd, size_t pwdlen, const AuthPhc *p,
 			  uint8 *out, size_t outlen)
 {
 	argon2_context ctx;
@@ -140,7 +126,7 @@ argon2_derive(const char *pwd, size_t pwdlen, const Argon2Params *p,
 	ctx.allocate_cbk = argon2_alloc;
 	ctx.free_cbk = argon2_free;
 	ctx.flags = ARGON2_DEFAULT_FLAGS;
-	rc = argon2_ctx(&ctx, p->type);
+	rc = argon2_ctx(&ctx, (argon2_type) p->type);
 	if (rc != ARGON2_OK)
 		ereport(ERROR,
 				(errcode(rc == ARGON2_MEMORY_ALLOCATION_ERROR ?
@@ -149,14 +135,14 @@ argon2_derive(const char *pwd, size_t pwdlen, const Argon2Params *p,
 }
 
 static void
-current_argon2_params(Argon2Params *p)
+current_argon2_params(AuthPhc *p)
 {
 	memset(p, 0, sizeof(*p));
-	p->type = Argon2_id;
-	p->version = ARGON2_VERSION_13;
-	p->m_cost = auth_argon2_memory_kib;
-	p->t_cost = auth_argon2_iterations;
-	p->lanes = auth_argon2_parallelism;
+	p->type = AUTH_ARGON2ID;
+	p->version = AUTH_ARGON2_VERSION_13;
+	p->m_cost = argon2_memory_kib;
+	p->t_cost = argon2_iterations;
+	p->lanes = argon2_parallelism;
 	/* argon2 needs at least 8 KiB per lane */
 	if (p->m_cost < 8 * p->lanes)
 		p->m_cost = 8 * p->lanes;
@@ -165,73 +151,13 @@ current_argon2_params(Argon2Params *p)
 }
 
 static char *
-encode_phc(const Argon2Params *p)
+encode_phc(const AuthPhc *p)
 {
-	StringInfoData buf;
+	char		buf[AUTH_PHC_MAX];
 
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "$%s$v=%u$m=%u,t=%u,p=%u$",
-					 p->type == Argon2_id ? "argon2id" :
-					 p->type == Argon2_i ? "argon2i" : "argon2d",
-					 p->version, p->m_cost, p->t_cost, p->lanes);
-	append_b64_unpadded(&buf, p->salt, p->saltlen);
-	appendStringInfoChar(&buf, '$');
-	append_b64_unpadded(&buf, p->hash, p->hashlen);
-	return buf.data;
-}
-
-/* Parses "$argon2{id,i,d}$[v=N$]m=M,t=T,p=P$salt$hash"; false if not one. */
-static bool
-parse_phc(const char *s, Argon2Params *p)
-{
-	const char *salt,
-			   *hash;
-	int			n = 0;
-	int			len;
-
-	memset(p, 0, sizeof(*p));
-	if (strncmp(s, "$argon2id$", 10) == 0)
-	{
-		p->type = Argon2_id;
-		s += 10;
-	}
-	else if (strncmp(s, "$argon2i$", 9) == 0)
-	{
-		p->type = Argon2_i;
-		s += 9;
-	}
-	else if (strncmp(s, "$argon2d$", 9) == 0)
-	{
-		p->type = Argon2_d;
-		s += 9;
-	}
-	else
-		return false;
-	p->version = ARGON2_VERSION_10;
-	if (sscanf(s, "v=%u$%n", &p->version, &n) == 1 && n > 0)
-		s += n;
-	n = 0;
-	if (sscanf(s, "m=%u,t=%u,p=%u$%n", &p->m_cost, &p->t_cost, &p->lanes, &n) != 3 ||
-		n == 0)
-		return false;
-	salt = s + n;
-	hash = strchr(salt, '$');
-	if (hash == NULL)
-		return false;
-	len = decode_b64_unpadded(salt, hash - salt, p->salt, sizeof(p->salt));
-	if (len < 8)
-		return false;
-	p->saltlen = len;
-	hash++;
-	len = decode_b64_unpadded(hash, strlen(hash), p->hash, sizeof(p->hash));
-	if (len < 4)
-		return false;
-	p->hashlen = len;
-	if ((p->version != ARGON2_VERSION_10 && p->version != ARGON2_VERSION_13) ||
-		p->lanes < 1 || p->lanes > 64 || p->t_cost < 1 ||
-		p->m_cost < 8 * p->lanes)
-		return false;
-	return true;
+	if (!auth_phc_format(p, buf, sizeof(buf)))
+		elog(ERROR, "could not format a password hash");
+	return pstrdup(buf);
 }
 
 /*
@@ -241,10 +167,10 @@ parse_phc(const char *s, Argon2Params *p)
  * memory with a hash of their own making.
  */
 static void
-check_argon2_cost(const Argon2Params *p)
+check_argon2_cost(const AuthPhc *p)
 {
-	uint32		max_m = Max(4 * (uint32) auth_argon2_memory_kib, 47104);
-	uint32		max_t = Max(4 * (uint32) auth_argon2_iterations, 5);
+	uint32		max_m = Max(4 * (uint32) argon2_memory_kib, 47104);
+	uint32		max_t = Max(4 * (uint32) argon2_iterations, 5);
 
 	if (p->m_cost > max_m || p->t_cost > max_t || p->lanes > 16)
 		ereport(ERROR,
@@ -271,7 +197,7 @@ Datum
 auth_hash_password(PG_FUNCTION_ARGS)
 {
 	text	   *pwd = PG_GETARG_TEXT_PP(0);
-	Argon2Params p;
+	AuthPhc p;
 	char	   *encoded;
 
 	check_password_size(VARSIZE_ANY_EXHDR(pwd));
@@ -284,7 +210,7 @@ auth_hash_password(PG_FUNCTION_ARGS)
 }
 
 static bool
-verify_argon2(text *pwd, const Argon2Params *p)
+verify_argon2(text *pwd, const AuthPhc *p)
 {
 	uint8		derived[64];
 	bool		ok;
@@ -350,44 +276,16 @@ verify_bcrypt(text *pwd, const char *hash)
 		CRYPTO_memcmp(VARDATA_ANY(computed) + 4, hash + 4, len - 4) == 0;
 }
 
-/* "$2a$NN$" + 53 characters; a cost above 16 (65536 rounds) is refused */
-static bool
-is_bcrypt(const char *s, size_t len)
-{
-	return len == 60 && s[0] == '$' && s[1] == '2' &&
-		(s[2] == 'a' || s[2] == 'b' || s[2] == 'y') && s[3] == '$' &&
-		s[4] >= '0' && s[4] <= '9' && s[5] >= '0' && s[5] <= '9' && s[6] == '$';
-}
-
 static void
 check_bcrypt_cost(const char *s)
 {
-	int			cost = (s[4] - '0') * 10 + (s[5] - '0');
+	int			cost = auth_bcrypt_cost(s);
 
 	if (cost < 4 || cost > 16)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("password hash cost exceeds the limit"),
 				 errdetail("A bcrypt hash has a cost from 04 to 16.")));
-}
-
-static bool
-is_hex(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
-			  (s[i] >= 'A' && s[i] <= 'F')))
-			return false;
-	return true;
-}
-
-/* better-auth: "<32 hex salt>:<128 hex key>" */
-static bool
-is_better_auth_scrypt(const char *s, size_t len)
-{
-	return len == SCRYPT_SALT_HEX + 1 + 2 * SCRYPT_KEY_LEN &&
-		s[SCRYPT_SALT_HEX] == ':' && is_hex(s, SCRYPT_SALT_HEX) &&
-		is_hex(s + SCRYPT_SALT_HEX + 1, 2 * SCRYPT_KEY_LEN);
 }
 
 /*
@@ -398,23 +296,23 @@ static bool
 verify_better_auth_scrypt(text *pwd, const char *hash)
 {
 	text	   *normalized = pwd;
-	uint8		expected[SCRYPT_KEY_LEN];
-	uint8		derived[SCRYPT_KEY_LEN];
+	uint8		expected[AUTH_SCRYPT_KEY_LEN];
+	uint8		derived[AUTH_SCRYPT_KEY_LEN];
 	bool		ok;
 
 	if (GetDatabaseEncoding() == PG_UTF8)
 		normalized = DatumGetTextPP(DirectFunctionCall2(unicode_normalize_func,
 														PointerGetDatum(pwd),
 														CStringGetTextDatum("NFKC")));
-	hex_decode(hash + SCRYPT_SALT_HEX + 1, 2 * SCRYPT_KEY_LEN, (char *) expected);
+	hex_decode(hash + AUTH_SCRYPT_SALT_HEX + 1, 2 * AUTH_SCRYPT_KEY_LEN, (char *) expected);
 	if (EVP_PBE_scrypt(VARDATA_ANY(normalized), VARSIZE_ANY_EXHDR(normalized),
-					   (const unsigned char *) hash, SCRYPT_SALT_HEX,
+					   (const unsigned char *) hash, AUTH_SCRYPT_SALT_HEX,
 					   16384, 16, 1, 64 * 1024 * 1024,
-					   derived, SCRYPT_KEY_LEN) != 1)
+					   derived, AUTH_SCRYPT_KEY_LEN) != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("scrypt failed")));
-	ok = CRYPTO_memcmp(derived, expected, SCRYPT_KEY_LEN) == 0;
+	ok = CRYPTO_memcmp(derived, expected, AUTH_SCRYPT_KEY_LEN) == 0;
 	explicit_bzero(derived, sizeof(derived));
 	return ok;
 }
@@ -427,20 +325,20 @@ auth_verify_password(PG_FUNCTION_ARGS)
 	text	   *pwd = PG_GETARG_TEXT_PP(0);
 	char	   *hs = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	size_t		hlen = strlen(hs);
-	Argon2Params p;
+	AuthPhc p;
 
 	check_password_size(VARSIZE_ANY_EXHDR(pwd));
-	if (parse_phc(hs, &p))
+	if (auth_phc_parse(hs, &p))
 	{
 		check_argon2_cost(&p);
 		PG_RETURN_BOOL(verify_argon2(pwd, &p));
 	}
-	if (is_bcrypt(hs, hlen))
+	if (auth_is_bcrypt(hs, hlen))
 	{
 		check_bcrypt_cost(hs);
 		PG_RETURN_BOOL(verify_bcrypt(pwd, hs));
 	}
-	if (is_better_auth_scrypt(hs, hlen))
+	if (auth_is_better_auth_scrypt(hs, hlen))
 		PG_RETURN_BOOL(verify_better_auth_scrypt(pwd, hs));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -458,11 +356,11 @@ Datum
 auth_password_needs_rehash(PG_FUNCTION_ARGS)
 {
 	char	   *hs = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	Argon2Params have,
+	AuthPhc have,
 				want;
 
 	current_argon2_params(&want);
-	if (!parse_phc(hs, &have))
+	if (!auth_phc_parse(hs, &have))
 		PG_RETURN_BOOL(true);
 	PG_RETURN_BOOL(have.type != want.type || have.version != want.version ||
 				   have.m_cost != want.m_cost || have.t_cost != want.t_cost ||
@@ -479,7 +377,7 @@ PG_FUNCTION_INFO_V1(auth_dummy_password_hash);
 Datum
 auth_dummy_password_hash(PG_FUNCTION_ARGS)
 {
-	Argon2Params p;
+	AuthPhc p;
 
 	current_argon2_params(&p);
 	PG_RETURN_TEXT_P(cstring_to_text(encode_phc(&p)));

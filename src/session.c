@@ -1,5 +1,5 @@
 /*
- * session.c: verifying session tokens on the hot path.
+ * session.c: session tokens, verified on the hot path.
  *
  * A token is checked by its shape, hashed, and looked up with one probe of
  * the unique index on auth.sessions(token_hash), straight from C with no
@@ -7,28 +7,61 @@
  * (kept by a trigger on auth.users), so no second probe is needed.
  * Nothing is written unless the session is due for its sliding refresh
  * (at most once per auth.session_refresh_age), and never on a hot standby
- * or in a read-only transaction.
+ * or in a read-only transaction.  The module registers the identity kind
+ * "session" and defines the sessions' settings.
  */
 #include "postgres.h"
 
-#include "access/genam.h"
-#include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
-#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
-#include "parser/parse_relation.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
-#include "utils/snapmgr.h"
 
-#include "auth.h"
+#include "catalog.h"
+#include "clock.h"
+#include "identity.h"
+#include "session.h"
+#include "settings.h"
+#include "token.h"
+
+static int	session_ttl = 7 * SECS_PER_DAY;
+static int	session_refresh_age = SECS_PER_DAY;
+static int	session_max_lifetime = 30 * SECS_PER_DAY;
+static int	cleanup_grace = SECS_PER_DAY;
+
+static bool session_is_live(const AuthIdentity *ident, AuthIdentity *settled);
+
+static const AuthCredentialKind session_kind = {
+	.syntax = {.name = "session", .credential_id = true},
+	.id_field = "session_id",
+	.manages_account = true,
+	.is_live = session_is_live,
+};
+static int	session_kind_id;
+
+void
+auth_session_init(void)
+{
+	auth_define_seconds("auth.session_ttl",
+						"Lifetime of a new session, renewed by sliding expiry.",
+						&session_ttl, 60, 10 * AUTH_YEAR_SECS);
+	auth_define_seconds("auth.session_refresh_age",
+						"Age of the last refresh after which verifying a session extends it.",
+						&session_refresh_age, 0, 10 * AUTH_YEAR_SECS);
+	auth_define_seconds("auth.session_max_lifetime",
+						"Time after creation beyond which no session is extended.",
+						&session_max_lifetime, 60, 10 * AUTH_YEAR_SECS);
+	auth_define_seconds("auth.cleanup_grace",
+						"Time a session stays after it expired or was revoked before auth.cleanup() removes it.",
+						&cleanup_grace, 0, 10 * AUTH_YEAR_SECS);
+	session_kind_id = auth_register_credential_kind(&session_kind);
+}
 
 /* A row of auth.sessions, as far as verification reads it. */
 typedef struct SessionRow
@@ -44,44 +77,30 @@ typedef struct SessionRow
 	pg_uuid_t	active_org_id;
 } SessionRow;
 
-typedef struct SessionAttnums
+enum
 {
-	Oid			relid;
-	AttrNumber	id,
-				user_id,
-				created_at,
-				refreshed_at,
-				expires_at,
-				revoked_at,
-				user_banned_until,
-				active_org_id;
-} SessionAttnums;
-
-static SessionAttnums attnums;
-
-/* Column numbers are looked up again after any change to the table. */
-static void
-resolve_attnums(Relation sessions)
-{
-	if (!auth_columns_stale(sessions, &attnums.relid))
-		return;
-	attnums.id = auth_attnum(sessions, "id");
-	attnums.user_id = auth_attnum(sessions, "user_id");
-	attnums.created_at = auth_attnum(sessions, "created_at");
-	attnums.refreshed_at = auth_attnum(sessions, "refreshed_at");
-	attnums.expires_at = auth_attnum(sessions, "expires_at");
-	attnums.revoked_at = auth_attnum(sessions, "revoked_at");
-	attnums.user_banned_until = auth_attnum(sessions, "user_banned_until");
-	attnums.active_org_id = auth_attnum(sessions, "active_org_id");
-	attnums.relid = RelationGetRelid(sessions);
-}
-
-/* The snapshot a read inside a query uses: the query's own. */
-Snapshot
-auth_read_snapshot(void)
-{
-	return ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
-}
+	COL_ID,
+	COL_USER_ID,
+	COL_CREATED_AT,
+	COL_REFRESHED_AT,
+	COL_EXPIRES_AT,
+	COL_REVOKED_AT,
+	COL_USER_BANNED_UNTIL,
+	COL_ACTIVE_ORG_ID,
+	NUM_COLUMNS
+};
+static const char *const column_names[NUM_COLUMNS] = {
+	[COL_ID] = "id",
+	[COL_USER_ID] = "user_id",
+	[COL_CREATED_AT] = "created_at",
+	[COL_REFRESHED_AT] = "refreshed_at",
+	[COL_EXPIRES_AT] = "expires_at",
+	[COL_REVOKED_AT] = "revoked_at",
+	[COL_USER_BANNED_UNTIL] = "user_banned_until",
+	[COL_ACTIVE_ORG_ID] = "active_org_id",
+};
+static AttrNumber column_attnums[NUM_COLUMNS];
+static AuthColumnMap columns = AUTH_COLUMN_MAP(column_names, column_attnums);
 
 /*
  * Looks a session up by one of its unique indexes and fills row; returns
@@ -98,25 +117,22 @@ fetch_live_session(AuthRel index, RegProcedure eqproc, Datum key,
 	TimestampTz now = auth_now();
 	bool		live = false;
 
-	resolve_attnums(sessions);
+	auth_columns_resolve(sessions, &columns);
 	if (auth_probe_index(sessions, auth_rel_oid(index), eqproc, key, slot))
 	{
 		bool		isnull;
 		TimestampTz banned_until;
 
-		memcpy(&row->id, DatumGetUUIDP(slot->tts_values[attnums.id - 1]), UUID_LEN);
-		memcpy(&row->user_id, DatumGetUUIDP(slot->tts_values[attnums.user_id - 1]), UUID_LEN);
-		row->created_at = auth_slot_timestamp(slot, attnums.created_at, &isnull);
-		row->refreshed_at = auth_slot_timestamp(slot, attnums.refreshed_at, &isnull);
-		row->expires_at = auth_slot_timestamp(slot, attnums.expires_at, &isnull);
-		(void) auth_slot_timestamp(slot, attnums.revoked_at, &isnull);
-		row->revoked = !isnull;
-		banned_until = auth_slot_timestamp(slot, attnums.user_banned_until, &isnull);
+		auth_slot_uuid(slot, &columns, COL_ID, &row->id);
+		auth_slot_uuid(slot, &columns, COL_USER_ID, &row->user_id);
+		row->created_at = auth_slot_timestamp(slot, &columns, COL_CREATED_AT, &isnull);
+		row->refreshed_at = auth_slot_timestamp(slot, &columns, COL_REFRESHED_AT, &isnull);
+		row->expires_at = auth_slot_timestamp(slot, &columns, COL_EXPIRES_AT, &isnull);
+		row->revoked = !auth_slot_isnull(slot, &columns, COL_REVOKED_AT);
+		banned_until = auth_slot_timestamp(slot, &columns, COL_USER_BANNED_UNTIL, &isnull);
 		row->banned = !isnull && banned_until > now;
-		row->has_org = !slot->tts_isnull[attnums.active_org_id - 1];
-		if (row->has_org)
-			memcpy(&row->active_org_id,
-				   DatumGetUUIDP(slot->tts_values[attnums.active_org_id - 1]), UUID_LEN);
+		row->has_org = auth_slot_uuid(slot, &columns, COL_ACTIVE_ORG_ID,
+									  &row->active_org_id);
 		live = !row->revoked && !row->banned && row->expires_at > now;
 	}
 	ExecDropSingleTupleTableSlot(slot);
@@ -133,95 +149,73 @@ fetch_live_session(AuthRel index, RegProcedure eqproc, Datum key,
 static void
 refresh_if_due(SessionRow *row)
 {
-	static SPIPlanPtr plan = NULL;
+	static AuthQuery refresh = {
+		.sql = "UPDATE auth.sessions SET expires_at = $2, refreshed_at = $3"
+		" WHERE id OPERATOR(pg_catalog.=) ("
+		"  SELECT s.id FROM auth.sessions s"
+		"  WHERE s.id OPERATOR(pg_catalog.=) $1 AND s.revoked_at IS NULL"
+		"  FOR UPDATE SKIP LOCKED)",
+		.nargs = 3,
+		.argtypes = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
+	};
 	TimestampTz now = auth_now();
 	TimestampTz new_expires;
 	Datum		values[3];
-	Oid			argtypes[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 
 	/*
 	 * No write on a standby or in a read-only transaction; none either in a
 	 * REPEATABLE READ or SERIALIZABLE one, where a concurrent refresh of the
 	 * same row would make this verification fail with 40001.
 	 */
-	if (row->refreshed_at > now - (TimestampTz) auth_session_refresh_age * USECS_PER_SEC ||
+	if (row->refreshed_at > now - (TimestampTz) session_refresh_age * USECS_PER_SEC ||
 		RecoveryInProgress() || XactReadOnly || IsolationUsesXactSnapshot())
 		return;
-	new_expires = Min(now + (TimestampTz) auth_session_ttl * USECS_PER_SEC,
-					  row->created_at + (TimestampTz) auth_session_max_lifetime * USECS_PER_SEC);
+	new_expires = Min(now + (TimestampTz) session_ttl * USECS_PER_SEC,
+					  row->created_at + (TimestampTz) session_max_lifetime * USECS_PER_SEC);
 	if (new_expires <= row->expires_at)
 		return;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	auth_kept_plan(&plan,
-				   "UPDATE auth.sessions SET expires_at = $2, refreshed_at = $3"
-				   " WHERE id OPERATOR(pg_catalog.=) ("
-				   "  SELECT s.id FROM auth.sessions s"
-				   "  WHERE s.id OPERATOR(pg_catalog.=) $1 AND s.revoked_at IS NULL"
-				   "  FOR UPDATE SKIP LOCKED)",
-				   3, argtypes);
 	values[0] = UUIDPGetDatum(&row->id);
 	values[1] = TimestampTzGetDatum(new_expires);
 	values[2] = TimestampTzGetDatum(now);
-	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not refresh the session");
-	if (SPI_processed == 1)
+	if (auth_query_run(&refresh, values, 0, NULL, NULL) == 1)
 		row->expires_at = new_expires;
-	SPI_finish();
-}
-
-static void
-session_info_from_row(const SessionRow *row, AuthSessionInfo *info)
-{
-	info->user_id = row->user_id;
-	info->session_id = row->id;
-	info->expires_at = row->expires_at;
-	info->has_org = row->has_org;
-	info->org_id = row->active_org_id;
 }
 
 /*
- * Verifies a session token (len bytes); on success fills info and returns
+ * Verifies a session token (len bytes); on success fills row and returns
  * true.  A token of the wrong shape reads no table.
  */
-bool
-auth_session_verify_token(const char *token, Size len, bool allow_refresh,
-						  AuthSessionInfo *info)
+static bool
+verify_token(const char *token, Size len, SessionRow *row)
 {
-	union
-	{
-		int32		align;		/* a varlena header must be aligned */
-		uint8		bytes[VARHDRSZ + AUTH_HASH_LEN];
-	}			hash;
-	bytea	   *key = (bytea *) hash.bytes;
-	SessionRow	row;
+	AuthDigest	digest;
 
-	if (!auth_token_hash_if_shaped(AUTH_SESSION_PREFIX, token, len,
-								   (uint8 *) VARDATA(key)))
+	if (!auth_token_hash_if_shaped(AUTH_SESSION_PREFIX, token, len, &digest))
 		return false;
-	SET_VARSIZE(key, VARHDRSZ + AUTH_HASH_LEN);
 	if (!fetch_live_session(AUTH_REL_SESSIONS_TOKEN_HASH_KEY, F_BYTEAEQ,
-							PointerGetDatum(key), &row))
+							PointerGetDatum(digest.bytes), row))
 		return false;
-	if (allow_refresh)
-		refresh_if_due(&row);
-	session_info_from_row(&row, info);
+	refresh_if_due(row);
 	return true;
 }
 
-/* Whether the session exists, belongs to user_id and is live; fills info. */
-bool
-auth_session_is_live(const pg_uuid_t *session_id, const pg_uuid_t *user_id,
-					 AuthSessionInfo *info)
+/*
+ * The liveness callback of the kind: whether the session exists, belongs
+ * to the identity's user and is live; brings the active organization up to
+ * date.
+ */
+static bool
+session_is_live(const AuthIdentity *ident, AuthIdentity *settled)
 {
 	SessionRow	row;
 
 	if (!fetch_live_session(AUTH_REL_SESSIONS_PKEY, F_UUID_EQ,
-							UUIDPGetDatum(session_id), &row) ||
-		memcmp(&row.user_id, user_id, UUID_LEN) != 0)
+							UUIDPGetDatum(&ident->credential_id), &row) ||
+		memcmp(&row.user_id, &ident->user_id, UUID_LEN) != 0)
 		return false;
-	session_info_from_row(&row, info);
+	settled->has_org = row.has_org;
+	settled->org_id = row.active_org_id;
 	return true;
 }
 
@@ -236,32 +230,16 @@ Datum
 auth_verify_session(PG_FUNCTION_ARGS)
 {
 	text	   *token = PG_GETARG_TEXT_PP(0);
-	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
-	AuthSessionInfo info;
+	TupleDesc	tupdesc = auth_result_tupdesc(fcinfo);
+	SessionRow	row;
 	Datum		values[3];
 	bool		nulls[3] = {true, true, true};
 
-	if (tupdesc == NULL)
+	if (verify_token(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token), &row))
 	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-
-		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "return type must be a row type");
-		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
-		MemoryContextSwitchTo(old);
-		fcinfo->flinfo->fn_extra = tupdesc;
-	}
-	if (auth_session_verify_token(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token),
-								  true, &info))
-	{
-		pg_uuid_t  *uid = palloc(sizeof(pg_uuid_t));
-		pg_uuid_t  *sid = palloc(sizeof(pg_uuid_t));
-
-		*uid = info.user_id;
-		*sid = info.session_id;
-		values[0] = UUIDPGetDatum(uid);
-		values[1] = UUIDPGetDatum(sid);
-		values[2] = TimestampTzGetDatum(info.expires_at);
+		values[0] = auth_uuid_datum(&row.user_id);
+		values[1] = auth_uuid_datum(&row.id);
+		values[2] = TimestampTzGetDatum(row.expires_at);
 		nulls[0] = nulls[1] = nulls[2] = false;
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
@@ -276,10 +254,9 @@ PG_FUNCTION_INFO_V1(auth_authenticate);
 Datum
 auth_authenticate(PG_FUNCTION_ARGS)
 {
-	AuthSessionInfo info;
+	SessionRow	row;
 	AuthIdentity ident;
 	text	   *token;
-	pg_uuid_t  *result;
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -287,8 +264,7 @@ auth_authenticate(PG_FUNCTION_ARGS)
 				 errmsg("is_local must not be null")));
 	token = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
 	if (token == NULL ||
-		!auth_session_verify_token(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token),
-								   true, &info))
+		!verify_token(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token), &row))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("invalid session token"),
@@ -296,14 +272,23 @@ auth_authenticate(PG_FUNCTION_ARGS)
 				 errhint("Sign in again to get a new session token.")));
 
 	memset(&ident, 0, sizeof(ident));
-	ident.kind = AUTH_IDENTITY_SESSION;
-	ident.user_id = info.user_id;
-	ident.session_id = info.session_id;
-	ident.has_org = info.has_org;
-	ident.org_id = info.org_id;
+	ident.kind = session_kind_id;
+	ident.user_id = row.user_id;
+	ident.credential_id = row.id;
+	ident.has_org = row.has_org;
+	ident.org_id = row.active_org_id;
 	auth_identity_set(&ident, PG_GETARG_BOOL(1));
+	PG_RETURN_DATUM(auth_uuid_datum(&row.user_id));
+}
 
-	result = palloc(sizeof(pg_uuid_t));
-	*result = info.user_id;
-	PG_RETURN_UUID_P(result);
+/* SQL function: auth.session_id() returns uuid */
+PG_FUNCTION_INFO_V1(auth_session_id);
+Datum
+auth_session_id(PG_FUNCTION_ARGS)
+{
+	const AuthIdentity *ident = auth_identity_current();
+
+	if (ident == NULL || ident->kind != session_kind_id)
+		PG_RETURN_NULL();
+	return auth_uuid_datum_cached(fcinfo, &ident->credential_id);
 }

@@ -14,11 +14,20 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "auth.h"
+#include "token.h"
 
-static const char b64url[] =
-"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
+/*
+ * The prefixes of the extension's own token kinds: no API key may take
+ * one, so a token of one kind is never looked up as another.
+ */
+static const char *const reserved_prefixes[] = {
+	AUTH_SESSION_PREFIX,		/* session token */
+	"mlk",						/* magic link */
+	"evt",						/* email verification */
+	"ect",						/* email change */
+	"pwr",						/* password reset */
+	"inv",						/* invitation */
+};
 void
 auth_sha256(const void *data, Size len, uint8 *out)
 {
@@ -51,25 +60,14 @@ auth_random_bytes(void *buf, Size len)
 				 errmsg("could not generate random bytes")));
 }
 
-/* A prefix is 1 to 16 lowercase letters or digits. */
+/* Whether prefix names one of the extension's own token kinds. */
 bool
-auth_token_prefix_is_valid(const char *prefix)
+auth_token_prefix_is_reserved(const char *prefix)
 {
-	Size		len = strlen(prefix);
-
-	if (len == 0 || len > 16)
-		return false;
-	for (const char *p = prefix; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
-			return false;
-	return true;
-}
-
-/* Characters of nbytes encoded base64url without padding. */
-static Size
-body_len(Size nbytes)
-{
-	return (nbytes * 4 + 2) / 3;
+	for (int i = 0; i < (int) lengthof(reserved_prefixes); i++)
+		if (strcmp(prefix, reserved_prefixes[i]) == 0)
+			return true;
+	return false;
 }
 
 /* A fresh token "<prefix>_<nbytes random bytes, base64url>", palloc'd. */
@@ -79,7 +77,6 @@ auth_token_generate_bytes(const char *prefix, Size nbytes)
 	uint8		raw[AUTH_MAX_TOKEN_BYTES];
 	Size		plen = strlen(prefix);
 	char	   *out;
-	char	   *p;
 
 	if (!auth_token_prefix_is_valid(prefix))
 		ereport(ERROR,
@@ -89,25 +86,10 @@ auth_token_generate_bytes(const char *prefix, Size nbytes)
 	Assert(nbytes >= AUTH_TOKEN_BYTES && nbytes <= AUTH_MAX_TOKEN_BYTES);
 
 	auth_random_bytes(raw, nbytes);
-	out = palloc(plen + 1 + body_len(nbytes) + 1);
+	out = palloc(plen + 1 + auth_b64url_len(nbytes) + 1);
 	memcpy(out, prefix, plen);
 	out[plen] = '_';
-	p = out + plen + 1;
-	for (Size i = 0; i < nbytes; i += 3)
-	{
-		Size		left = nbytes - i;
-		uint32		v = (raw[i] << 16) | (left > 1 ? raw[i + 1] << 8 : 0) |
-			(left > 2 ? raw[i + 2] : 0);
-
-		*p++ = b64url[(v >> 18) & 63];
-		*p++ = b64url[(v >> 12) & 63];
-		if (left > 1)
-			*p++ = b64url[(v >> 6) & 63];
-		if (left > 2)
-			*p++ = b64url[v & 63];
-	}
-	*p = '\0';
-	Assert(p - out == plen + 1 + body_len(nbytes));
+	auth_b64url_encode(raw, nbytes, out + plen + 1);
 	explicit_bzero(raw, sizeof(raw));
 	return out;
 }
@@ -121,39 +103,26 @@ auth_token_generate(const char *prefix)
 
 /*
  * When token (len bytes, not NUL-terminated) has the exact shape of a token
- * of nbytes with this prefix, store its SHA-256 in hash_out and return true.
+ * of nbytes with this prefix, store its SHA-256 in digest and return true.
  */
 bool
 auth_token_hash_if_shaped_bytes(const char *prefix, Size nbytes,
-								const char *token, Size len, uint8 *hash_out)
+								const char *token, Size len,
+								AuthDigest *digest)
 {
-	Size		plen = strlen(prefix);
-	int			spare_bits = (3 - nbytes % 3) % 3 * 2;	/* zero bits at the end */
-
-	if (len != plen + 1 + body_len(nbytes) ||
-		memcmp(token, prefix, plen) != 0 || token[plen] != '_')
+	if (!auth_token_is_shaped(prefix, nbytes, token, len))
 		return false;
-	for (Size i = plen + 1; i < len; i++)
-	{
-		char		c = token[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			  (c >= '0' && c <= '9') || c == '-' || c == '_'))
-			return false;
-	}
-	/* the bits the last character carries beyond the bytes must be zero */
-	if ((strchr(b64url, token[len - 1]) - b64url) & ((1 << spare_bits) - 1))
-		return false;
-	auth_sha256(token, len, hash_out);
+	SET_VARSIZE(digest->bytes, VARHDRSZ + AUTH_HASH_LEN);
+	auth_sha256(token, len, (uint8 *) VARDATA(digest->bytes));
 	return true;
 }
 
 bool
 auth_token_hash_if_shaped(const char *prefix, const char *token, Size len,
-						  uint8 *hash_out)
+						  AuthDigest *digest)
 {
 	return auth_token_hash_if_shaped_bytes(prefix, AUTH_TOKEN_BYTES, token,
-										   len, hash_out);
+										   len, digest);
 }
 
 /* SQL function: auth._generate_token(prefix text) returns text */
@@ -176,12 +145,10 @@ auth_token_hash_sql(PG_FUNCTION_ARGS)
 {
 	text	   *token = PG_GETARG_TEXT_PP(0);
 	char	   *prefix = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	bytea	   *result = palloc(VARHDRSZ + AUTH_HASH_LEN);
+	AuthDigest	digest;
 
-	SET_VARSIZE(result, VARHDRSZ + AUTH_HASH_LEN);
 	if (!auth_token_hash_if_shaped(prefix, VARDATA_ANY(token),
-								   VARSIZE_ANY_EXHDR(token),
-								   (uint8 *) VARDATA(result)))
+								   VARSIZE_ANY_EXHDR(token), &digest))
 		PG_RETURN_NULL();
-	PG_RETURN_BYTEA_P(result);
+	PG_RETURN_BYTEA_P(DatumGetByteaPCopy(PointerGetDatum(digest.bytes)));
 }

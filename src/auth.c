@@ -1,0 +1,48 @@
+/*
+ * auth.c: the module's entry point.
+ *
+ * _PG_init calls each module's init in layer order, as pgvector's vector.c
+ * does; each defines its own settings, shared memory, hooks and credential
+ * kind.  The identity setting is defined after the credential modules have
+ * registered their kinds, so that a value set before the library was loaded
+ * can be parsed.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "apikey.h"
+#include "clock.h"
+#include "identity.h"
+#include "onetime.h"
+#include "organization.h"
+#include "password.h"
+#include "session.h"
+#include "settings.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	/* layer 1 */
+	auth_clock_init();
+	auth_settings_init();
+	/* layer 4: credentials register their kinds of identity */
+	auth_session_init();
+	auth_api_key_init();
+	/* layer 3 */
+	auth_identity_init();
+	/* layer 5 */
+	auth_password_init();
+	auth_onetime_init();
+	auth_organization_init();
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("auth");
+#else
+	EmitWarningsOnPlaceholders("auth");
+#endif
+}

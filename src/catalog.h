@@ -1,0 +1,102 @@
+/*
+ * catalog.h: the extension's own relations and the machinery every C read
+ * path shares (layer 2): relation and index lookups, column maps, one index
+ * probe, the read snapshot, kept SPI plans, and result rows.
+ */
+#ifndef AUTH_CATALOG_H
+#define AUTH_CATALOG_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "utils/relcache.h"
+#include "utils/snapshot.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+typedef enum AuthRel
+{
+	AUTH_REL_SESSIONS = 0,
+	AUTH_REL_SESSIONS_TOKEN_HASH_KEY,
+	AUTH_REL_SESSIONS_PKEY,
+	AUTH_REL_API_KEYS,
+	AUTH_REL_API_KEYS_KEY_HASH_KEY,
+	AUTH_REL_API_KEYS_PREVIOUS_KEY_HASH_KEY,
+	AUTH_REL_API_KEYS_PKEY,
+	AUTH_REL_COUNT
+} AuthRel;
+
+extern Oid	auth_rel_oid(AuthRel rel);
+extern bool auth_extension_present(void);
+extern Oid	auth_schema_owner(void);
+extern Snapshot auth_read_snapshot(void);
+
+/*
+ * The column numbers of one table, by name: looked up on first use and
+ * again after any relcache invalidation of the table.
+ */
+typedef struct AuthColumnMap
+{
+	Oid			relid;			/* InvalidOid until resolved */
+	int			ncolumns;
+	const char *const *names;
+	AttrNumber *attnums;
+} AuthColumnMap;
+
+#define AUTH_COLUMN_MAP(names, attnums) \
+	{InvalidOid, lengthof(names), (names), (attnums)}
+
+extern void auth_columns_resolve(Relation rel, AuthColumnMap *map);
+extern bool auth_probe_index(Relation rel, Oid indexoid, RegProcedure eqproc,
+							 Datum key, TupleTableSlot *slot);
+
+/* Column i of map in a slot filled by auth_probe_index. */
+static inline bool
+auth_slot_isnull(TupleTableSlot *slot, const AuthColumnMap *map, int i)
+{
+	return slot->tts_isnull[map->attnums[i] - 1];
+}
+
+static inline Datum
+auth_slot_datum(TupleTableSlot *slot, const AuthColumnMap *map, int i)
+{
+	return slot->tts_values[map->attnums[i] - 1];
+}
+
+extern bool auth_slot_uuid(TupleTableSlot *slot, const AuthColumnMap *map,
+						   int i, pg_uuid_t *out);
+extern TimestampTz auth_slot_timestamp(TupleTableSlot *slot,
+									   const AuthColumnMap *map, int i,
+									   bool *isnull);
+
+/*
+ * A query of the extension's, prepared on first use and kept for the
+ * backend's life.  latest_snapshot: run with the latest snapshot rather
+ * than the statement's, to see what committed since (in any isolation).
+ */
+#define AUTH_QUERY_MAX_ARGS 4
+
+typedef struct AuthQuery
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[AUTH_QUERY_MAX_ARGS];
+	bool		read_only;
+	bool		latest_snapshot;
+	SPIPlanPtr	plan;
+} AuthQuery;
+
+/* Reads the rows of a query before SPI lets them go. */
+typedef void (*AuthRowsReader) (SPITupleTable *rows, uint64 nrows,
+								void *arg);
+
+extern uint64 auth_query_run(AuthQuery *q, Datum *values, long limit,
+							 AuthRowsReader read, void *arg);
+
+/* Result rows and values of SQL functions. */
+extern TupleDesc auth_result_tupdesc(FunctionCallInfo fcinfo);
+extern Datum auth_uuid_datum(const pg_uuid_t *u);
+
+#endif							/* AUTH_CATALOG_H */
