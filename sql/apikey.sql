@@ -3,32 +3,7 @@
 -- rotation, revocation, and row-level security with keys.
 \i sql/include/setup.psql
 
--- Runs a statement as the holder of a session token (as_user) or of an API
--- key (as_key) and shows its result, or its SQLSTATE and message.
-CREATE FUNCTION pg_temp.as_user(token text, statement text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    r text;
-BEGIN
-    PERFORM auth.authenticate(token);
-    EXECUTE statement INTO r;
-    RETURN coalesce(nullif(r, ''), 'ok');
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
-CREATE FUNCTION pg_temp.as_key(key text, statement text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    r text;
-BEGIN
-    PERFORM auth.authenticate_api_key(key);
-    EXECUTE statement INTO r;
-    RETURN coalesce(nullif(r, ''), 'ok');
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i sql/include/as_user.psql
 -- The verdict on a key without the key: valid, code, and whether the
 -- owner, organization and scopes came back.
 CREATE FUNCTION pg_temp.verdict(key text, required text[] DEFAULT '{}')

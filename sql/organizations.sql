@@ -3,20 +3,7 @@
 \i sql/include/setup.psql
 SET auth.magic_link_rate_limit = 100;
 
--- Runs a statement as the holder of a session token and shows its result,
--- or its SQLSTATE and message.
-CREATE FUNCTION pg_temp.as_user(token text, statement text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    r text;
-BEGIN
-    PERFORM auth.authenticate(token);
-    EXECUTE statement INTO r;
-    RETURN coalesce(nullif(r, ''), 'ok');
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i sql/include/as_user.psql
 
 -- Four users with verified emails and a session each.
 INSERT INTO auth.users (email, email_verified_at, password_hash)
