@@ -29,7 +29,6 @@
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 
-#include "catalog.h"
 #include "identity.h"
 
 /* The registry: kinds[i] is kind i + 1 (0 is nobody). */
