@@ -72,7 +72,8 @@ check_api_key_prefix(char **newval, void **extra, GucSource source)
 {
 	if (*newval == NULL || !auth_token_prefix_is_valid(*newval))
 	{
-		GUC_check_errdetail("A prefix is 1 to 16 lowercase letters or digits.");
+		GUC_check_errdetail(
+			"A prefix is 1 to 16 lowercase letters or digits.");
 		return false;
 	}
 	return true;
@@ -82,12 +83,15 @@ void
 auth_api_key_init(void)
 {
 	DefineCustomStringVariable("auth.api_key_prefix",
-							   "Prefix of new API keys when auth.create_api_key is given none.",
-							   "1 to 16 lowercase letters or digits; secret scanners match it.",
+							   "Prefix of new API keys when "
+							   "auth.create_api_key is given none.",
+							   "1 to 16 lowercase letters or digits; "
+							   "secret scanners match it.",
 							   &api_key_prefix, "ak", PGC_SUSET, 0,
 							   check_api_key_prefix, NULL, NULL);
 	auth_define_seconds("auth.api_key_touch_interval",
-						"Age of last_used_at after which verifying a key without limits records the use.",
+						"Age of last_used_at after which verifying a key "
+						"without limits records the use.",
 						&auth_api_key_touch_interval, 0, AUTH_YEAR_SECS);
 	auth_api_key_window_init();
 	api_key_kind_id = auth_register_credential_kind(&api_key_kind);
@@ -163,33 +167,39 @@ read_key_row(TupleTableSlot *slot, TimestampTz now, KeyRow *row)
 
 	memset(row, 0, sizeof(*row));
 	(void) slot_hash_tag(slot, COL_KEY_HASH, row->current_tag);
-	t = auth_slot_timestamp(slot, &columns, COL_PREVIOUS_KEY_EXPIRES_AT, &isnull);
+	t = auth_slot_timestamp(slot, &columns, COL_PREVIOUS_KEY_EXPIRES_AT,
+							&isnull);
 	row->previous_live = !isnull && t > now &&
 		slot_hash_tag(slot, COL_PREVIOUS_KEY_HASH, row->previous_tag);
 	auth_slot_uuid(slot, &columns, COL_ID, &row->key_id);
 	auth_slot_uuid(slot, &columns, COL_USER_ID, &row->user_id);
 	row->has_org = auth_slot_uuid(slot, &columns, COL_ORG_ID, &row->org_id);
-	auth_scopes_from_array(DatumGetArrayTypeP(auth_slot_datum(slot, &columns, COL_SCOPES)),
-						   row->scopes, sizeof(row->scopes));
+	auth_scopes_from_array(
+		DatumGetArrayTypeP(auth_slot_datum(slot, &columns, COL_SCOPES)),
+		row->scopes, sizeof(row->scopes));
 	row->enabled = DatumGetBool(auth_slot_datum(slot, &columns, COL_ENABLED));
 	t = auth_slot_timestamp(slot, &columns, COL_EXPIRES_AT, &isnull);
 	row->expired = !isnull && t <= now;
 	row->revoked = !auth_slot_isnull(slot, &columns, COL_REVOKED_AT);
 	t = auth_slot_timestamp(slot, &columns, COL_USER_BANNED_UNTIL, &isnull);
 	row->banned = !isnull && t > now;
-	row->has_rate_limit = !auth_slot_isnull(slot, &columns, COL_RATE_LIMIT_MAX) &&
+	row->has_rate_limit =
+		!auth_slot_isnull(slot, &columns, COL_RATE_LIMIT_MAX) &&
 		!auth_slot_isnull(slot, &columns, COL_RATE_LIMIT_WINDOW);
 	if (row->has_rate_limit)
 	{
 		row->rate_limit_max =
 			DatumGetInt32(auth_slot_datum(slot, &columns, COL_RATE_LIMIT_MAX));
 		row->rate_limit_window_us = auth_interval_usecs(
-			DatumGetIntervalP(auth_slot_datum(slot, &columns, COL_RATE_LIMIT_WINDOW)));
+			DatumGetIntervalP(auth_slot_datum(slot, &columns,
+											  COL_RATE_LIMIT_WINDOW)));
 	}
 	row->has_remaining = !auth_slot_isnull(slot, &columns, COL_REMAINING);
 	if (row->has_remaining)
-		row->remaining = DatumGetInt32(auth_slot_datum(slot, &columns, COL_REMAINING));
-	row->last_used_at = auth_slot_timestamp(slot, &columns, COL_LAST_USED_AT, &isnull);
+		row->remaining =
+			DatumGetInt32(auth_slot_datum(slot, &columns, COL_REMAINING));
+	row->last_used_at = auth_slot_timestamp(slot, &columns, COL_LAST_USED_AT,
+											&isnull);
 }
 
 /*
@@ -201,7 +211,8 @@ static bool
 fetch_key(AuthRel index, RegProcedure eqproc, Datum key, bool via_previous,
 		  KeyRow *row)
 {
-	Relation	keys = table_open(auth_rel_oid(AUTH_REL_API_KEYS), AccessShareLock);
+	Relation	keys = table_open(auth_rel_oid(AUTH_REL_API_KEYS),
+								 AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(keys, NULL);
 	bool		found;
 
@@ -316,7 +327,8 @@ required_scopes(ArrayType *arr, int *n)
 	bool	   *nulls;
 	char	  **out;
 
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, n);
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, n);
 	out = palloc(sizeof(char *) * Max(1, *n));
 	for (int i = 0; i < *n; i++)
 	{
@@ -331,7 +343,8 @@ required_scopes(ArrayType *arr, int *n)
 
 /*
  * SQL function: auth.verify_api_key(key text, required_scopes text[])
- *   returns (valid, code, key_id, user_id, org_id, scopes, remaining, retry_after)
+ *   returns (valid, code, key_id, user_id, org_id, scopes, remaining,
+ *            retry_after)
  * Owner, organization and scopes only when valid; key_id for any key that
  * exists and is not INVALID.
  */
@@ -357,7 +370,8 @@ auth_verify_api_key(PG_FUNCTION_ARGS)
 	{
 		text	   *key = PG_GETARG_TEXT_PP(0);
 
-		verify_key(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), required, nrequired, &v);
+		verify_key(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), required,
+				   nrequired, &v);
 	}
 
 	values[0] = BoolGetDatum(v.code == KEY_VALID);
@@ -395,11 +409,13 @@ auth_verify_api_key(PG_FUNCTION_ARGS)
 		values[7] = IntervalPGetDatum(iv);
 		nulls[7] = false;
 	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc,
+													  values, nulls)));
 }
 
 /*
- * SQL function: auth.authenticate_api_key(key text, is_local boolean) returns uuid
+ * SQL function: auth.authenticate_api_key(key text, is_local boolean)
+ *   returns uuid
  * Sets the identity (kind api_key) for the transaction or the connection and
  * returns the owner's id; 28000 for a key that is not valid, PT429 when a
  * limit refuses it.
@@ -430,8 +446,9 @@ auth_authenticate_api_key(PG_FUNCTION_ARGS)
 				 errdetail("Reason: %s.", auth_key_code_names[v.code]),
 				 v.has_retry ?
 				 errhint("Retry in %s.",
-						 DatumGetCString(DirectFunctionCall1(interval_out,
-															 IntervalPGetDatum(&v.retry_after)))) : 0));
+						 DatumGetCString(DirectFunctionCall1(
+							 interval_out,
+							 IntervalPGetDatum(&v.retry_after)))) : 0));
 	if (v.code != KEY_VALID)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
@@ -452,7 +469,8 @@ auth_authenticate_api_key(PG_FUNCTION_ARGS)
 }
 
 /*
- * SQL function: auth._generate_api_key(prefix text, OUT key text, OUT key_hash bytea)
+ * SQL function: auth._generate_api_key(prefix text, OUT key text,
+ *   OUT key_hash bytea)
  * A fresh key of 288 random bits and its SHA-256.
  */
 PG_FUNCTION_INFO_V1(auth_generate_api_key);
@@ -471,7 +489,8 @@ auth_generate_api_key(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(key);
 	values[1] = PointerGetDatum(hash);
 	explicit_bzero(key, strlen(key));
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc,
+													  values, nulls)));
 }
 
 /* SQL function: auth._api_key_prefix_is_valid(prefix text) returns boolean */
@@ -479,7 +498,8 @@ PG_FUNCTION_INFO_V1(auth_api_key_prefix_is_valid);
 Datum
 auth_api_key_prefix_is_valid(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(prefix_is_api_key_prefix(text_to_cstring(PG_GETARG_TEXT_PP(0))));
+	PG_RETURN_BOOL(prefix_is_api_key_prefix(
+		text_to_cstring(PG_GETARG_TEXT_PP(0))));
 }
 
 /* SQL function: auth.api_key_id() returns uuid */

@@ -42,7 +42,8 @@ touch_if_due(const KeyRow *row)
 	Datum		values[2];
 	TimestampTz now = auth_now();
 
-	if (row->last_used_at > now - (TimestampTz) auth_api_key_touch_interval * USECS_PER_SEC ||
+	if (row->last_used_at >
+		now - (TimestampTz) auth_api_key_touch_interval * USECS_PER_SEC ||
 		RecoveryInProgress() || XactReadOnly || IsolationUsesXactSnapshot())
 		return;
 	values[0] = UUIDPGetDatum(&row->key_id);
@@ -177,7 +178,9 @@ auth_api_key_count_use(KeyVerdict *v)
 				usecs_to_interval(retry_us, &v->retry_after);
 				return;
 			case WINDOW_FULL:
-				/* no slot: this use is counted in the row, exactly, and waits */
+				/*
+				 * no slot: this use is counted in the row, exactly, and waits
+				 */
 				memory = false;
 				ereport(DEBUG1,
 						(errmsg("no rate-limit slot is free; counting the API key's use in its row"),

@@ -30,7 +30,8 @@ typedef struct RateSlot
 	pg_uuid_t	key_id;
 	bool		used;			/* never reset: it keeps probe chains whole */
 	int32		count;
-	int64		window_us;		/* a changed window length starts a new window */
+	int64		window_us;		/* a changed window length starts a new
+								 * window */
 	TimestampTz window_end;
 } RateSlot;
 
@@ -61,7 +62,8 @@ rate_table_size(void)
 {
 	return add_size(offsetof(RateTable, slots),
 					mul_size(sizeof(RateSlot),
-							 mul_size(RATE_PARTITIONS, slots_per_partition())));
+							 mul_size(RATE_PARTITIONS,
+									  slots_per_partition())));
 }
 
 static void
@@ -83,7 +85,8 @@ rate_shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	rate_table = ShmemInitStruct("auth_api_key_rate_limit", rate_table_size(), &found);
+	rate_table = ShmemInitStruct("auth_api_key_rate_limit",
+								 rate_table_size(), &found);
 	if (!found)
 	{
 		memset(rate_table, 0, rate_table_size());
@@ -103,8 +106,10 @@ auth_api_key_window_init(void)
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	DefineCustomIntVariable("auth.api_key_rate_limit_slots",
-							"API keys whose rate-limit windows can be open at once in shared memory.",
-							"Used when auth is in shared_preload_libraries; about 40 bytes each.",
+							"API keys whose rate-limit windows can be open "
+							"at once in shared memory.",
+							"Used when auth is in shared_preload_libraries; "
+							"about 40 bytes each.",
 							&rate_limit_slots, rate_limit_slots,
 							64, 16 * 1024 * 1024, PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
@@ -167,7 +172,8 @@ rate_slot(const pg_uuid_t *key_id, TimestampTz now, bool claim)
 static LWLock *
 rate_lock(const pg_uuid_t *key_id)
 {
-	return &rate_locks[hash_bytes(key_id->data, UUID_LEN) % RATE_PARTITIONS].lock;
+	return &rate_locks[hash_bytes(key_id->data, UUID_LEN) %
+					   RATE_PARTITIONS].lock;
 }
 
 /*
@@ -176,8 +182,9 @@ rate_lock(const pg_uuid_t *key_id)
  * left in *retry_us, or WINDOW_FULL when no slot is left for the key.
  */
 WindowResult
-auth_api_key_window_take(const pg_uuid_t *key_id, int32 max, int64 window_us, TimestampTz now,
-		  TimestampTz *window_end, int64 *retry_us)
+auth_api_key_window_take(const pg_uuid_t *key_id, int32 max, int64 window_us,
+						 TimestampTz now, TimestampTz *window_end,
+						 int64 *retry_us)
 {
 	LWLock	   *lock = rate_lock(key_id);
 	RateSlot   *s;
@@ -211,7 +218,10 @@ auth_api_key_window_take(const pg_uuid_t *key_id, int32 max, int64 window_us, Ti
 	return result;
 }
 
-/* Gives back a request counted by auth_api_key_window_take that was refused afterwards. */
+/*
+ * Gives back a request counted by auth_api_key_window_take that was refused
+ * afterwards.
+ */
 void
 auth_api_key_window_refund(const pg_uuid_t *key_id, TimestampTz window_end)
 {
@@ -241,7 +251,8 @@ auth_api_key_window(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	if (auth_api_key_windows_in_memory() && !PG_ARGISNULL(0) && !PG_ARGISNULL(1))
+	if (auth_api_key_windows_in_memory() &&
+		!PG_ARGISNULL(0) && !PG_ARGISNULL(1))
 	{
 		pg_uuid_t  *key_id = PG_GETARG_UUID_P(0);
 		TimestampTz now = auth_wall_clock();
@@ -253,8 +264,8 @@ auth_api_key_window(PG_FUNCTION_ARGS)
 		if (s != NULL && s->window_end > now)
 		{
 			values[0] = Int32GetDatum(s->count);
-			values[1] = TimestampTzGetDatum(s->window_end -
-											auth_interval_usecs(PG_GETARG_INTERVAL_P(1)));
+			values[1] = TimestampTzGetDatum(
+				s->window_end - auth_interval_usecs(PG_GETARG_INTERVAL_P(1)));
 			nulls[0] = nulls[1] = false;
 		}
 		LWLockRelease(lock);
@@ -268,5 +279,6 @@ PG_FUNCTION_INFO_V1(auth_api_key_rate_limit_store);
 Datum
 auth_api_key_rate_limit_store(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_TEXT_P(cstring_to_text(auth_api_key_windows_in_memory() ? "memory" : "table"));
+	PG_RETURN_TEXT_P(cstring_to_text(auth_api_key_windows_in_memory() ?
+									 "memory" : "table"));
 }

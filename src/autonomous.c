@@ -74,8 +74,10 @@ auth_autonomous_main(Datum arg)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "auth autonomous write");
 	values[0] = CStringGetTextDatum(call->request);
-	if (SPI_execute_with_args("SELECT auth._autonomous_dispatch($1::pg_catalog.jsonb)::pg_catalog.text",
-							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT ||
+	if (SPI_execute_with_args("SELECT auth._autonomous_dispatch("
+							  "$1::pg_catalog.jsonb)::pg_catalog.text",
+							  1, argtypes, values, NULL, false,
+							  1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "auth autonomous dispatch returned no row");
 	response = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
@@ -98,7 +100,8 @@ fail_closed(const char *why)
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 			 errmsg("could not record the attempt durably: %s", why),
-			 errdetail("The attempt was refused because it could not be counted."),
+			 errdetail(
+				 "The attempt was refused because it could not be counted."),
 			 errhint("Raise max_worker_processes, or retry.")));
 }
 
@@ -111,8 +114,8 @@ PG_FUNCTION_INFO_V1(auth_autonomous);
 Datum
 auth_autonomous(PG_FUNCTION_ARGS)
 {
-	char	   *request = DatumGetCString(DirectFunctionCall1(jsonb_out,
-															 PG_GETARG_DATUM(0)));
+	char	   *request =
+		DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(0)));
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 	BgwHandleStatus status;
@@ -138,7 +141,8 @@ auth_autonomous(PG_FUNCTION_ARGS)
 	strlcpy(call->request, request, AUTONOMOUS_MAX_TEXT);
 
 	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	strlcpy(worker.bgw_library_name, "auth", BGW_MAXLEN);
@@ -153,7 +157,9 @@ auth_autonomous(PG_FUNCTION_ARGS)
 	 * lives some 25 ms, so under a burst wait for one (up to 5 s) rather
 	 * than refuse at once.
 	 */
-	for (int tries = 0; !RegisterDynamicBackgroundWorker(&worker, &handle); tries++)
+	for (int tries = 0;
+		 !RegisterDynamicBackgroundWorker(&worker, &handle);
+		 tries++)
 	{
 		if (tries >= WORKER_SLOT_TRIES)
 		{

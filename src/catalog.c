@@ -34,7 +34,8 @@ static const char *const rel_names[AUTH_REL_COUNT] = {
 	[AUTH_REL_SESSIONS_PKEY] = "sessions_pkey",
 	[AUTH_REL_API_KEYS] = "api_keys",
 	[AUTH_REL_API_KEYS_KEY_HASH_KEY] = "api_keys_key_hash_key",
-	[AUTH_REL_API_KEYS_PREVIOUS_KEY_HASH_KEY] = "api_keys_previous_key_hash_key",
+	[AUTH_REL_API_KEYS_PREVIOUS_KEY_HASH_KEY] =
+		"api_keys_previous_key_hash_key",
 	[AUTH_REL_API_KEYS_PKEY] = "api_keys_pkey",
 };
 
@@ -85,7 +86,8 @@ auth_namespace(void)
 	if (!OidIsValid(nsp))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"auth\" is not installed in this database"),
+				 errmsg(
+					 "extension \"auth\" is not installed in this database"),
 				 errhint("Run CREATE EXTENSION auth CASCADE.")));
 	return nsp;
 }
@@ -96,12 +98,14 @@ auth_rel_oid(AuthRel rel)
 	register_callback();
 	if (!OidIsValid(rel_oids[rel]))
 	{
-		Oid			relid = get_relname_relid(rel_names[rel], auth_namespace());
+		Oid			relid = get_relname_relid(rel_names[rel],
+											  auth_namespace());
 
 		if (!OidIsValid(relid))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_TABLE),
-					 errmsg("relation \"auth.%s\" does not exist", rel_names[rel]),
+					 errmsg("relation \"auth.%s\" does not exist",
+							rel_names[rel]),
 					 errhint("The extension's objects were altered; reinstall it.")));
 		rel_oids[rel] = relid;
 	}
@@ -127,7 +131,8 @@ auth_schema_owner(void)
 Snapshot
 auth_read_snapshot(void)
 {
-	return ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	return ActiveSnapshotSet() ?
+		GetActiveSnapshot() : GetTransactionSnapshot();
 }
 
 /* The number of a column of one of the extension's tables, or an error. */

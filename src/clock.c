@@ -22,7 +22,8 @@ auth_clock_init(void)
 {
 	DefineCustomIntVariable("auth.time_offset",
 							"Shifts the extension's clock, for tests only.",
-							"Lets a test move time forward instead of sleeping.",
+							"Lets a test move time forward "
+							"instead of sleeping.",
 							&time_offset, time_offset,
 							-50 * YEAR_SECS, 50 * YEAR_SECS,
 							PGC_SUSET, GUC_UNIT_S | GUC_SUPERUSER_ONLY,

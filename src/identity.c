@@ -163,7 +163,8 @@ auth_identity_init(void)
 {
 	auth_register_credential_kind(&user_kind);
 	DefineCustomStringVariable("auth.identity",
-							   "Identity of the current session, set by auth.authenticate().",
+							   "Identity of the current session, "
+							   "set by auth.authenticate().",
 							   NULL, &identity_value, "",
 							   PGC_SUSET,
 							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE |
@@ -242,7 +243,8 @@ auth_uuid_datum_cached(FunctionCallInfo fcinfo, const pg_uuid_t *u)
 
 	if (cached == NULL || memcmp(cached, u, UUID_LEN) != 0)
 	{
-		cached = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(pg_uuid_t));
+		cached = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
+									sizeof(pg_uuid_t));
 		memcpy(cached, u, UUID_LEN);
 		fcinfo->flinfo->fn_extra = cached;
 	}
@@ -448,7 +450,8 @@ auth_scopes_from_array(ArrayType *arr, char *out, Size outlen)
 	int			n;
 	Size		used = 0;
 
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &n);
 	out[0] = '\0';
 	for (int i = 0; i < n; i++)
 	{
@@ -493,8 +496,8 @@ auth_scopes(PG_FUNCTION_ARGS)
 
 	if (ident == NULL)
 		PG_RETURN_NULL();
-	PG_RETURN_DATUM(auth_scopes_array(auth_identity_kind(ident)->syntax.scopes ?
-									  ident->scopes : "*"));
+	PG_RETURN_DATUM(auth_scopes_array(
+		auth_identity_kind(ident)->syntax.scopes ? ident->scopes : "*"));
 }
 
 /* SQL function: auth._scopes_cover(held text[], scope text) returns boolean */

@@ -124,7 +124,8 @@ auth_identity_value_parse(const char *s, const AuthKindSyntax *const *kinds,
 		out->has_org = true;
 	}
 	if (syntax->tag &&
-		(*s++ != '#' || (s = parse_hex(s, out->tag, AUTH_KEY_TAG_LEN)) == NULL))
+		(*s++ != '#' ||
+		 (s = parse_hex(s, out->tag, AUTH_KEY_TAG_LEN)) == NULL))
 		return false;
 	if (syntax->scopes)
 		return parse_scopes(s, out);

@@ -35,13 +35,16 @@ auth_onetime_init(void)
 						"Lifetime of a magic link.",
 						&magic_link_ttl, 60, 7 * SECS_PER_DAY);
 	auth_define_count("auth.magic_link_rate_limit",
-					  "Magic links, codes, verification and reset messages requested per email within auth.magic_link_rate_window.",
+					  "Magic links, codes, verification and reset messages "
+					  "requested per email within "
+					  "auth.magic_link_rate_window.",
 					  &magic_link_rate_limit, 1, 1000);
 	auth_define_seconds("auth.magic_link_rate_window",
 						"Window in which requests per email are counted.",
 						&magic_link_rate_window, 1, AUTH_YEAR_SECS);
 	auth_define_flag("auth.magic_link_sign_up",
-					 "Whether a magic link or sign-in code for an unknown email creates the user.",
+					 "Whether a magic link or sign-in code for an unknown "
+					 "email creates the user.",
 					 &magic_link_sign_up);
 	auth_define_seconds("auth.email_code_ttl",
 						"Lifetime of a 6-digit email code.",
@@ -50,7 +53,8 @@ auth_onetime_init(void)
 					  "Wrong tries after which a 6-digit code dies.",
 					  &code_max_attempts, 1, 100);
 	auth_define_seconds("auth.email_verification_ttl",
-						"Lifetime of an email verification or email change link.",
+						"Lifetime of an email verification or "
+						"email change link.",
 						&email_verification_ttl, 60, 30 * SECS_PER_DAY);
 	auth_define_seconds("auth.password_reset_ttl",
 						"Lifetime of a password reset link.",
@@ -129,8 +133,8 @@ auth_recent_requests(PG_FUNCTION_ARGS)
 }
 
 /*
- * SQL function: auth._supersede_secrets(email text, purpose text, at timestamptz)
- *   returns integer
+ * SQL function: auth._supersede_secrets(email text, purpose text,
+ *   at timestamptz) returns integer
  * Marks the unused secrets of an email and purpose superseded, finding them
  * with the latest snapshot: the caller holds the email's advisory lock, and
  * even in a REPEATABLE READ transaction must reach a link issued and

@@ -161,7 +161,8 @@ load_cache(const pg_uuid_t *user_id)
 	{
 		RegisterXactCallback(cache_xact_callback, NULL);
 		RegisterSubXactCallback(cache_subxact_callback, NULL);
-		cache_context = AllocSetContextCreate(TopMemoryContext, "auth memberships",
+		cache_context = AllocSetContextCreate(TopMemoryContext,
+											  "auth memberships",
 											  ALLOCSET_SMALL_SIZES);
 		callbacks_registered = true;
 	}
@@ -200,17 +201,21 @@ read_memberships(SPITupleTable *rows, uint64 nrows, void *arg)
 		Datum	   *elems;
 		int			nelems;
 
-		memcpy(&m->org_id, DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull)), UUID_LEN);
+		memcpy(&m->org_id,
+			   DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull)),
+			   UUID_LEN);
 		m->role = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
 		m->rank = auth_role_rank(m->role);
-		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 3, &isnull)),
-						  TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
+		deconstruct_array(
+			DatumGetArrayTypeP(SPI_getbinval(tup, desc, 3, &isnull)),
+			TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
 		m->npermissions = nelems;
 		m->permissions = palloc(sizeof(char *) * Max(1, nelems));
 		for (int j = 0; j < nelems; j++)
 			m->permissions[j] = TextDatumGetCString(elems[j]);
 	}
-	qsort(cache.memberships, cache.nmemberships, sizeof(Membership), membership_compare);
+	qsort(cache.memberships, cache.nmemberships, sizeof(Membership),
+		  membership_compare);
 	MemoryContextSwitchTo(old);
 }
 
@@ -228,8 +233,12 @@ read_teams(SPITupleTable *rows, uint64 nrows, void *arg)
 		TupleDesc	desc = rows->tupdesc;
 		bool		isnull;
 
-		memcpy(&cache.teams[i].team_id, DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull)), UUID_LEN);
-		memcpy(&cache.teams[i].org_id, DatumGetUUIDP(SPI_getbinval(tup, desc, 2, &isnull)), UUID_LEN);
+		memcpy(&cache.teams[i].team_id,
+			   DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull)),
+			   UUID_LEN);
+		memcpy(&cache.teams[i].org_id,
+			   DatumGetUUIDP(SPI_getbinval(tup, desc, 2, &isnull)),
+			   UUID_LEN);
 	}
 	qsort(cache.teams, cache.nteams, sizeof(TeamMembership), uuid_compare);
 	MemoryContextSwitchTo(old);
@@ -239,7 +248,8 @@ static void
 fill_cache(const pg_uuid_t *user_id)
 {
 	static AuthQuery memberships = {
-		.sql = "SELECT m.org_id, m.role, coalesce(r.permissions, '{}'::pg_catalog.text[])"
+		.sql = "SELECT m.org_id, m.role,"
+		" coalesce(r.permissions, '{}'::pg_catalog.text[])"
 		" FROM auth.members m LEFT JOIN auth.roles r"
 		"   ON r.name OPERATOR(pg_catalog.=) m.role"
 		"  AND (r.org_id OPERATOR(pg_catalog.=) m.org_id OR r.org_id IS NULL)"
@@ -280,7 +290,8 @@ static inline bool
 cache_matches(Snapshot snap, const pg_uuid_t *user_id)
 {
 	return cache.valid &&
-		snap->xmin == cache.snapshot.xmin && snap->xmax == cache.snapshot.xmax &&
+		snap->xmin == cache.snapshot.xmin &&
+		snap->xmax == cache.snapshot.xmax &&
 		snap->curcid == cache.snapshot.curcid &&
 #if PG_VERSION_NUM >= 140000
 		snap->snapXactCompletionCount == cache.snapshot.completions &&
@@ -360,7 +371,8 @@ PG_FUNCTION_INFO_V1(auth_has_role);
 Datum
 auth_has_role(PG_FUNCTION_ARGS)
 {
-	const Membership *m = find_membership(current_memberships(), PG_GETARG_UUID_P(0));
+	const Membership *m = find_membership(current_memberships(),
+										  PG_GETARG_UUID_P(0));
 	const char *role;
 
 	if (m == NULL)
@@ -375,7 +387,10 @@ auth_has_role(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(false);
 }
 
-/* SQL function: auth.has_permission(org_id uuid, permission text) returns boolean */
+/*
+ * SQL function: auth.has_permission(org_id uuid, permission text)
+ *   returns boolean
+ */
 PG_FUNCTION_INFO_V1(auth_has_permission);
 Datum
 auth_has_permission(PG_FUNCTION_ARGS)
@@ -411,8 +426,10 @@ ids_in_reach(MembershipCache *c, const void *items, int n, Size size,
 	{
 		const char *item = (const char *) items + i * size;
 
-		if (auth_identity_in_org(c->ident, (const pg_uuid_t *) (item + org_off)))
-			elems[count++] = UUIDPGetDatum((const pg_uuid_t *) (item + id_off));
+		if (auth_identity_in_org(c->ident,
+								 (const pg_uuid_t *) (item + org_off)))
+			elems[count++] =
+				UUIDPGetDatum((const pg_uuid_t *) (item + id_off));
 	}
 	return PointerGetDatum(construct_array(elems, count, UUIDOID, UUID_LEN,
 										   false, TYPALIGN_CHAR));

@@ -61,16 +61,19 @@ void
 auth_password_init(void)
 {
 	DefineCustomIntVariable("auth.argon2_memory_kib",
-							"Memory cost of new argon2id password hashes, in KiB.",
+							"Memory cost of new argon2id "
+							"password hashes, in KiB.",
 							"OWASP's minimum for argon2id is 19456 (19 MiB).",
 							&argon2_memory_kib, argon2_memory_kib,
-							64, 4 * 1024 * 1024, PGC_SUSET, 0, NULL, NULL, NULL);
+							64, 4 * 1024 * 1024, PGC_SUSET, 0,
+							NULL, NULL, NULL);
 	auth_define_count("auth.argon2_iterations",
 					  "Time cost (passes) of new argon2id password hashes.",
 					  &argon2_iterations, 1, 64);
 	DefineCustomIntVariable("auth.argon2_parallelism",
 							"Lanes of new argon2id password hashes.",
-							"Lanes are computed one after the other in the backend.",
+							"Lanes are computed one after the other "
+							"in the backend.",
 							&argon2_parallelism, argon2_parallelism,
 							1, 16, PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("auth.password_min_length",
@@ -79,13 +82,17 @@ auth_password_init(void)
 							&password_min_length, password_min_length,
 							1, 128, PGC_SUSET, 0, NULL, NULL, NULL);
 	auth_define_count("auth.max_failed_sign_ins",
-					  "Failed sign-ins per email within auth.failed_sign_in_window before the email is refused.",
+					  "Failed sign-ins per email within "
+					  "auth.failed_sign_in_window "
+					  "before the email is refused.",
 					  &max_failed_sign_ins, 1, 1000);
 	auth_define_seconds("auth.failed_sign_in_window",
-						"Window in which failed sign-ins per email are counted.",
+						"Window in which failed sign-ins "
+						"per email are counted.",
 						&failed_sign_in_window, 1, AUTH_YEAR_SECS);
 	auth_define_flag("auth.require_verified_email",
-					 "Whether auth.sign_in refuses users whose email is not verified.",
+					 "Whether auth.sign_in refuses users "
+					 "whose email is not verified.",
 					 &require_verified_email);
 }
 
@@ -130,7 +137,8 @@ argon2_derive(const char *pwd, size_t pwdlen, const AuthPhc *p,
 	if (rc != ARGON2_OK)
 		ereport(ERROR,
 				(errcode(rc == ARGON2_MEMORY_ALLOCATION_ERROR ?
-						 ERRCODE_OUT_OF_MEMORY : ERRCODE_INVALID_PARAMETER_VALUE),
+						 ERRCODE_OUT_OF_MEMORY :
+						 ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("argon2 failed: %s", argon2_error_message(rc))));
 }
 
@@ -188,7 +196,8 @@ check_password_size(size_t len)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("password is too long"),
-				 errdetail("A password has at most %d bytes.", MAX_PASSWORD_BYTES)));
+				 errdetail("A password has at most %d bytes.",
+						   MAX_PASSWORD_BYTES)));
 }
 
 /* SQL function: auth.hash_password(password text) returns text */
@@ -203,7 +212,8 @@ auth_hash_password(PG_FUNCTION_ARGS)
 	check_password_size(VARSIZE_ANY_EXHDR(pwd));
 	current_argon2_params(&p);
 	auth_random_bytes(p.salt, p.saltlen);
-	argon2_derive(VARDATA_ANY(pwd), VARSIZE_ANY_EXHDR(pwd), &p, p.hash, p.hashlen);
+	argon2_derive(VARDATA_ANY(pwd), VARSIZE_ANY_EXHDR(pwd), &p,
+				  p.hash, p.hashlen);
 	encoded = encode_phc(&p);
 	explicit_bzero(p.hash, sizeof(p.hash));
 	PG_RETURN_TEXT_P(cstring_to_text(encoded));
@@ -215,7 +225,8 @@ verify_argon2(text *pwd, const AuthPhc *p)
 	uint8		derived[64];
 	bool		ok;
 
-	argon2_derive(VARDATA_ANY(pwd), VARSIZE_ANY_EXHDR(pwd), p, derived, p->hashlen);
+	argon2_derive(VARDATA_ANY(pwd), VARSIZE_ANY_EXHDR(pwd), p,
+				  derived, p->hashlen);
 	ok = CRYPTO_memcmp(derived, p->hash, p->hashlen) == 0;
 	explicit_bzero(derived, sizeof(derived));
 	return ok;
@@ -264,7 +275,8 @@ verify_bcrypt(text *pwd, const char *hash)
 	if (!OidIsValid(nsp))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("verifying a bcrypt hash needs the extension pgcrypto"),
+				 errmsg(
+					 "verifying a bcrypt hash needs the extension pgcrypto"),
 				 errhint("Run CREATE EXTENSION pgcrypto.")));
 	crypt_oid = LookupFuncName(list_make2(makeString(get_namespace_name(nsp)),
 										  makeString("crypt")),
@@ -301,10 +313,12 @@ verify_better_auth_scrypt(text *pwd, const char *hash)
 	bool		ok;
 
 	if (GetDatabaseEncoding() == PG_UTF8)
-		normalized = DatumGetTextPP(DirectFunctionCall2(unicode_normalize_func,
-														PointerGetDatum(pwd),
-														CStringGetTextDatum("NFKC")));
-	hex_decode(hash + AUTH_SCRYPT_SALT_HEX + 1, 2 * AUTH_SCRYPT_KEY_LEN, (char *) expected);
+		normalized = DatumGetTextPP(
+			DirectFunctionCall2(unicode_normalize_func,
+								PointerGetDatum(pwd),
+								CStringGetTextDatum("NFKC")));
+	hex_decode(hash + AUTH_SCRYPT_SALT_HEX + 1, 2 * AUTH_SCRYPT_KEY_LEN,
+			   (char *) expected);
 	if (EVP_PBE_scrypt(VARDATA_ANY(normalized), VARSIZE_ANY_EXHDR(normalized),
 					   (const unsigned char *) hash, AUTH_SCRYPT_SALT_HEX,
 					   16384, 16, 1, 64 * 1024 * 1024,
@@ -317,7 +331,10 @@ verify_better_auth_scrypt(text *pwd, const char *hash)
 	return ok;
 }
 
-/* SQL function: auth.verify_password(password text, hash text) returns boolean */
+/*
+ * SQL function: auth.verify_password(password text, hash text)
+ *   returns boolean
+ */
 PG_FUNCTION_INFO_V1(auth_verify_password);
 Datum
 auth_verify_password(PG_FUNCTION_ARGS)

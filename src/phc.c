@@ -158,7 +158,9 @@ auth_phc_format(const AuthPhc *p, char *buf, size_t buflen)
 				 p->type == AUTH_ARGON2I ? "argon2i" : "argon2d",
 				 (unsigned) p->version, (unsigned) p->m_cost,
 				 (unsigned) p->t_cost, (unsigned) p->lanes);
-	if (n < 0 || (size_t) n + (sizeof(p->salt) + sizeof(p->hash)) * 4 / 3 + 4 > sizeof(tmp))
+	if (n < 0 ||
+		(size_t) n + (sizeof(p->salt) + sizeof(p->hash)) * 4 / 3 + 4 >
+		sizeof(tmp))
 		return false;
 	n += encode_b64_unpadded(p->salt, p->saltlen, tmp + n);
 	tmp[n++] = '$';

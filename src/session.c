@@ -49,16 +49,20 @@ void
 auth_session_init(void)
 {
 	auth_define_seconds("auth.session_ttl",
-						"Lifetime of a new session, renewed by sliding expiry.",
+						"Lifetime of a new session, "
+						"renewed by sliding expiry.",
 						&session_ttl, 60, 10 * AUTH_YEAR_SECS);
 	auth_define_seconds("auth.session_refresh_age",
-						"Age of the last refresh after which verifying a session extends it.",
+						"Age of the last refresh after which "
+						"verifying a session extends it.",
 						&session_refresh_age, 0, 10 * AUTH_YEAR_SECS);
 	auth_define_seconds("auth.session_max_lifetime",
-						"Time after creation beyond which no session is extended.",
+						"Time after creation beyond which "
+						"no session is extended.",
 						&session_max_lifetime, 60, 10 * AUTH_YEAR_SECS);
 	auth_define_seconds("auth.cleanup_grace",
-						"Time a session stays after it expired or was revoked before auth.cleanup() removes it.",
+						"Time a session stays after it expired or was revoked "
+						"before auth.cleanup() removes it.",
 						&cleanup_grace, 0, 10 * AUTH_YEAR_SECS);
 	session_kind_id = auth_register_credential_kind(&session_kind);
 }
@@ -112,7 +116,8 @@ static bool
 fetch_live_session(AuthRel index, RegProcedure eqproc, Datum key,
 				   SessionRow *row)
 {
-	Relation	sessions = table_open(auth_rel_oid(AUTH_REL_SESSIONS), AccessShareLock);
+	Relation	sessions = table_open(auth_rel_oid(AUTH_REL_SESSIONS),
+									 AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(sessions, NULL);
 	TimestampTz now = auth_now();
 	bool		live = false;
@@ -125,11 +130,15 @@ fetch_live_session(AuthRel index, RegProcedure eqproc, Datum key,
 
 		auth_slot_uuid(slot, &columns, COL_ID, &row->id);
 		auth_slot_uuid(slot, &columns, COL_USER_ID, &row->user_id);
-		row->created_at = auth_slot_timestamp(slot, &columns, COL_CREATED_AT, &isnull);
-		row->refreshed_at = auth_slot_timestamp(slot, &columns, COL_REFRESHED_AT, &isnull);
-		row->expires_at = auth_slot_timestamp(slot, &columns, COL_EXPIRES_AT, &isnull);
+		row->created_at = auth_slot_timestamp(slot, &columns, COL_CREATED_AT,
+											  &isnull);
+		row->refreshed_at = auth_slot_timestamp(slot, &columns,
+												COL_REFRESHED_AT, &isnull);
+		row->expires_at = auth_slot_timestamp(slot, &columns, COL_EXPIRES_AT,
+											  &isnull);
 		row->revoked = !auth_slot_isnull(slot, &columns, COL_REVOKED_AT);
-		banned_until = auth_slot_timestamp(slot, &columns, COL_USER_BANNED_UNTIL, &isnull);
+		banned_until = auth_slot_timestamp(slot, &columns,
+										   COL_USER_BANNED_UNTIL, &isnull);
 		row->banned = !isnull && banned_until > now;
 		row->has_org = auth_slot_uuid(slot, &columns, COL_ACTIVE_ORG_ID,
 									  &row->active_org_id);
@@ -167,11 +176,13 @@ refresh_if_due(SessionRow *row)
 	 * REPEATABLE READ or SERIALIZABLE one, where a concurrent refresh of the
 	 * same row would make this verification fail with 40001.
 	 */
-	if (row->refreshed_at > now - (TimestampTz) session_refresh_age * USECS_PER_SEC ||
+	if (row->refreshed_at >
+		now - (TimestampTz) session_refresh_age * USECS_PER_SEC ||
 		RecoveryInProgress() || XactReadOnly || IsolationUsesXactSnapshot())
 		return;
 	new_expires = Min(now + (TimestampTz) session_ttl * USECS_PER_SEC,
-					  row->created_at + (TimestampTz) session_max_lifetime * USECS_PER_SEC);
+					  row->created_at +
+					  (TimestampTz) session_max_lifetime * USECS_PER_SEC);
 	if (new_expires <= row->expires_at)
 		return;
 
@@ -242,7 +253,8 @@ auth_verify_session(PG_FUNCTION_ARGS)
 		values[2] = TimestampTzGetDatum(row.expires_at);
 		nulls[0] = nulls[1] = nulls[2] = false;
 	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc,
+													  values, nulls)));
 }
 
 /*

@@ -48,7 +48,8 @@ auth_settings_init(void)
 						&audit_retention, 0, 50 * AUTH_YEAR_SECS);
 	/* any role that can connect may LISTEN; payloads hold ids and names */
 	auth_define_flag("auth.notify_events",
-					 "Whether each audit event is also sent as NOTIFY auth_events.",
+					 "Whether each audit event is also sent as "
+					 "NOTIFY auth_events.",
 					 &notify_events);
 }
 
@@ -76,7 +77,8 @@ auth_setting_interval(PG_FUNCTION_ARGS)
 	const char *value = setting_value(PG_GETARG_TEXT_PP(0));
 
 	return DirectFunctionCall3(interval_in, CStringGetDatum(value),
-							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+							   ObjectIdGetDatum(InvalidOid),
+							   Int32GetDatum(-1));
 }
 
 /* SQL function: auth._setting_bool(name text) returns boolean */

@@ -3,9 +3,9 @@
  *
  * A token is "<prefix>_" followed by 256 bits from pg_strong_random encoded
  * base64url without padding (43 characters); an API key carries 288 bits
- * (48 characters), so that the few it shows for display leave over 256.  Only its SHA-256 is stored.
- * A string that does not have the exact shape of a token of the expected
- * kind is refused before any table is read.
+ * (48 characters), so that the few it shows for display leave over 256.
+ * Only its SHA-256 is stored.  A string that does not have the exact shape
+ * of a token of the expected kind is refused before any table is read.
  */
 #include "postgres.h"
 
@@ -33,7 +33,9 @@ auth_sha256(const void *data, Size len, uint8 *out)
 {
 	unsigned int outlen = 0;
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
-	/* fetched once: a fetch per call takes a lock in OpenSSL's provider store */
+	/*
+	 * fetched once: a fetch per call takes a lock in OpenSSL's provider store
+	 */
 	static EVP_MD *sha256 = NULL;
 
 	if (sha256 == NULL)
@@ -82,7 +84,8 @@ auth_token_generate_bytes(const char *prefix, Size nbytes)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid token prefix"),
-				 errdetail("A prefix is 1 to 16 lowercase letters or digits.")));
+				 errdetail(
+					 "A prefix is 1 to 16 lowercase letters or digits.")));
 	Assert(nbytes >= AUTH_TOKEN_BYTES && nbytes <= AUTH_MAX_TOKEN_BYTES);
 
 	auth_random_bytes(raw, nbytes);
