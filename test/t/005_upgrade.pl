@@ -1,12 +1,14 @@
 # Upgrade: a database filled through the 0.1.0 API, as an application fills
 # it, is upgraded with ALTER EXTENSION auth UPDATE to the control file's
 # default version.  Then
-#   - no row is lost or changed (row count and content of every table);
+#   - none of the database's own rows (those pg_dump keeps) is lost or
+#     changed: row count and content of every table, on its old columns;
 #   - every credential issued before still works: sessions, API keys (plain,
 #     limited, organization-bound, made by a key, rotated with grace), the
 #     magic link, the email code, the verification and reset tokens, the
 #     invitation; the organization helpers answer as before;
-#   - roles granted the admin and issuer tiers keep what they had;
+#   - roles granted the admin and issuer tiers keep what they had (then
+#     the grants are made again, as the README asks after an upgrade);
 #   - the extension's objects equal a fresh CREATE EXTENSION auth in another
 #     database, as described by extension_objects.sql (functions with their
 #     attributes and source, tables, columns, constraints, indexes,
