@@ -13,12 +13,16 @@ use PostgreSQL::Test::Cluster;
 
 our @EXPORT = qw(new_node redact query query_error);
 
-# Hide anything that looks like a token or a password hash before printing.
+# Hide anything that looks like a token, a key, an email code or a password
+# hash before printing.  Session, link, verification, reset and invitation
+# tokens and API keys are "<prefix>_<43 or more base64url characters>".
 sub redact
 {
 	my ($s) = @_;
 	return '' unless defined $s;
 	$s =~ s/ses_[A-Za-z0-9_-]{8,}/ses_[redacted]/g;
+	$s =~ s/\b([a-z0-9]{1,16})_[A-Za-z0-9_-]{40,}/$1_[redacted]/g;
+	$s =~ s/'[0-9]{6}'/'[redacted code]'/g;
 	$s =~ s/\$(argon2|2[aby]\$|scrypt)[^\s'"]*/[redacted hash]/g;
 	return $s;
 }
