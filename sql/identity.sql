@@ -157,5 +157,51 @@ SET LOCAL min_parallel_table_scan_size = 0;
 SET LOCAL parallel_leader_participation = off;
 SELECT count(*) AS parallel_count_after_revoke FROM parallel_rows WHERE owner_id = auth.uid();
 COMMIT;
+-- ... and before a utility statement whose own workers evaluate expressions
+-- that read it (a parallel CREATE INDEX).  First, that the build does run
+-- the expression in workers; then that none of them sees the dead identity.
+CREATE TABLE parallel_index AS SELECT g AS i FROM generate_series(1, 20000) g;
+ALTER TABLE parallel_index SET (parallel_workers = 2);
+SET max_parallel_maintenance_workers = 2;
+SELECT set_config('regress.leader_pid', pg_backend_pid()::text, false) IS NOT NULL AS leader_known;
+CREATE FUNCTION public.regress_in_worker(i int) RETURNS int
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    IF pg_backend_pid() <> current_setting('regress.leader_pid')::int THEN
+        RAISE EXCEPTION 'ran in a parallel worker';
+    END IF;
+    RETURN i;
+END
+$$;
+CREATE FUNCTION public.regress_identity_seen(i int) RETURNS int
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    IF auth.uid() IS NOT NULL THEN
+        RAISE EXCEPTION 'a dead identity reached a worker';
+    END IF;
+    RETURN i;
+END
+$$;
+SELECT pg_temp.err('CREATE INDEX ON parallel_index (public.regress_in_worker(i))') AS workers_run;
+SELECT auth.uid() IS NULL AS leader_sees_nobody;
+-- (top level, in a transaction of its own: nothing else settles it first)
+CREATE INDEX ON parallel_index (public.regress_identity_seen(i));
+SELECT count(*) AS indexes_built FROM pg_indexes WHERE tablename = 'parallel_index';
+DROP TABLE parallel_index;
+DROP FUNCTION public.regress_in_worker(int), public.regress_identity_seen(int);
 RESET ALL;
 DROP TABLE parallel_rows;
+-- A missing extension means no identity: after DROP EXTENSION a connection
+-- that kept one goes on working, and can install the extension again.
+SELECT token AS ida_token3 FROM auth.sign_in('ida@example.com', 'ida password') \gset
+SELECT auth.authenticate(:'ida_token3', false) IS NOT NULL AS authenticated;
+SET client_min_messages = warning;
+DROP EXTENSION auth CASCADE;
+RESET client_min_messages;
+SELECT 1 AS still_works;
+CREATE TABLE after_drop (i int);
+DROP TABLE after_drop;
+SET client_min_messages = warning;
+CREATE EXTENSION auth CASCADE;
+RESET client_min_messages;
+SELECT auth.uid() IS NULL AS nobody_after_reinstall;

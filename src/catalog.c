@@ -16,6 +16,7 @@
 #include "access/stratnum.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
+#include "commands/extension.h"
 #include "parser/parse_relation.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -71,11 +72,14 @@ register_callback(void)
 	}
 }
 
-/* Whether the extension is installed in this database (its schema is). */
+/*
+ * Whether the extension is installed in this database.  Its schema is no
+ * sign: DROP EXTENSION leaves it.
+ */
 bool
 auth_extension_present(void)
 {
-	return OidIsValid(get_namespace_oid("auth", true));
+	return OidIsValid(get_extension_oid("auth", true));
 }
 
 static Oid

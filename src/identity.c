@@ -13,9 +13,11 @@
  * false) whose kind can die is re-checked through its kind's liveness
  * callback once per transaction, on first use, so revoking or expiring the
  * credential or banning its user takes effect at the connection's next
- * transaction.  The leader settles that check before any query starts
- * (ExecutorStart hook) and clears a dead identity for the transaction, so
- * parallel workers, which trust the value they are handed, always agree.
+ * transaction.  The leader settles that check before any query or utility
+ * statement starts (ExecutorStart and ProcessUtility hooks) and clears a
+ * dead identity for the transaction, so parallel workers, which trust the
+ * value they are handed, always agree.  Without the extension (after DROP
+ * EXTENSION) no identity is live.
  */
 #include "postgres.h"
 
@@ -23,12 +25,14 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
+#include "tcop/utility.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 
+#include "catalog.h"
 #include "identity.h"
 
 /* The registry: kinds[i] is kind i + 1 (0 is nobody). */
@@ -55,6 +59,7 @@ static bool identity_live = false;
 static AuthIdentity identity_settled;
 
 static ExecutorStart_hook_type prev_executor_start = NULL;
+static ProcessUtility_hook_type prev_process_utility = NULL;
 
 static void set_identity_value(const char *value, bool is_local);
 
@@ -129,29 +134,70 @@ same_org(const AuthIdentity *a, const AuthIdentity *b)
 }
 
 /*
- * Before a query runs in the leader: check an identity not yet checked in
- * this transaction and, for the transaction, clear it when its credential
- * is no longer live, or bring it up to date (active organization, scopes),
- * before any parallel worker copies the value.
+ * In the leader, before anything can start parallel workers: check an
+ * identity not yet checked in this transaction and, for the transaction,
+ * clear it when its credential is no longer live, or bring it up to date
+ * (active organization, scopes), before any worker copies the value.
  */
+static void
+settle_identity(void)
+{
+	const AuthIdentity *settled;
+
+	if (IsParallelWorker() || IsInParallelMode() ||
+		identity_current == NULL || !needs_recheck(identity_current) ||
+		!IsTransactionState() || IsAbortedTransactionBlockState())
+		return;
+	settled = auth_identity_current();
+	if (settled == NULL)
+		set_identity_value("", true);
+	else if (!same_org(settled, identity_current) ||
+			 strcmp(settled->scopes, identity_current->scopes) != 0)
+		auth_identity_set(settled, true);
+}
+
+/* Queries: their Gather nodes start workers. */
 static void
 identity_executor_start(QueryDesc *queryDesc, int eflags)
 {
-	if (!IsParallelWorker() && !IsInParallelMode() &&
-		identity_current != NULL && needs_recheck(identity_current))
-	{
-		const AuthIdentity *settled = auth_identity_current();
-
-		if (settled == NULL)
-			set_identity_value("", true);
-		else if (!same_org(settled, identity_current) ||
-				 strcmp(settled->scopes, identity_current->scopes) != 0)
-			auth_identity_set(settled, true);
-	}
+	settle_identity();
 	if (prev_executor_start)
 		prev_executor_start(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
+}
+
+/*
+ * Utility statements: CREATE INDEX and VACUUM start workers of their own,
+ * which run index expressions and so could read the identity.
+ * Transaction control is left alone (it may run in an aborted transaction).
+ */
+static void
+identity_process_utility(PlannedStmt *pstmt, const char *queryString,
+#if PG_VERSION_NUM >= 140000
+						 bool readOnlyTree,
+#endif
+						 ProcessUtilityContext context, ParamListInfo params,
+						 QueryEnvironment *queryEnv, DestReceiver *dest,
+						 QueryCompletion *qc)
+{
+	if (!IsA(pstmt->utilityStmt, TransactionStmt))
+		settle_identity();
+#if PG_VERSION_NUM >= 140000
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context,
+							 params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+#else
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, context, params, queryEnv,
+							 dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, context, params,
+								queryEnv, dest, qc);
+#endif
 }
 
 /*
@@ -173,6 +219,8 @@ auth_identity_init(void)
 	RegisterXactCallback(identity_xact_callback, NULL);
 	prev_executor_start = ExecutorStart_hook;
 	ExecutorStart_hook = identity_executor_start;
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = identity_process_utility;
 }
 
 /* The current identity, or NULL for nobody. */
@@ -189,8 +237,9 @@ auth_identity_current(void)
 	if (!identity_checked)
 	{
 		identity_settled = *ident;
-		identity_live = auth_identity_kind(ident)->is_live(ident,
-														   &identity_settled);
+		/* without the extension (DROP EXTENSION) nothing is live */
+		identity_live = auth_extension_present() &&
+			auth_identity_kind(ident)->is_live(ident, &identity_settled);
 		identity_checked = true;
 	}
 	return identity_live ? &identity_settled : NULL;
