@@ -31,26 +31,32 @@ SELECT dblink_connect('listener', format('dbname=%s host=%s port=%s',
        current_database(), split_part(current_setting('unix_socket_directories'), ',', 1),
        current_setting('port'))) AS listener;
 SELECT dblink_exec('listener', 'LISTEN auth_events');
+-- Notifications reach the listener shortly after the commit: wait for them
+-- (up to 5 s) rather than look once.
+CREATE TEMP TABLE received (notify_name text, be_pid int, extra text);
+CREATE FUNCTION pg_temp.await_notifications() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..100 LOOP
+        INSERT INTO received SELECT * FROM dblink_get_notify('listener');
+        EXIT WHEN EXISTS (SELECT FROM received);
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END $$;
 SELECT auth.sign_up('notify@example.com', 'notify password') AS notify_user \gset
+SELECT pg_temp.await_notifications();
 SELECT notify_name, extra::jsonb->>'event' AS event, (extra::jsonb->>'user_id') = :'notify_user' AS right_user,
        extra::jsonb ?& array['id', 'session_id', 'occurred_at'] AS complete,
        extra NOT LIKE '%password%' AS no_secret
-  FROM dblink_get_notify('listener');
+  FROM received;
+TRUNCATE received;
 -- auth.notify_events = off keeps events out of NOTIFY (any role may LISTEN):
 -- of a quiet sign-up then a loud one, only the loud one arrives (in order).
 SET auth.notify_events = off;
 SELECT auth.sign_up('quiet@example.com', 'quiet password') IS NOT NULL AS quiet_signed_up;
 RESET auth.notify_events;
 SELECT auth.sign_up('loud@example.com', 'loud password') AS loud \gset
-CREATE TEMP TABLE received AS SELECT * FROM dblink_get_notify('listener');
-DO $$
-BEGIN
-    FOR i IN 1..50 LOOP
-        EXIT WHEN EXISTS (SELECT FROM received);
-        PERFORM pg_sleep(0.05);
-        INSERT INTO received SELECT * FROM dblink_get_notify('listener');
-    END LOOP;
-END $$;
+SELECT pg_temp.await_notifications();
 SELECT count(*) AS notifications, bool_and(extra::jsonb->>'user_id' = :'loud') AS only_loud FROM received;
 DELETE FROM auth.users WHERE email IN ('quiet@example.com', 'loud@example.com');
 SELECT dblink_disconnect('listener');
