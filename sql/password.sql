@@ -55,6 +55,12 @@ SELECT pg_temp.err($$SELECT auth.verify_password('x', '$2b$10$short')$$);
 -- can stall a backend with a hash of their own (argon2 cannot be cancelled).
 SELECT pg_temp.err($$SELECT auth.verify_password('x', '$argon2id$v=19$m=4194304,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc')$$);
 SELECT pg_temp.err($$SELECT auth.verify_password('x', '$argon2id$v=19$m=65536,t=60,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc')$$);
+-- ... and the work is bounded as a whole, memory times passes: each of
+-- m=77824 and t=8 is within its own bound, together they are 16x the
+-- configured cost; at four times OWASP's strongest single-pass cost a hash
+-- is verified.
+SELECT pg_temp.err($$SELECT auth.verify_password('x', '$argon2id$v=19$m=77824,t=8,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc')$$);
+SELECT pg_temp.err($$SELECT auth.verify_password('x', '$argon2id$v=19$m=47104,t=4,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc')$$) AS at_the_bound;
 SELECT pg_temp.err(format('SELECT auth.verify_password(%L, %L)', 'x', overlay(h placing '$2a$31$' from 1 for 7))) FROM bcrypt;
 SELECT auth.verify_password(NULL, 'x') IS NULL AS null_password, auth.hash_password(NULL) IS NULL AS null_hash;
 -- Huge input is refused before any work.

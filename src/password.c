@@ -170,22 +170,33 @@ encode_phc(const AuthPhc *p)
 
 /*
  * argon2 cannot be interrupted, and verify_password() is public: a hash may
- * cost at most four times the configured cost (and at least what OWASP's
- * strongest recommendation needs), so nobody can stall a backend or exhaust
- * memory with a hash of their own making.
+ * cost at most four times the configured cost, or four times OWASP's
+ * strongest single-pass recommendation (m=47104, t=1) when that is more,
+ * so nobody can stall a backend or exhaust memory with a hash of their own
+ * making.  The work is memory times passes (argon2 fills m KiB t times);
+ * lanes split the same memory and are computed one after the other here,
+ * so they add no work, and are bounded on their own.  Each dimension is
+ * bounded too, so that no single one grows while another shrinks.
  */
+#define OWASP_ARGON2_M	47104
+#define AUTH_ARGON2_MAX_LANES 16
+
 static void
 check_argon2_cost(const AuthPhc *p)
 {
-	uint32		max_m = Max(4 * (uint32) argon2_memory_kib, 47104);
+	uint32		max_m = Max(4 * (uint32) argon2_memory_kib, OWASP_ARGON2_M);
 	uint32		max_t = Max(4 * (uint32) argon2_iterations, 5);
+	uint64		max_work = 4 * Max((uint64) argon2_memory_kib * argon2_iterations,
+								   (uint64) OWASP_ARGON2_M);
 
-	if (p->m_cost > max_m || p->t_cost > max_t || p->lanes > 16)
+	if (p->m_cost > max_m || p->t_cost > max_t ||
+		p->lanes > AUTH_ARGON2_MAX_LANES ||
+		(uint64) p->m_cost * p->t_cost > max_work)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("password hash cost exceeds the limit"),
-				 errdetail("An argon2 hash may use at most m=%u, t=%u, p=16 with the current settings.",
-						   max_m, max_t),
+				 errdetail("An argon2 hash may use at most m=%u, t=%u, p=%d and m*t=" UINT64_FORMAT " with the current settings.",
+						   max_m, max_t, AUTH_ARGON2_MAX_LANES, max_work),
 				 errhint("Raise auth.argon2_memory_kib or auth.argon2_iterations to accept costlier hashes.")));
 }
 

@@ -15,7 +15,7 @@
 #include "settings.h"
 
 static int	audit_retention = 90 * SECS_PER_DAY;
-static bool notify_events = true;
+static bool notify_events = false;
 
 void
 auth_define_seconds(const char *name, const char *desc, int *var, int min,
@@ -46,7 +46,10 @@ auth_settings_init(void)
 	auth_define_seconds("auth.audit_retention",
 						"Age after which auth.cleanup() removes audit rows.",
 						&audit_retention, 0, 50 * AUTH_YEAR_SECS);
-	/* any role that can connect may LISTEN; payloads hold ids and names */
+	/*
+	 * Off by default: any role that can connect may LISTEN, and every
+	 * announced event takes the cluster-wide notify lock at commit.
+	 */
 	auth_define_flag("auth.notify_events",
 					 "Whether each audit event is also sent as "
 					 "NOTIFY auth_events.",

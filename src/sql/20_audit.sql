@@ -32,13 +32,14 @@ BEGIN
     INSERT INTO auth.audit_log (occurred_at, event, user_id, session_id, ip, detail)
     VALUES (v_at, event, user_id, session_id, ip, coalesce(detail, '{}'))
     RETURNING id INTO v_id;
-    -- Any role may LISTEN: the payload names ids and the event, nothing
-    -- more, and requests for links and codes (which anyone may make about
-    -- any address) are not announced, so listening reveals no account.
+    -- Any role may LISTEN: the payload names the audit row and the event,
+    -- no account (a listener with access to auth.audit_log reads the rest),
+    -- so a failed sign-in for a registered email and for an unknown one
+    -- announce the same; requests for links and codes (which anyone may
+    -- make about any address) are not announced at all.
     IF auth._setting_bool('auth.notify_events') AND event NOT LIKE '%\_requested' THEN
         PERFORM pg_notify('auth_events', json_build_object(
-            'id', v_id, 'event', event, 'user_id', user_id,
-            'session_id', session_id, 'occurred_at', v_at)::text);
+            'id', v_id, 'event', event)::text);
     END IF;
 END
 $$;
