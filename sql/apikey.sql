@@ -386,6 +386,19 @@ SELECT auth.org_id() = :'north' AS org_is_north,
 SELECT auth.has_permission(:'north', 'member:create') AS member_create_without_scope;
 SELECT pg_temp.err(format('SELECT auth.update_organization(%L, name => %L)', :'north', 'Hijacked')) AS update_org;
 COMMIT;
+-- a role, too, is held under a key only with every permission it grants
+-- in the key's scopes: the owner's read-only key is no owner, nor admin
+BEGIN;
+SELECT auth.authenticate_api_key(:'k_north') IS NOT NULL AS authenticated;
+SELECT auth.has_role(:'north', 'owner') AS owner_with_read_scope,
+       auth.has_role(:'north', 'admin') AS admin_with_read_scope,
+       auth.has_role(:'north', 'member') AS member_with_read_scope;
+COMMIT;
+SELECT pg_temp.as_user(:'kate', format('SELECT (auth.create_api_key(%L, %L, org_id => %L)).key', 'north all', '{*}', :'north')) AS k_north_all \gset
+BEGIN;
+SELECT auth.authenticate_api_key(:'k_north_all') IS NOT NULL AS authenticated;
+SELECT auth.has_role(:'north', 'owner') AS owner_with_every_scope;
+COMMIT;
 -- with member:create in scope, a key may add members, but not owners:
 -- granting a built-in role needs every permission of it in scope
 BEGIN;

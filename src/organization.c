@@ -76,6 +76,9 @@ typedef struct MembershipCache
 	Membership *memberships;	/* sorted by org_id */
 	int			nteams;
 	TeamMembership *teams;		/* sorted by team_id */
+	bool		builtin_loaded; /* the built-in roles' grants, when asked */
+	int			nbuiltin;
+	Membership *builtin;		/* owner, admin, member */
 	const AuthIdentity *ident;	/* the identity asking, set on each use */
 } MembershipCache;
 
@@ -90,6 +93,7 @@ static void
 forget_cache(void)
 {
 	cache.valid = false;
+	cache.builtin_loaded = false;
 	if (cache_context != NULL)
 		MemoryContextReset(cache_context);
 }
@@ -184,6 +188,38 @@ load_cache(const pg_uuid_t *user_id)
 	cache.valid = true;
 }
 
+/* Reads a role's name and permissions, columns col and col + 1, into m. */
+static void
+read_role(HeapTuple tup, TupleDesc desc, int col, Membership *m)
+{
+	bool		isnull;
+	Datum	   *elems;
+	int			nelems;
+
+	m->role = TextDatumGetCString(SPI_getbinval(tup, desc, col, &isnull));
+	m->rank = auth_role_rank(m->role);
+	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, col + 1,
+													   &isnull)),
+					  TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
+	m->npermissions = nelems;
+	m->permissions = palloc(sizeof(char *) * Max(1, nelems));
+	for (int j = 0; j < nelems; j++)
+		m->permissions[j] = TextDatumGetCString(elems[j]);
+}
+
+/* Copies the built-in roles' grants a query returned into the cache. */
+static void
+read_builtin_roles(SPITupleTable *rows, uint64 nrows, void *arg)
+{
+	MemoryContext old = MemoryContextSwitchTo(cache_context);
+
+	cache.nbuiltin = nrows;
+	cache.builtin = palloc0(sizeof(Membership) * Max(1, nrows));
+	for (uint64 i = 0; i < nrows; i++)
+		read_role(rows->vals[i], rows->tupdesc, 1, &cache.builtin[i]);
+	MemoryContextSwitchTo(old);
+}
+
 /* Copies the memberships a query returned into the cache, sorted. */
 static void
 read_memberships(SPITupleTable *rows, uint64 nrows, void *arg)
@@ -198,21 +234,11 @@ read_memberships(SPITupleTable *rows, uint64 nrows, void *arg)
 		TupleDesc	desc = rows->tupdesc;
 		Membership *m = &cache.memberships[i];
 		bool		isnull;
-		Datum	   *elems;
-		int			nelems;
 
 		memcpy(&m->org_id,
 			   DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull)),
 			   UUID_LEN);
-		m->role = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
-		m->rank = auth_role_rank(m->role);
-		deconstruct_array(
-			DatumGetArrayTypeP(SPI_getbinval(tup, desc, 3, &isnull)),
-			TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
-		m->npermissions = nelems;
-		m->permissions = palloc(sizeof(char *) * Max(1, nelems));
-		for (int j = 0; j < nelems; j++)
-			m->permissions[j] = TextDatumGetCString(elems[j]);
+		read_role(tup, desc, 2, m);
 	}
 	qsort(cache.memberships, cache.nmemberships, sizeof(Membership),
 		  membership_compare);
@@ -363,28 +389,91 @@ cached_cstring(FunctionCallInfo fcinfo, text *arg)
 }
 
 /*
+ * The grants of a built-in role, loaded on first use (only a credential
+ * with scopes asks).
+ */
+static const Membership *
+builtin_role(const char *role)
+{
+	static AuthQuery builtin = {
+		.sql = "SELECT r.name, r.permissions FROM auth.roles r"
+		" WHERE r.org_id IS NULL",
+		.read_only = true,
+	};
+
+	if (!cache.builtin_loaded)
+	{
+		Oid			save_userid;
+		int			save_sec;
+
+		/* as the extension's owner, like the memberships */
+		GetUserIdAndSecContext(&save_userid, &save_sec);
+		SetUserIdAndSecContext(auth_schema_owner(),
+							   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+		PG_TRY();
+		{
+			(void) auth_query_run(&builtin, NULL, 0, read_builtin_roles, NULL);
+		}
+		PG_FINALLY();
+		{
+			SetUserIdAndSecContext(save_userid, save_sec);
+		}
+		PG_END_TRY();
+		cache.builtin_loaded = true;
+	}
+	for (int i = 0; i < cache.nbuiltin; i++)
+		if (strcmp(cache.builtin[i].role, role) == 0)
+			return &cache.builtin[i];
+	return NULL;
+}
+
+/*
+ * Whether the identity may act with every permission the role grants: an
+ * identity without scopes (a session) always; an API key when its scopes
+ * cover each of them.
+ */
+static bool
+role_in_scope(const AuthIdentity *ident, const Membership *role)
+{
+	if (!auth_identity_kind(ident)->syntax.scopes)
+		return true;
+	if (role == NULL)
+		return false;
+	for (int i = 0; i < role->npermissions; i++)
+		if (!auth_identity_has_scope(ident, role->permissions[i]))
+			return false;
+	return true;
+}
+
+/*
  * SQL function: auth.has_role(org_id uuid, role text) returns boolean
  * Rank-aware for the built-in roles (an owner has the role admin); a custom
- * role only matches itself.
+ * role only matches itself.  Under an API key, a role is held only with
+ * every permission it grants in the key's scopes.
  */
 PG_FUNCTION_INFO_V1(auth_has_role);
 Datum
 auth_has_role(PG_FUNCTION_ARGS)
 {
-	const Membership *m = find_membership(current_memberships(),
-										  PG_GETARG_UUID_P(0));
+	MembershipCache *c = current_memberships();
+	const Membership *m = find_membership(c, PG_GETARG_UUID_P(0));
 	const char *role;
+	const Membership *granted;
 
 	if (m == NULL)
 		PG_RETURN_BOOL(false);
 	role = cached_cstring(fcinfo, PG_GETARG_TEXT_PP(1));
 	if (strcmp(m->role, role) == 0)
-		PG_RETURN_BOOL(true);
+		granted = m;
 	/* built-in roles by rank; "member" is held by every member */
-	if (strcmp(role, "owner") == 0 || strcmp(role, "admin") == 0 ||
-		strcmp(role, "member") == 0)
-		PG_RETURN_BOOL(m->rank >= auth_role_rank(role));
-	PG_RETURN_BOOL(false);
+	else if ((strcmp(role, "owner") == 0 || strcmp(role, "admin") == 0 ||
+			  strcmp(role, "member") == 0) &&
+			 m->rank >= auth_role_rank(role))
+		granted = builtin_role(role);
+	else
+		PG_RETURN_BOOL(false);
+	/* a credential with scopes holds a role only with all its grants */
+	PG_RETURN_BOOL(role_in_scope(c->ident, granted));
 }
 
 /*
