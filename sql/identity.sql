@@ -191,6 +191,30 @@ DROP TABLE parallel_index;
 DROP FUNCTION public.regress_in_worker(int), public.regress_identity_seen(int);
 RESET ALL;
 DROP TABLE parallel_rows;
+-- Nobody sets an identity inside a security-restricted operation (here a
+-- materialized view's refresh, run as its owner): a function a table owner
+-- planted there cannot authenticate the connection of whoever refreshes.
+SELECT token AS ida_token4 FROM auth.sign_in('ida@example.com', 'ida password') \gset
+CREATE FUNCTION public.regress_plant(token text) RETURNS int
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM auth.authenticate(token, false);
+    RETURN 1;
+END
+$$;
+CREATE TABLE regress_planted_token AS SELECT :'ida_token4'::text AS token;
+CREATE MATERIALIZED VIEW regress_planted AS
+    SELECT public.regress_plant(t.token) AS x FROM regress_planted_token t WITH NO DATA;
+SELECT pg_temp.err('REFRESH MATERIALIZED VIEW regress_planted') AS refresh;
+SELECT auth.uid() IS NULL AS nobody_after_refresh;
+-- ... while the extension's own setters, SECURITY DEFINER functions, still
+-- set it, and a plain function may call them.
+SELECT public.regress_plant(:'ida_token4') AS planted_outside;
+SELECT auth.uid() = :'ida' AS authenticated_outside;
+RESET auth.identity;
+DROP MATERIALIZED VIEW regress_planted;
+DROP TABLE regress_planted_token;
+DROP FUNCTION public.regress_plant(text);
 -- A missing extension means no identity: after DROP EXTENSION a connection
 -- that kept one goes on working, and can install the extension again.
 SELECT token AS ida_token3 FROM auth.sign_in('ida@example.com', 'ida password') \gset

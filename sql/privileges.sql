@@ -15,13 +15,22 @@ SELECT p.oid::regprocedure AS public_function
   FROM pg_proc p WHERE p.pronamespace = 'auth'::regnamespace
    AND has_function_privilege('regress_plain', p.oid, 'EXECUTE')
  ORDER BY p.oid::regprocedure::text;
--- Every function but the identity setters pins its search_path; those have
--- no SET clause, so the identity they set survives the call.
+-- Every SECURITY DEFINER function, the identity setters included, and
+-- every SQL or PL/pgSQL function pins its search_path ...
 SELECT p.oid::regprocedure AS without_pinned_search_path, p.prosecdef AS security_definer
   FROM pg_proc p WHERE p.pronamespace = 'auth'::regnamespace
-   AND p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
+   AND (p.prosecdef OR p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c'))
    AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)
  ORDER BY p.oid::regprocedure::text;
+-- ... and the C helpers policies call per row carry no SET clause (it would
+-- cost a settings push and pop per row) and are not SECURITY DEFINER.
+SELECT p.oid::regprocedure AS per_row_helper_with_overhead
+  FROM pg_proc p WHERE p.pronamespace = 'auth'::regnamespace
+   AND p.proname IN ('uid', 'org_id', 'session_id', 'api_key_id', 'is_authenticated',
+                     'has_scope', 'scopes', 'is_member', 'has_role', 'has_permission',
+                     'org_ids', 'team_ids')
+   AND (p.proconfig IS NOT NULL OR p.prosecdef)
+ ORDER BY 1;
 
 SET ROLE regress_plain;
 SELECT pg_temp.err($$SELECT count(*) FROM auth.users$$);

@@ -27,6 +27,7 @@
 #include "executor/executor.h"
 #include "tcop/utility.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -61,7 +62,10 @@ static AuthIdentity identity_settled;
 static ExecutorStart_hook_type prev_executor_start = NULL;
 static ProcessUtility_hook_type prev_process_utility = NULL;
 
-static void set_identity_value(const char *value, bool is_local);
+static void set_identity_value(const char *value, bool is_local,
+							   bool narrowing);
+static void apply_identity(const AuthIdentity *ident, bool is_local,
+						   bool narrowing);
 
 /* Registers a kind of identity; returns its number. */
 int
@@ -150,10 +154,10 @@ settle_identity(void)
 		return;
 	settled = auth_identity_current();
 	if (settled == NULL)
-		set_identity_value("", true);
+		set_identity_value("", true, true);
 	else if (!same_org(settled, identity_current) ||
 			 strcmp(settled->scopes, identity_current->scopes) != 0)
-		auth_identity_set(settled, true);
+		apply_identity(settled, true, true);
 }
 
 /* Queries: their Gather nodes start workers. */
@@ -245,17 +249,32 @@ auth_identity_current(void)
 	return identity_live ? &identity_settled : NULL;
 }
 
+/*
+ * Nobody may set an identity inside a security-restricted operation (an
+ * index expression, REFRESH MATERIALIZED VIEW, ANALYZE, run as a table's
+ * owner): a function planted there must not act for whoever runs the
+ * operation.  That is the rule GUC_NOT_WHILE_SEC_REST enforces, but the
+ * flag also refuses any change under a SECURITY DEFINER function, which the
+ * extension's own setters are, and when the library is first loaded inside
+ * one it drops a value a superuser set before; so the setters check it
+ * here.  Narrowing (clearing a dead identity, or settling it to fewer
+ * grants) is allowed everywhere.
+ */
 static void
-set_identity_value(const char *value, bool is_local)
+set_identity_value(const char *value, bool is_local, bool narrowing)
 {
-	(void) set_config_option("auth.identity", value, PGC_SUSET, PGC_S_SESSION,
+	if (!narrowing && InSecurityRestrictedOperation())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot set the identity within a security-restricted operation")));
+	(void) set_config_option("auth.identity", value, PGC_SUSET,
+							 PGC_S_SESSION,
 							 is_local ? GUC_ACTION_LOCAL : GUC_ACTION_SET,
 							 true, 0, false);
 }
 
-/* Sets the identity, for the transaction or (is_local false) the session. */
-void
-auth_identity_set(const AuthIdentity *ident, bool is_local)
+static void
+apply_identity(const AuthIdentity *ident, bool is_local, bool narrowing)
 {
 	char		value[AUTH_IDENTITY_VALUE_MAX];
 	AuthIdentity copy = *ident; /* ident may point at identity_settled */
@@ -265,17 +284,24 @@ auth_identity_set(const AuthIdentity *ident, bool is_local)
 									&auth_identity_kind(&copy)->syntax,
 									value, sizeof(value)))
 		elog(ERROR, "the identity does not fit its setting");
-	set_identity_value(value, is_local);
+	set_identity_value(value, is_local, narrowing);
 	/* the caller has just verified it */
 	identity_checked = true;
 	identity_live = true;
 	identity_settled = copy;
 }
 
+/* Sets the identity, for the transaction or (is_local false) the session. */
+void
+auth_identity_set(const AuthIdentity *ident, bool is_local)
+{
+	apply_identity(ident, is_local, false);
+}
+
 void
 auth_identity_clear(void)
 {
-	set_identity_value("", false);
+	set_identity_value("", false, true);
 }
 
 /*

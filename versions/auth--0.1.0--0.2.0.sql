@@ -37,3 +37,13 @@ $$;
 COMMENT ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb, timestamptz) IS
     'internal: appends to auth.audit_log and notifies auth_events';
 REVOKE ALL ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb, timestamptz) FROM PUBLIC;
+
+-- issue 10: every SECURITY DEFINER function pins its search_path, the
+-- identity setters too (a SET clause restores only the settings it names,
+-- so the identity they set survives the call).
+ALTER FUNCTION auth.verify_session(text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION auth.authenticate(text, boolean) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION auth.sign_out() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION auth.set_active_organization(uuid) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION auth.verify_api_key(text, text[]) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION auth.authenticate_api_key(text, boolean) SET search_path = pg_catalog, pg_temp;

@@ -312,6 +312,7 @@ COMMENT ON FUNCTION auth.delete_role(uuid, text) IS
 -- schema-qualified calls inside.
 CREATE FUNCTION auth.set_active_organization(org_id uuid) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM auth._store_active_organization(org_id);
