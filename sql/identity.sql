@@ -191,6 +191,22 @@ DROP TABLE parallel_index;
 DROP FUNCTION public.regress_in_worker(int), public.regress_identity_seen(int);
 RESET ALL;
 DROP TABLE parallel_rows;
+-- Behind a transaction pooler a connection-scope identity would outlive the
+-- client that set it: auth.allow_connection_scope = off refuses it outright,
+-- while transaction-scope identities work as before.
+SET auth.allow_connection_scope = off;
+SELECT token AS ida_token5 FROM auth.sign_in('ida@example.com', 'ida password') \gset
+SELECT pg_temp.err(format('SELECT auth.authenticate(%L, false)', :'ida_token5')) AS connection_scope;
+SELECT auth.uid() IS NULL AS nobody;
+BEGIN;
+SELECT auth.authenticate(:'ida_token5') = :'ida' AS transaction_scope;
+COMMIT;
+RESET auth.allow_connection_scope;
+CREATE ROLE regress_pooled_app;
+SET ROLE regress_pooled_app;
+SELECT pg_temp.err('SET auth.allow_connection_scope = on') AS not_for_applications;
+RESET ROLE;
+DROP ROLE regress_pooled_app;
 -- Nobody sets an identity inside a security-restricted operation (here a
 -- materialized view's refresh, run as its owner): a function a table owner
 -- planted there cannot authenticate the connection of whoever refreshes.

@@ -35,6 +35,7 @@
 
 #include "catalog.h"
 #include "identity.h"
+#include "settings.h"
 
 /* The registry: kinds[i] is kind i + 1 (0 is nobody). */
 static const AuthCredentialKind *kinds[AUTH_MAX_KINDS];
@@ -48,6 +49,7 @@ static const AuthCredentialKind user_kind = {
 };
 
 static char *identity_value = NULL;
+static bool allow_connection_scope = true;
 static const AuthIdentity *identity_current = NULL;
 
 /*
@@ -212,6 +214,10 @@ void
 auth_identity_init(void)
 {
 	auth_register_credential_kind(&user_kind);
+	auth_define_flag("auth.allow_connection_scope",
+					 "Whether authenticate() may keep an identity for the "
+					 "whole connection (is_local => false).",
+					 &allow_connection_scope);
 	DefineCustomStringVariable("auth.identity",
 							   "Identity of the current session, "
 							   "set by auth.authenticate().",
@@ -291,10 +297,20 @@ apply_identity(const AuthIdentity *ident, bool is_local, bool narrowing)
 	identity_settled = copy;
 }
 
-/* Sets the identity, for the transaction or (is_local false) the session. */
+/*
+ * Sets the identity, for the transaction or (is_local false) the session.
+ * Behind a transaction pooler a connection's identity would outlive the
+ * client that set it, so a deployment can refuse that outright.
+ */
 void
 auth_identity_set(const AuthIdentity *ident, bool is_local)
 {
+	if (!is_local && !allow_connection_scope)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("connection-scope identities are disabled"),
+				 errdetail("auth.allow_connection_scope is off."),
+				 errhint("Authenticate in each transaction (is_local => true).")));
 	apply_identity(ident, is_local, false);
 }
 
