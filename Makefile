@@ -1,6 +1,7 @@
 # auth: PGXS build. `make && make install && make installcheck` works against
 # an existing server; `make demo`, `make test` and `make bench` (harness.mk)
-# bring their own throwaway cluster.
+# bring their own throwaway cluster.  `make fuzz` (fuzz/fuzz.mk) fuzzes the
+# pure parsers with libFuzzer; it needs no server.
 EXTENSION   = auth
 # The version being built is the control file's default_version.
 EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(dir $(firstword $(MAKEFILE_LIST)))auth.control)
@@ -34,3 +35,4 @@ auth--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 
 include harness.mk
+include fuzz/fuzz.mk

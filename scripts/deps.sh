@@ -4,7 +4,8 @@
 set -euo pipefail
 
 # gcc and make: a bare Debian 12 (e.g. a container) has neither.
-PKGS=(postgresql-15 postgresql-server-dev-15 libssl-dev libargon2-dev libipc-run-perl gcc make)
+# clang and libclang-rt-14-dev (libFuzzer, ASan, UBSan): make fuzz.
+PKGS=(postgresql-15 postgresql-server-dev-15 libssl-dev libargon2-dev libipc-run-perl gcc make clang libclang-rt-14-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do
