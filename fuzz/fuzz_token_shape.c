@@ -155,6 +155,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{
 			if (token[i] != '_')
 				continue;
+			/* a NUL before the '_' is never a prefix (src is refused) */
+			if (memchr(token, '\0', i) != NULL)
+				break;
 			memcpy(prefix, token, i);
 			prefix[i] = '\0';
 			FUZZ_CHECK(!ref_prefix_is_valid(prefix));

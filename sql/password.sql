@@ -55,6 +55,10 @@ SELECT pg_temp.err($$SELECT auth.verify_password('x', '$2b$10$short')$$);
 -- can stall a backend with a hash of their own (argon2 cannot be cancelled).
 SELECT pg_temp.err($$SELECT auth.verify_password('x', '$argon2id$v=19$m=4194304,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc')$$);
 SELECT pg_temp.err($$SELECT auth.verify_password('x', '$argon2id$v=19$m=65536,t=60,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc')$$);
+-- Base64 fields must be canonical, as libargon2 requires: the same salt
+-- spelled with nonzero spare bits is another string, refused.
+SELECT pg_temp.err($$SELECT auth.verify_password('password', '$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHR$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc')$$) AS spare_bits_in_salt;
+SELECT pg_temp.err($$SELECT auth.verify_password('password', '$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPd')$$) AS spare_bits_in_hash;
 -- ... and the work is bounded as a whole, memory times passes: each of
 -- m=77824 and t=8 is within its own bound, together they are 16x the
 -- configured cost; at four times OWASP's strongest single-pass cost a hash

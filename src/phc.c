@@ -13,7 +13,11 @@
 static const char b64std[] =
 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* Decodes unpadded base64 of s[0..len); returns the byte count or -1. */
+/*
+ * Decodes canonical unpadded base64 of s[0..len); returns the byte count or
+ * -1.  Canonical, as libargon2 requires: another spelling of the same bytes
+ * would be another hash string that verifies the same password.
+ */
 static int
 decode_b64_unpadded(const char *s, size_t len, uint8_t *out, size_t outmax)
 {
@@ -37,7 +41,10 @@ decode_b64_unpadded(const char *s, size_t len, uint8_t *out, size_t outmax)
 			out[n++] = (acc >> bits) & 0xFF;
 		}
 	}
-	return bits >= 6 ? -1 : (int) n;
+	/* canonical: no whole character left over, and its spare bits zero */
+	if (bits >= 6 || (acc & ((1u << bits) - 1)) != 0)
+		return -1;
+	return (int) n;
 }
 
 static size_t

@@ -103,7 +103,7 @@ auth_token_split_prefix(const char *token, size_t len, char *prefix)
 	size_t		n = len < AUTH_PREFIX_MAX + 1 ? len : AUTH_PREFIX_MAX + 1;
 	const char *sep = memchr(token, '_', n);
 
-	if (sep == NULL || sep == token)
+	if (sep == NULL || sep == token || memchr(token, '\0', sep - token))
 		return false;
 	memcpy(prefix, token, sep - token);
 	prefix[sep - token] = '\0';
