@@ -7,8 +7,9 @@
  * tries the hash a rotation keeps for its grace period).  The row carries
  * its owner's ban, so a key without limits costs one probe and no write
  * beyond an occasional touch; a key made by a key costs one more probe of
- * the primary key per key above it, since it lives only while they all do (apikey_usage.c counts uses against limits,
- * apikey_window.c keeps rate-limit windows in shared memory).  The module
+ * the primary key per key above it, since it lives only while they all do
+ * (apikey_usage.c counts uses against limits, apikey_window.c keeps
+ * rate-limit windows in shared memory).  The module
  * registers the identity kind "api_key", whose value names the key, the
  * secret shown (a tag of its hash) and the key's scopes.
  */
@@ -284,10 +285,10 @@ chain_code(const KeyRow *row)
 
 /*
  * The liveness callback of the kind: whether the key exists, belongs to
- * the identity's user, is live with every key above it, and still accepts the secret whose hash
- * begins with the identity's tag (a rotation ends the secrets it replaced,
- * at once or after their grace).  A key's scopes may have shrunk since it
- * was presented: settled gets the current ones.
+ * the identity's user, is live with every key above it, and still accepts
+ * the secret whose hash begins with the identity's tag (a rotation ends the
+ * secrets it replaced, at once or after their grace).  A key's scopes may
+ * have shrunk since it was presented: settled gets the current ones.
  */
 static bool
 api_key_is_live(const AuthIdentity *ident, AuthIdentity *settled)
