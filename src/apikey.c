@@ -6,8 +6,10 @@
  * auth.api_keys(key_hash), straight from C like a session token (a miss
  * tries the hash a rotation keeps for its grace period).  The row carries
  * its owner's ban, so a key without limits costs one probe and no write
- * beyond an occasional touch (apikey_usage.c counts uses against limits,
- * apikey_window.c keeps rate-limit windows in shared memory).  The module
+ * beyond an occasional touch; a key made by a key costs one more probe of
+ * the primary key per key above it, since it lives only while they all do
+ * (apikey_usage.c counts uses against limits, apikey_window.c keeps
+ * rate-limit windows in shared memory).  The module
  * registers the identity kind "api_key", whose value names the key, the
  * secret shown (a tag of its hash) and the key's scopes.
  */
@@ -118,6 +120,7 @@ enum
 	COL_KEY_HASH,
 	COL_PREVIOUS_KEY_HASH,
 	COL_PREVIOUS_KEY_EXPIRES_AT,
+	COL_PARENT_KEY_ID,
 	NUM_COLUMNS
 };
 static const char *const column_names[NUM_COLUMNS] = {
@@ -136,6 +139,7 @@ static const char *const column_names[NUM_COLUMNS] = {
 	[COL_KEY_HASH] = "key_hash",
 	[COL_PREVIOUS_KEY_HASH] = "previous_key_hash",
 	[COL_PREVIOUS_KEY_EXPIRES_AT] = "previous_key_expires_at",
+	[COL_PARENT_KEY_ID] = "parent_key_id",
 };
 static AttrNumber column_attnums[NUM_COLUMNS];
 static AuthColumnMap columns = AUTH_COLUMN_MAP(column_names, column_attnums);
@@ -173,6 +177,8 @@ read_key_row(TupleTableSlot *slot, TimestampTz now, KeyRow *row)
 		slot_hash_tag(slot, COL_PREVIOUS_KEY_HASH, row->previous_tag);
 	auth_slot_uuid(slot, &columns, COL_ID, &row->key_id);
 	auth_slot_uuid(slot, &columns, COL_USER_ID, &row->user_id);
+	row->has_parent = auth_slot_uuid(slot, &columns, COL_PARENT_KEY_ID,
+									 &row->parent_key_id);
 	row->has_org = auth_slot_uuid(slot, &columns, COL_ORG_ID, &row->org_id);
 	auth_scopes_from_array(
 		DatumGetArrayTypeP(auth_slot_datum(slot, &columns, COL_SCOPES)),
@@ -245,11 +251,44 @@ static_code(const KeyRow *row)
 }
 
 /*
+ * What a key is, counting the keys above it: a key made by a key lives only
+ * while every key above it is live (not revoked, disabled, expired or
+ * banned), since a transaction that authenticated with the parent before
+ * its end committed can still make a key after it, which the end's cascade
+ * did not see.  One probe of the primary key per ancestor, at most
+ * AUTH_API_KEY_MAX_ANCESTORS; a key with no parent costs nothing more.
+ * The first ancestor that is not live gives its code (a missing ancestor,
+ * or a chain longer than the bound, is INVALID).
+ */
+static KeyCode
+chain_code(const KeyRow *row)
+{
+	KeyCode		code = static_code(row);
+	bool		has_parent = row->has_parent;
+	pg_uuid_t	parent = row->parent_key_id;
+
+	for (int depth = 0; code == KEY_VALID && has_parent; depth++)
+	{
+		KeyRow		up;
+
+		if (depth == AUTH_API_KEY_MAX_ANCESTORS ||
+			!fetch_key(AUTH_REL_API_KEYS_PKEY, F_UUID_EQ,
+					   UUIDPGetDatum(&parent), false, &up) ||
+			memcmp(&up.user_id, &row->user_id, UUID_LEN) != 0)
+			return KEY_INVALID;
+		code = static_code(&up);
+		has_parent = up.has_parent;
+		parent = up.parent_key_id;
+	}
+	return code;
+}
+
+/*
  * The liveness callback of the kind: whether the key exists, belongs to
- * the identity's user, is live, and still accepts the secret whose hash
- * begins with the identity's tag (a rotation ends the secrets it replaced,
- * at once or after their grace).  A key's scopes may have shrunk since it
- * was presented: settled gets the current ones.
+ * the identity's user, is live with every key above it, and still accepts
+ * the secret whose hash begins with the identity's tag (a rotation ends the
+ * secrets it replaced, at once or after their grace).  A key's scopes may
+ * have shrunk since it was presented: settled gets the current ones.
  */
 static bool
 api_key_is_live(const AuthIdentity *ident, AuthIdentity *settled)
@@ -259,7 +298,7 @@ api_key_is_live(const AuthIdentity *ident, AuthIdentity *settled)
 	if (!fetch_key(AUTH_REL_API_KEYS_PKEY, F_UUID_EQ,
 				   UUIDPGetDatum(&ident->credential_id), false, &row) ||
 		memcmp(&row.user_id, &ident->user_id, UUID_LEN) != 0 ||
-		static_code(&row) != KEY_VALID ||
+		chain_code(&row) != KEY_VALID ||
 		!(memcmp(row.current_tag, ident->tag, AUTH_KEY_TAG_LEN) == 0 ||
 		  (row.previous_live &&
 		   memcmp(row.previous_tag, ident->tag, AUTH_KEY_TAG_LEN) == 0)))
@@ -306,7 +345,7 @@ verify_key(const char *key, Size len, char **required, int nrequired,
 	v->code = KEY_INVALID;
 	if (!find_presented_key(key, len, &v->row))
 		return;
-	v->code = static_code(&v->row);
+	v->code = chain_code(&v->row);
 	v->found = v->code != KEY_INVALID;
 	if (v->code != KEY_VALID)
 		return;

@@ -34,11 +34,21 @@ typedef enum KeyCode
 
 extern const char *const auth_key_code_names[KEY_NUM_CODES];
 
+/*
+ * The longest chain of keys made by keys: a key has at most this many keys
+ * above it.  auth._create_api_key refuses to make a key deeper, and
+ * verification walks at most this many ancestors (a longer chain, which
+ * only a 0.1.0 database can hold, is INVALID).
+ */
+#define AUTH_API_KEY_MAX_ANCESTORS 7
+
 /* A row of auth.api_keys, as far as verification reads it. */
 typedef struct KeyRow
 {
 	pg_uuid_t	key_id;
 	pg_uuid_t	user_id;
+	bool		has_parent;		/* made by a key: parent_key_id is set */
+	pg_uuid_t	parent_key_id;
 	bool		has_org;
 	pg_uuid_t	org_id;
 	char		scopes[AUTH_SCOPES_BUFLEN];

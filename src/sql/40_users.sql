@@ -70,7 +70,8 @@ $$;
 COMMENT ON FUNCTION auth.sign_up(text, text, text, jsonb) IS
     'creates a user with a password and returns its id; 22023 for a bad email or password, 23505 when the email is taken';
 
-CREATE FUNCTION auth.change_password(current_password text, new_password text)
+CREATE FUNCTION auth.change_password(current_password text, new_password text,
+                                     keep_api_keys boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -78,12 +79,15 @@ AS $$
 DECLARE
     v_uid uuid := auth._require_account_uid();
     v_hash text;
-    v_revoked int;
+    v_ended jsonb;
     -- A stolen session must not be a way to guess the password: attempts
     -- count against the same limit as sign-ins, durably.
     v_key bytea := sha256(convert_to(v_uid::text, 'UTF8'));
     v_try jsonb;
 BEGIN
+    IF keep_api_keys IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'keep_api_keys must not be null';
+    END IF;
     PERFORM auth._check_password_policy(new_password);
     v_try := auth._count_attempt('change_password', v_key);
     IF NOT (v_try->>'allowed')::boolean THEN
@@ -91,7 +95,9 @@ BEGIN
             MESSAGE = 'too many wrong current passwords',
             DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at');
     END IF;
-    SELECT u.password_hash INTO v_hash FROM auth.users u WHERE u.id = v_uid FOR UPDATE;
+    -- FOR NO KEY UPDATE (what the UPDATE below takes): a session or key
+    -- being created holds FOR KEY SHARE on the row and must not hold this off
+    SELECT u.password_hash INTO v_hash FROM auth.users u WHERE u.id = v_uid FOR NO KEY UPDATE;
     IF current_password IS NULL OR length(current_password) > 128 OR
        NOT auth.verify_password(current_password,
                                 coalesce(v_hash, auth._dummy_password_hash()))
@@ -102,10 +108,16 @@ BEGIN
     UPDATE auth.users
        SET password_hash = auth.hash_password(new_password), updated_at = auth.now()
      WHERE id = v_uid;
-    v_revoked := auth._revoke_sessions(v_uid, auth.session_id(), 'password_changed');
+    -- A change is what a user does who fears someone else used the
+    -- account: the other sessions go, and so do the API keys (which a
+    -- stolen session could have made to outlive it) unless the caller
+    -- keeps them, as for a routine change.
+    v_ended := auth._end_credentials(v_uid, 'password_changed', auth.session_id(),
+                                     NOT keep_api_keys);
     PERFORM auth._audit('password_changed', v_uid, auth.session_id(), NULL,
-                        jsonb_build_object('sessions_revoked', v_revoked));
+                        jsonb_build_object('sessions_revoked', v_ended->'sessions_revoked',
+                                           'api_keys_revoked', v_ended->'api_keys_revoked'));
 END
 $$;
-COMMENT ON FUNCTION auth.change_password(text, text) IS
-    'changes the authenticated user''s password and revokes their other sessions; 28P01 when the current password is wrong';
+COMMENT ON FUNCTION auth.change_password(text, text, boolean) IS
+    'changes the authenticated user''s password and revokes their other sessions and (unless keep_api_keys) their API keys; 28P01 when the current password is wrong';

@@ -49,11 +49,10 @@ BEGIN
     END IF;
     IF v_user.email_verified_at IS NULL AND NOT v_result.is_new_user THEN
         -- The mailbox is proven only now: whoever signed this address up
-        -- before may not have been its owner, so their password and
-        -- sessions go (the owner can set a password again).
-        UPDATE auth.users u SET email_verified_at = v_now, password_hash = NULL, updated_at = v_now
-         WHERE u.id = v_user.id;
-        PERFORM auth._revoke_sessions(v_user.id, NULL, 'unverified_account_claimed');
+        -- before may not have been its owner, so everything set up on the
+        -- account goes (password, sessions, API keys, pending secrets,
+        -- invitations, memberships; the owner can set a password again).
+        PERFORM auth._end_credentials(v_user.id, 'unverified_account_claimed');
     END IF;
     v_session := auth._issue_session(v_user.id, NULL, ip, user_agent);
     PERFORM auth._audit('sign_in', v_user.id, v_session.session_id, ip,
@@ -133,7 +132,7 @@ AS $$
                                       'magic_link', ip, user_agent)
 $$;
 COMMENT ON FUNCTION auth.consume_magic_link(text, inet, text) IS
-    'redeems a magic link once: opens a session (creating the user when allowed) and marks the email verified; 28000 when unknown, expired or used';
+    'redeems a magic link once: opens a session (creating the user when allowed) and marks the email verified, ending everything set up on an account never verified before; 28000 when unknown, expired or used';
 
 CREATE FUNCTION auth.create_email_code(email text, purpose text DEFAULT 'sign_in')
 RETURNS text
@@ -162,7 +161,7 @@ AS $$
                                       'email_code', ip, user_agent)
 $$;
 COMMENT ON FUNCTION auth.sign_in_with_code(text, text, inet, text) IS
-    'signs in with a 6-digit code sent to the email; 28000 when wrong, expired or used, PT429 after auth.code_max_attempts wrong tries';
+    'signs in with a 6-digit code sent to the email, ending everything set up on an account never verified before; 28000 when wrong, expired or used, PT429 after auth.code_max_attempts wrong tries';
 
 CREATE FUNCTION auth.verify_email_code(email text, code text, purpose text)
 RETURNS boolean

@@ -101,10 +101,9 @@ BEGIN
     EXCEPTION WHEN unique_violation THEN
         RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'email is already registered';
     END;
-    -- secrets sent to the old address die with it, and so do other sessions
-    UPDATE auth.one_time_secrets s SET invalidated_at = auth.now()
-     WHERE s.user_id = v_secret.user_id AND s.consumed_at IS NULL AND s.invalidated_at IS NULL;
-    PERFORM auth._revoke_sessions(v_secret.user_id, auth.session_id(), 'email_changed');
+    -- secrets sent to the old address die with it, and so do other
+    -- sessions; API keys stay
+    PERFORM auth._end_credentials(v_secret.user_id, 'email_changed', auth.session_id(), false);
     PERFORM auth._audit('email_changed', v_secret.user_id, auth.session_id(), NULL,
                         jsonb_build_object('old_email', v_old, 'new_email', v_secret.new_email));
     RETURN v_secret.user_id;

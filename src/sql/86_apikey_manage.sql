@@ -60,6 +60,18 @@ BEGIN
         -- a key made by a key dies no later than its maker
         SELECT least(v_expires, k.expires_at) INTO v_expires  -- least() skips NULLs
           FROM auth.api_keys k WHERE k.id = parent_key_id;
+        -- and lives only while every key above it does: verification walks
+        -- up at most 7 keys (AUTH_API_KEY_MAX_ANCESTORS in src/apikey.h)
+        IF (WITH RECURSIVE up (id, parent, n) AS (
+                SELECT k.id, k.parent_key_id, 1 FROM auth.api_keys k WHERE k.id = parent_key_id
+                UNION ALL
+                SELECT k.id, k.parent_key_id, up.n + 1
+                  FROM auth.api_keys k JOIN up ON k.id = up.parent WHERE up.n < 8)
+            SELECT max(up.n) FROM up) >= 8 THEN
+            RAISE EXCEPTION USING ERRCODE = '54000',
+                MESSAGE = 'API keys made by keys nest at most 8 deep',
+                DETAIL = 'A key made by a key can have at most 7 keys above it.';
+        END IF;
     END IF;
     v_key := auth._generate_api_key(v_prefix);
     INSERT INTO auth.api_keys (user_id, org_id, parent_key_id, name, prefix, start, key_hash,
@@ -176,9 +188,12 @@ AS $$
 DECLARE
     v_key auth.api_keys;
 BEGIN
+    -- FOR NO KEY UPDATE, as the UPDATE that follows takes: a key being
+    -- made by this one holds FOR KEY SHARE on it (its foreign key) until
+    -- its creator commits, and must not hold off this change
     SELECT * INTO v_key FROM auth.api_keys k
      WHERE k.id = key_id AND k.id IN (SELECT auth._manageable_api_keys())
-       FOR UPDATE;
+       FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'API key not found';
     END IF;
@@ -317,11 +332,12 @@ BEGIN
     SELECT k.user_id INTO v_user FROM auth.api_keys k
      WHERE k.id = key_id AND k.revoked_at IS NULL
        AND (k.id IN (SELECT auth._manageable_api_keys()) OR k.id = auth.api_key_id())
-       FOR UPDATE;
+       FOR NO KEY UPDATE;   -- never waits for a key being made by this one
     IF NOT FOUND THEN
         RETURN false;
     END IF;
-    -- with every key it created, down the line
+    -- with every key it created, down the line (a key being made by one
+    -- of them meanwhile is dead too: verification checks every key above)
     UPDATE auth.api_keys k SET revoked_at = v_now, updated_at = v_now
      WHERE (k.id = key_id OR k.id IN (SELECT auth._api_key_descendants(key_id)))
        AND k.revoked_at IS NULL;
