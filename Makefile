@@ -31,6 +31,10 @@ ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
 endif
 
+# A changed header rebuilds every object (PGXS tracks no header dependencies
+# unless PostgreSQL was configured with --enable-depend).
+$(OBJS): $(wildcard $(srcdir)/src/*.h)
+
 auth--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 
