@@ -73,9 +73,9 @@ SELECT DISTINCT result AS password_reset FROM pg_temp.refusals($$SELECT auth.req
 SELECT DISTINCT result AS allow_email FROM pg_temp.refusals($$SELECT auth.allow_email(%L)$$);
 SELECT pg_temp.err($$SELECT auth.allow_email(U&'@g\0130thub.com')$$) AS allow_domain;
 SELECT DISTINCT result AS email_change
-  FROM pg_temp.refusals('SELECT auth.request_email_change(%L)', :'olga_session');
+  FROM pg_temp.refusals('SELECT auth.request_email_change(%L) IS NOT NULL', :'olga_session');
 SELECT DISTINCT result AS invitation
-  FROM pg_temp.refusals(format('SELECT auth.invite_member(%L, %%L, ''member'')', :'acme'), :'olga_session');
+  FROM pg_temp.refusals(format('SELECT auth.invite_member(%L, %%L, ''member'') IS NOT NULL', :'acme'), :'olga_session');
 SELECT count(*) - :secrets_before AS new_secrets,
        (SELECT count(*) FROM auth.users) - :users_before AS new_users,
        (SELECT count(*) FROM auth.allowed_emails) - :allowed_before AS new_allowed

@@ -103,9 +103,12 @@ SELECT auth.sign_up(U&'jos\00E9@exemple.fr', 'jose password')}, db => $db);
 	if ($icu)
 	{
 		is($jose, '', "$db: a sign-up as jos<U+00E9>\@exemple.fr is taken");
-		is( query($node, q{
+		# (eval: under 0.1.0 this sign-in fails, and the other databases
+		# must still be tried)
+		is( eval { query($node, q{
 SELECT (auth.sign_in(U&'jose\0301@EXEMPLE.fr', 'jose password')).user_id
-       = (SELECT id FROM auth.users WHERE email = U&'jos\00E9@exemple.fr')}, db => $db),
+       = (SELECT id FROM auth.users WHERE email = U&'jos\00E9@exemple.fr')}, db => $db) }
+			  // 'refused',
 			't', "$db: and signs in typed decomposed, the domain in upper case");
 	}
 	else
