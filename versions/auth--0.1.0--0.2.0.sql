@@ -90,7 +90,7 @@ BEGIN
            email_verified_at = CASE WHEN v_claim THEN coalesce(u.email_verified_at, v_now)
                                     ELSE u.email_verified_at END
      WHERE u.id = user_id
-    RETURNING lower(u.email) INTO v_email;
+    RETURNING auth._email_key(u.email) INTO v_email;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
     END IF;
@@ -516,3 +516,1206 @@ END
 $$;
 COMMENT ON FUNCTION auth.revoke_api_key(uuid) IS
     'revokes one of the caller''s keys and the keys it created, at once; false when it is not theirs or already revoked';
+
+-- issue 10: Unicode emails and bounded input
+-- Emails are compared after NFC and ASCII-only case folding, whatever the
+-- database's collation (auth._email_key(), the key of the unique index),
+-- and an address whose characters outside ASCII could fold into another is
+-- refused; every field a caller supplies has a bound in auth._limits().
+-- Rows written by 0.1.0 stay as they are: emails lower()-cased then are
+-- their own key unless two accounts differ only in Unicode normalisation,
+-- which the unique index cannot take; that is checked first.
+CREATE FUNCTION auth._limits() RETURNS TABLE (field text, max integer, unit text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    VALUES ('email', 254, 'bytes'),              -- RFC 5321's longest path
+           ('password', 128, 'characters'),      -- the policy; C refuses 4096 bytes
+           ('name', 256, 'characters'),          -- a user's name
+           ('metadata', 16384, 'bytes'),         -- users, organizations, API keys
+           ('metadata depth', 32, 'levels'),
+           ('redirect_to', 2048, 'characters'),
+           ('logo', 2048, 'characters'),
+           ('code purpose', 40, 'characters'),
+           ('organization name', 200, 'characters'),
+           ('slug', 64, 'characters'),
+           ('role', 40, 'characters'),
+           ('permission', 128, 'characters'),
+           ('permissions', 64, 'items'),         -- per role
+           ('team name', 200, 'characters'),
+           ('API key name', 200, 'characters'),
+           ('scope', 64, 'characters'),
+           ('scopes', 32, 'items'),              -- per API key
+           ('user agent', 512, 'characters')     -- kept; the rest is cut
+$$;
+COMMENT ON FUNCTION auth._limits() IS
+    'internal: the bound on every field a caller supplies (README "Limits")';
+REVOKE ALL ON FUNCTION auth._limits() FROM PUBLIC;
+
+CREATE FUNCTION auth._limit(field text) RETURNS integer
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v integer;
+BEGIN
+    SELECT l.max INTO v FROM auth._limits() l WHERE l.field = _limit.field;
+    IF v IS NULL THEN   -- a bug, never a caller's fault: no check may pass silently
+        RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = format('no limit named "%s"', field);
+    END IF;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION auth._limit(text) IS
+    'internal: the bound of a field in auth._limits()';
+REVOKE ALL ON FUNCTION auth._limit(text) FROM PUBLIC;
+
+CREATE FUNCTION auth._check_length(value text, field text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_max integer;
+    v_unit text;
+BEGIN
+    SELECT l.max, l.unit INTO v_max, v_unit FROM auth._limits() l WHERE l.field = _check_length.field;
+    IF v_max IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = format('no limit named "%s"', field);
+    END IF;
+    IF (CASE v_unit WHEN 'bytes' THEN octet_length(value) ELSE length(value) END) > v_max THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('%s is too long', field),
+            DETAIL = format('The longest accepted is %s %s.', v_max, v_unit);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._check_length(text, text) IS
+    'internal: 22023 when a text is longer than the bound auth._limits() gives its field';
+REVOKE ALL ON FUNCTION auth._check_length(text, text) FROM PUBLIC;
+
+CREATE FUNCTION auth._check_metadata(metadata jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_max integer := auth._limit('metadata');
+    v_depth integer := auth._limit('metadata depth');
+BEGIN
+    IF jsonb_typeof(metadata) <> 'object' OR octet_length(metadata::text) > v_max THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('metadata must be a JSON object of at most %s kB', v_max / 1024);
+    END IF;
+    -- .**{n} stops descending at level n, so this costs no more than the
+    -- levels it looks at
+    IF jsonb_path_exists(metadata, format('strict $.**{%s}', v_depth + 1)::jsonpath) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('metadata must be a JSON object nested at most %s levels deep', v_depth);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._check_metadata(jsonb) IS
+    'internal: 22023 unless metadata is a JSON object within its size and depth bounds';
+REVOKE ALL ON FUNCTION auth._check_metadata(jsonb) FROM PUBLIC;
+
+CREATE FUNCTION auth._email_key(email text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.translate(
+        CASE WHEN pg_catalog.octet_length(email) OPERATOR(pg_catalog.=) pg_catalog.length(email)
+                  OR pg_catalog.getdatabaseencoding() OPERATOR(pg_catalog.<>) 'UTF8'
+             THEN email ELSE pg_catalog.normalize(email, 'NFC') END,
+        'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')
+$$;
+COMMENT ON FUNCTION auth._email_key(text) IS
+    'internal: the comparison key of an email: NFC, then ASCII letters lower-cased';
+REVOKE ALL ON FUNCTION auth._email_key(text) FROM PUBLIC;
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM auth.users u GROUP BY auth._email_key(u.email)
+                HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1) THEN
+        RAISE EXCEPTION USING ERRCODE = '23505',
+            MESSAGE = 'two accounts have emails that differ only in Unicode normalisation',
+            HINT = 'List them with SELECT auth._email_key(email), array_agg(id) FROM auth.users GROUP BY 1 HAVING count(*) > 1; change or merge one, then update again.';
+    END IF;
+END
+$$;
+DROP INDEX auth.users_email_key;
+CREATE UNIQUE INDEX users_email_key ON auth.users (auth._email_key(email));
+
+CREATE FUNCTION auth._unicode_email(email text) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v text;
+    v_stable boolean;
+BEGIN
+    IF getdatabaseencoding() <> 'UTF8' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'unsupported character in email address',
+            DETAIL = 'Addresses with characters outside ASCII need a UTF8 database.';
+    END IF;
+    v := normalize(email, NFC);
+    IF normalize(v, NFKC) <> v
+       OR v ~ '[\u0080-\u009f\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'unsupported character in email address',
+            DETAIL = 'The address has a character that is invisible, or that compatibility normalisation (NFKC) turns into another.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_collation c
+                    WHERE c.collname = 'und-x-icu' AND c.collprovider = 'i'
+                      AND c.collnamespace = 'pg_catalog'::regnamespace) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'unsupported character in email address',
+            DETAIL = 'Addresses with characters outside ASCII need PostgreSQL with ICU, to tell which characters change case.';
+    END IF;
+    -- dynamic, so that a server without the collation can still plan this
+    -- function (and take ASCII addresses)
+    EXECUTE $q$
+        SELECT pg_catalog.bool_and(
+                   pg_catalog.lower(c COLLATE pg_catalog."und-x-icu") COLLATE pg_catalog."C"
+                       OPERATOR(pg_catalog.=) c COLLATE pg_catalog."C"
+               AND pg_catalog.lower(pg_catalog.upper(c COLLATE pg_catalog."und-x-icu")) COLLATE pg_catalog."C"
+                       OPERATOR(pg_catalog.=) c COLLATE pg_catalog."C")
+          FROM pg_catalog.regexp_split_to_table($1, '') c
+         WHERE pg_catalog.octet_length(c) OPERATOR(pg_catalog.>) 1
+    $q$ INTO v_stable USING v;
+    IF v_stable IS NOT TRUE THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'unsupported character in email address',
+            DETAIL = 'The address has a character outside ASCII that changes under case mapping, so it could stand for another address.';
+    END IF;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION auth._unicode_email(text) IS
+    'internal: the NFC form of an email with characters outside ASCII; 22023 when one could fold into another address';
+REVOKE ALL ON FUNCTION auth._unicode_email(text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION auth._normalize_email(email text) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v text := btrim(email);
+    v_max int := auth._limit('email');
+BEGIN
+    IF v IS NULL OR v = '' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'email is required';
+    END IF;
+    -- the length first, before any work on a huge input
+    IF octet_length(v) <= v_max AND v ~ '[^\x01-\x7f]' THEN
+        v := auth._unicode_email(v);
+    END IF;
+    v := translate(v, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz');
+    IF octet_length(v) > v_max OR v ~ '[\x01-\x1f\x7f]'
+       OR v !~ '^[^[:space:]@]+@[^[:space:]@]+\.[^[:space:]@.]+$' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid email address',
+            HINT = format('An email looks like name@example.com and has at most %s bytes.', v_max);
+    END IF;
+    -- lower-casing an ASCII letter can make it compose with the mark after
+    -- it (J and U+030C stay apart, j and U+030C make U+01F0)
+    IF v ~ '[^\x01-\x7f]' AND normalize(v, NFC) <> v THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'unsupported character in email address',
+            DETAIL = 'Lower-casing the address turns part of it into another character.';
+    END IF;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION auth._normalize_email(text) IS
+    'internal: a trimmed email in the form auth._email_key() compares (NFC, ASCII lower case); 22023 when it is not an email or could stand for another';
+
+CREATE OR REPLACE FUNCTION auth._check_password_policy(password text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_min int := auth._setting_int('auth.password_min_length');
+    v_max int := auth._limit('password');
+BEGIN
+    IF password IS NULL OR length(password) < v_min THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('password must be at least %s characters long', v_min);
+    END IF;
+    IF length(password) > v_max THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('password must be at most %s characters long', v_max);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._check_password_policy(text) IS
+    'internal: raises 22023 unless the password''s length is within the policy';
+
+CREATE OR REPLACE FUNCTION auth.sign_up(email text, password text, name text DEFAULT NULL,
+                             metadata jsonb DEFAULT '{}')
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_email text := auth._normalize_email(email);
+    v_id uuid;
+BEGIN
+    PERFORM auth._check_length(sign_up.name, 'name');
+    PERFORM auth._check_metadata(sign_up.metadata);
+    PERFORM auth._check_password_policy(password);
+    INSERT INTO auth.users (email, name, password_hash, metadata)
+    VALUES (v_email, sign_up.name, auth.hash_password(password),
+            coalesce(sign_up.metadata, '{}'))
+    ON CONFLICT DO NOTHING
+    RETURNING id INTO v_id;
+    IF v_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '23505',
+            MESSAGE = 'email is already registered',
+            HINT = 'Sign in instead, or reset the password.';
+    END IF;
+    PERFORM auth._audit('sign_up', v_id, NULL, NULL, '{}');
+    RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION auth.sign_up(text, text, text, jsonb) IS
+    'creates a user with a password and returns its id; 22023 for a bad email or password, a name or metadata past its bound, 23505 when the email is taken';
+
+CREATE OR REPLACE FUNCTION auth.change_password(current_password text, new_password text,
+                                     keep_api_keys boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_uid uuid := auth._require_account_uid();
+    v_hash text;
+    v_ended jsonb;
+    -- A stolen session must not be a way to guess the password: attempts
+    -- count against the same limit as sign-ins, durably.
+    v_key bytea := sha256(convert_to(v_uid::text, 'UTF8'));
+    v_try jsonb;
+BEGIN
+    IF keep_api_keys IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'keep_api_keys must not be null';
+    END IF;
+    PERFORM auth._check_password_policy(new_password);
+    v_try := auth._count_attempt('change_password', v_key);
+    IF NOT (v_try->>'allowed')::boolean THEN
+        RAISE EXCEPTION USING ERRCODE = 'PT429',
+            MESSAGE = 'too many wrong current passwords',
+            DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at');
+    END IF;
+    -- FOR NO KEY UPDATE (what the UPDATE below takes): a session or key
+    -- being created holds FOR KEY SHARE on the row and must not hold this off
+    SELECT u.password_hash INTO v_hash FROM auth.users u WHERE u.id = v_uid FOR NO KEY UPDATE;
+    IF current_password IS NULL OR length(current_password) > auth._limit('password') OR
+       NOT auth.verify_password(current_password,
+                                coalesce(v_hash, auth._dummy_password_hash()))
+       OR v_hash IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = 'current password is incorrect';
+    END IF;
+    DELETE FROM auth.attempts a WHERE a.scope = 'change_password' AND a.key = v_key;
+    UPDATE auth.users
+       SET password_hash = auth.hash_password(new_password), updated_at = auth.now()
+     WHERE id = v_uid;
+    -- A change is what a user does who fears someone else used the
+    -- account: the other sessions go, and so do the API keys (which a
+    -- stolen session could have made to outlive it) unless the caller
+    -- keeps them, as for a routine change.
+    v_ended := auth._end_credentials(v_uid, 'password_changed', auth.session_id(),
+                                     NOT keep_api_keys);
+    PERFORM auth._audit('password_changed', v_uid, auth.session_id(), NULL,
+                        jsonb_build_object('sessions_revoked', v_ended->'sessions_revoked',
+                                           'api_keys_revoked', v_ended->'api_keys_revoked'));
+END
+$$;
+COMMENT ON FUNCTION auth.change_password(text, text, boolean) IS
+    'changes the authenticated user''s password and revokes their other sessions and (unless keep_api_keys) their API keys; 28P01 when the current password is wrong';
+
+CREATE OR REPLACE FUNCTION auth._issue_session(user_id uuid, ttl interval, ip inet, user_agent text)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_now timestamptz := auth.now();
+    v_ttl interval := coalesce(ttl, auth._setting_interval('auth.session_ttl'));
+    v_max interval := auth._setting_interval('auth.session_max_lifetime');
+    v_grant auth.session_grant;
+    v_banned timestamptz;
+BEGIN
+    IF v_ttl <= interval '0' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'session ttl must be positive';
+    END IF;
+    -- FOR SHARE waits for a ban being written to this user, so neither the
+    -- check nor the copy of banned_until below can miss it
+    SELECT u.banned_until INTO v_banned FROM auth.users u
+     WHERE u.id = _issue_session.user_id FOR SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
+    END IF;
+    IF v_banned > v_now THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended',
+            DETAIL = CASE WHEN v_banned < 'infinity'
+                          THEN format('The suspension ends at %s.', v_banned)
+                          ELSE 'The suspension has no end date.' END;
+    END IF;
+    v_grant.token := auth._generate_token('ses');
+    v_grant.user_id := _issue_session.user_id;
+    INSERT INTO auth.sessions AS s (user_id, token_hash, created_at, refreshed_at,
+                                    expires_at, ip, user_agent, user_banned_until)
+    VALUES (_issue_session.user_id, auth._token_hash(v_grant.token, 'ses'), v_now, v_now,
+            v_now + least(v_ttl, v_max), _issue_session.ip,
+            left(_issue_session.user_agent, auth._limit('user agent')), v_banned)
+    RETURNING s.id, s.expires_at INTO v_grant.session_id, v_grant.expires_at;
+    RETURN v_grant;
+END
+$$;
+COMMENT ON FUNCTION auth._issue_session(uuid, interval, inet, text) IS
+    'internal: inserts a session and returns its token';
+
+CREATE OR REPLACE FUNCTION auth.sign_in(email text, password text, ip inet DEFAULT NULL,
+                             user_agent text DEFAULT NULL)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_grant auth.session_grant;
+    v_email text := auth._normalize_email(email);
+    v_key bytea := sha256(convert_to(v_email, 'UTF8'));
+    v_now timestamptz := auth.now();
+    v_try jsonb;
+    v_user auth.users;
+    v_ok boolean;
+BEGIN
+    IF password IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'password is required';
+    END IF;
+    -- Count this attempt first, durably, so that concurrent guesses are
+    -- limited exactly; a success below removes the count again.
+    v_try := auth._count_attempt('sign_in', v_key);
+    IF NOT (v_try->>'allowed')::boolean THEN
+        RAISE EXCEPTION USING ERRCODE = 'PT429',
+            MESSAGE = 'too many failed sign-ins for this email',
+            DETAIL = format('Sign-in for this email is locked until %s.', v_try->>'retry_at'),
+            HINT = 'Wait until then, or reset the password.';
+    END IF;
+
+    -- FOR SHARE: a password change or ban waits for this sign-in, and this
+    -- sign-in for them, so neither can be undone by the other.
+    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = v_email FOR SHARE;
+    -- Unknown emails and users without a password cost the same argon2 work,
+    -- and a stored hash of an unknown format is just a wrong password.
+    BEGIN
+        v_ok := auth.verify_password(CASE WHEN length(password) > auth._limit('password') THEN ''
+                                          ELSE password END,
+                                     coalesce(v_user.password_hash, auth._dummy_password_hash()))
+                AND v_user.password_hash IS NOT NULL AND length(password) <= auth._limit('password');
+    EXCEPTION WHEN invalid_parameter_value THEN
+        RAISE WARNING 'user % has a password hash that cannot be verified', v_user.id;
+        v_ok := false;
+    END;
+    IF NOT v_ok THEN
+        -- The attempt is counted already; an audit row that cannot be
+        -- written is a warning, not a different answer.
+        BEGIN
+            PERFORM auth._autonomous(jsonb_build_object(
+                'op', 'audit', 'event', 'sign_in_failed', 'user_id', v_user.id, 'ip', ip,
+                'at', auth._clock(),
+                'detail', jsonb_build_object('email', left(v_email, 254),
+                                             'attempt', (v_try->>'count')::int)));
+        EXCEPTION WHEN insufficient_resources THEN
+            RAISE WARNING 'failed sign-in not audited: %', SQLERRM;
+        END;
+        RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = 'invalid email or password';
+    END IF;
+
+    DELETE FROM auth.attempts a WHERE a.scope = 'sign_in' AND a.key = v_key;
+    -- (a suspended user is refused by auth._issue_session, only now that
+    -- the password was right, so a ban reveals nothing to a guesser)
+    IF v_user.email_verified_at IS NULL AND auth._setting_bool('auth.require_verified_email') THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'email is not verified',
+            HINT = 'Verify the email with the link sent to it, or sign in with a magic link.';
+    END IF;
+    IF auth._password_needs_rehash(v_user.password_hash) THEN
+        UPDATE auth.users u SET password_hash = auth.hash_password(password),
+                                updated_at = v_now
+         WHERE u.id = v_user.id AND u.password_hash = v_user.password_hash;
+    END IF;
+    v_grant := auth._issue_session(v_user.id, NULL, ip, user_agent);
+    PERFORM auth._audit('sign_in', v_grant.user_id, v_grant.session_id, ip, '{}');
+    RETURN v_grant;
+END
+$$;
+COMMENT ON FUNCTION auth.sign_in(text, text, inet, text) IS
+    'checks an email and password and opens a session; 28P01 when wrong, 28000 when suspended, PT429 after too many failures';
+
+CREATE FUNCTION auth._normalize_email_pattern(pattern text) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v text := btrim(pattern);
+BEGIN
+    IF v !~ '^([^[:space:]@]+)?@[^[:space:]@]+\.[^[:space:]@.]+$' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid allow-list pattern',
+            HINT = 'Give an address (ada@example.com) or a domain (@example.com).';
+    END IF;
+    IF left(v, 1) = '@' THEN   -- a domain: normalised as the domain of an address
+        RETURN substr(auth._normalize_email('x' || v), 2);
+    END IF;
+    RETURN auth._normalize_email(v);
+END
+$$;
+COMMENT ON FUNCTION auth._normalize_email_pattern(text) IS
+    'internal: an allow-list pattern (address or @domain) normalised as emails are; 22023 otherwise';
+REVOKE ALL ON FUNCTION auth._normalize_email_pattern(text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION auth.allow_email(pattern text) RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO auth.allowed_emails (pattern) VALUES (auth._normalize_email_pattern(pattern))
+    ON CONFLICT DO NOTHING;
+END
+$$;
+COMMENT ON FUNCTION auth.allow_email(text) IS
+    'admin: adds an address or a domain (@example.com) to the allow-list for magic links and codes';
+
+CREATE OR REPLACE FUNCTION auth.disallow_email(pattern text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM auth.allowed_emails a
+     WHERE a.pattern = auth._normalize_email_pattern(disallow_email.pattern);
+    RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION auth.disallow_email(text) IS
+    'admin: removes a pattern from the allow-list; false when it was not there';
+
+CREATE OR REPLACE FUNCTION auth._issue_secret(purpose text, email text, user_id uuid, ttl interval,
+                                   prefix text, redirect_to text DEFAULT NULL,
+                                   new_email text DEFAULT NULL, ip inet DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_now timestamptz := auth.now();
+    v_window interval := auth._setting_interval('auth.magic_link_rate_window');
+    v_limit int := auth._setting_int('auth.magic_link_rate_limit');
+    v_id uuid := gen_random_uuid();
+    v_secret text;
+    v_retry timestamptz;
+BEGIN
+    IF ttl IS NULL OR ttl <= interval '0' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'ttl must be positive';
+    END IF;
+    -- a path of the application, or an absolute http(s) URL whose origin the
+    -- application still checks before redirecting
+    IF length(redirect_to) > auth._limit('redirect_to') OR redirect_to !~ '^(/($|[^/\\])|https?://)' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid redirect_to',
+            DETAIL = format('A path starting with one /, or an http(s) URL, of at most %s characters.',
+                            auth._limit('redirect_to'));
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtextextended('auth.request:' || email, 0));
+    IF auth._recent_requests(email, v_now - v_window) >= v_limit THEN
+        SELECT s.created_at + v_window INTO v_retry FROM auth.one_time_secrets s
+         WHERE s.email = email AND s.created_at > v_now - v_window
+         ORDER BY s.created_at DESC OFFSET v_limit - 1 LIMIT 1;
+        RAISE EXCEPTION USING ERRCODE = 'PT429',
+            MESSAGE = 'too many requests for this email',
+            DETAIL = format('At most %s per %s.', v_limit, v_window),
+            HINT = format('Try again after %s.', coalesce(v_retry, v_now + v_window));
+    END IF;
+    PERFORM auth._supersede_secrets(email, purpose, v_now);
+    IF prefix IS NULL THEN
+        v_secret := auth._generate_code();
+    ELSE
+        v_secret := auth._generate_token(prefix);
+    END IF;
+    INSERT INTO auth.one_time_secrets (id, purpose, secret_hash, email, user_id, redirect_to,
+                                       new_email, ip, created_at, expires_at)
+    VALUES (v_id, purpose,
+            CASE WHEN prefix IS NULL THEN sha256(convert_to(v_id::text || ':' || v_secret, 'UTF8'))
+                 ELSE auth._token_hash(v_secret, prefix) END,
+            email, user_id, redirect_to, new_email, ip, v_now, v_now + ttl);
+    PERFORM auth._audit(CASE WHEN prefix IS NULL THEN 'email_code_requested'
+                             ELSE purpose || '_requested' END,
+                        user_id, NULL, ip,
+                        jsonb_build_object('email', email, 'purpose', purpose, 'secret_id', v_id));
+    RETURN v_secret;
+END
+$$;
+COMMENT ON FUNCTION auth._issue_secret(text, text, uuid, interval, text, text, text, inet) IS
+    'internal: rate-limits, supersedes and issues a one-time token or code';
+
+CREATE FUNCTION auth._check_code_purpose(purpose text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_max int := auth._limit('code purpose');
+BEGIN
+    IF purpose IS NULL OR length(purpose) > v_max OR purpose !~ '^[a-z][a-z0-9_]*$' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid code purpose',
+            HINT = format('A purpose is 1 to %s lowercase letters, digits and underscores.', v_max);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._check_code_purpose(text) IS
+    'internal: 22023 unless an email code''s purpose is valid';
+REVOKE ALL ON FUNCTION auth._check_code_purpose(text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION auth._consume_code(email text, code text, purpose text)
+RETURNS auth.one_time_secrets
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_email text := auth._normalize_email(email);
+    v_row auth.one_time_secrets;
+    v_try jsonb;
+BEGIN
+    IF code IS NULL OR purpose IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'code and purpose are required';
+    END IF;
+    PERFORM auth._check_code_purpose(purpose);
+    SELECT * INTO v_row FROM auth.one_time_secrets s
+     WHERE s.email = v_email AND s.purpose = 'code:' || purpose
+       AND s.consumed_at IS NULL AND s.invalidated_at IS NULL AND s.expires_at > auth.now()
+     ORDER BY s.created_at DESC LIMIT 1;
+    IF v_row.id IS NULL THEN
+        RETURN NULL;
+    END IF;
+    v_try := auth._count_attempt('code', uuid_send(v_row.id),
+                                 auth._setting_interval('auth.email_code_ttl') + interval '1 day',
+                                 auth._setting_int('auth.code_max_attempts'));
+    IF NOT (v_try->>'allowed')::boolean THEN
+        RAISE EXCEPTION USING ERRCODE = 'PT429', MESSAGE = 'too many wrong codes',
+            HINT = 'Request a new code.';
+    END IF;
+    IF code !~ '^[0-9]{6}$' OR NOT auth._secret_equal(
+           v_row.secret_hash, sha256(convert_to(v_row.id::text || ':' || code, 'UTF8'))) THEN
+        RETURN NULL;
+    END IF;
+    UPDATE auth.one_time_secrets s SET consumed_at = auth.now()
+     WHERE s.id = v_row.id AND s.consumed_at IS NULL AND s.invalidated_at IS NULL
+    RETURNING * INTO v_row;
+    RETURN v_row;
+END
+$$;
+COMMENT ON FUNCTION auth._consume_code(text, text, text) IS
+    'internal: checks and redeems a 6-digit code, counting every try durably';
+
+CREATE OR REPLACE FUNCTION auth._passwordless_sign_in(secret auth.one_time_secrets, method text,
+                                           ip inet, user_agent text)
+RETURNS auth.passwordless_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_now timestamptz := auth.now();
+    v_user auth.users;
+    v_session auth.session_grant;
+    v_result auth.passwordless_grant;
+BEGIN
+    IF secret.id IS NULL THEN   -- nothing was redeemed
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired sign-in link or code',
+            HINT = 'Request a new link or code.';
+    END IF;
+    v_result.is_new_user := false;
+    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
+    IF v_user.id IS NULL THEN
+        IF NOT auth._setting_bool('auth.magic_link_sign_up') THEN
+            RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired sign-in link or code';
+        END IF;
+        INSERT INTO auth.users (email, email_verified_at) VALUES (secret.email, v_now)
+        ON CONFLICT ((auth._email_key(email))) DO NOTHING
+        RETURNING * INTO v_user;
+        IF v_user.id IS NULL THEN   -- created meanwhile by someone else
+            SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
+        ELSE
+            v_result.is_new_user := true;
+            PERFORM auth._audit('sign_up', v_user.id, NULL, ip, jsonb_build_object('method', method));
+        END IF;
+    END IF;
+    IF v_user.email_verified_at IS NULL AND NOT v_result.is_new_user THEN
+        -- The mailbox is proven only now: whoever signed this address up
+        -- before may not have been its owner, so everything set up on the
+        -- account goes (password, sessions, API keys, pending secrets,
+        -- invitations, memberships; the owner can set a password again).
+        PERFORM auth._end_credentials(v_user.id, 'unverified_account_claimed');
+    END IF;
+    v_session := auth._issue_session(v_user.id, NULL, ip, user_agent);
+    PERFORM auth._audit('sign_in', v_user.id, v_session.session_id, ip,
+                        jsonb_build_object('method', method, 'secret_id', secret.id));
+    v_result.token := v_session.token;
+    v_result.session_id := v_session.session_id;
+    v_result.user_id := v_user.id;
+    v_result.expires_at := v_session.expires_at;
+    v_result.redirect_to := secret.redirect_to;
+    RETURN v_result;
+END
+$$;
+COMMENT ON FUNCTION auth._passwordless_sign_in(auth.one_time_secrets, text, inet, text) IS
+    'internal: the session a redeemed magic link or code opens';
+
+CREATE OR REPLACE FUNCTION auth._request_passwordless(purpose text, email text, ttl interval,
+                                           prefix text, redirect_to text, ip inet)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_email text := auth._normalize_email(email);
+BEGIN
+    PERFORM auth._check_allowed_email(v_email);
+    RETURN auth._issue_secret(purpose, v_email,
+                              (SELECT u.id FROM auth.users u WHERE auth._email_key(u.email) = v_email),
+                              ttl, prefix, redirect_to, NULL, ip);
+END
+$$;
+COMMENT ON FUNCTION auth._request_passwordless(text, text, interval, text, text, inet) IS
+    'internal: a magic link or code for an allowed email';
+
+CREATE OR REPLACE FUNCTION auth.create_email_code(email text, purpose text DEFAULT 'sign_in')
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM auth._check_code_purpose(purpose);
+    RETURN auth._request_passwordless('code:' || purpose, email,
+                                      auth._setting_interval('auth.email_code_ttl'), NULL, NULL, NULL);
+END
+$$;
+COMMENT ON FUNCTION auth.create_email_code(text, text) IS
+    'a 6-digit code for an email and purpose, to be sent by the application; same allow-list and rate limit as magic links';
+
+CREATE OR REPLACE FUNCTION auth._email_verification_for(user_id uuid) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_email text;
+BEGIN
+    SELECT u.email INTO v_email FROM auth.users u WHERE u.id = _email_verification_for.user_id;
+    IF v_email IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
+    END IF;
+    RETURN auth._issue_secret('email_verification', auth._email_key(v_email), _email_verification_for.user_id,
+                              auth._setting_interval('auth.email_verification_ttl'), 'evt');
+END
+$$;
+COMMENT ON FUNCTION auth._email_verification_for(uuid) IS
+    'internal: issues an email verification token for a user';
+
+CREATE OR REPLACE FUNCTION auth.verify_email(token text) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_secret auth.one_time_secrets := auth._consume_token(token, 'evt', 'email_verification');
+BEGIN
+    -- the token proves the address it was sent to, and only while it is the user's
+    UPDATE auth.users u SET email_verified_at = coalesce(u.email_verified_at, auth.now()),
+                            updated_at = auth.now()
+     WHERE u.id = v_secret.user_id AND auth._email_key(u.email) = v_secret.email;
+    IF v_secret.id IS NULL OR NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired verification link',
+            HINT = 'Request a new link.';
+    END IF;
+    PERFORM auth._audit('email_verified', v_secret.user_id, NULL, NULL,
+                        jsonb_build_object('email', v_secret.email));
+    RETURN v_secret.user_id;
+END
+$$;
+COMMENT ON FUNCTION auth.verify_email(text) IS
+    'redeems a verification token once and marks the email verified; returns the user; 28000 when unknown, expired or used';
+
+CREATE OR REPLACE FUNCTION auth.request_email_change(new_email text) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_uid uuid := auth._require_account_uid();
+    v_new text := auth._normalize_email(new_email);
+BEGIN
+    IF EXISTS (SELECT FROM auth.users u WHERE auth._email_key(u.email) = v_new) THEN
+        RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'email is already registered';
+    END IF;
+    -- sent to the new address, which the token then proves
+    RETURN auth._issue_secret('email_change', v_new, v_uid,
+                              auth._setting_interval('auth.email_verification_ttl'),
+                              'ect', NULL, v_new);
+END
+$$;
+COMMENT ON FUNCTION auth.request_email_change(text) IS
+    'a token (ect_...) to send to the new address; confirming it moves the authenticated user there; 23505 when taken';
+
+CREATE OR REPLACE FUNCTION auth.request_password_reset(email text) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_email text := auth._normalize_email(email);
+    v_uid uuid;
+    v_token text;
+BEGIN
+    SELECT u.id INTO v_uid FROM auth.users u WHERE auth._email_key(u.email) = v_email;
+    -- The same work either way (rate limit, token, row); an unknown email's
+    -- token is stored unbound to any user and never returned.
+    v_token := auth._issue_secret('password_reset', v_email, v_uid,
+                                  auth._setting_interval('auth.password_reset_ttl'), 'pwr');
+    RETURN CASE WHEN v_uid IS NOT NULL THEN v_token END;
+END
+$$;
+COMMENT ON FUNCTION auth.request_password_reset(text) IS
+    'a reset token (pwr_...) to send to the email, or NULL for an unknown email at the same cost; PT429 past the rate limit';
+
+CREATE OR REPLACE FUNCTION auth.reset_password(token text, new_password text,
+                                    keep_api_keys boolean DEFAULT false)
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_secret auth.one_time_secrets;
+    v_claim boolean;
+    v_ended jsonb;
+BEGIN
+    IF keep_api_keys IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'keep_api_keys must not be null';
+    END IF;
+    -- the policy first, so a rejected password does not use up the token
+    PERFORM auth._check_password_policy(new_password);
+    v_secret := auth._consume_token(token, 'pwr', 'password_reset');
+    -- and only while the account still has the address the link went to
+    SELECT u.email_verified_at IS NULL INTO v_claim FROM auth.users u
+     WHERE u.id = v_secret.user_id AND auth._email_key(u.email) = v_secret.email;
+    IF v_secret.user_id IS NULL OR v_claim IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired password reset link',
+            HINT = 'Request a new link.';
+    END IF;
+    -- A reset is recovery after a possible compromise: every session goes,
+    -- and every API key unless the caller keeps them.  It proves the
+    -- mailbox: on an account never verified, whoever signed the address up
+    -- may not have been its owner, so it ends everything, as a
+    -- passwordless sign-in does, and the address is verified.
+    v_ended := auth._end_credentials(v_secret.user_id,
+                                     CASE WHEN v_claim THEN 'unverified_account_claimed'
+                                          ELSE 'password_reset' END,
+                                     NULL, NOT keep_api_keys);
+    UPDATE auth.users u SET password_hash = auth.hash_password(new_password),
+                            updated_at = auth.now()
+     WHERE u.id = v_secret.user_id;
+    -- the reset proves the mailbox: failed sign-ins for it no longer count
+    DELETE FROM auth.attempts a
+     WHERE a.scope = 'sign_in' AND a.key = sha256(convert_to(v_secret.email, 'UTF8'));
+    PERFORM auth._audit('password_reset', v_secret.user_id, NULL, NULL,
+                        jsonb_build_object('sessions_revoked', v_ended->'sessions_revoked',
+                                           'api_keys_revoked', v_ended->'api_keys_revoked',
+                                           'account_claimed', v_claim));
+    RETURN v_secret.user_id;
+END
+$$;
+COMMENT ON FUNCTION auth.reset_password(text, text, boolean) IS
+    'redeems a reset token once, sets the new password (policy applies, 22023) and revokes every session and (unless keep_api_keys) API key of the user; on an account never verified it ends everything set up on it and verifies the address; 28000 when invalid';
+
+CREATE OR REPLACE FUNCTION auth._check_role(org_id uuid, role text) RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM auth._check_length(role, 'role');
+    IF NOT EXISTS (SELECT FROM auth.roles r
+                    WHERE r.name = role AND (r.org_id IS NULL OR r.org_id = _check_role.org_id)) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('role "%s" does not exist', role);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._check_role(uuid, text) IS
+    'internal: 22023 unless the role exists for the organization';
+
+CREATE OR REPLACE FUNCTION auth._check_slug(slug text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_max int := auth._limit('slug');
+BEGIN
+    IF slug IS NULL OR length(slug) > v_max OR slug !~ '^[a-z0-9]([a-z0-9-]*[a-z0-9])?$' OR slug ~ '--' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid slug',
+            HINT = format('A slug is 1 to %s lowercase letters, digits and single dashes, starting and ending with a letter or digit.', v_max);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._check_slug(text) IS 'internal: 22023 unless the slug is valid';
+
+CREATE FUNCTION auth._check_organization_fields(name text, logo text, metadata jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF btrim(name) = '' OR length(name) > auth._limit('organization name') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('an organization needs a name of 1 to %s characters', auth._limit('organization name'));
+    END IF;
+    PERFORM auth._check_length(logo, 'logo');
+    PERFORM auth._check_metadata(metadata);
+END
+$$;
+COMMENT ON FUNCTION auth._check_organization_fields(text, text, jsonb) IS
+    'internal: 22023 unless an organization''s name, logo and metadata are within their bounds';
+REVOKE ALL ON FUNCTION auth._check_organization_fields(text, text, jsonb) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION auth.create_organization(name text, slug text DEFAULT NULL,
+                                         metadata jsonb DEFAULT '{}')
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_uid uuid := auth._require_account_uid();
+    v_slug text := slug;
+    v_id uuid;
+    v_n int := 1;
+BEGIN
+    PERFORM auth._check_organization_fields(coalesce(name, ''), NULL, metadata);
+    IF v_slug IS NOT NULL THEN
+        PERFORM auth._check_slug(v_slug);
+        INSERT INTO auth.organizations (name, slug, metadata)
+        VALUES (btrim(name), v_slug, coalesce(metadata, '{}'))
+        ON CONFLICT DO NOTHING RETURNING id INTO v_id;
+        IF v_id IS NULL THEN
+            RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'slug is already taken';
+        END IF;
+    ELSE
+        -- derived from the name; "-2", "-3", ... when taken
+        v_slug := coalesce(nullif(auth._slugify(name), ''), 'org');
+        LOOP
+            INSERT INTO auth.organizations (name, slug, metadata)
+            VALUES (btrim(name), CASE WHEN v_n = 1 THEN v_slug ELSE v_slug || '-' || v_n END,
+                    coalesce(metadata, '{}'))
+            ON CONFLICT DO NOTHING RETURNING id INTO v_id;
+            EXIT WHEN v_id IS NOT NULL;
+            v_n := v_n + 1;
+        END LOOP;
+    END IF;
+    INSERT INTO auth.members (org_id, user_id, role) VALUES (v_id, v_uid, 'owner');
+    PERFORM auth._audit('organization_created', v_uid, auth.session_id(), NULL,
+                        jsonb_build_object('org_id', v_id));
+    RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION auth.create_organization(text, text, jsonb) IS
+    'creates an organization with the caller as owner; the slug is validated (22023) and unique (23505), or derived from the name; 22023 for a name or metadata past its bound';
+
+CREATE OR REPLACE FUNCTION auth.update_organization(org_id uuid, name text DEFAULT NULL, slug text DEFAULT NULL,
+                                         logo text DEFAULT NULL, metadata jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_uid uuid := auth._require_permission(org_id, 'organization:update');
+BEGIN
+    IF slug IS NOT NULL THEN
+        PERFORM auth._check_slug(slug);
+    END IF;
+    PERFORM auth._check_organization_fields(name, logo, metadata);
+    BEGIN
+        UPDATE auth.organizations o
+           SET name = coalesce(btrim(name), o.name), slug = coalesce(slug, o.slug),
+               logo = coalesce(logo, o.logo), metadata = coalesce(metadata, o.metadata),
+               updated_at = auth.now()
+         WHERE o.id = org_id;
+    EXCEPTION WHEN unique_violation THEN
+        RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'slug is already taken';
+    END;
+    PERFORM auth._audit('organization_updated', v_uid, auth.session_id(), NULL,
+                        jsonb_build_object('org_id', org_id));
+END
+$$;
+COMMENT ON FUNCTION auth.update_organization(uuid, text, text, text, jsonb) IS
+    'changes an organization''s name, slug, logo or metadata (NULL keeps it; 22023 past a bound); needs organization:update';
+
+CREATE OR REPLACE FUNCTION auth._check_role_definition(name text, permissions text[]) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_max int := auth._limit('role');
+BEGIN
+    IF name IS NULL OR length(name) > v_max OR name !~ '^[a-z][a-z0-9_-]*$'
+       OR name IN ('owner', 'admin', 'member') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid role name',
+            HINT = format('A custom role is 1 to %s lowercase letters, digits, - and _, and not owner, admin or member.', v_max);
+    END IF;
+    IF cardinality(permissions) > auth._limit('permissions') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('a role holds at most %s permissions', auth._limit('permissions'));
+    END IF;
+    IF permissions IS NULL OR EXISTS (SELECT FROM unnest(permissions) p
+                                       WHERE p IS NULL OR length(p) > auth._limit('permission')
+                                          OR p !~ '^([a-z][a-z0-9_-]*:([a-z][a-z0-9_-]*|\*)|\*)$') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid permission',
+            HINT = format('A permission is resource:action, resource:* or *, of at most %s characters.',
+                          auth._limit('permission'));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._check_role_definition(text, text[]) IS
+    'internal: 22023 unless a custom role''s name and permissions are valid';
+
+CREATE OR REPLACE FUNCTION auth.delete_role(org_id uuid, name text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_uid uuid := auth._require_permission(org_id, 'organization:update');
+BEGIN
+    PERFORM auth._check_length(name, 'role');
+    PERFORM auth._lock_organization(org_id);
+    IF EXISTS (SELECT FROM auth.members m WHERE m.org_id = org_id AND m.role = name) THEN
+        RAISE EXCEPTION USING ERRCODE = '2BP01', MESSAGE = format('role "%s" is held by members', name),
+            HINT = 'Give those members another role first.';
+    END IF;
+    DELETE FROM auth.roles r WHERE r.org_id = org_id AND r.name = name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('role "%s" does not exist', name);
+    END IF;
+    -- pending invitations to it die with it
+    UPDATE auth.invitations i SET status = 'canceled'
+     WHERE i.org_id = org_id AND i.role = name AND i.status = 'pending';
+    PERFORM auth._audit('role_deleted', v_uid, auth.session_id(), NULL,
+                        jsonb_build_object('org_id', org_id, 'role', name));
+END
+$$;
+COMMENT ON FUNCTION auth.delete_role(uuid, text) IS
+    'deletes a custom role no member holds (2BP01 otherwise); needs organization:update';
+
+CREATE OR REPLACE FUNCTION auth.invite_member(org_id uuid, email text, role text, team_id uuid DEFAULT NULL,
+                                   ttl interval DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_uid uuid := auth._require_permission(org_id, 'invitation:create');
+    v_email text := auth._normalize_email(email);
+    v_token text := auth._generate_token('inv');
+    v_ttl interval := auth._capped_ttl(ttl, 'auth.invitation_ttl');
+    v_id uuid;
+BEGIN
+    IF v_ttl <= interval '0' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'ttl must be positive';
+    END IF;
+    PERFORM auth._check_role(org_id, role);
+    PERFORM auth._check_rank(org_id, role);
+    IF team_id IS NOT NULL AND NOT EXISTS (SELECT FROM auth.teams t WHERE t.id = team_id AND t.org_id = org_id) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'the team is not in this organization';
+    END IF;
+    IF EXISTS (SELECT FROM auth.members m JOIN auth.users u ON u.id = m.user_id
+                WHERE m.org_id = org_id AND auth._email_key(u.email) = v_email) THEN
+        RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'already a member of this organization';
+    END IF;
+    -- a new invitation replaces a pending one for the same address
+    UPDATE auth.invitations i SET status = 'canceled'
+     WHERE i.org_id = org_id AND i.email = v_email AND i.status = 'pending';
+    INSERT INTO auth.invitations (org_id, email, role, team_id, token_hash, inviter_id, expires_at)
+    VALUES (org_id, v_email, role, team_id, auth._token_hash(v_token, 'inv'), v_uid, auth.now() + v_ttl)
+    RETURNING id INTO v_id;
+    PERFORM auth._audit('invitation_created', v_uid, auth.session_id(), NULL,
+                        jsonb_build_object('org_id', org_id, 'invitation_id', v_id,
+                                           'email', v_email, 'role', role));
+    RETURN v_token;
+END
+$$;
+COMMENT ON FUNCTION auth.invite_member(uuid, text, text, uuid, interval) IS
+    'an invitation token (inv_...) to mail; needs invitation:create and a role not above the inviter''s; default lifetime auth.invitation_ttl';
+
+CREATE OR REPLACE FUNCTION auth._my_invitation(token text) RETURNS auth.invitations
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_uid uuid := auth._require_account_uid();
+    v_hash bytea := auth._token_hash(token, 'inv');
+    v_inv auth.invitations;
+BEGIN
+    SELECT * INTO v_inv FROM auth.invitations i
+     WHERE i.token_hash = v_hash AND i.status = 'pending' AND i.expires_at > auth.now();
+    IF v_inv.id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired invitation';
+    END IF;
+    IF NOT EXISTS (SELECT FROM auth.users u
+                    WHERE u.id = v_uid AND auth._email_key(u.email) = v_inv.email
+                      AND u.email_verified_at IS NOT NULL) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'this invitation is for another email',
+            HINT = 'Sign in with the invited address, verified.';
+    END IF;
+    RETURN v_inv;
+END
+$$;
+COMMENT ON FUNCTION auth._my_invitation(text) IS
+    'internal: the caller''s pending invitation named by a token';
+
+CREATE OR REPLACE FUNCTION auth.list_my_invitations()
+RETURNS TABLE (id uuid, org_id uuid, org_name text, role text, inviter_id uuid, expires_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT i.id, i.org_id, o.name, i.role, i.inviter_id, i.expires_at
+      FROM auth.invitations i
+      JOIN auth.organizations o ON o.id = i.org_id
+      JOIN auth.users u ON auth._email_key(u.email) = i.email AND u.email_verified_at IS NOT NULL
+     WHERE u.id = auth._require_account_uid() AND i.status = 'pending' AND i.expires_at > auth.now()
+     ORDER BY i.created_at DESC
+$$;
+COMMENT ON FUNCTION auth.list_my_invitations() IS
+    'pending invitations addressed to the signed-in user''s verified email';
+
+CREATE OR REPLACE FUNCTION auth._check_team_name(name text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF name IS NULL OR btrim(name) = '' OR length(name) > auth._limit('team name') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('a team needs a name of 1 to %s characters', auth._limit('team name'));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._check_team_name(text) IS 'internal: 22023 unless a team name is valid';
+
+CREATE OR REPLACE FUNCTION auth._check_scopes(scopes text[]) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF scopes IS NULL THEN
+        RETURN '{}';
+    END IF;
+    IF array_position(scopes, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'scopes must not contain null';
+    END IF;
+    IF cardinality(scopes) > auth._limit('scopes') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('an API key holds at most %s scopes', auth._limit('scopes'));
+    END IF;
+    IF EXISTS (SELECT FROM unnest(scopes) s
+                WHERE length(s) > auth._limit('scope')
+                   OR NOT (s ~ '^[A-Za-z0-9_./:-]+$' OR s = '*' OR s ~ '^[A-Za-z0-9_./:-]+:\*$')) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid scope',
+            DETAIL = format('A scope is 1 to %s letters, digits or _ . / : -, or "*", or ends in ":*".',
+                            auth._limit('scope'));
+    END IF;
+    RETURN ARRAY(SELECT DISTINCT s FROM unnest(scopes) s ORDER BY s);
+END
+$$;
+COMMENT ON FUNCTION auth._check_scopes(text[]) IS
+    'internal: validates scopes (22023) and returns them sorted and distinct';
+
+CREATE OR REPLACE FUNCTION auth._check_api_key_fields(name text, metadata jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF btrim(name) = '' OR length(name) > auth._limit('API key name') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('an API key needs a name of 1 to %s characters', auth._limit('API key name'));
+    END IF;
+    PERFORM auth._check_metadata(metadata);
+END
+$$;
+COMMENT ON FUNCTION auth._check_api_key_fields(text, jsonb) IS
+    'internal: 22023 unless a key''s name and metadata are valid';
+
+CREATE OR REPLACE FUNCTION auth._create_api_key(user_id uuid, parent_key_id uuid, managed boolean,
+                                     name text, scopes text[], expires_in interval, org_id uuid,
+                                     prefix text, rate_limit_max integer, rate_limit_window interval,
+                                     remaining integer, refill_amount integer,
+                                     refill_interval interval, metadata jsonb)
+RETURNS auth.api_key_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_now timestamptz := auth.now();
+    v_prefix text := coalesce(prefix, current_setting('auth.api_key_prefix'));
+    v_scopes text[] := auth._check_scopes(scopes);
+    v_expires timestamptz;
+    v_banned timestamptz;
+    v_key record;
+    v_grant auth.api_key_grant;
+BEGIN
+    PERFORM auth._check_api_key_fields(coalesce(name, ''), metadata);
+    IF NOT auth._api_key_prefix_is_valid(v_prefix) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid API key prefix',
+            DETAIL = 'A prefix is 1 to 16 lowercase letters or digits, and not one of the extension''s own token kinds.';
+    END IF;
+    IF expires_in <= interval '0' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'expires_in must be positive';
+    END IF;
+    PERFORM auth._check_api_key_limits(rate_limit_max, rate_limit_window, remaining,
+                                       refill_amount, refill_interval);
+    -- FOR SHARE waits for a ban being written, so the copy below is current
+    SELECT u.banned_until INTO v_banned FROM auth.users u WHERE u.id = user_id FOR SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
+    END IF;
+    IF v_banned > v_now THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended';
+    END IF;
+    IF org_id IS NOT NULL AND NOT EXISTS (
+            SELECT FROM auth.members m WHERE m.org_id = org_id AND m.user_id = user_id FOR SHARE) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'not a member of this organization';
+    END IF;
+    v_expires := v_now + expires_in;
+    IF parent_key_id IS NOT NULL THEN
+        -- a key made by a key dies no later than its maker
+        SELECT least(v_expires, k.expires_at) INTO v_expires  -- least() skips NULLs
+          FROM auth.api_keys k WHERE k.id = parent_key_id;
+        -- and lives only while every key above it does: verification walks
+        -- up at most 7 keys (AUTH_API_KEY_MAX_ANCESTORS in src/apikey.h)
+        IF (WITH RECURSIVE up (id, parent, n) AS (
+                SELECT k.id, k.parent_key_id, 1 FROM auth.api_keys k WHERE k.id = parent_key_id
+                UNION ALL
+                SELECT k.id, k.parent_key_id, up.n + 1
+                  FROM auth.api_keys k JOIN up ON k.id = up.parent WHERE up.n < 8)
+            SELECT max(up.n) FROM up) >= 8 THEN
+            RAISE EXCEPTION USING ERRCODE = '54000',
+                MESSAGE = 'API keys made by keys nest at most 8 deep',
+                DETAIL = 'A key made by a key can have at most 7 keys above it.';
+        END IF;
+    END IF;
+    v_key := auth._generate_api_key(v_prefix);
+    INSERT INTO auth.api_keys (user_id, org_id, parent_key_id, name, prefix, start, key_hash,
+                               scopes, metadata, expires_at, rate_limit_max, rate_limit_window,
+                               remaining, refill_amount, refill_interval, last_refill_at,
+                               managed, user_banned_until, created_at, updated_at)
+    VALUES (user_id, org_id, parent_key_id, btrim(name), v_prefix,
+            left(v_key.key, length(v_prefix) + 5), v_key.key_hash, v_scopes,
+            coalesce(metadata, '{}'), v_expires, rate_limit_max, rate_limit_window,
+            remaining, refill_amount, refill_interval, v_now, managed, v_banned, v_now, v_now)
+    RETURNING id INTO v_grant.key_id;
+    v_grant.key := v_key.key;
+    PERFORM auth._audit('api_key_created', user_id, auth.session_id(), NULL,
+                        jsonb_strip_nulls(jsonb_build_object(
+                            'key_id', v_grant.key_id, 'org_id', org_id,
+                            'by_key_id', parent_key_id, 'managed', managed)));
+    RETURN v_grant;
+END
+$$;
+COMMENT ON FUNCTION auth._create_api_key(uuid, uuid, boolean, text, text[], interval, uuid, text,
+                                         integer, interval, integer, integer, interval, jsonb) IS
+    'internal: creates an API key and returns it, the only copy';
+

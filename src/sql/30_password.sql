@@ -33,14 +33,15 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_min int := auth._setting_int('auth.password_min_length');
+    v_max int := auth._limit('password');
 BEGIN
     IF password IS NULL OR length(password) < v_min THEN
         RAISE EXCEPTION USING ERRCODE = '22023',
             MESSAGE = format('password must be at least %s characters long', v_min);
     END IF;
-    IF length(password) > 128 THEN
+    IF length(password) > v_max THEN
         RAISE EXCEPTION USING ERRCODE = '22023',
-            MESSAGE = 'password must be at most 128 characters long';
+            MESSAGE = format('password must be at most %s characters long', v_max);
     END IF;
 END
 $$;

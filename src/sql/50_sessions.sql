@@ -87,7 +87,7 @@ BEGIN
                                     expires_at, ip, user_agent, user_banned_until)
     VALUES (_issue_session.user_id, auth._token_hash(v_grant.token, 'ses'), v_now, v_now,
             v_now + least(v_ttl, v_max), _issue_session.ip,
-            left(_issue_session.user_agent, 512), v_banned)
+            left(_issue_session.user_agent, auth._limit('user agent')), v_banned)
     RETURNING s.id, s.expires_at INTO v_grant.session_id, v_grant.expires_at;
     RETURN v_grant;
 END

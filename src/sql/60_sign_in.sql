@@ -122,13 +122,14 @@ BEGIN
 
     -- FOR SHARE: a password change or ban waits for this sign-in, and this
     -- sign-in for them, so neither can be undone by the other.
-    SELECT * INTO v_user FROM auth.users u WHERE lower(u.email) = v_email FOR SHARE;
+    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = v_email FOR SHARE;
     -- Unknown emails and users without a password cost the same argon2 work,
     -- and a stored hash of an unknown format is just a wrong password.
     BEGIN
-        v_ok := auth.verify_password(CASE WHEN length(password) > 128 THEN '' ELSE password END,
+        v_ok := auth.verify_password(CASE WHEN length(password) > auth._limit('password') THEN ''
+                                          ELSE password END,
                                      coalesce(v_user.password_hash, auth._dummy_password_hash()))
-                AND v_user.password_hash IS NOT NULL AND length(password) <= 128;
+                AND v_user.password_hash IS NOT NULL AND length(password) <= auth._limit('password');
     EXCEPTION WHEN invalid_parameter_value THEN
         RAISE WARNING 'user % has a password hash that cannot be verified', v_user.id;
         v_ok := false;

@@ -65,18 +65,37 @@ COMMENT ON FUNCTION auth._supersede_secrets(text, text, timestamptz) IS
     'internal: marks an email''s unused secrets of a purpose superseded, seen with the latest snapshot';
 REVOKE ALL ON FUNCTION auth._supersede_secrets(text, text, timestamptz) FROM PUBLIC;
 
-CREATE FUNCTION auth.allow_email(pattern text) RETURNS void
-LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+-- A pattern of the allow-list in the form emails are compared in: an
+-- address, or a domain written @example.com, normalised as an address is
+-- (so one whose characters could fold into another's is refused too).
+CREATE FUNCTION auth._normalize_email_pattern(pattern text) RETURNS text
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v text := lower(btrim(pattern));
+    v text := btrim(pattern);
 BEGIN
     IF v !~ '^([^[:space:]@]+)?@[^[:space:]@]+\.[^[:space:]@.]+$' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid allow-list pattern',
             HINT = 'Give an address (ada@example.com) or a domain (@example.com).';
     END IF;
-    INSERT INTO auth.allowed_emails (pattern) VALUES (v) ON CONFLICT DO NOTHING;
+    IF left(v, 1) = '@' THEN   -- a domain: normalised as the domain of an address
+        RETURN substr(auth._normalize_email('x' || v), 2);
+    END IF;
+    RETURN auth._normalize_email(v);
+END
+$$;
+COMMENT ON FUNCTION auth._normalize_email_pattern(text) IS
+    'internal: an allow-list pattern (address or @domain) normalised as emails are; 22023 otherwise';
+REVOKE ALL ON FUNCTION auth._normalize_email_pattern(text) FROM PUBLIC;
+
+CREATE FUNCTION auth.allow_email(pattern text) RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO auth.allowed_emails (pattern) VALUES (auth._normalize_email_pattern(pattern))
+    ON CONFLICT DO NOTHING;
 END
 $$;
 COMMENT ON FUNCTION auth.allow_email(text) IS
@@ -88,7 +107,8 @@ LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    DELETE FROM auth.allowed_emails a WHERE a.pattern = lower(btrim(disallow_email.pattern));
+    DELETE FROM auth.allowed_emails a
+     WHERE a.pattern = auth._normalize_email_pattern(disallow_email.pattern);
     RETURN FOUND;
 END
 $$;
@@ -141,9 +161,10 @@ BEGIN
     END IF;
     -- a path of the application, or an absolute http(s) URL whose origin the
     -- application still checks before redirecting
-    IF length(redirect_to) > 2048 OR redirect_to !~ '^(/($|[^/\\])|https?://)' THEN
+    IF length(redirect_to) > auth._limit('redirect_to') OR redirect_to !~ '^(/($|[^/\\])|https?://)' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid redirect_to',
-            DETAIL = 'A path starting with one /, or an http(s) URL, of at most 2048 characters.';
+            DETAIL = format('A path starting with one /, or an http(s) URL, of at most %s characters.',
+                            auth._limit('redirect_to'));
     END IF;
     PERFORM pg_advisory_xact_lock(hashtextextended('auth.request:' || email, 0));
     IF auth._recent_requests(email, v_now - v_window) >= v_limit THEN
@@ -204,6 +225,24 @@ COMMENT ON FUNCTION auth._consume_token(text, text, text) IS
     'internal: atomically redeems a one-time token of a purpose';
 REVOKE ALL ON FUNCTION auth._consume_token(text, text, text) FROM PUBLIC;
 
+-- The purpose of an email code: 1 to 40 of a-z0-9_, starting with a letter.
+CREATE FUNCTION auth._check_code_purpose(purpose text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_max int := auth._limit('code purpose');
+BEGIN
+    IF purpose IS NULL OR length(purpose) > v_max OR purpose !~ '^[a-z][a-z0-9_]*$' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid code purpose',
+            HINT = format('A purpose is 1 to %s lowercase letters, digits and underscores.', v_max);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._check_code_purpose(text) IS
+    'internal: 22023 unless an email code''s purpose is valid';
+REVOKE ALL ON FUNCTION auth._check_code_purpose(text) FROM PUBLIC;
+
 -- Checks a 6-digit code for an email and purpose and redeems it.  Each try
 -- is counted first, durably and serialised (as failed sign-ins are), so
 -- concurrent guesses cannot exceed auth.code_max_attempts; after that many
@@ -223,6 +262,7 @@ BEGIN
     IF code IS NULL OR purpose IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'code and purpose are required';
     END IF;
+    PERFORM auth._check_code_purpose(purpose);
     SELECT * INTO v_row FROM auth.one_time_secrets s
      WHERE s.email = v_email AND s.purpose = 'code:' || purpose
        AND s.consumed_at IS NULL AND s.invalidated_at IS NULL AND s.expires_at > auth.now()

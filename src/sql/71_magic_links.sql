@@ -32,16 +32,16 @@ BEGIN
             HINT = 'Request a new link or code.';
     END IF;
     v_result.is_new_user := false;
-    SELECT * INTO v_user FROM auth.users u WHERE lower(u.email) = secret.email;
+    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
     IF v_user.id IS NULL THEN
         IF NOT auth._setting_bool('auth.magic_link_sign_up') THEN
             RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired sign-in link or code';
         END IF;
         INSERT INTO auth.users (email, email_verified_at) VALUES (secret.email, v_now)
-        ON CONFLICT ((lower(email))) DO NOTHING
+        ON CONFLICT ((auth._email_key(email))) DO NOTHING
         RETURNING * INTO v_user;
         IF v_user.id IS NULL THEN   -- created meanwhile by someone else
-            SELECT * INTO v_user FROM auth.users u WHERE lower(u.email) = secret.email;
+            SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
         ELSE
             v_result.is_new_user := true;
             PERFORM auth._audit('sign_up', v_user.id, NULL, ip, jsonb_build_object('method', method));
@@ -83,7 +83,7 @@ DECLARE
 BEGIN
     PERFORM auth._check_allowed_email(v_email);
     RETURN auth._issue_secret(purpose, v_email,
-                              (SELECT u.id FROM auth.users u WHERE lower(u.email) = v_email),
+                              (SELECT u.id FROM auth.users u WHERE auth._email_key(u.email) = v_email),
                               ttl, prefix, redirect_to, NULL, ip);
 END
 $$;
@@ -140,10 +140,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF purpose IS NULL OR purpose !~ '^[a-z][a-z0-9_]{0,39}$' THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid code purpose',
-            HINT = 'A purpose is 1 to 40 lowercase letters, digits and underscores.';
-    END IF;
+    PERFORM auth._check_code_purpose(purpose);
     RETURN auth._request_passwordless('code:' || purpose, email,
                                       auth._setting_interval('auth.email_code_ttl'), NULL, NULL, NULL);
 END

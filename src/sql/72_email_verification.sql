@@ -12,7 +12,7 @@ BEGIN
     IF v_email IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
     END IF;
-    RETURN auth._issue_secret('email_verification', lower(v_email), _email_verification_for.user_id,
+    RETURN auth._issue_secret('email_verification', auth._email_key(v_email), _email_verification_for.user_id,
                               auth._setting_interval('auth.email_verification_ttl'), 'evt');
 END
 $$;
@@ -45,7 +45,7 @@ BEGIN
     -- the token proves the address it was sent to, and only while it is the user's
     UPDATE auth.users u SET email_verified_at = coalesce(u.email_verified_at, auth.now()),
                             updated_at = auth.now()
-     WHERE u.id = v_secret.user_id AND lower(u.email) = v_secret.email;
+     WHERE u.id = v_secret.user_id AND auth._email_key(u.email) = v_secret.email;
     IF v_secret.id IS NULL OR NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired verification link',
             HINT = 'Request a new link.';
@@ -66,7 +66,7 @@ DECLARE
     v_uid uuid := auth._require_account_uid();
     v_new text := auth._normalize_email(new_email);
 BEGIN
-    IF EXISTS (SELECT FROM auth.users u WHERE lower(u.email) = v_new) THEN
+    IF EXISTS (SELECT FROM auth.users u WHERE auth._email_key(u.email) = v_new) THEN
         RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'email is already registered';
     END IF;
     -- sent to the new address, which the token then proves

@@ -9,7 +9,7 @@ DECLARE
     v_uid uuid;
     v_token text;
 BEGIN
-    SELECT u.id INTO v_uid FROM auth.users u WHERE lower(u.email) = v_email;
+    SELECT u.id INTO v_uid FROM auth.users u WHERE auth._email_key(u.email) = v_email;
     -- The same work either way (rate limit, token, row); an unknown email's
     -- token is stored unbound to any user and never returned.
     v_token := auth._issue_secret('password_reset', v_email, v_uid,
@@ -39,7 +39,7 @@ BEGIN
     v_secret := auth._consume_token(token, 'pwr', 'password_reset');
     -- and only while the account still has the address the link went to
     SELECT u.email_verified_at IS NULL INTO v_claim FROM auth.users u
-     WHERE u.id = v_secret.user_id AND lower(u.email) = v_secret.email;
+     WHERE u.id = v_secret.user_id AND auth._email_key(u.email) = v_secret.email;
     IF v_secret.user_id IS NULL OR v_claim IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired password reset link',
             HINT = 'Request a new link.';

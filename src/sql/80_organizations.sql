@@ -170,6 +170,7 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    PERFORM auth._check_length(role, 'role');
     IF NOT EXISTS (SELECT FROM auth.roles r
                     WHERE r.name = role AND (r.org_id IS NULL OR r.org_id = _check_role.org_id)) THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('role "%s" does not exist', role);
@@ -216,7 +217,8 @@ COMMENT ON FUNCTION auth._check_owner_left(uuid) IS
     'internal: 42501 when the organization has no owner left';
 REVOKE ALL ON FUNCTION auth._check_owner_left(uuid) FROM PUBLIC;
 
--- The slug of a name: lower-case letters, digits and single dashes.
+-- The slug of a name: lower-case letters, digits and single dashes (48
+-- characters, so that "-2", "-3", ... still fit the slug's bound).
 CREATE FUNCTION auth._slugify(name text) RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -228,15 +230,36 @@ CREATE FUNCTION auth._check_slug(slug text) RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    v_max int := auth._limit('slug');
 BEGIN
-    IF slug IS NULL OR slug !~ '^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$' OR slug ~ '--' THEN
+    IF slug IS NULL OR length(slug) > v_max OR slug !~ '^[a-z0-9]([a-z0-9-]*[a-z0-9])?$' OR slug ~ '--' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid slug',
-            HINT = 'A slug is 1 to 64 lowercase letters, digits and single dashes, starting and ending with a letter or digit.';
+            HINT = format('A slug is 1 to %s lowercase letters, digits and single dashes, starting and ending with a letter or digit.', v_max);
     END IF;
 END
 $$;
 COMMENT ON FUNCTION auth._check_slug(text) IS 'internal: 22023 unless the slug is valid';
 REVOKE ALL ON FUNCTION auth._check_slug(text) FROM PUBLIC;
+
+-- An organization's name (not only spaces), logo and metadata, within
+-- their bounds; NULL passes (the callers say whether a field is required).
+CREATE FUNCTION auth._check_organization_fields(name text, logo text, metadata jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF btrim(name) = '' OR length(name) > auth._limit('organization name') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('an organization needs a name of 1 to %s characters', auth._limit('organization name'));
+    END IF;
+    PERFORM auth._check_length(logo, 'logo');
+    PERFORM auth._check_metadata(metadata);
+END
+$$;
+COMMENT ON FUNCTION auth._check_organization_fields(text, text, jsonb) IS
+    'internal: 22023 unless an organization''s name, logo and metadata are within their bounds';
+REVOKE ALL ON FUNCTION auth._check_organization_fields(text, text, jsonb) FROM PUBLIC;
 
 CREATE FUNCTION auth.create_organization(name text, slug text DEFAULT NULL,
                                          metadata jsonb DEFAULT '{}')
@@ -251,9 +274,7 @@ DECLARE
     v_id uuid;
     v_n int := 1;
 BEGIN
-    IF name IS NULL OR btrim(name) = '' OR length(name) > 200 THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an organization needs a name of 1 to 200 characters';
-    END IF;
+    PERFORM auth._check_organization_fields(coalesce(name, ''), NULL, metadata);
     IF v_slug IS NOT NULL THEN
         PERFORM auth._check_slug(v_slug);
         INSERT INTO auth.organizations (name, slug, metadata)
@@ -281,7 +302,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auth.create_organization(text, text, jsonb) IS
-    'creates an organization with the caller as owner; the slug is validated (22023) and unique (23505), or derived from the name';
+    'creates an organization with the caller as owner; the slug is validated (22023) and unique (23505), or derived from the name; 22023 for a name or metadata past its bound';
 
 CREATE FUNCTION auth.update_organization(org_id uuid, name text DEFAULT NULL, slug text DEFAULT NULL,
                                          logo text DEFAULT NULL, metadata jsonb DEFAULT NULL)
@@ -296,9 +317,7 @@ BEGIN
     IF slug IS NOT NULL THEN
         PERFORM auth._check_slug(slug);
     END IF;
-    IF name IS NOT NULL AND (btrim(name) = '' OR length(name) > 200) THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an organization needs a name of 1 to 200 characters';
-    END IF;
+    PERFORM auth._check_organization_fields(name, logo, metadata);
     BEGIN
         UPDATE auth.organizations o
            SET name = coalesce(btrim(name), o.name), slug = coalesce(slug, o.slug),
@@ -313,7 +332,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auth.update_organization(uuid, text, text, text, jsonb) IS
-    'changes an organization''s name, slug, logo or metadata (NULL keeps it); needs organization:update';
+    'changes an organization''s name, slug, logo or metadata (NULL keeps it; 22023 past a bound); needs organization:update';
 
 CREATE FUNCTION auth.delete_organization(org_id uuid) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER

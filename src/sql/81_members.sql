@@ -217,15 +217,24 @@ CREATE FUNCTION auth._check_role_definition(name text, permissions text[]) RETUR
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    v_max int := auth._limit('role');
 BEGIN
-    IF name IS NULL OR name !~ '^[a-z][a-z0-9_-]{0,39}$' OR name IN ('owner', 'admin', 'member') THEN
+    IF name IS NULL OR length(name) > v_max OR name !~ '^[a-z][a-z0-9_-]*$'
+       OR name IN ('owner', 'admin', 'member') THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid role name',
-            HINT = 'A custom role is 1 to 40 lowercase letters, digits, - and _, and not owner, admin or member.';
+            HINT = format('A custom role is 1 to %s lowercase letters, digits, - and _, and not owner, admin or member.', v_max);
+    END IF;
+    IF cardinality(permissions) > auth._limit('permissions') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('a role holds at most %s permissions', auth._limit('permissions'));
     END IF;
     IF permissions IS NULL OR EXISTS (SELECT FROM unnest(permissions) p
-                                       WHERE p IS NULL OR p !~ '^([a-z][a-z0-9_-]*:([a-z][a-z0-9_-]*|\*)|\*)$') THEN
+                                       WHERE p IS NULL OR length(p) > auth._limit('permission')
+                                          OR p !~ '^([a-z][a-z0-9_-]*:([a-z][a-z0-9_-]*|\*)|\*)$') THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid permission',
-            HINT = 'A permission is resource:action, resource:* or *.';
+            HINT = format('A permission is resource:action, resource:* or *, of at most %s characters.',
+                          auth._limit('permission'));
     END IF;
 END
 $$;
@@ -289,6 +298,7 @@ AS $$
 DECLARE
     v_uid uuid := auth._require_permission(org_id, 'organization:update');
 BEGIN
+    PERFORM auth._check_length(name, 'role');
     PERFORM auth._lock_organization(org_id);
     IF EXISTS (SELECT FROM auth.members m WHERE m.org_id = org_id AND m.role = name) THEN
         RAISE EXCEPTION USING ERRCODE = '2BP01', MESSAGE = format('role "%s" is held by members', name),

@@ -60,7 +60,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'the team is not in this organization';
     END IF;
     IF EXISTS (SELECT FROM auth.members m JOIN auth.users u ON u.id = m.user_id
-                WHERE m.org_id = org_id AND lower(u.email) = v_email) THEN
+                WHERE m.org_id = org_id AND auth._email_key(u.email) = v_email) THEN
         RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'already a member of this organization';
     END IF;
     -- a new invitation replaces a pending one for the same address
@@ -95,7 +95,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired invitation';
     END IF;
     IF NOT EXISTS (SELECT FROM auth.users u
-                    WHERE u.id = v_uid AND lower(u.email) = v_inv.email
+                    WHERE u.id = v_uid AND auth._email_key(u.email) = v_inv.email
                       AND u.email_verified_at IS NOT NULL) THEN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'this invitation is for another email',
             HINT = 'Sign in with the invited address, verified.';
@@ -205,7 +205,7 @@ AS $$
     SELECT i.id, i.org_id, o.name, i.role, i.inviter_id, i.expires_at
       FROM auth.invitations i
       JOIN auth.organizations o ON o.id = i.org_id
-      JOIN auth.users u ON lower(u.email) = i.email AND u.email_verified_at IS NOT NULL
+      JOIN auth.users u ON auth._email_key(u.email) = i.email AND u.email_verified_at IS NOT NULL
      WHERE u.id = auth._require_account_uid() AND i.status = 'pending' AND i.expires_at > auth.now()
      ORDER BY i.created_at DESC
 $$;

@@ -22,8 +22,9 @@ LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF name IS NULL OR btrim(name) = '' OR length(name) > 200 THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'a team needs a name of 1 to 200 characters';
+    IF name IS NULL OR btrim(name) = '' OR length(name) > auth._limit('team name') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('a team needs a name of 1 to %s characters', auth._limit('team name'));
     END IF;
 END
 $$;

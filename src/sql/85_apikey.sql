@@ -118,14 +118,16 @@ BEGIN
     IF array_position(scopes, NULL) IS NOT NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'scopes must not contain null';
     END IF;
-    IF cardinality(scopes) > 32 THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an API key holds at most 32 scopes';
+    IF cardinality(scopes) > auth._limit('scopes') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('an API key holds at most %s scopes', auth._limit('scopes'));
     END IF;
     IF EXISTS (SELECT FROM unnest(scopes) s
-                WHERE NOT (s ~ '^[A-Za-z0-9_./:-]{1,64}$' OR s = '*'
-                           OR (s ~ '^[A-Za-z0-9_./:-]{1,62}:\*$'))) THEN
+                WHERE length(s) > auth._limit('scope')
+                   OR NOT (s ~ '^[A-Za-z0-9_./:-]+$' OR s = '*' OR s ~ '^[A-Za-z0-9_./:-]+:\*$')) THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid scope',
-            DETAIL = 'A scope is 1 to 64 letters, digits or _ . / : -, or "*", or ends in ":*".';
+            DETAIL = format('A scope is 1 to %s letters, digits or _ . / : -, or "*", or ends in ":*".',
+                            auth._limit('scope'));
     END IF;
     RETURN ARRAY(SELECT DISTINCT s FROM unnest(scopes) s ORDER BY s);
 END
@@ -183,12 +185,11 @@ LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF btrim(name) = '' OR length(name) > 200 THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an API key needs a name of 1 to 200 characters';
+    IF btrim(name) = '' OR length(name) > auth._limit('API key name') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('an API key needs a name of 1 to %s characters', auth._limit('API key name'));
     END IF;
-    IF jsonb_typeof(metadata) <> 'object' OR octet_length(metadata::text) > 16384 THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'metadata must be a JSON object of at most 16 kB';
-    END IF;
+    PERFORM auth._check_metadata(metadata);
 END
 $$;
 COMMENT ON FUNCTION auth._check_api_key_fields(text, jsonb) IS

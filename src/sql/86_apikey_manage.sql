@@ -30,10 +30,7 @@ DECLARE
     v_key record;
     v_grant auth.api_key_grant;
 BEGIN
-    IF name IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an API key needs a name of 1 to 200 characters';
-    END IF;
-    PERFORM auth._check_api_key_fields(name, metadata);
+    PERFORM auth._check_api_key_fields(coalesce(name, ''), metadata);
     IF NOT auth._api_key_prefix_is_valid(v_prefix) THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid API key prefix',
             DETAIL = 'A prefix is 1 to 16 lowercase letters or digits, and not one of the extension''s own token kinds.';

@@ -56,7 +56,7 @@ BEGIN
            email_verified_at = CASE WHEN v_claim THEN coalesce(u.email_verified_at, v_now)
                                     ELSE u.email_verified_at END
      WHERE u.id = user_id
-    RETURNING lower(u.email) INTO v_email;
+    RETURNING auth._email_key(u.email) INTO v_email;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
     END IF;
