@@ -20,9 +20,21 @@ COMMENT ON FUNCTION auth._autonomous(jsonb) IS
     'internal: runs auth._autonomous_dispatch(request) in a background worker''s own, committed transaction';
 REVOKE ALL ON FUNCTION auth._autonomous(jsonb) FROM PUBLIC;
 
+-- Who does the autonomous writes: 'workers' (the extension's own, when it
+-- is preloaded) or 'dynamic' (a short-lived dynamic worker per call).
+CREATE FUNCTION auth._autonomous_path() RETURNS text
+    AS 'MODULE_PATHNAME', 'auth_autonomous_path'
+    LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION auth._autonomous_path() IS
+    'internal: workers when the extension''s own background workers do the autonomous writes, dynamic when each starts a dynamic worker';
+REVOKE ALL ON FUNCTION auth._autonomous_path() FROM PUBLIC;
+
 -- Runs in the background worker.  op 'attempt': counts an attempt against
 -- a limit unless the limit is reached (serialised per key, so concurrent
--- attempts are counted exactly); op 'audit': an audit row.
+-- attempts are counted exactly); op 'audit': an audit row.  With
+-- "nowait": true (the extension's own workers ask so), an attempt whose
+-- key is locked answers {"busy": true} instead of waiting: any role can
+-- take that advisory lock, and a pooled worker must not wait for it.
 CREATE FUNCTION auth._autonomous_dispatch(request jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -38,7 +50,11 @@ DECLARE
 BEGIN
     CASE request->>'op'
     WHEN 'attempt' THEN
-        PERFORM pg_advisory_xact_lock(hashtextextended(v_scope || ':' || encode(v_key, 'hex'), 0));
+        IF NOT coalesce((request->>'nowait')::boolean, false) THEN
+            PERFORM pg_advisory_xact_lock(hashtextextended(v_scope || ':' || encode(v_key, 'hex'), 0));
+        ELSIF NOT pg_try_advisory_xact_lock(hashtextextended(v_scope || ':' || encode(v_key, 'hex'), 0)) THEN
+            RETURN jsonb_build_object('busy', true);
+        END IF;
         SELECT count(*) INTO v_count FROM auth.attempts a
          WHERE a.scope = v_scope AND a.key = v_key AND a.attempted_at > v_at - v_window;
         IF v_count >= v_max THEN
