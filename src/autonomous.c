@@ -26,7 +26,8 @@
  *    A worker serves one database (as the owner of its auth schema): it
  *    binds to the first it is asked for, and when work waits for a database
  *    no worker serves, an idle worker exits and is restarted at once,
- *    unbound.
+ *    unbound; so does a worker idle for IDLE_UNBIND_MS, which lets DROP
+ *    DATABASE proceed.
  *  - Otherwise: a short-lived dynamic background worker per call (the slots
  *    are shared with parallel query; when none can be had the call fails
  *    closed), and per hand-off one that is not waited for (none free: the
@@ -68,6 +69,7 @@
 #define ASYNC_QUEUE_LEN		256
 #define BUSY_RESPONSE		"{\"busy\": true}"
 #define BUSY_RETRY_MS		20
+#define IDLE_UNBIND_MS		2000	/* then a worker lets its database go */
 
 /* ---- the dynamic path ---- */
 
@@ -1037,11 +1039,34 @@ auth_pool_main(Datum arg)
 			proc_exit(1);		/* restarted at once, unbound */
 		if (call < 0 && nbatch == 0)
 		{
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH |
-							 (deferred ? WL_TIMEOUT : 0),
-							 deferred ? BUSY_RETRY_MS : -1,
-							 PG_WAIT_EXTENSION);
+			int			rc;
+
+			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT |
+						   WL_EXIT_ON_PM_DEATH,
+						   deferred ? BUSY_RETRY_MS : IDLE_UNBIND_MS,
+						   PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
+
+			/*
+			 * Idle: let the database go (exit, restarted unbound), so that
+			 * DROP DATABASE or CREATE DATABASE ... TEMPLATE, which wait 5 s
+			 * for other connections, are not refused because of us.
+			 */
+			if ((rc & WL_TIMEOUT) && !deferred)
+			{
+				LWLockAcquire(pool->lock, LW_EXCLUSIVE);
+				rebind = oldest_call(me->database, me->role,
+									 &deferred) < 0 && !deferred;
+				for (int i = 0; rebind && i < ASYNC_QUEUE_LEN; i++)
+					if (pool->async_used[i] &&
+						pool->async[i].database == me->database)
+						rebind = false;
+				if (rebind)
+					me->state = WORKER_IDLE;
+				LWLockRelease(pool->lock);
+				if (rebind)
+					proc_exit(1);
+			}
 		}
 	}
 }

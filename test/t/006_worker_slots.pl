@@ -116,6 +116,11 @@ is( query($node,
 	'2', 'preloaded: the failures were audited in their own database');
 stop_filling($node, $bg);
 
+# A worker bound to a database lets it go once idle: DROP DATABASE, which
+# waits up to 5 s for other connections, is not refused because of it.
+is(query($node, 'DROP DATABASE other; SELECT 1'),
+	'1', 'preloaded: a database the workers served can be dropped');
+
 # A session's refresh is handed to a worker and lands after the call.
 sub refresh_lands
 {
