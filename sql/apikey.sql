@@ -4,6 +4,7 @@
 \i sql/include/setup.psql
 
 \i sql/include/as_user.psql
+\i sql/include/settled.psql
 -- The verdict on a key without the key: valid, code, and whether the
 -- owner, organization and scopes came back.
 CREATE FUNCTION pg_temp.verdict(key text, required text[] DEFAULT '{}')
@@ -123,13 +124,15 @@ SELECT valid FROM auth.verify_api_key(:'k_plain');
 SELECT valid FROM auth.verify_api_key(:'k_plain');
 SELECT pg_stat_get_xact_tuples_updated('auth.api_keys'::regclass) - :updated_before AS rows_updated;
 COMMIT;
+-- (a worker writes the touch, after the call and outside its transaction)
+SELECT pg_temp.settled(format('SELECT last_used_at IS NOT NULL FROM auth.api_keys WHERE id = %L', :'k_plain_id')) AS touch_written;
 SELECT last_used_at AS plain_used FROM auth.api_keys WHERE id = :'k_plain_id' \gset
 SET auth.time_offset = '30s';
 SELECT valid FROM auth.verify_api_key(:'k_plain');
 SELECT last_used_at = :'plain_used' AS not_touched_within_a_minute FROM auth.api_keys WHERE id = :'k_plain_id';
 SET auth.time_offset = '2min';
 SELECT valid FROM auth.verify_api_key(:'k_plain');
-SELECT last_used_at > :'plain_used' AS touched_after_a_minute FROM auth.api_keys WHERE id = :'k_plain_id';
+SELECT pg_temp.settled(format('SELECT last_used_at > %L FROM auth.api_keys WHERE id = %L', :'plain_used', :'k_plain_id')) AS touched_after_a_minute;
 -- nor in a read-only transaction
 SET auth.time_offset = '10min';
 BEGIN READ ONLY;

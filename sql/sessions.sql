@@ -1,5 +1,6 @@
 -- Sessions: issuing, verifying, sliding expiry, revocation, authenticate.
 \i sql/include/setup.psql
+\i sql/include/settled.psql
 
 SELECT auth.sign_up('sam@example.com', 'sam password') AS sam \gset
 SELECT auth.sign_up('tia@example.com', 'tia password') AS tia \gset
@@ -52,6 +53,8 @@ SELECT refreshed_at = :'before_refresh' AS not_refreshed FROM auth.sessions WHER
 -- ... then the expiry moves to now + ttl ...
 SET auth.time_offset = '2d';
 SELECT expires_at - auth.now() AS remaining FROM auth.verify_session(:'sam1');
+-- (a worker writes the refresh, after the call and outside its transaction)
+SELECT pg_temp.settled(format('SELECT refreshed_at > created_at + interval %L FROM auth.sessions WHERE id = %L', '1d', :'sam1_id')) AS refresh_written;
 SELECT refreshed_at - :'before_refresh'::timestamptz > interval '2 days' AS refreshed_later,
        expires_at - :'before_expiry'::timestamptz > interval '2 days' AS extended
   FROM auth.sessions WHERE id = :'sam1_id';
@@ -66,12 +69,16 @@ SELECT refreshed_at = :'refreshed_2d' AS not_refreshed_read_only FROM auth.sessi
 -- auth.session_max_lifetime (30 days) ...
 SET auth.time_offset = '8d';
 SELECT user_id IS NOT NULL AS live_8d FROM auth.verify_session(:'sam1');
+SELECT pg_temp.settled(format('SELECT refreshed_at > created_at + interval %L FROM auth.sessions WHERE id = %L', '7d', :'sam1_id')) AS refresh_written;
 SET auth.time_offset = '14d';
 SELECT user_id IS NOT NULL AS live_14d FROM auth.verify_session(:'sam1');
+SELECT pg_temp.settled(format('SELECT refreshed_at > created_at + interval %L FROM auth.sessions WHERE id = %L', '13d', :'sam1_id')) AS refresh_written;
 SET auth.time_offset = '20d';
 SELECT user_id IS NOT NULL AS live_20d FROM auth.verify_session(:'sam1');
+SELECT pg_temp.settled(format('SELECT refreshed_at > created_at + interval %L FROM auth.sessions WHERE id = %L', '19d', :'sam1_id')) AS refresh_written;
 SET auth.time_offset = '26d';
 SELECT user_id IS NOT NULL AS live_26d FROM auth.verify_session(:'sam1');
+SELECT pg_temp.settled(format('SELECT refreshed_at > created_at + interval %L FROM auth.sessions WHERE id = %L', '25d', :'sam1_id')) AS refresh_written;
 SELECT expires_at - created_at AS capped_lifetime FROM auth.sessions WHERE id = :'sam1_id';
 -- ... and dead once expired.
 SET auth.time_offset = '43201min';  -- 30 days and a minute

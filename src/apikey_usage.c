@@ -1,10 +1,14 @@
 /*
  * apikey_usage.c: counting a use of an API key against its limits.
  *
- * A key without limits causes no write but a touch of last_used_at at most
- * once per auth.api_key_touch_interval.  `remaining` is a durable quota:
- * one UPDATE ... WHERE remaining > 0 RETURNING, exact under concurrency,
- * committed with the caller.  The rate-limit window is counted in shared
+ * A key without limits causes no write in the caller's transaction: its
+ * last_used_at is touched at most once per auth.api_key_touch_interval by
+ * a worker (autonomous.c), so the caller holds no lock on the row that
+ * revoking or disabling the key must write.  `remaining` is a durable
+ * quota: one UPDATE ... WHERE remaining > 0 RETURNING, exact under
+ * concurrency, committed with the caller (and given back by its rollback);
+ * it holds the key's row until the caller ends, so a revocation of a key
+ * with a quota waits for the transactions using it (README "API keys").  The rate-limit window is counted in shared
  * memory when auth is preloaded (apikey_window.c), and otherwise by the
  * same exact row update as the quota, which serializes one key's requests
  * (auth.check() says so).  A key with limits is refused on a hot standby,
@@ -19,36 +23,29 @@
 #include "utils/builtins.h"
 
 #include "apikey.h"
+#include "autonomous.h"
 #include "catalog.h"
 #include "clock.h"
 
 /*
  * Touches last_used_at when it is older than auth.api_key_touch_interval:
- * the only write a key without limits ever causes.  Skipped where a write
- * is impossible or could make the verification fail (standby, read-only,
- * REPEATABLE READ), and for a row another transaction holds.
+ * the only write a key without limits ever causes, handed to a worker and
+ * not waited for (see refresh_if_due in session.c).  Not on a standby nor
+ * for a read-only transaction.
  */
 static void
 touch_if_due(const KeyRow *row)
 {
-	static AuthQuery touch = {
-		.sql = "UPDATE auth.api_keys SET last_used_at = $2"
-		" WHERE id OPERATOR(pg_catalog.=) ("
-		"  SELECT k.id FROM auth.api_keys k"
-		"  WHERE k.id OPERATOR(pg_catalog.=) $1 FOR UPDATE SKIP LOCKED)",
-		.nargs = 2,
-		.argtypes = {UUIDOID, TIMESTAMPTZOID},
-	};
-	Datum		values[2];
 	TimestampTz now = auth_now();
 
 	if (row->last_used_at >
 		now - (TimestampTz) auth_api_key_touch_interval * USECS_PER_SEC ||
-		RecoveryInProgress() || XactReadOnly || IsolationUsesXactSnapshot())
+		RecoveryInProgress() || XactReadOnly)
 		return;
-	values[0] = UUIDPGetDatum(&row->key_id);
-	values[1] = TimestampTzGetDatum(now);
-	(void) auth_query_run(&touch, values, 0, NULL, NULL);
+	(void) auth_async_write(AUTH_ASYNC_TOUCH_API_KEY, &row->key_id, now, 0,
+							now,
+							now - (TimestampTz) auth_api_key_touch_interval *
+							USECS_PER_SEC);
 }
 
 /* What auth._api_key_consume answered. */

@@ -13,6 +13,7 @@
 #include "utils/guc.h"
 
 #include "apikey.h"
+#include "autonomous.h"
 #include "clock.h"
 #include "identity.h"
 #include "onetime.h"
@@ -31,6 +32,8 @@ _PG_init(void)
 	/* layer 1 */
 	auth_clock_init();
 	auth_settings_init();
+	/* layer 2: the extension's own workers, when preloaded */
+	auth_autonomous_init();
 	/* layer 4: credentials register their kinds of identity */
 	auth_session_init();
 	auth_api_key_init();

@@ -5,10 +5,12 @@
  * the unique index on auth.sessions(token_hash), straight from C with no
  * SPI round trip.  The session row carries a copy of its user's ban
  * (kept by a trigger on auth.users), so no second probe is needed.
- * Nothing is written unless the session is due for its sliding refresh
- * (at most once per auth.session_refresh_age), and never on a hot standby
- * or in a read-only transaction.  The module registers the identity kind
- * "session" and defines the sessions' settings.
+ * Nothing is written in the caller's transaction: a session due for its
+ * sliding refresh (at most once per auth.session_refresh_age) is extended
+ * by a worker (autonomous.c), so that the caller holds no lock on the row
+ * a revocation must write; never on a hot standby or for a read-only
+ * transaction.  The module registers the identity kind "session" and
+ * defines the sessions' settings.
  */
 #include "postgres.h"
 
@@ -23,6 +25,7 @@
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 
+#include "autonomous.h"
 #include "catalog.h"
 #include "clock.h"
 #include "identity.h"
@@ -152,44 +155,36 @@ fetch_live_session(AuthRel index, RegProcedure eqproc, Datum key,
 /*
  * Sliding expiry: extends a session last refreshed more than
  * auth.session_refresh_age ago to now + auth.session_ttl, capped at
- * created_at + auth.session_max_lifetime.  A row another transaction is
- * refreshing is skipped rather than waited for.
+ * created_at + auth.session_max_lifetime.  The write is handed to a worker
+ * and not waited for: in the caller's transaction it would hold the row
+ * until the caller commits, and revoking the session, banning its user or
+ * changing the password would wait for that (lifecycle property 3).  The
+ * worker skips a row someone holds; the refresh is then due again at the
+ * next verification.
  */
 static void
 refresh_if_due(SessionRow *row)
 {
-	static AuthQuery refresh = {
-		.sql = "UPDATE auth.sessions SET expires_at = $2, refreshed_at = $3"
-		" WHERE id OPERATOR(pg_catalog.=) ("
-		"  SELECT s.id FROM auth.sessions s"
-		"  WHERE s.id OPERATOR(pg_catalog.=) $1 AND s.revoked_at IS NULL"
-		"  FOR UPDATE SKIP LOCKED)",
-		.nargs = 3,
-		.argtypes = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
-	};
 	TimestampTz now = auth_now();
 	TimestampTz new_expires;
-	Datum		values[3];
 
 	/*
-	 * No write on a standby or in a read-only transaction; none either in a
-	 * REPEATABLE READ or SERIALIZABLE one, where a concurrent refresh of the
-	 * same row would make this verification fail with 40001.
+	 * No write on a standby, nor for a read-only transaction, which asked
+	 * for none.
 	 */
 	if (row->refreshed_at >
 		now - (TimestampTz) session_refresh_age * USECS_PER_SEC ||
-		RecoveryInProgress() || XactReadOnly || IsolationUsesXactSnapshot())
+		RecoveryInProgress() || XactReadOnly)
 		return;
 	new_expires = Min(now + (TimestampTz) session_ttl * USECS_PER_SEC,
 					  row->created_at +
 					  (TimestampTz) session_max_lifetime * USECS_PER_SEC);
 	if (new_expires <= row->expires_at)
 		return;
-
-	values[0] = UUIDPGetDatum(&row->id);
-	values[1] = TimestampTzGetDatum(new_expires);
-	values[2] = TimestampTzGetDatum(now);
-	if (auth_query_run(&refresh, values, 0, NULL, NULL) == 1)
+	if (auth_async_write(AUTH_ASYNC_REFRESH_SESSION, &row->id, new_expires,
+						 now, now,
+						 now - (TimestampTz) session_refresh_age *
+						 USECS_PER_SEC))
 		row->expires_at = new_expires;
 }
 

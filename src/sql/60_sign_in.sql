@@ -20,9 +20,21 @@ COMMENT ON FUNCTION auth._autonomous(jsonb) IS
     'internal: runs auth._autonomous_dispatch(request) in a background worker''s own, committed transaction';
 REVOKE ALL ON FUNCTION auth._autonomous(jsonb) FROM PUBLIC;
 
+-- Who does the autonomous writes: 'workers' (the extension's own, when it
+-- is preloaded) or 'dynamic' (a short-lived dynamic worker per call).
+CREATE FUNCTION auth._autonomous_path() RETURNS text
+    AS 'MODULE_PATHNAME', 'auth_autonomous_path'
+    LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION auth._autonomous_path() IS
+    'internal: workers when the extension''s own background workers do the autonomous writes, dynamic when each starts a dynamic worker';
+REVOKE ALL ON FUNCTION auth._autonomous_path() FROM PUBLIC;
+
 -- Runs in the background worker.  op 'attempt': counts an attempt against
 -- a limit unless the limit is reached (serialised per key, so concurrent
--- attempts are counted exactly); op 'audit': an audit row.
+-- attempts are counted exactly); op 'audit': an audit row.  With
+-- "nowait": true (the extension's own workers ask so), an attempt whose
+-- key is locked answers {"busy": true} instead of waiting: any role can
+-- take that advisory lock, and a pooled worker must not wait for it.
 CREATE FUNCTION auth._autonomous_dispatch(request jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -38,7 +50,11 @@ DECLARE
 BEGIN
     CASE request->>'op'
     WHEN 'attempt' THEN
-        PERFORM pg_advisory_xact_lock(hashtextextended(v_scope || ':' || encode(v_key, 'hex'), 0));
+        IF NOT coalesce((request->>'nowait')::boolean, false) THEN
+            PERFORM pg_advisory_xact_lock(hashtextextended(v_scope || ':' || encode(v_key, 'hex'), 0));
+        ELSIF NOT pg_try_advisory_xact_lock(hashtextextended(v_scope || ':' || encode(v_key, 'hex'), 0)) THEN
+            RETURN jsonb_build_object('busy', true);
+        END IF;
         SELECT count(*) INTO v_count FROM auth.attempts a
          WHERE a.scope = v_scope AND a.key = v_key AND a.attempted_at > v_at - v_window;
         IF v_count >= v_max THEN
@@ -51,6 +67,9 @@ BEGIN
         INSERT INTO auth.attempts (scope, key, attempted_at) VALUES (v_scope, v_key, v_at);
         RETURN jsonb_build_object('allowed', true, 'count', v_count + 1);
     WHEN 'audit' THEN
+        -- announced as the caller's settings say, not the worker's
+        PERFORM pg_catalog.set_config('auth.notify_events',
+                CASE WHEN (request->>'notify')::boolean THEN 'on' ELSE 'off' END, true);
         PERFORM auth._audit(request->>'event', (request->>'user_id')::uuid, NULL,
                             (request->>'ip')::inet, coalesce(request->'detail', '{}'),
                             (request->>'at')::timestamptz);
@@ -131,7 +150,9 @@ BEGIN
                                      coalesce(v_user.password_hash, auth._dummy_password_hash()))
                 AND v_user.password_hash IS NOT NULL AND length(password) <= auth._limit('password');
     EXCEPTION WHEN invalid_parameter_value THEN
-        RAISE WARNING 'user % has a password hash that cannot be verified', v_user.id;
+        -- to the server log only: a client must not learn that the email
+        -- has an account
+        RAISE LOG 'user % has a password hash that cannot be verified', v_user.id;
         v_ok := false;
     END;
     IF NOT v_ok THEN
@@ -140,7 +161,7 @@ BEGIN
         BEGIN
             PERFORM auth._autonomous(jsonb_build_object(
                 'op', 'audit', 'event', 'sign_in_failed', 'user_id', v_user.id, 'ip', ip,
-                'at', auth._clock(),
+                'at', auth._clock(), 'notify', auth._setting_bool('auth.notify_events'),
                 'detail', jsonb_build_object('email', left(v_email, 254),
                                              'attempt', (v_try->>'count')::int)));
         EXCEPTION WHEN insufficient_resources THEN

@@ -165,9 +165,12 @@ BEGIN
     RETURN QUERY SELECT 'clock', auth._setting_interval('auth.time_offset') = interval '0',
         format('auth.time_offset = %s (tests only)', current_setting('auth.time_offset'));
     RETURN QUERY SELECT 'background workers',
-        v_workers > current_setting('max_parallel_workers')::int,
-        format('max_worker_processes = %s, max_parallel_workers = %s; sign-ins need worker slots parallel query leaves free',
-               v_workers, current_setting('max_parallel_workers'));
+        auth._autonomous_path() = 'workers' OR v_workers > current_setting('max_parallel_workers')::int,
+        CASE WHEN auth._autonomous_path() = 'workers'
+             THEN format('attempts are counted by %s workers of the extension''s own (auth.autonomous_workers), which parallel query cannot crowd out',
+                         current_setting('auth.autonomous_workers'))
+             ELSE format('auth is not in shared_preload_libraries: each counted attempt starts a dynamic background worker; max_worker_processes = %s, max_parallel_workers = %s; sign-ins need worker slots parallel query leaves free',
+                         v_workers, current_setting('max_parallel_workers')) END;
     RETURN QUERY SELECT 'API-key rate limits', auth._api_key_rate_limit_store() = 'memory',
         CASE WHEN auth._api_key_rate_limit_store() = 'memory'
              THEN format('counted in shared memory (auth.api_key_rate_limit_slots = %s)',

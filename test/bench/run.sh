@@ -19,6 +19,9 @@
 #       vs verify_session and SELECT 1 (goal: within 10% of verify_session),
 #       and of one rate-limited key shared by 8 clients vs SELECT 1 and a
 #       key without limits at 8 clients
+#   (h) pgbench TPS of a failing auth.sign_in (argon2, the attempt counted
+#       and the failure audited outside the transaction) vs
+#       auth.verify_password alone at the same hash cost    goal <= 1.1x
 #
 # Needs PGHOST/PGPORT/PGUSER/PGDATABASE of a superuser (the harness exports
 # them for a throwaway cluster).  Creates the database $BENCH_DB (default
@@ -307,7 +310,7 @@ printf '  parallel workers launched: literal %s, auth.uid() %s\n' \
 	"$(workers_of p_literal)" "$(workers_of p_auth)"
 
 # ------------------------------------------------------------- pgbench
-say "(d, e, g) pgbench -c $CLIENTS (8 for g_*8) -T $PGB_T -M prepared, $PGB_ROUNDS rounds of 10 scripts"
+say "(d, e, g, h) pgbench -c $CLIENTS (8 for g_*8) -T $PGB_T -M prepared, $PGB_ROUNDS rounds of 12 scripts"
 pgb() { # label script
 	local out=$WORK/pgbench.$1.$r c=$CLIENTS
 	case $1 in *8) c=8 ;; esac
@@ -330,10 +333,11 @@ pgb() { # label script
 : >"$WORK/tps"
 # the order rotates from round to round
 pgb_labels=(d_verify d_token d_select1 d_hand e_magic_link e_sign_in
-	g_api_key g_rated8 g_api_key8 g_select1_8)
+	g_api_key g_rated8 g_api_key8 g_select1_8 h_sign_in_failing h_verify_password)
 pgb_scripts=(pgbench_verify.sql pgbench_token.sql pgbench_select1.sql pgbench_hand.sql
 	pgbench_magic_link.sql pgbench_sign_in.sql
-	pgbench_api_key.sql pgbench_api_key_rated.sql pgbench_api_key.sql pgbench_select1.sql)
+	pgbench_api_key.sql pgbench_api_key_rated.sql pgbench_api_key.sql pgbench_select1.sql
+	pgbench_sign_in_failing.sql pgbench_verify_password.sql)
 for ((r = 1; r <= PGB_ROUNDS; r++)); do
 	for ((k = 0; k < ${#pgb_labels[@]}; k++)); do
 		j=$(((r - 1 + k) % ${#pgb_labels[@]}))
@@ -361,6 +365,7 @@ e_magic=$(tps_median e_magic_link); e_sign_in=$(tps_median e_sign_in)
 f_lit=$(median f_literal); f_auth=$(median f_auth); f_bj=$(median f_basejump)
 g_key=$(tps_median g_api_key); g_rated8=$(tps_median g_rated8)
 g_key8=$(tps_median g_api_key8); g_select1_8=$(tps_median g_select1_8)
+h_fail=$(tps_median h_sign_in_failing); h_verify=$(tps_median h_verify_password)
 
 row() { # name auth baseline ratio-expression goal-op goal-value unit [ratio-suffix]
 	awk -v name="$1" -v a="$2" -v b="$3" -v r="$4" -v op="$5" -v g="$6" -v unit="$7" -v sfx="${8:-}" 'BEGIN {
@@ -392,5 +397,7 @@ row "pgbench verify_session / verify_api_key" "$g_key" "$d_verify" "$(ratio "$d_
 row "pgbench verify_api_key / SELECT 1" "$g_key" "$d_select1" "$(ratio "$g_key" "$d_select1")" info "" tps
 row "pgbench rate-limited key, 8 clients / SELECT 1" "$g_rated8" "$g_select1_8" "$(ratio "$g_rated8" "$g_select1_8")" info "" tps
 row "  / key without limits, 8 clients" "$g_rated8" "$g_key8" "$(ratio "$g_rated8" "$g_key8")" info "" tps
+row "pgbench verify_password / failing sign_in" "$h_fail" "$h_verify" "$(ratio "$h_verify" "$h_fail")" le 1.1 tps
+echo "(h) autonomous writes by: $(psql_db -Atc "SELECT auth._autonomous_path()")"
 echo
 echo "bench finished in $(($(date +%s) - started)) s ($(nproc 2>/dev/null || echo ?) cores)"

@@ -117,3 +117,18 @@ GRANT SELECT ON tenant_rows TO bench_app, bench_supabase;
 
 VACUUM (FREEZE, ANALYZE) auth.users, auth.sessions, bench_tokens, hand_sessions,
     docs, auth.members, tenant_rows;
+
+-- (h) a failing sign-in (an unknown email: argon2 on the dummy hash, the
+-- attempt counted and the failure audited by the extension's workers),
+-- caught so that pgbench goes on; and verify_password alone on a hash of
+-- the same cost.
+CREATE FUNCTION bench_failing_sign_in(i bigint) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM auth.sign_in('nobody' || i || '@bench.test', 'bench wrong password');
+    RETURN true;
+EXCEPTION WHEN invalid_password THEN
+    RETURN false;
+END
+$$;
+CREATE TABLE bench_hash AS SELECT auth.hash_password('bench password') AS h;
