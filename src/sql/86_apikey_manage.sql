@@ -48,6 +48,19 @@ BEGIN
     IF v_banned > v_now THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended';
     END IF;
+    -- The session the key is made under must be live now, not only when
+    -- the transaction first checked it: a reset, a claim or a sign-out
+    -- committed since (the user row lock above waits for one in progress)
+    -- ended it, and a key made after that would outlive it.  (A key made by
+    -- a key: verification walks the chain.)
+    IF auth.session_id() IS NOT NULL AND NOT EXISTS (
+            SELECT FROM auth.sessions s
+             WHERE s.id = auth.session_id() AND s.revoked_at IS NULL
+               AND s.expires_at > v_now) THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid session token',
+            DETAIL = 'The session ended while this transaction was open.',
+            HINT = 'Sign in again to get a new session token.';
+    END IF;
     IF org_id IS NOT NULL AND NOT EXISTS (
             SELECT FROM auth.members m WHERE m.org_id = org_id AND m.user_id = user_id FOR SHARE) THEN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'not a member of this organization';
