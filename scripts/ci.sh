@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# CI (.ci/run): what every change must pass, on Debian 12.
+#   build-gcc, build-clang   the extension built with each compiler and
+#                            -Werror added: any warning fails
+#   ubsan                    the regression suite against a gcc build with
+#                            -fsanitize=undefined -fno-sanitize-recover=all;
+#                            undefined behaviour aborts the backend
+#   fuzz                     make fuzz, time-bounded (when there is one)
+#   test                     make test, the README's command, on the normal
+#                            build (which it reinstalls)
+# Every step runs even when one before it failed. The last line printed is
+# "N passed, M failed" over all steps: the tests of make test and of the
+# UBSan run, plus one check per build (and for fuzz); a step that fails
+# without a failing test to show for it counts as one failure.
+#
+# Installs packages (scripts/deps.sh) and the extension into PostgreSQL's
+# directories, so on a fresh machine run it as root. PG_CONFIG, when set, is
+# used throughout (e.g. a private copy of PostgreSQL to install into);
+# otherwise Debian's PostgreSQL 15, as `make` picks it.
+set -euo pipefail
+given_pg_config=${PG_CONFIG:-}
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/common.sh"
+cd "$ROOT"
+
+# Long enough for the whole of make fuzz; a bound, not a target.
+FUZZ_TIMEOUT=${AUTH_CI_FUZZ_TIMEOUT:-300}
+UBSAN_COPT='-fsanitize=undefined -fno-sanitize-recover=all'
+# Abort (SIGABRT) rather than exit(1): the postmaster takes exit status 1 of
+# a backend for an orderly FATAL exit and would carry on with whatever that
+# backend left in shared memory; a crash makes it reset every backend, so the
+# test that hit the UB and the ones after it fail.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-abort_on_error=1:halt_on_error=1:print_stacktrace=1:disable_coredump=1}
+
+MK=(make)
+[ -z "$given_pg_config" ] || MK+=(PG_CONFIG="$given_pg_config")
+JOBS=$(nproc 2>/dev/null || echo 2)
+LOGS=$(mktemp -d /tmp/auth-ci.XXXXXX)
+trap 'rm -rf "$LOGS"' EXIT
+
+total_pass=0 total_fail=0 summary=()
+
+# record STEP PASS FAIL SECONDS [NOTE]
+record() {
+	total_pass=$((total_pass + $2))
+	total_fail=$((total_fail + $3))
+	summary+=("$(printf '%-12s %d passed, %d failed  (%ds)%s' "$1" "$2" "$3" "$4" "${5:+ $5}")")
+}
+
+# check STEP CMD...: a step that is one check, passed when CMD succeeds.
+check() {
+	local step=$1 start=$SECONDS rc=0
+	shift
+	say "ci: $step"
+	"$@" || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		record "$step" 1 0 $((SECONDS - start))
+	else
+		record "$step" 0 1 $((SECONDS - start)) "(exited $rc)"
+	fi
+}
+
+# tests STEP CMD...: a step whose CMD ends with "N passed, M failed"
+# (scripts/test.sh); its counts are added to the total.
+tests() {
+	local step=$1 start=$SECONDS rc line p=0 f=0 note=""
+	shift
+	say "ci: $step"
+	set +e
+	"$@" 2>&1 | tee "$LOGS/$step.log"
+	rc=${PIPESTATUS[0]}
+	set -e
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGS/$step.log" | tail -n 1 || true)
+	[ -z "$line" ] || read -r p _ f _ <<<"$line"
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		note="(exited $rc without a failing test: counted as 1 failure)"
+		f=1
+	fi
+	record "$step" "$p" "$f" $((SECONDS - start)) "$note"
+}
+
+skip() { summary+=("$(printf '%-12s skipped (%s)' "$1" "$2")"); }
+
+# Step functions chain with || return: they run where set -e is off.
+
+# build CC COPT: a clean build, in parallel.
+build() {
+	"${MK[@]}" -s clean || return
+	"${MK[@]}" -j"$JOBS" CC="$1" COPT="$2"
+}
+
+# The regression suite against the UBSan build, installed in place of the
+# normal one (the test step reinstalls that). A report in the server log
+# fails the step even if no test noticed (e.g. in a background worker).
+ubsan() {
+	local rc=0 log
+	build gcc "$UBSAN_COPT" || return
+	ldd auth.so | grep -q libubsan || { say "auth.so does not link libubsan"; return 1; }
+	"${MK[@]}" -s install || return
+	PG_CONFIG=$PG_CONFIG MAKE=make AUTH_TEST_LAYERS=regress bash scripts/test.sh || rc=$?
+	for log in "$TMPROOT/cluster/server.log" "$TMPROOT/server.log"; do
+		[ -f "$log" ] || continue
+		if grep -q 'runtime error:' "$log"; then
+			say "UBSan reports in $log:"
+			grep -A 20 'runtime error:' "$log" | head -n 200
+			rc=1
+		fi
+	done
+	return "$rc"
+}
+
+has_make_target() { grep -qsE "^$1[[:space:]]*:([^=]|\$)" Makefile ./*.mk; }
+
+say "ci: packages"
+bash scripts/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+check build-gcc build gcc -Werror
+check build-clang build clang -Werror
+tests ubsan ubsan
+
+# ---- FUZZ ------------------------------------------------------------------
+# make fuzz (libFuzzer targets under fuzz/, issue 9) is to come. Once the
+# Makefile has a fuzz target it runs here, killed after $FUZZ_TIMEOUT seconds
+# (AUTH_CI_FUZZ_TIMEOUT); make fuzz should bound its own run well within that.
+if has_make_target fuzz; then
+	check fuzz timeout --kill-after=30 "$FUZZ_TIMEOUT" "${MK[@]}" fuzz
+else
+	skip fuzz "no make fuzz yet"
+fi
+# ---------------------------------------------------------------------------
+
+# Last, so that the normal build is what stays installed.
+"${MK[@]}" -s clean
+tests test "${MK[@]}" test
+
+say "ci results"
+printf '%s\n' "${summary[@]}"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
