@@ -11,7 +11,8 @@ SQL_PARTS   = $(sort $(wildcard src/sql/*.sql))
 DATA_built  = auth--$(EXTVERSION).sql
 # Released install scripts, kept as shipped, and the upgrade scripts.
 DATA        = $(sort $(wildcard versions/auth--*.sql))
-EXTRA_CLEAN = tmp results regression.diffs regression.out output_iso
+EXTRA_CLEAN = tmp results regression.diffs regression.out output_iso \
+              test/ubsan_options.o test/ubsan_options.bc
 
 # Debian's PostgreSQL 15 is the target; any other pg_config can be passed in.
 PG_CONFIG  ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
@@ -21,6 +22,15 @@ PG_CPPFLAGS = -I$(srcdir)/src
 # are the rule in fmgr signatures (PG_FUNCTION_ARGS), hence the one exception.
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter
 SHLIB_LINK += -lcrypto -largon2
+
+# make UBSAN=1: the build scripts/ci.sh runs the regression suite against,
+# under gcc's UndefinedBehaviorSanitizer (the .so links libubsan): any finding
+# is fatal, and test/ubsan_options.c makes it abort the backend. Run make
+# clean when switching to or from it.
+ifeq ($(UBSAN),1)
+PG_CFLAGS  += -fsanitize=undefined -fno-sanitize-recover=all
+OBJS       += test/ubsan_options.o
+endif
 
 REGRESS      = $(basename $(notdir $(sort $(wildcard sql/*.sql))))
 REGRESS_OPTS = --load-extension=pgcrypto

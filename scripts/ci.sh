@@ -2,8 +2,8 @@
 # CI (.ci/run): what every change must pass, on Debian 12.
 #   build-gcc, build-clang   the extension built with each compiler and
 #                            -Werror added: any warning fails
-#   ubsan                    the regression suite against a gcc build with
-#                            -fsanitize=undefined -fno-sanitize-recover=all;
+#   ubsan                    the regression suite against make UBSAN=1, a
+#                            gcc build with -fsanitize=undefined where
 #                            undefined behaviour aborts the backend
 #   fuzz                     make fuzz, time-bounded (when there is one)
 #   test                     make test, the README's command, on the normal
@@ -25,12 +25,6 @@ cd "$ROOT"
 
 # Long enough for the whole of make fuzz; a bound, not a target.
 FUZZ_TIMEOUT=${AUTH_CI_FUZZ_TIMEOUT:-300}
-UBSAN_COPT='-fsanitize=undefined -fno-sanitize-recover=all'
-# Abort (SIGABRT) rather than exit(1): the postmaster takes exit status 1 of
-# a backend for an orderly FATAL exit and would carry on with whatever that
-# backend left in shared memory; a crash makes it reset every backend, so the
-# test that hit the UB and the ones after it fail.
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-abort_on_error=1:halt_on_error=1:print_stacktrace=1:disable_coredump=1}
 
 MK=(make)
 [ -z "$given_pg_config" ] || MK+=(PG_CONFIG="$given_pg_config")
@@ -83,10 +77,12 @@ skip() { summary+=("$(printf '%-12s skipped (%s)' "$1" "$2")"); }
 
 # Step functions chain with || return: they run where set -e is off.
 
-# build CC COPT: a clean build, in parallel.
+# build CC [MAKE-ARGS...]: a clean build, in parallel.
 build() {
+	local cc=$1
+	shift
 	"${MK[@]}" -s clean || return
-	"${MK[@]}" -j"$JOBS" CC="$1" COPT="$2"
+	"${MK[@]}" -j"$JOBS" CC="$cc" "$@"
 }
 
 # The regression suite against the UBSan build, installed in place of the
@@ -94,9 +90,11 @@ build() {
 # fails the step even if no test noticed (e.g. in a background worker).
 ubsan() {
 	local rc=0 log
-	build gcc "$UBSAN_COPT" || return
+	build gcc UBSAN=1 || return
 	ldd auth.so | grep -q libubsan || { say "auth.so does not link libubsan"; return 1; }
-	"${MK[@]}" -s install || return
+	nm -D --defined-only auth.so | grep -q __ubsan_default_options ||
+		{ say "auth.so does not export __ubsan_default_options"; return 1; }
+	"${MK[@]}" -s install UBSAN=1 || return
 	PG_CONFIG=$PG_CONFIG MAKE=make AUTH_TEST_LAYERS=regress bash scripts/test.sh || rc=$?
 	for log in "$TMPROOT/cluster/server.log" "$TMPROOT/server.log"; do
 		[ -f "$log" ] || continue
@@ -114,8 +112,8 @@ has_make_target() { grep -qsE "^$1[[:space:]]*:([^=]|\$)" Makefile ./*.mk; }
 say "ci: packages"
 bash scripts/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 
-check build-gcc build gcc -Werror
-check build-clang build clang -Werror
+check build-gcc build gcc COPT=-Werror
+check build-clang build clang COPT=-Werror
 tests ubsan ubsan
 
 # ---- FUZZ ------------------------------------------------------------------
