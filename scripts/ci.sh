@@ -91,8 +91,9 @@ build() {
 ubsan() {
 	local rc=0 log
 	build gcc UBSAN=1 || return
-	ldd auth.so | grep -q libubsan || { say "auth.so does not link libubsan"; return 1; }
-	nm -D --defined-only auth.so | grep -q __ubsan_default_options ||
+	# (no grep -q after a pipe: under pipefail its early exit fails the pipe)
+	[[ $(ldd auth.so) == *libubsan* ]] || { say "auth.so does not link libubsan"; return 1; }
+	[[ $(nm -D --defined-only auth.so) == *__ubsan_default_options* ]] ||
 		{ say "auth.so does not export __ubsan_default_options"; return 1; }
 	"${MK[@]}" -s install UBSAN=1 || return
 	PG_CONFIG=$PG_CONFIG MAKE=make AUTH_TEST_LAYERS=regress bash scripts/test.sh || rc=$?
