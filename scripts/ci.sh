@@ -86,8 +86,8 @@ build() {
 }
 
 # The regression suite against the UBSan build, installed in place of the
-# normal one (the test step reinstalls that). A report in the server log
-# fails the step even if no test noticed (e.g. in a background worker).
+# normal one, then uninstalled (the test step installs the normal one). A
+# report in the server log fails the step even if no test noticed.
 ubsan() {
 	local rc=0 log
 	build gcc UBSAN=1 || return
@@ -105,6 +105,8 @@ ubsan() {
 			rc=1
 		fi
 	done
+	# Nothing of it stays installed (its bitcode has a file more).
+	"${MK[@]}" -s uninstall UBSAN=1 || rc=$?
 	return "$rc"
 }
 
