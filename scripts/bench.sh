@@ -13,8 +13,5 @@ if [ ! -f "$bench" ]; then
 	exit 0
 fi
 
-trap 'bash "$ROOT/scripts/cluster.sh" stop' EXIT
-trap 'exit 130' INT TERM   # so that the EXIT trap stops the cluster
-bash scripts/cluster.sh start
-eval "$(bash scripts/cluster.sh env)"
+start_throwaway_cluster
 bash "$bench"

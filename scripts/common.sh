@@ -28,3 +28,14 @@ as_pg() {
 		"$@"
 	fi
 }
+
+# start_throwaway_cluster: start the cluster of scripts/cluster.sh, export its
+# PG* variables (and AUTH_CLUSTER_*) into the calling shell, and stop it when
+# that shell exits, Ctrl-C and TERM included. Call it from the script's own
+# shell, not from a subshell: the traps and the variables belong to it.
+start_throwaway_cluster() {
+	trap 'bash "$ROOT/scripts/cluster.sh" stop' EXIT
+	trap 'exit 130' INT TERM   # so that the EXIT trap stops the cluster
+	bash "$ROOT/scripts/cluster.sh" start
+	eval "$(bash "$ROOT/scripts/cluster.sh" env)"
+}

@@ -12,10 +12,7 @@ if [ ! -f "$demo" ]; then
 	exit 0
 fi
 
-trap 'bash "$ROOT/scripts/cluster.sh" stop' EXIT
-trap 'exit 130' INT TERM   # so that the EXIT trap stops the cluster
-bash scripts/cluster.sh start
-eval "$(bash scripts/cluster.sh env)"
+start_throwaway_cluster
 createdb auth_demo
 psql -X -v ON_ERROR_STOP=1 --echo-all -d auth_demo -f "$demo"
 say "demo done"

@@ -4,8 +4,10 @@
 set -euo pipefail
 
 # gcc and make: a bare Debian 12 (e.g. a container) has neither.
-# clang and libclang-rt-14-dev (libFuzzer, ASan, UBSan): make fuzz.
-PKGS=(postgresql-15 postgresql-server-dev-15 libssl-dev libargon2-dev libipc-run-perl gcc make clang libclang-rt-14-dev)
+# clang and libclang-rt-14-dev (libFuzzer, ASan, UBSan): make fuzz; clang is
+# also the second compiler of scripts/ci.sh. libubsan1 (gcc's UBSan runtime,
+# which gcc pulls in anyway): make UBSAN=1, also scripts/ci.sh.
+PKGS=(postgresql-15 postgresql-server-dev-15 libssl-dev libargon2-dev libipc-run-perl gcc make clang libclang-rt-14-dev libubsan1)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -10,10 +10,7 @@ cd "$ROOT"
 MAKE=${MAKE:-make}
 LAYERS=${AUTH_TEST_LAYERS:-regress isolation tap}
 
-trap 'bash "$ROOT/scripts/cluster.sh" stop' EXIT
-trap 'exit 130' INT TERM   # so that the EXIT trap stops the cluster
-bash scripts/cluster.sh start
-eval "$(bash scripts/cluster.sh env)"
+start_throwaway_cluster
 
 total_pass=0 total_fail=0
 summary=() failed_layers=()
