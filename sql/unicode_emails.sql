@@ -81,6 +81,59 @@ SELECT count(*) - :secrets_before AS new_secrets,
        (SELECT count(*) FROM auth.allowed_emails) - :allowed_before AS new_allowed
   FROM auth.one_time_secrets;
 
+-- Invisible, format, unassigned and private-use characters, and
+-- noncharacters: the whole set from Unicode data (auth._email_refused_char(),
+-- scripts/gen_unicode_ranges.py), not a list.  bob@git<U+180B>hub.com looks
+-- like bob@github.com, and may be delivered there.  Each one is refused,
+-- and the detail names its kind.
+CREATE FUNCTION pg_temp.errd(statement text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    d text;
+BEGIN
+    EXECUTE statement;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+    RETURN SQLSTATE || ': ' || SQLERRM || ' (' || d || ')';
+END
+$$;
+CREATE TEMP TABLE invisible AS
+SELECT h AS code_point, 'bob@git' || chr(('x' || lpad(h, 8, '0'))::bit(32)::int) || 'hub.com' AS address
+  FROM unnest(ARRAY[
+    '180B', '180C', '180D', '180F', '1806', '17B4', '17B5',     -- Mongolian, Khmer
+    'E0001', 'E0020', 'E0041', 'E007F',                         -- tags
+    'E0100', 'E01EF', 'FE00', 'FE0F',                           -- variation selectors
+    'FFF9', 'FFFA', 'FFFB', '1BCA0', '1BCA3', '1D173', '1D17A', -- format controls
+    '0600', '0605', '06DD', '070F', '08E2', '110BD', '110CD', '13430', '1343F',
+    '200B', '200C', '200D', '200E', '200F', '202A', '202E', '2060', '2064', '206F',
+    'FEFF', '00AD', '034F', '115F', '1160', '3164', 'FFA0',     -- soft hyphen, CGJ, fillers
+    '2028', '2029', '1680',                                     -- separators
+    '0378', 'FFF0', 'E0080', '1E030',                           -- unassigned (U+1E030: Unicode 15)
+    'E000', 'F8FF', 'F0000', 'FFFFD', '100000', '10FFFD',       -- private use
+    'FDD0', 'FDEF', 'FFFE', 'FFFF', '1FFFE', '1FFFF', 'EFFFF', '10FFFE', '10FFFF' -- noncharacters
+  ]) h;
+SELECT code_point, pg_temp.errd(format($$SELECT auth.sign_up(%L, 'some password')$$, address)) AS sign_up
+  FROM invisible;
+-- the same at every other entry point that takes an email
+SELECT DISTINCT pg_temp.err(format($$SELECT auth.sign_in(%L, 'some password')$$, address)) AS sign_in FROM invisible;
+SELECT DISTINCT pg_temp.err(format($$SELECT auth.create_magic_link(%L)$$, address)) AS magic_link FROM invisible;
+SELECT DISTINCT pg_temp.err(format($$SELECT auth.create_email_code(%L)$$, address)) AS email_code FROM invisible;
+SELECT DISTINCT pg_temp.err(format($$SELECT auth.sign_in_with_code(%L, '123456')$$, address)) AS sign_in_with_code FROM invisible;
+SELECT DISTINCT pg_temp.err(format($$SELECT auth.request_password_reset(%L)$$, address)) AS password_reset FROM invisible;
+SELECT DISTINCT pg_temp.err(format($$SELECT auth.allow_email(%L)$$, address)) AS allow_email FROM invisible;
+SELECT DISTINCT pg_temp.err(format($$SELECT auth.allow_email(%L)$$, substr(address, 4))) AS allow_domain FROM invisible;
+SELECT DISTINCT pg_temp.as_user(:'olga_session', format('SELECT auth.request_email_change(%L) IS NOT NULL', address)) AS email_change
+  FROM invisible;
+SELECT DISTINCT pg_temp.as_user(:'olga_session', format('SELECT auth.invite_member(%L, %L, ''member'') IS NOT NULL', :'acme', address)) AS invitation
+  FROM invisible;
+SELECT count(*) - :secrets_before AS new_secrets,
+       (SELECT count(*) FROM auth.users) - :users_before AS new_users,
+       (SELECT count(*) FROM auth.allowed_emails) - :allowed_before AS new_allowed
+  FROM auth.one_time_secrets;
+-- (A surrogate cannot even be written in a UTF8 database.)
+SELECT pg_temp.err($$SELECT U&'bob@git\D800hub.com'$$) AS surrogate;
+
 -- ASCII case still does not matter, and the same key serves every path.
 SELECT user_id = :'bob' AS bob_in FROM auth.sign_in('Bob@GitHub.COM', 'bob password');
 SELECT pg_temp.err($$SELECT auth.sign_up('  BOB@github.com ', 'other password')$$) AS taken;
