@@ -116,6 +116,8 @@ enum
 	COL_RATE_LIMIT_MAX,
 	COL_RATE_LIMIT_WINDOW,
 	COL_REMAINING,
+	COL_REQUEST_COUNT,
+	COL_WINDOW_START,
 	COL_LAST_USED_AT,
 	COL_KEY_HASH,
 	COL_PREVIOUS_KEY_HASH,
@@ -135,6 +137,8 @@ static const char *const column_names[NUM_COLUMNS] = {
 	[COL_RATE_LIMIT_MAX] = "rate_limit_max",
 	[COL_RATE_LIMIT_WINDOW] = "rate_limit_window",
 	[COL_REMAINING] = "remaining",
+	[COL_REQUEST_COUNT] = "request_count",
+	[COL_WINDOW_START] = "window_start",
 	[COL_LAST_USED_AT] = "last_used_at",
 	[COL_KEY_HASH] = "key_hash",
 	[COL_PREVIOUS_KEY_HASH] = "previous_key_hash",
@@ -200,6 +204,12 @@ read_key_row(TupleTableSlot *slot, TimestampTz now, KeyRow *row)
 			DatumGetIntervalP(auth_slot_datum(slot, &columns,
 											  COL_RATE_LIMIT_WINDOW)));
 	}
+	row->row_window_start = auth_slot_timestamp(slot, &columns,
+												COL_WINDOW_START, &isnull);
+	row->has_row_window = !isnull;
+	if (row->has_row_window)
+		row->row_count =
+			DatumGetInt32(auth_slot_datum(slot, &columns, COL_REQUEST_COUNT));
 	row->has_remaining = !auth_slot_isnull(slot, &columns, COL_REMAINING);
 	if (row->has_remaining)
 		row->remaining =

@@ -63,6 +63,9 @@ typedef struct KeyRow
 	bool		has_rate_limit;
 	int32		rate_limit_max;
 	int64		rate_limit_window_us;
+	bool		has_row_window; /* a window counted in the row, if any */
+	int32		row_count;
+	TimestampTz row_window_start;
 	bool		has_remaining;
 	int32		remaining;		/* as the query's snapshot sees it */
 	TimestampTz last_used_at;	/* 0 when never */
@@ -96,6 +99,8 @@ extern bool auth_api_key_windows_in_memory(void);
 extern WindowResult auth_api_key_window_take(const pg_uuid_t *key_id,
 											 int32 max, int64 window_us,
 											 TimestampTz now,
+											 int32 seed_count,
+											 TimestampTz seed_end,
 											 TimestampTz *window_end,
 											 int64 *retry_us);
 extern void auth_api_key_window_refund(const pg_uuid_t *key_id,

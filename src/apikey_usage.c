@@ -160,8 +160,14 @@ auth_api_key_count_use(KeyVerdict *v)
 		TimestampTz end = 0;
 
 		switch (auth_api_key_window_take(&row->key_id, row->rate_limit_max,
-						  row->rate_limit_window_us, auth_wall_clock(),
-						  &end, &retry_us))
+										 row->rate_limit_window_us,
+										 auth_wall_clock(),
+										 row->has_row_window ?
+										 row->row_count : 0,
+										 row->has_row_window ?
+										 row->row_window_start +
+										 row->rate_limit_window_us : 0,
+										 &end, &retry_us))
 		{
 			case WINDOW_OK:
 				counted = true;

@@ -177,13 +177,15 @@ rate_lock(const pg_uuid_t *key_id)
 }
 
 /*
- * Counts one request in the key's window of window_us microseconds:
+ * Counts one request in the key's window of window_us microseconds (a
+ * window the row counted, seed_count uses until seed_end, carries over):
  * WINDOW_OK (*window_end tells which window), WINDOW_LIMITED with the time
  * left in *retry_us, or WINDOW_FULL when no slot is left for the key.
  */
 WindowResult
 auth_api_key_window_take(const pg_uuid_t *key_id, int32 max, int64 window_us,
-						 TimestampTz now, TimestampTz *window_end,
+						 TimestampTz now, int32 seed_count,
+						 TimestampTz seed_end, TimestampTz *window_end,
 						 int64 *retry_us)
 {
 	LWLock	   *lock = rate_lock(key_id);
@@ -196,7 +198,18 @@ auth_api_key_window_take(const pg_uuid_t *key_id, int32 max, int64 window_us,
 		result = WINDOW_FULL;
 	else
 	{
-		if (s->window_end <= now || s->window_us != window_us)
+		/*
+		 * A slot just claimed (window_end 0) for a key whose window was
+		 * counted in its row while no slot was free: go on with that
+		 * window, so the switch never gives the key a second allowance.
+		 */
+		if (s->window_end == 0 && seed_end > now)
+		{
+			s->count = seed_count;
+			s->window_us = window_us;
+			s->window_end = seed_end;
+		}
+		else if (s->window_end <= now || s->window_us != window_us)
 		{
 			s->count = 0;
 			s->window_us = window_us;

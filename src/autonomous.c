@@ -18,8 +18,8 @@
  * Who does the work:
  *  - With auth in shared_preload_libraries: a pool of auth.autonomous_workers
  *    background workers registered at server start, reached through shared
- *    memory (autonomous_pool.c): no parallel query can crowd them out, and
- *    no call pays a process start.
+ *    memory (autonomous_pool.c, autonomous_worker.c): no parallel query can
+ *    crowd them out, and no call pays a process start.
  *  - Otherwise: a short-lived dynamic background worker per call (the slots
  *    are shared with parallel query; when none can be had the call fails
  *    closed), and per hand-off one that is not waited for (none free: the

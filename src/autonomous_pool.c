@@ -38,79 +38,16 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
-#include "autonomous_work.h"
+#include "autonomous_pool.h"
 #include "catalog.h"
 
-#define QUEUE_WAIT_MS		5000	/* a call no worker took fails then */
-#define MAX_POOL_WORKERS	32
-#define ASYNC_QUEUE_LEN		256
-#define BUSY_RESPONSE		"{\"busy\": true}"
-#define BUSY_RETRY_MS		20
-#define IDLE_UNBIND_MS		2000	/* then a worker lets its database go */
-
-/* ---- the pool (preloaded) ---- */
-
-typedef enum CallState
-{
-	CALL_FREE = 0,
-	CALL_QUEUED,				/* waiting for a worker */
-	CALL_TAKEN,					/* a worker runs it */
-	CALL_DONE,					/* committed (or failed); response written */
-	CALL_ABANDONED,				/* taken, but the caller left */
-} CallState;
-
-typedef struct CallSlot
-{
-	CallState	state;
-	bool		failed;
-	Oid			database;
-	Oid			role;
-	PGPROC	   *caller;
-	uint64		seq;			/* order of arrival */
-	TimestampTz queued_at;
-	TimestampTz not_before;		/* put back after BUSY_RESPONSE */
-	int			worker;			/* who took it */
-	char		request[AUTONOMOUS_MAX_TEXT];
-	char		response[AUTONOMOUS_MAX_TEXT];
-} CallSlot;
-
-typedef enum WorkerState
-{
-	WORKER_ABSENT = 0,			/* never started (not registered?) */
-	WORKER_IDLE,				/* running or being restarted, unbound */
-	WORKER_BOUND,				/* connected to database/role */
-} WorkerState;
-
-typedef struct PoolWorker
-{
-	WorkerState state;
-	pid_t		pid;			/* 0 while not running */
-	Latch	   *latch;
-	Oid			database;
-	Oid			role;
-} PoolWorker;
-
-typedef struct Pool
-{
-	LWLock	   *lock;
-	int			nworkers;
-	int			ncalls;
-	uint64		next_seq;
-	PoolWorker	workers[MAX_POOL_WORKERS];
-	bool		async_used[ASYNC_QUEUE_LEN];
-	AsyncWrite	async[ASYNC_QUEUE_LEN];
-	CallSlot	calls[FLEXIBLE_ARRAY_MEMBER];	/* one per backend */
-} Pool;
-
-static Pool *pool = NULL;		/* NULL: not preloaded */
+Pool	   *auth_pool = NULL;		/* NULL: not preloaded */
 static int	pool_workers = 2;
 
 #if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 #endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
-PGDLLEXPORT void auth_pool_main(Datum arg);
 
 static Size
 pool_size(void)
@@ -138,13 +75,13 @@ pool_shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	pool = ShmemInitStruct("auth_autonomous", pool_size(), &found);
+	auth_pool = ShmemInitStruct("auth_autonomous", pool_size(), &found);
 	if (!found)
 	{
-		memset(pool, 0, pool_size());
-		pool->lock = &(GetNamedLWLockTranche("auth_autonomous"))->lock;
-		pool->nworkers = pool_workers;
-		pool->ncalls = MaxBackends;
+		memset(auth_pool, 0, pool_size());
+		auth_pool->lock = &(GetNamedLWLockTranche("auth_autonomous"))->lock;
+		auth_pool->nworkers = pool_workers;
+		auth_pool->ncalls = MaxBackends;
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -205,12 +142,12 @@ auth_autonomous_preloaded(void)
 {
 	bool		any = false;
 
-	if (pool == NULL)
+	if (auth_pool == NULL)
 		return false;
-	LWLockAcquire(pool->lock, LW_SHARED);
-	for (int i = 0; i < pool->nworkers && !any; i++)
-		any = pool->workers[i].state != WORKER_ABSENT;
-	LWLockRelease(pool->lock);
+	LWLockAcquire(auth_pool->lock, LW_SHARED);
+	for (int i = 0; i < auth_pool->nworkers && !any; i++)
+		any = auth_pool->workers[i].state != WORKER_ABSENT;
+	LWLockRelease(auth_pool->lock);
 	return any;
 }
 
@@ -221,14 +158,14 @@ auth_autonomous_preloaded(void)
  * to it, else all (an idle one binds; a bound one may rebind).  Caller
  * holds the pool's lock.
  */
-static void
-wake_workers(Oid database, Oid role)
+void
+auth_pool_wake_workers(Oid database, Oid role)
 {
 	bool		woke = false;
 
-	for (int i = 0; i < pool->nworkers; i++)
+	for (int i = 0; i < auth_pool->nworkers; i++)
 	{
-		PoolWorker *w = &pool->workers[i];
+		PoolWorker *w = &auth_pool->workers[i];
 
 		if (w->state == WORKER_BOUND && w->database == database &&
 			w->role == role && w->latch != NULL)
@@ -239,27 +176,28 @@ wake_workers(Oid database, Oid role)
 	}
 	if (woke)
 		return;
-	for (int i = 0; i < pool->nworkers; i++)
-		if (pool->workers[i].pid != 0 && pool->workers[i].latch != NULL)
-			SetLatch(pool->workers[i].latch);
+	for (int i = 0; i < auth_pool->nworkers; i++)
+		if (auth_pool->workers[i].pid != 0 &&
+			auth_pool->workers[i].latch != NULL)
+			SetLatch(auth_pool->workers[i].latch);
 }
 
 /* Leaves the call slot after an error or a cancel (never forever taken). */
 static void
 leave_call(CallSlot *slot)
 {
-	LWLockAcquire(pool->lock, LW_EXCLUSIVE);
+	LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
 	if (slot->state == CALL_TAKEN)
 		slot->state = CALL_ABANDONED;	/* the worker frees it */
 	else if (slot->state != CALL_ABANDONED)
 		slot->state = CALL_FREE;
-	LWLockRelease(pool->lock);
+	LWLockRelease(auth_pool->lock);
 }
 
 Datum
 auth_autonomous_pool_call(const char *request)
 {
-	CallSlot   *slot = &pool->calls[MyBackendId - 1];
+	CallSlot   *slot = &auth_pool->calls[MyBackendId - 1];
 	Oid			role = auth_schema_owner();
 	char	   *response = palloc(AUTONOMOUS_MAX_TEXT);
 	volatile bool failed = false;
@@ -268,10 +206,10 @@ auth_autonomous_pool_call(const char *request)
 	/* A call this backend left may still be in a worker: wait for it. */
 	for (;;)
 	{
-		LWLockAcquire(pool->lock, LW_EXCLUSIVE);
+		LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
 		if (slot->state == CALL_FREE || slot->state == CALL_DONE)
 			break;
-		LWLockRelease(pool->lock);
+		LWLockRelease(auth_pool->lock);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT |
 						 WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
@@ -281,14 +219,14 @@ auth_autonomous_pool_call(const char *request)
 	slot->database = MyDatabaseId;
 	slot->role = role;
 	slot->caller = MyProc;
-	slot->seq = pool->next_seq++;
+	slot->seq = auth_pool->next_seq++;
 	slot->queued_at = GetCurrentTimestamp();
 	slot->not_before = 0;
 	slot->worker = -1;
 	strlcpy(slot->request, request, AUTONOMOUS_MAX_TEXT);
 	slot->state = CALL_QUEUED;
-	wake_workers(MyDatabaseId, role);
-	LWLockRelease(pool->lock);
+	auth_pool_wake_workers(MyDatabaseId, role);
+	LWLockRelease(auth_pool->lock);
 
 	PG_TRY();
 	{
@@ -296,7 +234,7 @@ auth_autonomous_pool_call(const char *request)
 		{
 			bool		done = false;
 
-			LWLockAcquire(pool->lock, LW_EXCLUSIVE);
+			LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
 			if (slot->state == CALL_DONE)
 			{
 				failed = slot->failed;
@@ -313,7 +251,7 @@ auth_autonomous_pool_call(const char *request)
 				untaken = true;
 				done = true;
 			}
-			LWLockRelease(pool->lock);
+			LWLockRelease(auth_pool->lock);
 			if (done)
 				break;
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT |
@@ -348,19 +286,19 @@ auth_autonomous_pool_async(const AsyncWrite *wp)
 	bool		queued = false;
 	int			free_at = -1;
 
-	LWLockAcquire(pool->lock, LW_EXCLUSIVE);
+	LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
 	for (int i = 0; i < ASYNC_QUEUE_LEN; i++)
 	{
-		if (!pool->async_used[i])
+		if (!auth_pool->async_used[i])
 		{
 			if (free_at < 0)
 				free_at = i;
 		}
-		else if (pool->async[i].op == op &&
-				 pool->async[i].database == w.database &&
-				 memcmp(&pool->async[i].id, id, UUID_LEN) == 0)
+		else if (auth_pool->async[i].op == op &&
+				 auth_pool->async[i].database == w.database &&
+				 memcmp(&auth_pool->async[i].id, id, UUID_LEN) == 0)
 		{
-			pool->async[i] = w; /* the newer values */
+			auth_pool->async[i] = w; /* the newer values */
 			free_at = -2;
 			queued = true;
 			break;
@@ -368,343 +306,13 @@ auth_autonomous_pool_async(const AsyncWrite *wp)
 	}
 	if (free_at >= 0)
 	{
-		pool->async[free_at] = w;
-		pool->async_used[free_at] = true;
+		auth_pool->async[free_at] = w;
+		auth_pool->async_used[free_at] = true;
 		queued = true;
 	}
 	if (queued)
-		wake_workers(w.database, w.role);
-	LWLockRelease(pool->lock);
+		auth_pool_wake_workers(w.database, w.role);
+	LWLockRelease(auth_pool->lock);
 	return queued;
-}
-
-/* ---- the pool: workers ---- */
-
-static int	my_worker = -1;
-
-/*
- * On any exit: the worker is idle (the postmaster restarts it), and a
- * call it had taken fails rather than waiting forever.
- */
-static void
-pool_worker_exit(int code, Datum arg)
-{
-	PoolWorker *me = &pool->workers[my_worker];
-
-	LWLockReleaseAll();
-	LWLockAcquire(pool->lock, LW_EXCLUSIVE);
-	me->state = WORKER_IDLE;
-	me->pid = 0;
-	me->latch = NULL;
-	me->database = InvalidOid;
-	me->role = InvalidOid;
-	for (int i = 0; i < pool->ncalls; i++)
-	{
-		CallSlot   *c = &pool->calls[i];
-
-		if (c->worker != my_worker)
-			continue;
-		if (c->state == CALL_TAKEN)
-		{
-			c->failed = true;
-			c->state = CALL_DONE;
-			SetLatch(&c->caller->procLatch);
-		}
-		else if (c->state == CALL_ABANDONED)
-			c->state = CALL_FREE;
-	}
-	LWLockRelease(pool->lock);
-}
-
-/* Whether a worker serves (or is about to serve) database/role. */
-static bool
-served(Oid database, Oid role)
-{
-	for (int i = 0; i < pool->nworkers; i++)
-	{
-		PoolWorker *w = &pool->workers[i];
-
-		if (w->state == WORKER_IDLE ||
-			(w->state == WORKER_BOUND && w->database == database &&
-			 w->role == role))
-			return true;
-	}
-	return false;
-}
-
-/*
- * The oldest queued call for database/role (any, when database is
- * invalid), or -1; *deferred tells whether one was put back for later.
- */
-static int
-oldest_call(Oid database, Oid role, bool *deferred)
-{
-	int			best = -1;
-	TimestampTz now = GetCurrentTimestamp();
-
-	*deferred = false;
-	for (int i = 0; i < pool->ncalls; i++)
-	{
-		CallSlot   *c = &pool->calls[i];
-
-		if (c->state != CALL_QUEUED)
-			continue;
-		if (c->not_before > now)
-		{
-			*deferred = true;
-			continue;
-		}
-		if (OidIsValid(database) &&
-			(c->database != database || c->role != role))
-			continue;
-		if (best < 0 || c->seq < pool->calls[best].seq)
-			best = i;
-	}
-	return best;
-}
-
-/*
- * Binds an idle worker to the database of the oldest queued work, taking
- * that call (or those hand-offs) with it; false when there is none.
- */
-static bool
-bind_to_work(PoolWorker *me, int *call, AsyncWrite *batch, int *nbatch)
-{
-	bool		deferred;
-	int			c = oldest_call(InvalidOid, InvalidOid, &deferred);
-
-	*call = -1;
-	*nbatch = 0;
-	if (c >= 0)
-	{
-		me->database = pool->calls[c].database;
-		me->role = pool->calls[c].role;
-		pool->calls[c].state = CALL_TAKEN;
-		pool->calls[c].worker = my_worker;
-		*call = c;
-	}
-	else
-	{
-		for (int i = 0; i < ASYNC_QUEUE_LEN && *nbatch == 0; i++)
-			if (pool->async_used[i])
-			{
-				me->database = pool->async[i].database;
-				me->role = pool->async[i].role;
-				batch[(*nbatch)++] = pool->async[i];
-				pool->async_used[i] = false;
-			}
-		if (*nbatch == 0)
-			return false;
-	}
-	me->state = WORKER_BOUND;
-	return true;
-}
-
-/* Takes the hand-offs queued for database/role. */
-static int
-take_async(Oid database, Oid role, AsyncWrite *batch)
-{
-	int			n = 0;
-
-	for (int i = 0; i < ASYNC_QUEUE_LEN; i++)
-		if (pool->async_used[i] && pool->async[i].database == database &&
-			pool->async[i].role == role)
-		{
-			batch[n++] = pool->async[i];
-			pool->async_used[i] = false;
-		}
-	return n;
-}
-
-/* Whether some queued work is for a database no worker serves. */
-static bool
-unserved_work(void)
-{
-	for (int i = 0; i < pool->ncalls; i++)
-		if (pool->calls[i].state == CALL_QUEUED &&
-			!served(pool->calls[i].database, pool->calls[i].role))
-			return true;
-	for (int i = 0; i < ASYNC_QUEUE_LEN; i++)
-		if (pool->async_used[i] &&
-			!served(pool->async[i].database, pool->async[i].role))
-			return true;
-	return false;
-}
-
-/* Runs one taken call and hands its result back. */
-static void
-serve_call(int c, MemoryContext cxt)
-{
-	CallSlot   *slot = &pool->calls[c];
-	char	   *request = MemoryContextStrdup(cxt, slot->request);
-	char	   *response = MemoryContextAlloc(cxt, AUTONOMOUS_MAX_TEXT);
-	volatile bool failed = false;
-
-	PG_TRY();
-	{
-		auth_autonomous_run_dispatch(request, true, response);
-	}
-	PG_CATCH();
-	{
-		auth_autonomous_recover(cxt);
-		failed = true;
-	}
-	PG_END_TRY();
-
-	LWLockAcquire(pool->lock, LW_EXCLUSIVE);
-	if (slot->state == CALL_ABANDONED)
-		slot->state = CALL_FREE;
-	else if (slot->state == CALL_TAKEN && !failed &&
-			 strcmp(response, BUSY_RESPONSE) == 0)
-	{
-		/* back in the queue, after the others; the caller's clock runs */
-		slot->state = CALL_QUEUED;
-		slot->worker = -1;
-		slot->not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													   BUSY_RETRY_MS);
-	}
-	else if (slot->state == CALL_TAKEN)
-	{
-		slot->failed = failed;
-		if (!failed)
-			strlcpy(slot->response, response, AUTONOMOUS_MAX_TEXT);
-		pg_write_barrier();
-		slot->state = CALL_DONE;
-		SetLatch(&slot->caller->procLatch);
-	}
-	LWLockRelease(pool->lock);
-	pfree(request);
-	pfree(response);
-}
-
-static void
-serve_async(AsyncWrite *batch, int n, MemoryContext cxt)
-{
-	PG_TRY();
-	{
-		auth_autonomous_run_async(batch, n);
-	}
-	PG_CATCH();
-	{
-		auth_autonomous_recover(cxt);
-	}
-	PG_END_TRY();
-}
-
-void
-auth_pool_main(Datum arg)
-{
-	PoolWorker *me;
-	MemoryContext cxt;
-	AsyncWrite *batch;
-	int			call = -1;
-	int			nbatch = 0;
-
-	my_worker = DatumGetInt32(arg);
-	pqsignal(SIGTERM, die);
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	BackgroundWorkerUnblockSignals();
-	if (pool == NULL || my_worker < 0 || my_worker >= pool->nworkers)
-		proc_exit(0);
-	me = &pool->workers[my_worker];
-	cxt = AllocSetContextCreate(TopMemoryContext, "auth worker",
-								ALLOCSET_DEFAULT_SIZES);
-	MemoryContextSwitchTo(cxt);
-	batch = palloc(sizeof(AsyncWrite) * ASYNC_QUEUE_LEN);
-
-	LWLockAcquire(pool->lock, LW_EXCLUSIVE);
-	me->state = WORKER_IDLE;
-	me->pid = MyProcPid;
-	me->latch = MyLatch;
-	me->database = InvalidOid;
-	LWLockRelease(pool->lock);
-	before_shmem_exit(pool_worker_exit, (Datum) 0);
-
-	/* Unbound: wait for work, and bind to its database. */
-	for (;;)
-	{
-		bool		bound;
-
-		LWLockAcquire(pool->lock, LW_EXCLUSIVE);
-		bound = bind_to_work(me, &call, batch, &nbatch);
-		LWLockRelease(pool->lock);
-		if (bound)
-			break;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1,
-						 PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-	}
-	/* a database dropped meanwhile: FATAL, and the exit fails the call */
-	BackgroundWorkerInitializeConnectionByOid(me->database, me->role, 0);
-
-	for (;;)
-	{
-		bool		rebind = false;
-		bool		deferred = false;
-
-		if (call >= 0)
-			serve_call(call, cxt);
-		else if (nbatch > 0)
-			serve_async(batch, nbatch, cxt);
-		MemoryContextSwitchTo(cxt);
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-		CHECK_FOR_INTERRUPTS();
-
-		LWLockAcquire(pool->lock, LW_EXCLUSIVE);
-		call = oldest_call(me->database, me->role, &deferred);
-		nbatch = 0;
-		if (call >= 0)
-		{
-			pool->calls[call].state = CALL_TAKEN;
-			pool->calls[call].worker = my_worker;
-		}
-		else
-			nbatch = take_async(me->database, me->role, batch);
-		/* nothing to do here, but work waits elsewhere: make way */
-		if (call < 0 && nbatch == 0 && unserved_work())
-		{
-			me->state = WORKER_IDLE;
-			rebind = true;
-		}
-		LWLockRelease(pool->lock);
-		if (rebind)
-			proc_exit(1);		/* restarted at once, unbound */
-		if (call < 0 && nbatch == 0)
-		{
-			int			rc;
-
-			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT |
-						   WL_EXIT_ON_PM_DEATH,
-						   deferred ? BUSY_RETRY_MS : IDLE_UNBIND_MS,
-						   PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-
-			/*
-			 * Idle: let the database go (exit, restarted unbound), so that
-			 * DROP DATABASE or CREATE DATABASE ... TEMPLATE, which wait 5 s
-			 * for other connections, are not refused because of us.
-			 */
-			if ((rc & WL_TIMEOUT) && !deferred)
-			{
-				LWLockAcquire(pool->lock, LW_EXCLUSIVE);
-				rebind = oldest_call(me->database, me->role,
-									 &deferred) < 0 && !deferred;
-				for (int i = 0; rebind && i < ASYNC_QUEUE_LEN; i++)
-					if (pool->async_used[i] &&
-						pool->async[i].database == me->database)
-						rebind = false;
-				if (rebind)
-					me->state = WORKER_IDLE;
-				LWLockRelease(pool->lock);
-				if (rebind)
-					proc_exit(1);
-			}
-		}
-	}
 }
 

@@ -33,7 +33,8 @@ extern void auth_autonomous_run_dispatch(const char *request, bool nowait,
 										 char *response);
 extern void auth_autonomous_run_async(const AsyncWrite *w, int n);
 extern void auth_autonomous_recover(MemoryContext cxt);
-extern void auth_autonomous_fail_closed(const char *why) pg_attribute_noreturn();
+extern void auth_autonomous_fail_closed(const char *why)
+			pg_attribute_noreturn();
 
 /* autonomous_pool.c: the extension's own workers (preloaded) */
 extern Datum auth_autonomous_pool_call(const char *request);

@@ -1,0 +1,81 @@
+/*
+ * autonomous_pool.h: the shared memory of the extension's own workers,
+ * shared by autonomous_pool.c (its setup and the callers) and
+ * autonomous_worker.c (the workers).
+ */
+#ifndef AUTH_AUTONOMOUS_POOL_H
+#define AUTH_AUTONOMOUS_POOL_H
+
+#include "postgres.h"
+
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+
+#include "autonomous_work.h"
+
+#define QUEUE_WAIT_MS		5000	/* a call no worker took fails then */
+#define MAX_POOL_WORKERS	32
+#define ASYNC_QUEUE_LEN		256
+#define BUSY_RESPONSE		"{\"busy\": true}"
+#define BUSY_RETRY_MS		20
+#define IDLE_UNBIND_MS		2000	/* then a worker lets its database go */
+
+
+typedef enum CallState
+{
+	CALL_FREE = 0,
+	CALL_QUEUED,				/* waiting for a worker */
+	CALL_TAKEN,					/* a worker runs it */
+	CALL_DONE,					/* committed (or failed); response written */
+	CALL_ABANDONED,				/* taken, but the caller left */
+} CallState;
+
+typedef struct CallSlot
+{
+	CallState	state;
+	bool		failed;
+	Oid			database;
+	Oid			role;
+	PGPROC	   *caller;
+	uint64		seq;			/* order of arrival */
+	TimestampTz queued_at;
+	TimestampTz not_before;		/* put back after BUSY_RESPONSE */
+	int			worker;			/* who took it */
+	char		request[AUTONOMOUS_MAX_TEXT];
+	char		response[AUTONOMOUS_MAX_TEXT];
+} CallSlot;
+
+typedef enum WorkerState
+{
+	WORKER_ABSENT = 0,			/* never started (not registered?) */
+	WORKER_IDLE,				/* running or being restarted, unbound */
+	WORKER_BOUND,				/* connected to database/role */
+} WorkerState;
+
+typedef struct PoolWorker
+{
+	WorkerState state;
+	pid_t		pid;			/* 0 while not running */
+	Latch	   *latch;
+	Oid			database;
+	Oid			role;
+} PoolWorker;
+
+typedef struct Pool
+{
+	LWLock	   *lock;
+	int			nworkers;
+	int			ncalls;
+	uint64		next_seq;
+	PoolWorker	workers[MAX_POOL_WORKERS];
+	bool		async_used[ASYNC_QUEUE_LEN];
+	AsyncWrite	async[ASYNC_QUEUE_LEN];
+	CallSlot	calls[FLEXIBLE_ARRAY_MEMBER];	/* one per backend */
+} Pool;
+
+extern Pool *auth_pool;			/* NULL: not preloaded */
+
+extern void auth_pool_wake_workers(Oid database, Oid role);
+
+#endif							/* AUTH_AUTONOMOUS_POOL_H */

@@ -1,0 +1,372 @@
+/*
+ * autonomous_worker.c: the extension's own background workers (when auth
+ * is preloaded; autonomous_pool.c sets them up and hands them work).
+ *
+ * A worker takes the oldest call or batch of hand-offs for the database it
+ * serves, runs it in a transaction of its own (autonomous.c), and wakes
+ * the caller.  An unbound worker binds to the first database it is asked
+ * for; when work waits for a database no worker serves, an idle worker
+ * exits and the postmaster restarts it at once, unbound.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "port/atomics.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "autonomous_pool.h"
+#include "catalog.h"
+
+
+PGDLLEXPORT void auth_pool_main(Datum arg);
+
+/* ---- the pool: workers ---- */
+
+static int	my_worker = -1;
+
+/*
+ * On any exit: the worker is idle (the postmaster restarts it), and a
+ * call it had taken fails rather than waiting forever.
+ */
+static void
+pool_worker_exit(int code, Datum arg)
+{
+	PoolWorker *me = &auth_pool->workers[my_worker];
+
+	LWLockReleaseAll();
+	LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
+	me->state = WORKER_IDLE;
+	me->pid = 0;
+	me->latch = NULL;
+	me->database = InvalidOid;
+	me->role = InvalidOid;
+	for (int i = 0; i < auth_pool->ncalls; i++)
+	{
+		CallSlot   *c = &auth_pool->calls[i];
+
+		if (c->worker != my_worker)
+			continue;
+		if (c->state == CALL_TAKEN)
+		{
+			c->failed = true;
+			c->state = CALL_DONE;
+			SetLatch(&c->caller->procLatch);
+		}
+		else if (c->state == CALL_ABANDONED)
+			c->state = CALL_FREE;
+	}
+	LWLockRelease(auth_pool->lock);
+}
+
+/* Whether a worker serves (or is about to serve) database/role. */
+static bool
+served(Oid database, Oid role)
+{
+	for (int i = 0; i < auth_pool->nworkers; i++)
+	{
+		PoolWorker *w = &auth_pool->workers[i];
+
+		if (w->state == WORKER_IDLE ||
+			(w->state == WORKER_BOUND && w->database == database &&
+			 w->role == role))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The oldest queued call for database/role (any, when database is
+ * invalid), or -1; *deferred tells whether one was put back for later.
+ */
+static int
+oldest_call(Oid database, Oid role, bool *deferred)
+{
+	int			best = -1;
+	TimestampTz now = GetCurrentTimestamp();
+
+	*deferred = false;
+	for (int i = 0; i < auth_pool->ncalls; i++)
+	{
+		CallSlot   *c = &auth_pool->calls[i];
+
+		if (c->state != CALL_QUEUED)
+			continue;
+		if (c->not_before > now)
+		{
+			*deferred = true;
+			continue;
+		}
+		if (OidIsValid(database) &&
+			(c->database != database || c->role != role))
+			continue;
+		if (best < 0 || c->seq < auth_pool->calls[best].seq)
+			best = i;
+	}
+	return best;
+}
+
+/*
+ * Binds an idle worker to the database of the oldest queued work, taking
+ * that call (or those hand-offs) with it; false when there is none.
+ */
+static bool
+bind_to_work(PoolWorker *me, int *call, AsyncWrite *batch, int *nbatch)
+{
+	bool		deferred;
+	int			c = oldest_call(InvalidOid, InvalidOid, &deferred);
+
+	*call = -1;
+	*nbatch = 0;
+	if (c >= 0)
+	{
+		me->database = auth_pool->calls[c].database;
+		me->role = auth_pool->calls[c].role;
+		auth_pool->calls[c].state = CALL_TAKEN;
+		auth_pool->calls[c].worker = my_worker;
+		*call = c;
+	}
+	else
+	{
+		for (int i = 0; i < ASYNC_QUEUE_LEN && *nbatch == 0; i++)
+			if (auth_pool->async_used[i])
+			{
+				me->database = auth_pool->async[i].database;
+				me->role = auth_pool->async[i].role;
+				batch[(*nbatch)++] = auth_pool->async[i];
+				auth_pool->async_used[i] = false;
+			}
+		if (*nbatch == 0)
+			return false;
+	}
+	me->state = WORKER_BOUND;
+	return true;
+}
+
+/* Takes the hand-offs queued for database/role. */
+static int
+take_async(Oid database, Oid role, AsyncWrite *batch)
+{
+	int			n = 0;
+
+	for (int i = 0; i < ASYNC_QUEUE_LEN; i++)
+		if (auth_pool->async_used[i] &&
+			auth_pool->async[i].database == database &&
+			auth_pool->async[i].role == role)
+		{
+			batch[n++] = auth_pool->async[i];
+			auth_pool->async_used[i] = false;
+		}
+	return n;
+}
+
+/* Whether some queued work is for a database no worker serves. */
+static bool
+unserved_work(void)
+{
+	for (int i = 0; i < auth_pool->ncalls; i++)
+		if (auth_pool->calls[i].state == CALL_QUEUED &&
+			!served(auth_pool->calls[i].database, auth_pool->calls[i].role))
+			return true;
+	for (int i = 0; i < ASYNC_QUEUE_LEN; i++)
+		if (auth_pool->async_used[i] &&
+			!served(auth_pool->async[i].database, auth_pool->async[i].role))
+			return true;
+	return false;
+}
+
+/* Runs one taken call and hands its result back. */
+static void
+serve_call(int c, MemoryContext cxt)
+{
+	CallSlot   *slot = &auth_pool->calls[c];
+	char	   *request = MemoryContextStrdup(cxt, slot->request);
+	char	   *response = MemoryContextAlloc(cxt, AUTONOMOUS_MAX_TEXT);
+	volatile bool failed = false;
+
+	PG_TRY();
+	{
+		auth_autonomous_run_dispatch(request, true, response);
+	}
+	PG_CATCH();
+	{
+		auth_autonomous_recover(cxt);
+		failed = true;
+	}
+	PG_END_TRY();
+
+	LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
+	if (slot->state == CALL_ABANDONED)
+		slot->state = CALL_FREE;
+	else if (slot->state == CALL_TAKEN && !failed &&
+			 strcmp(response, BUSY_RESPONSE) == 0)
+	{
+		/* back in the queue, after the others; the caller's clock runs */
+		slot->state = CALL_QUEUED;
+		slot->worker = -1;
+		slot->not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   BUSY_RETRY_MS);
+	}
+	else if (slot->state == CALL_TAKEN)
+	{
+		slot->failed = failed;
+		if (!failed)
+			strlcpy(slot->response, response, AUTONOMOUS_MAX_TEXT);
+		pg_write_barrier();
+		slot->state = CALL_DONE;
+		SetLatch(&slot->caller->procLatch);
+	}
+	LWLockRelease(auth_pool->lock);
+	pfree(request);
+	pfree(response);
+}
+
+static void
+serve_async(AsyncWrite *batch, int n, MemoryContext cxt)
+{
+	PG_TRY();
+	{
+		auth_autonomous_run_async(batch, n);
+	}
+	PG_CATCH();
+	{
+		auth_autonomous_recover(cxt);
+	}
+	PG_END_TRY();
+}
+
+void
+auth_pool_main(Datum arg)
+{
+	PoolWorker *me;
+	MemoryContext cxt;
+	AsyncWrite *batch;
+	int			call = -1;
+	int			nbatch = 0;
+
+	my_worker = DatumGetInt32(arg);
+	pqsignal(SIGTERM, die);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+	if (auth_pool == NULL || my_worker < 0 || my_worker >= auth_pool->nworkers)
+		proc_exit(0);
+	me = &auth_pool->workers[my_worker];
+	cxt = AllocSetContextCreate(TopMemoryContext, "auth worker",
+								ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+	batch = palloc(sizeof(AsyncWrite) * ASYNC_QUEUE_LEN);
+
+	LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
+	me->state = WORKER_IDLE;
+	me->pid = MyProcPid;
+	me->latch = MyLatch;
+	me->database = InvalidOid;
+	LWLockRelease(auth_pool->lock);
+	before_shmem_exit(pool_worker_exit, (Datum) 0);
+
+	/* Unbound: wait for work, and bind to its database. */
+	for (;;)
+	{
+		bool		bound;
+
+		LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
+		bound = bind_to_work(me, &call, batch, &nbatch);
+		LWLockRelease(auth_pool->lock);
+		if (bound)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	/* a database dropped meanwhile: FATAL, and the exit fails the call */
+	BackgroundWorkerInitializeConnectionByOid(me->database, me->role, 0);
+
+	for (;;)
+	{
+		bool		rebind = false;
+		bool		deferred = false;
+
+		if (call >= 0)
+			serve_call(call, cxt);
+		else if (nbatch > 0)
+			serve_async(batch, nbatch, cxt);
+		MemoryContextSwitchTo(cxt);
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		CHECK_FOR_INTERRUPTS();
+
+		LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
+		call = oldest_call(me->database, me->role, &deferred);
+		nbatch = 0;
+		if (call >= 0)
+		{
+			auth_pool->calls[call].state = CALL_TAKEN;
+			auth_pool->calls[call].worker = my_worker;
+		}
+		else
+			nbatch = take_async(me->database, me->role, batch);
+		/* nothing to do here, but work waits elsewhere: make way */
+		if (call < 0 && nbatch == 0 && unserved_work())
+		{
+			me->state = WORKER_IDLE;
+			rebind = true;
+		}
+		LWLockRelease(auth_pool->lock);
+		if (rebind)
+			proc_exit(1);		/* restarted at once, unbound */
+		if (call < 0 && nbatch == 0)
+		{
+			int			rc;
+
+			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT |
+						   WL_EXIT_ON_PM_DEATH,
+						   deferred ? BUSY_RETRY_MS : IDLE_UNBIND_MS,
+						   PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+
+			/*
+			 * Idle: let the database go (exit, restarted unbound), so that
+			 * DROP DATABASE or CREATE DATABASE ... TEMPLATE, which wait 5 s
+			 * for other connections, are not refused because of us.
+			 */
+			if ((rc & WL_TIMEOUT) && !deferred)
+			{
+				LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
+				rebind = oldest_call(me->database, me->role,
+									 &deferred) < 0 && !deferred;
+				for (int i = 0; rebind && i < ASYNC_QUEUE_LEN; i++)
+					if (auth_pool->async_used[i] &&
+						auth_pool->async[i].database == me->database)
+						rebind = false;
+				if (rebind)
+					me->state = WORKER_IDLE;
+				LWLockRelease(auth_pool->lock);
+				if (rebind)
+					proc_exit(1);
+			}
+		}
+	}
+}
+
