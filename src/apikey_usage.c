@@ -116,7 +116,8 @@ consume_in_row(KeyVerdict *v, bool count_window)
 	values[1] = TimestampTzGetDatum(auth_wall_clock());
 	values[2] = BoolGetDatum(count_window);
 	memset(&r, 0, sizeof(r));
-	(void) auth_query_run(&consume, values, 1, read_consume_result, &r);
+	(void) auth_query_run_as_owner(&consume, values, 1, read_consume_result,
+								   &r);
 	v->code = r.code;
 	v->has_remaining = r.has_remaining;
 	v->remaining = r.remaining;

@@ -94,6 +94,9 @@ typedef void (*AuthRowsReader) (SPITupleTable *rows, uint64 nrows,
 
 extern uint64 auth_query_run(AuthQuery *q, Datum *values, long limit,
 							 AuthRowsReader read, void *arg);
+extern uint64 auth_query_run_as_owner(AuthQuery *q, Datum *values,
+									  long limit, AuthRowsReader read,
+									  void *arg);
 
 /* Result rows and values of SQL functions. */
 extern TupleDesc auth_result_tupdesc(FunctionCallInfo fcinfo);

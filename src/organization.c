@@ -158,9 +158,6 @@ static int	auth_role_rank(const char *role);
 static void
 load_cache(const pg_uuid_t *user_id)
 {
-	Oid			save_userid;
-	int			save_sec;
-
 	if (!callbacks_registered)
 	{
 		RegisterXactCallback(cache_xact_callback, NULL);
@@ -171,19 +168,7 @@ load_cache(const pg_uuid_t *user_id)
 		callbacks_registered = true;
 	}
 	forget_cache();
-
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(auth_schema_owner(),
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	PG_TRY();
-	{
-		fill_cache(user_id);
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_userid, save_sec);
-	}
-	PG_END_TRY();
+	fill_cache(user_id);
 	cache.user_id = *user_id;
 	cache.valid = true;
 }
@@ -293,8 +278,10 @@ fill_cache(const pg_uuid_t *user_id)
 	};
 	Datum		values[1] = {UUIDPGetDatum(user_id)};
 
-	(void) auth_query_run(&memberships, values, 0, read_memberships, NULL);
-	(void) auth_query_run(&teams, values, 0, read_teams, NULL);
+	/* as the extension's owner: the caller may read no auth table */
+	(void) auth_query_run_as_owner(&memberships, values, 0, read_memberships,
+								   NULL);
+	(void) auth_query_run_as_owner(&teams, values, 0, read_teams, NULL);
 }
 
 static void
@@ -403,22 +390,8 @@ builtin_role(const char *role)
 
 	if (!cache.builtin_loaded)
 	{
-		Oid			save_userid;
-		int			save_sec;
-
-		/* as the extension's owner, like the memberships */
-		GetUserIdAndSecContext(&save_userid, &save_sec);
-		SetUserIdAndSecContext(auth_schema_owner(),
-							   save_sec | SECURITY_LOCAL_USERID_CHANGE);
-		PG_TRY();
-		{
-			(void) auth_query_run(&builtin, NULL, 0, read_builtin_roles, NULL);
-		}
-		PG_FINALLY();
-		{
-			SetUserIdAndSecContext(save_userid, save_sec);
-		}
-		PG_END_TRY();
+		(void) auth_query_run_as_owner(&builtin, NULL, 0, read_builtin_roles,
+									   NULL);
 		cache.builtin_loaded = true;
 	}
 	for (int i = 0; i < cache.nbuiltin; i++)

@@ -40,13 +40,15 @@ REVOKE ALL ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb, timestamptz) F
 
 -- issue 10: every SECURITY DEFINER function pins its search_path, the
 -- identity setters too (a SET clause restores only the settings it names,
--- so the identity they set survives the call).
-ALTER FUNCTION auth.verify_session(text) SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION auth.authenticate(text, boolean) SET search_path = pg_catalog, pg_temp;
+-- so the identity they set survives the call); the C read path is no
+-- longer SECURITY DEFINER at all (no SQL, or SQL run as the owner from C),
+-- so a verification pays no settings push and pop.
+ALTER FUNCTION auth.verify_session(text) SECURITY INVOKER;
+ALTER FUNCTION auth.authenticate(text, boolean) SECURITY INVOKER;
 ALTER FUNCTION auth.sign_out() SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION auth.set_active_organization(uuid) SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION auth.verify_api_key(text, text[]) SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION auth.authenticate_api_key(text, boolean) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION auth.verify_api_key(text, text[]) SECURITY INVOKER;
+ALTER FUNCTION auth.authenticate_api_key(text, boolean) SECURITY INVOKER;
 
 -- issue 10: credential lifecycle (items 1 and 4)
 -- One function ends a user's credentials for a reason
@@ -1883,3 +1885,121 @@ BEGIN
         'every table in schema auth has RLS enabled and grants nothing to PUBLIC';
 END
 $$;
+
+-- issue 10: ending credentials refuses (40001) rather than miss one its snapshot cannot see
+CREATE FUNCTION auth._credentials_missed(user_id uuid, except_session uuid,
+                                         api_keys boolean, at timestamptz)
+RETURNS boolean
+    AS 'MODULE_PATHNAME', 'auth_credentials_missed'
+    LANGUAGE C VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION auth._credentials_missed(uuid, uuid, boolean, timestamptz) IS
+    'internal: whether a credential auth._end_credentials should have ended is live in the latest snapshot';
+REVOKE ALL ON FUNCTION auth._credentials_missed(uuid, uuid, boolean, timestamptz) FROM PUBLIC;
+CREATE OR REPLACE FUNCTION auth._end_credentials(user_id uuid, reason text,
+                                      except_session uuid DEFAULT NULL,
+                                      end_api_keys boolean DEFAULT true)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_now timestamptz := auth.now();
+    v_claim boolean := reason = 'unverified_account_claimed';
+    v_email text;
+    v_sessions int;
+    v_keys int := 0;
+    v_secrets int;
+    v_invitations int := 0;
+    v_memberships int := 0;
+    v_orgs uuid[] := '{}';
+    v_org uuid;
+    v_role text;
+    v_detail jsonb;
+BEGIN
+    IF reason IS NULL OR reason NOT IN ('unverified_account_claimed', 'password_reset',
+                                         'password_changed', 'email_changed', 'revoke_all') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'unknown reason to end credentials';
+    END IF;
+    UPDATE auth.users u
+       SET updated_at = v_now,
+           password_hash = CASE WHEN v_claim THEN NULL ELSE u.password_hash END,
+           email_verified_at = CASE WHEN v_claim THEN coalesce(u.email_verified_at, v_now)
+                                    ELSE u.email_verified_at END
+     WHERE u.id = user_id
+    RETURNING auth._email_key(u.email) INTO v_email;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
+    END IF;
+    v_sessions := auth._revoke_sessions(user_id, except_session, reason);
+    IF end_api_keys OR v_claim THEN
+        UPDATE auth.api_keys k SET revoked_at = v_now, updated_at = v_now
+         WHERE k.user_id = user_id AND k.revoked_at IS NULL;
+        GET DIAGNOSTICS v_keys = ROW_COUNT;
+        IF v_keys > 0 THEN
+            PERFORM auth._audit('api_keys_revoked', user_id, auth.session_id(), NULL,
+                                jsonb_build_object('reason', reason, 'count', v_keys));
+        END IF;
+    END IF;
+    -- A session or key committed while this transaction waited for the
+    -- user's row is seen above under READ COMMITTED, but not by an older
+    -- REPEATABLE READ snapshot: then refuse rather than miss it.
+    IF auth._credentials_missed(user_id, except_session, end_api_keys OR v_claim, v_now) THEN
+        RAISE EXCEPTION USING ERRCODE = '40001',
+            MESSAGE = 'could not end the credentials: one was created concurrently',
+            HINT = 'Retry the transaction.';
+    END IF;
+    -- Pending secrets go when the address they were sent to is no longer
+    -- trusted (a claim: those sent to it too) or no longer the account's;
+    -- otherwise they wait in the mailbox, and an email change asked for
+    -- with a session that is now revoked needs a session to be confirmed.
+    UPDATE auth.one_time_secrets s SET invalidated_at = v_now
+     WHERE (v_claim OR reason = 'email_changed')
+       AND (s.user_id = user_id OR (v_claim AND s.email = v_email))
+       AND s.consumed_at IS NULL AND s.invalidated_at IS NULL;
+    GET DIAGNOSTICS v_secrets = ROW_COUNT;
+    IF v_secrets > 0 THEN
+        PERFORM auth._audit('secrets_invalidated', user_id, auth.session_id(), NULL,
+                            jsonb_build_object('reason', reason, 'count', v_secrets));
+    END IF;
+    IF v_claim THEN
+        UPDATE auth.invitations i SET status = 'canceled'
+         WHERE i.inviter_id = user_id AND i.status = 'pending';
+        GET DIAGNOSTICS v_invitations = ROW_COUNT;
+        IF v_invitations > 0 THEN
+            PERFORM auth._audit('invitations_canceled', user_id, NULL, NULL,
+                                jsonb_build_object('reason', reason, 'count', v_invitations));
+        END IF;
+        FOR v_org IN SELECT m.org_id FROM auth.members m WHERE m.user_id = user_id
+                      ORDER BY m.org_id LOOP
+            -- under the organization's lock (auth._lock_organization), so
+            -- that no owner leaves or arrives meanwhile
+            UPDATE auth.organizations o SET updated_at = o.updated_at WHERE o.id = v_org;
+            SELECT m.role INTO v_role FROM auth.members m
+             WHERE m.org_id = v_org AND m.user_id = user_id;
+            CONTINUE WHEN v_role IS NULL;
+            IF v_role = 'owner' AND NOT EXISTS (
+                   SELECT FROM auth.members m
+                    WHERE m.org_id = v_org AND m.role = 'owner' AND m.user_id <> user_id) THEN
+                DELETE FROM auth.organizations o WHERE o.id = v_org;
+                v_orgs := v_orgs || v_org;
+                PERFORM auth._audit('organization_deleted', user_id, NULL, NULL,
+                                    jsonb_build_object('org_id', v_org, 'reason', reason));
+            ELSE
+                PERFORM auth._delete_member(v_org, user_id, 'member_removed', user_id);
+                v_memberships := v_memberships + 1;
+            END IF;
+        END LOOP;
+    END IF;
+    v_detail := jsonb_build_object('reason', reason, 'sessions_revoked', v_sessions,
+                                   'api_keys_revoked', v_keys, 'secrets_invalidated', v_secrets,
+                                   'invitations_canceled', v_invitations,
+                                   'memberships_ended', v_memberships,
+                                   'organizations_deleted', to_jsonb(v_orgs));
+    PERFORM auth._audit('credentials_ended', user_id, auth.session_id(), NULL, v_detail);
+    RETURN v_detail;
+END
+$$;
+COMMENT ON FUNCTION auth._end_credentials(uuid, text, uuid, boolean) IS
+    'internal: ends a user''s sessions (but one) and, unless told otherwise, API keys for a reason; an email change also its pending secrets; a claim of a never-verified account everything: password, keys, pending secrets, invitations, memberships and the organizations it alone owned';

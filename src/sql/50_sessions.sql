@@ -114,23 +114,22 @@ COMMENT ON FUNCTION auth.create_session(uuid, interval, inet, text) IS
     'admin: creates a session for any user and returns its token';
 REVOKE ALL ON FUNCTION auth.create_session(uuid, interval, inet, text) FROM PUBLIC;
 
--- The read path is C.  SECURITY DEFINER lets the sliding refresh write as
--- the owner; the pinned search_path restores only itself when the call
--- returns, so the identity authenticate sets survives it.
+-- The read path is C: one index probe, no SQL, no write (a due refresh is
+-- handed to the extension's worker).  Not SECURITY DEFINER, so a call pays
+-- no settings push and pop, and the identity authenticate sets is the
+-- caller's.
 CREATE FUNCTION auth.verify_session(token text,
                                     OUT user_id uuid, OUT session_id uuid,
                                     OUT expires_at timestamptz)
     AS 'MODULE_PATHNAME', 'auth_verify_session'
-    LANGUAGE C VOLATILE STRICT SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp;
+    LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION auth.verify_session(text) IS
     'the user, session and expiry of a live session token, all NULL otherwise; never raises for a bad token';
 
 CREATE FUNCTION auth.authenticate(token text, is_local boolean DEFAULT true)
 RETURNS uuid
     AS 'MODULE_PATHNAME', 'auth_authenticate'
-    LANGUAGE C VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp;
+    LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION auth.authenticate(text, boolean) IS
     'verifies a session token and sets the identity for the transaction (or the connection when is_local is false); 28000 when invalid';
 

@@ -66,23 +66,21 @@ COMMENT ON FUNCTION auth._api_key_consume(uuid, timestamptz, boolean) IS
     'internal: counts a use of a key in its row, exactly; code says why not';
 REVOKE ALL ON FUNCTION auth._api_key_consume(uuid, timestamptz, boolean) FROM PUBLIC;
 
--- The read path is C.  SECURITY DEFINER lets the use be counted as the
--- owner; the pinned search_path restores only itself when the call returns,
--- so the identity authenticate_api_key sets survives it.
+-- The read path is C: one index probe; a use of a key with limits is
+-- counted by auth._api_key_consume, which C calls as the extension's owner.
+-- Not SECURITY DEFINER, so a call pays no settings push and pop.
 CREATE FUNCTION auth.verify_api_key(key text, required_scopes text[] DEFAULT '{}',
                                     OUT valid boolean, OUT code text, OUT key_id uuid,
                                     OUT user_id uuid, OUT org_id uuid, OUT scopes text[],
                                     OUT remaining integer, OUT retry_after interval)
     AS 'MODULE_PATHNAME', 'auth_verify_api_key'
-    LANGUAGE C VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp;
+    LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION auth.verify_api_key(text, text[]) IS
     'checks an API key and counts the use against its limits; code (NULL when valid) is INVALID, EXPIRED, DISABLED, REVOKED, RATE_LIMITED, USAGE_EXCEEDED or INSUFFICIENT_SCOPE; never raises for a bad key';
 
 CREATE FUNCTION auth.authenticate_api_key(key text, is_local boolean DEFAULT true)
 RETURNS uuid
     AS 'MODULE_PATHNAME', 'auth_authenticate_api_key'
-    LANGUAGE C VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp;
+    LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION auth.authenticate_api_key(text, boolean) IS
     'verifies an API key and sets the identity (kind api_key: owner, key, organization, scopes) for the transaction or the connection; 28000 when not valid, PT429 when a limit refuses it';

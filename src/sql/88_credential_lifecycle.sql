@@ -5,6 +5,20 @@
 -- verified.  A key made by a key, or one made while its maker was ending,
 -- is left to verification, which checks every key above it (src/apikey.c).
 
+-- Whether, as the latest snapshot sees it, the user still has a live
+-- session other than except_session, or (api_keys) a live API key: what
+-- auth._end_credentials should have ended but a REPEATABLE READ snapshot
+-- could not see (src/lifecycle.c).
+CREATE FUNCTION auth._credentials_missed(user_id uuid, except_session uuid,
+                                         api_keys boolean, at timestamptz)
+RETURNS boolean
+    AS 'MODULE_PATHNAME', 'auth_credentials_missed'
+    LANGUAGE C VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION auth._credentials_missed(uuid, uuid, boolean, timestamptz) IS
+    'internal: whether a credential auth._end_credentials should have ended is live in the latest snapshot';
+REVOKE ALL ON FUNCTION auth._credentials_missed(uuid, uuid, boolean, timestamptz) FROM PUBLIC;
+
 -- Ends what a user holds, for a reason, and returns what it ended:
 --   every reason     the live sessions (but except_session);
 --   end_api_keys     every live API key of the user, with the keys they
@@ -69,6 +83,14 @@ BEGIN
             PERFORM auth._audit('api_keys_revoked', user_id, auth.session_id(), NULL,
                                 jsonb_build_object('reason', reason, 'count', v_keys));
         END IF;
+    END IF;
+    -- A session or key committed while this transaction waited for the
+    -- user's row is seen above under READ COMMITTED, but not by an older
+    -- REPEATABLE READ snapshot: then refuse rather than miss it.
+    IF auth._credentials_missed(user_id, except_session, end_api_keys OR v_claim, v_now) THEN
+        RAISE EXCEPTION USING ERRCODE = '40001',
+            MESSAGE = 'could not end the credentials: one was created concurrently',
+            HINT = 'Retry the transaction.';
     END IF;
     -- Pending secrets go when the address they were sent to is no longer
     -- trusted (a claim: those sent to it too) or no longer the account's;

@@ -383,7 +383,7 @@ SELECT auth.grant_admin('regress_admin');
 SELECT auth.grant_issuer('regress_issuer');}, db => 'fresh');
 my $fresh = objects('fresh');
 my $upgraded = objects('up');
-like($fresh, qr/^function auth\.verify_session\(token text.*\| kind=f lang=c secdef=t /m,
+like($fresh, qr/^function auth\.sign_out\(\).*\| kind=f lang=plpgsql secdef=t /m,
 	'the description names functions with their attributes');
 like($fresh, qr/^member function auth\.uid\(\)$/m, 'the description lists members');
 like($fresh, qr/^column auth\.users\.email \| type=text notnull=t /m, 'the description lists columns');

@@ -54,7 +54,7 @@ is(query($node, q{SELECT auth._api_key_rate_limit_store()}), 'memory',
 my $uses = query($node, q{
 SELECT string_agg(coalesce(v.code, 'VALID'), ',' ORDER BY g)
   FROM generate_series(1, 4) g,
-       LATERAL auth.verify_api_key((SELECT key FROM keys WHERE name = 'daily')) v;
+       LATERAL auth.verify_api_key((SELECT key FROM keys WHERE name = 'daily' AND g > 0)) v;
 });
 is($uses, 'VALID,VALID,VALID,RATE_LIMITED',
 	'with no slot free, 3 uses of 3 pass and the 4th is refused');
@@ -69,7 +69,7 @@ my $after = query($node, q{
 SET auth.time_offset = '20min';
 SELECT string_agg(coalesce(v.code, 'VALID'), ',' ORDER BY g)
   FROM generate_series(1, 2) g,
-       LATERAL auth.verify_api_key((SELECT key FROM keys WHERE name = 'daily')) v;
+       LATERAL auth.verify_api_key((SELECT key FROM keys WHERE name = 'daily' AND g > 0)) v;
 });
 is($after, 'RATE_LIMITED,RATE_LIMITED',
 	'given a slot later in the same window, the key is still at its limit');
@@ -84,7 +84,7 @@ is(query($node, q{
 SET auth.time_offset = '25h';
 SELECT string_agg(coalesce(v.code, 'VALID'), ',' ORDER BY g)
   FROM generate_series(1, 4) g,
-       LATERAL auth.verify_api_key((SELECT key FROM keys WHERE name = 'daily')) v;
+       LATERAL auth.verify_api_key((SELECT key FROM keys WHERE name = 'daily' AND g > 0)) v;
 }), 'VALID,VALID,VALID,RATE_LIMITED', 'the next window allows 3 again');
 
 $node->stop;
