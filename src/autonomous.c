@@ -30,6 +30,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -53,6 +54,8 @@
 #include "autonomous_work.h"
 #include "catalog.h"
 
+#define RECENT_WRITES		256	/* hand-offs a backend remembers */
+#define REFUSED_BACKOFF_MS	20	/* after a refused hand-off */
 #define WORKER_SLOT_TRIES	500		/* ... of WORKER_SLOT_WAIT_US each: 5 s */
 #define WORKER_SLOT_WAIT_US 10000
 
@@ -364,20 +367,40 @@ bool
 auth_async_write(AuthAsyncOp op, const pg_uuid_t *id, TimestampTz a,
 				 TimestampTz b, TimestampTz stamp, TimestampTz fresh_after)
 {
-	static AsyncWrite last;
-	static TimestampTz last_stamp = 0;
+	/*
+	 * The writes this backend handed off lately, by a hash of the row: a
+	 * row stays due until the worker has committed, and each of a burst of
+	 * verifications would hand it off again.
+	 */
+	static struct
+	{
+		AuthAsyncOp op;
+		Oid			database;
+		pg_uuid_t	id;
+		TimestampTz stamp;
+	}			recent[RECENT_WRITES];
+	/* after a refusal (queue full, no slot), hand nothing off for a while */
+	static TimestampTz refused_until = 0;
+	uint32		h = hash_bytes(id->data, UUID_LEN) % RECENT_WRITES;
 	AsyncWrite	w;
 	bool		queued = false;
 
+	if (recent[h].op == op && recent[h].database == MyDatabaseId &&
+		memcmp(&recent[h].id, id, UUID_LEN) == 0 &&
+		recent[h].stamp > fresh_after)
+		return true;
+	if (refused_until != 0)
+	{
+		if (GetCurrentTimestamp() < refused_until)
+			return false;
+		refused_until = 0;
+	}
 	memset(&w, 0, sizeof(w));
 	w.database = MyDatabaseId;
 	w.op = op;
 	w.id = *id;
 	w.a = a;
 	w.b = b;
-	if (last.op == op && last.database == MyDatabaseId &&
-		memcmp(&last.id, id, UUID_LEN) == 0 && last_stamp > fresh_after)
-		return true;
 	w.role = auth_schema_owner();
 
 	if (auth_autonomous_preloaded())
@@ -394,9 +417,14 @@ auth_async_write(AuthAsyncOp op, const pg_uuid_t *id, TimestampTz a,
 	}
 	if (queued)
 	{
-		last = w;
-		last_stamp = stamp;
+		recent[h].op = op;
+		recent[h].database = MyDatabaseId;
+		recent[h].id = *id;
+		recent[h].stamp = stamp;
 	}
+	else
+		refused_until = GetCurrentTimestamp() +
+			REFUSED_BACKOFF_MS * (TimestampTz) 1000;
 	return queued;
 }
 
