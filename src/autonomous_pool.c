@@ -280,38 +280,44 @@ auth_autonomous_pool_call(const char *request)
 bool
 auth_autonomous_pool_async(const AsyncWrite *wp)
 {
-	AsyncWrite	w = *wp;
-	const pg_uuid_t *id = &wp->id;
-	AuthAsyncOp op = wp->op;
 	bool		queued = false;
+	bool		pending = false;	/* the database has writes queued */
 	int			free_at = -1;
 
 	LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < ASYNC_QUEUE_LEN; i++)
+	for (int i = 0; i < ASYNC_QUEUE_LEN && !queued; i++)
 	{
+		AsyncWrite *q = &auth_pool->async[i];
+
 		if (!auth_pool->async_used[i])
 		{
 			if (free_at < 0)
 				free_at = i;
+			continue;
 		}
-		else if (auth_pool->async[i].op == op &&
-				 auth_pool->async[i].database == w.database &&
-				 memcmp(&auth_pool->async[i].id, id, UUID_LEN) == 0)
+		if (q->database != wp->database)
+			continue;
+		pending = true;
+		if (q->op == wp->op && memcmp(&q->id, &wp->id, UUID_LEN) == 0)
 		{
-			auth_pool->async[i] = w; /* the newer values */
-			free_at = -2;
+			*q = *wp;			/* the newer values */
 			queued = true;
-			break;
 		}
 	}
-	if (free_at >= 0)
+	if (!queued && free_at >= 0)
 	{
-		auth_pool->async[free_at] = w;
+		auth_pool->async[free_at] = *wp;
 		auth_pool->async_used[free_at] = true;
 		queued = true;
 	}
-	if (queued)
-		auth_pool_wake_workers(w.database, w.role);
+
+	/*
+	 * A worker takes every write queued for its database at once, so only
+	 * the first one waiting needs to wake it: a wake per write would cost
+	 * a context switch each.
+	 */
+	if (queued && !pending)
+		auth_pool_wake_workers(wp->database, wp->role);
 	LWLockRelease(auth_pool->lock);
 	return queued;
 }

@@ -58,6 +58,7 @@ static const AuthIdentity *identity_current = NULL;
  * current active organization).
  */
 static bool identity_checked = false;
+static bool identity_can_die = false;	/* its kind has a liveness check */
 static bool identity_live = false;
 static AuthIdentity identity_settled;
 
@@ -111,10 +112,20 @@ check_identity(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/* Whether the identity stands for a credential that can die. */
+static inline bool
+needs_recheck(const AuthIdentity *ident)
+{
+	return ident->kind != 0 && auth_identity_kind(ident)->is_live != NULL;
+}
+
 static void
 assign_identity(const char *newval, void *extra)
 {
 	identity_current = extra;
+	/* decided once here, not per row in auth_identity_current() */
+	identity_can_die = identity_current != NULL &&
+		needs_recheck(identity_current);
 	identity_checked = false;
 }
 
@@ -122,13 +133,6 @@ static void
 identity_xact_callback(XactEvent event, void *arg)
 {
 	identity_checked = false;
-}
-
-/* Whether the identity stands for a credential that can die. */
-static inline bool
-needs_recheck(const AuthIdentity *ident)
-{
-	return ident->kind != 0 && auth_identity_kind(ident)->is_live != NULL;
 }
 
 /* Whether two identities name the same active organization (or none). */
@@ -242,7 +246,7 @@ auth_identity_current(void)
 	if (ident == NULL || ident->kind == 0)
 		return NULL;
 	/* a worker is handed the identity its leader settled */
-	if (IsParallelWorker() || !needs_recheck(ident))
+	if (!identity_can_die || IsParallelWorker())
 		return ident;
 	if (!identity_checked)
 	{
