@@ -79,6 +79,32 @@ PGDLLEXPORT void auth_async_main(Datum arg);
 /* ---- running the work (in a worker of either kind) ---- */
 
 /*
+ * A worker's transaction, whatever the database's or role's defaults: READ
+ * COMMITTED (an attempt count must see every attempt committed before the
+ * advisory lock was granted) and read-write.
+ */
+static void
+begin_work(const char *activity)
+{
+	DefaultXactIsoLevel = XACT_READ_COMMITTED;
+	DefaultXactReadOnly = false;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+static void
+end_work(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
  * Runs auth._autonomous_dispatch(request) in a transaction of its own and
  * copies its result to response; errors propagate (the transaction is
  * then aborted by the caller's error handling).  nowait: a lock the
@@ -93,17 +119,7 @@ auth_autonomous_run_dispatch(const char *request, bool nowait, char *response)
 	Datum		values[1];
 	char	   *result;
 
-	/*
-	 * Whatever the database's or role's defaults: the count must see every
-	 * attempt committed before the advisory lock was granted, and write.
-	 */
-	DefaultXactIsoLevel = XACT_READ_COMMITTED;
-	DefaultXactReadOnly = false;
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "auth autonomous write");
+	begin_work("auth autonomous write");
 	values[0] = CStringGetTextDatum(request);
 	if (SPI_execute_with_args(nowait ?
 							  "SELECT auth._autonomous_dispatch("
@@ -117,10 +133,7 @@ auth_autonomous_run_dispatch(const char *request, bool nowait, char *response)
 		elog(ERROR, "auth autonomous dispatch returned no row");
 	result = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	strlcpy(response, result ? result : "null", AUTONOMOUS_MAX_TEXT);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	end_work();
 }
 
 /*
@@ -156,13 +169,7 @@ auth_autonomous_run_async(const AsyncWrite *w, int n)
 	};
 	Oid			argtypes[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 
-	DefaultXactIsoLevel = XACT_READ_COMMITTED;
-	DefaultXactReadOnly = false;
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "auth deferred write");
+	begin_work("auth deferred write");
 	for (int i = 0; i < n; i++)
 	{
 		Datum		values[3];
@@ -177,10 +184,7 @@ auth_autonomous_run_async(const AsyncWrite *w, int n)
 								  values, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "auth deferred write failed");
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	end_work();
 }
 
 /*
