@@ -8,8 +8,9 @@
  * quota: one UPDATE ... WHERE remaining > 0 RETURNING, exact under
  * concurrency, committed with the caller (and given back by its rollback);
  * it holds the key's row until the caller ends, so a revocation of a key
- * with a quota waits for the transactions using it (README "API keys").  The rate-limit window is counted in shared
- * memory when auth is preloaded (apikey_window.c), and otherwise by the
+ * with a quota waits for the transactions using it (README "API keys").
+ * The rate-limit window is counted in shared memory when auth is preloaded
+ * (apikey_window.c), and otherwise by the
  * same exact row update as the quota, which serializes one key's requests
  * (auth.check() says so).  A key with limits is refused on a hot standby,
  * where it could not be counted.

@@ -17,6 +17,8 @@
 
 #include "catalog.h"
 
+#define NO_SESSION "00000000-0000-0000-0000-000000000000"
+
 /* Reads the one boolean a query returns. */
 static void
 read_bool(SPITupleTable *rows, uint64 nrows, void *arg)
@@ -24,7 +26,8 @@ read_bool(SPITupleTable *rows, uint64 nrows, void *arg)
 	bool		isnull;
 
 	*(bool *) arg = nrows == 1 &&
-		DatumGetBool(SPI_getbinval(rows->vals[0], rows->tupdesc, 1, &isnull)) &&
+		DatumGetBool(SPI_getbinval(rows->vals[0], rows->tupdesc, 1,
+								   &isnull)) &&
 		!isnull;
 }
 
@@ -59,8 +62,7 @@ auth_credentials_missed(PG_FUNCTION_ARGS)
 	values[0] = PG_GETARG_DATUM(0);
 	/* a NULL except_session matches no session: pass a uuid none has */
 	values[1] = PG_ARGISNULL(1) ?
-		DirectFunctionCall1(uuid_in,
-							CStringGetDatum("00000000-0000-0000-0000-000000000000")) :
+		DirectFunctionCall1(uuid_in, CStringGetDatum(NO_SESSION)) :
 		PG_GETARG_DATUM(1);
 	values[2] = PG_GETARG_DATUM(2);
 	values[3] = PG_GETARG_DATUM(3);

@@ -186,7 +186,8 @@ check_argon2_cost(const AuthPhc *p)
 {
 	uint32		max_m = Max(4 * (uint32) argon2_memory_kib, OWASP_ARGON2_M);
 	uint32		max_t = Max(4 * (uint32) argon2_iterations, 5);
-	uint64		max_work = 4 * Max((uint64) argon2_memory_kib * argon2_iterations,
+	uint64		max_work = 4 * Max((uint64) argon2_memory_kib *
+								   argon2_iterations,
 								   (uint64) OWASP_ARGON2_M);
 
 	if (p->m_cost > max_m || p->t_cost > max_t ||
