@@ -45,6 +45,7 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -137,51 +138,88 @@ auth_autonomous_run_dispatch(const char *request, bool nowait, char *response)
 }
 
 /*
- * Writes hand-offs (all for this worker's database) in one transaction.
- * Each skips a row another transaction holds, and writes nothing that
- * went stale meanwhile: a revoked or expired session is not extended, and
- * no value moves backwards.
+ * Writes hand-offs (all for this worker's database) in one transaction,
+ * one statement per kind of write over arrays of them.  Each skips a row
+ * another transaction holds, and writes nothing that went stale meanwhile:
+ * a revoked or expired session is not extended, and no value moves
+ * backwards.
  */
 void
 auth_autonomous_run_async(const AsyncWrite *w, int n)
 {
 	static const char *const sql[] = {
 		[AUTH_ASYNC_REFRESH_SESSION] =
-		"UPDATE auth.sessions SET expires_at = $2, refreshed_at = $3"
-		" WHERE id OPERATOR(pg_catalog.=) ("
-		"  SELECT s.id FROM auth.sessions s"
-		"  WHERE s.id OPERATOR(pg_catalog.=) $1 AND s.revoked_at IS NULL"
-		"   AND s.expires_at OPERATOR(pg_catalog.>) $3"
-		"   AND s.expires_at OPERATOR(pg_catalog.<) $2"
-		"  FOR UPDATE SKIP LOCKED)",
+		"WITH v AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1),"
+		"  pg_catalog.unnest($2), pg_catalog.unnest($3)) AS v (id, e, r)),"
+		" l AS (SELECT s.id, v.e, v.r FROM auth.sessions s"
+		"  JOIN v ON s.id OPERATOR(pg_catalog.=) v.id"
+		"  WHERE s.revoked_at IS NULL"
+		"   AND s.expires_at OPERATOR(pg_catalog.>) v.r"
+		"   AND s.expires_at OPERATOR(pg_catalog.<) v.e"
+		"  FOR UPDATE OF s SKIP LOCKED)"
+		" UPDATE auth.sessions s SET expires_at = l.e, refreshed_at = l.r"
+		" FROM l WHERE s.id OPERATOR(pg_catalog.=) l.id",
 		[AUTH_ASYNC_TOUCH_API_KEY] =
-		"UPDATE auth.api_keys SET last_used_at = $2"
-		" WHERE id OPERATOR(pg_catalog.=) ("
-		"  SELECT k.id FROM auth.api_keys k"
-		"  WHERE k.id OPERATOR(pg_catalog.=) $1"
-		"   AND (k.last_used_at IS NULL"
-		"        OR k.last_used_at OPERATOR(pg_catalog.<) $2)"
-		"  FOR UPDATE SKIP LOCKED)",
+		"WITH v AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1),"
+		"  pg_catalog.unnest($2)) AS v (id, at)),"
+		" l AS (SELECT k.id, v.at FROM auth.api_keys k"
+		"  JOIN v ON k.id OPERATOR(pg_catalog.=) v.id"
+		"  WHERE (k.last_used_at IS NULL"
+		"         OR k.last_used_at OPERATOR(pg_catalog.<) v.at)"
+		"  FOR UPDATE OF k SKIP LOCKED)"
+		" UPDATE auth.api_keys k SET last_used_at = l.at"
+		" FROM l WHERE k.id OPERATOR(pg_catalog.=) l.id",
 	};
-	static const int nargs[] = {
-		[AUTH_ASYNC_REFRESH_SESSION] = 3,
-		[AUTH_ASYNC_TOUCH_API_KEY] = 2,
-	};
-	Oid			argtypes[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	static SPIPlanPtr plans[lengthof(sql)];
+	Oid			argtypes[3] = {UUIDARRAYOID, TIMESTAMPTZARRAYOID,
+	TIMESTAMPTZARRAYOID};
+	Datum	   *ids;
+	Datum	   *as;
+	Datum	   *bs;
 
 	begin_work("auth deferred write");
-	for (int i = 0; i < n; i++)
+	/* in SPI's memory, which end_work() frees */
+	ids = palloc(sizeof(Datum) * Max(1, n));
+	as = palloc(sizeof(Datum) * Max(1, n));
+	bs = palloc(sizeof(Datum) * Max(1, n));
+	for (int op = AUTH_ASYNC_REFRESH_SESSION; op <= AUTH_ASYNC_TOUCH_API_KEY;
+		 op++)
 	{
+		int			m = 0;
 		Datum		values[3];
 
-		if (w[i].op != AUTH_ASYNC_REFRESH_SESSION &&
-			w[i].op != AUTH_ASYNC_TOUCH_API_KEY)
+		for (int i = 0; i < n; i++)
+			if ((int) w[i].op == op)
+			{
+				ids[m] = UUIDPGetDatum(&w[i].id);
+				as[m] = TimestampTzGetDatum(w[i].a);
+				bs[m] = TimestampTzGetDatum(w[i].b);
+				m++;
+			}
+		if (m == 0)
 			continue;
-		values[0] = UUIDPGetDatum(&w[i].id);
-		values[1] = TimestampTzGetDatum(w[i].a);
-		values[2] = TimestampTzGetDatum(w[i].b);
-		if (SPI_execute_with_args(sql[w[i].op], nargs[w[i].op], argtypes,
-								  values, NULL, false, 0) != SPI_OK_UPDATE)
+		if (plans[op] == NULL)
+		{
+			SPIPlanPtr	plan = SPI_prepare(sql[op],
+										   op == AUTH_ASYNC_REFRESH_SESSION ?
+										   3 : 2, argtypes);
+
+			if (plan == NULL || SPI_keepplan(plan) != 0)
+				elog(ERROR, "could not prepare a deferred write: %s",
+					 SPI_result_code_string(SPI_result));
+			plans[op] = plan;
+		}
+		values[0] = PointerGetDatum(construct_array(ids, m, UUIDOID, UUID_LEN,
+													false, TYPALIGN_CHAR));
+		values[1] = PointerGetDatum(construct_array(as, m, TIMESTAMPTZOID,
+													sizeof(TimestampTz),
+													FLOAT8PASSBYVAL,
+													TYPALIGN_DOUBLE));
+		values[2] = PointerGetDatum(construct_array(bs, m, TIMESTAMPTZOID,
+													sizeof(TimestampTz),
+													FLOAT8PASSBYVAL,
+													TYPALIGN_DOUBLE));
+		if (SPI_execute_plan(plans[op], values, NULL, false, 0) < 0)
 			elog(ERROR, "auth deferred write failed");
 	}
 	end_work();
