@@ -106,6 +106,14 @@ BEGIN
                                 jsonb_build_object('reason', reason, 'count', v_keys));
         END IF;
     END IF;
+    -- A session or key committed while this transaction waited for the
+    -- user's row is seen above under READ COMMITTED, but not by an older
+    -- REPEATABLE READ snapshot: then refuse rather than miss it.
+    IF auth._credentials_missed(user_id, except_session, end_api_keys OR v_claim, v_now) THEN
+        RAISE EXCEPTION USING ERRCODE = '40001',
+            MESSAGE = 'could not end the credentials: one was created concurrently',
+            HINT = 'Retry the transaction.';
+    END IF;
     -- Pending secrets go when the address they were sent to is no longer
     -- trusted (a claim: those sent to it too) or no longer the account's;
     -- otherwise they wait in the mailbox, and an email change asked for
@@ -209,7 +217,7 @@ BEGIN
     -- FOR NO KEY UPDATE (what the UPDATE below takes): a session or key
     -- being created holds FOR KEY SHARE on the row and must not hold this off
     SELECT u.password_hash INTO v_hash FROM auth.users u WHERE u.id = v_uid FOR NO KEY UPDATE;
-    IF current_password IS NULL OR length(current_password) > 128 OR
+    IF current_password IS NULL OR length(current_password) > auth._limit('password') OR
        NOT auth.verify_password(current_password,
                                 coalesce(v_hash, auth._dummy_password_hash()))
        OR v_hash IS NULL THEN
@@ -254,7 +262,7 @@ BEGIN
     v_secret := auth._consume_token(token, 'pwr', 'password_reset');
     -- and only while the account still has the address the link went to
     SELECT u.email_verified_at IS NULL INTO v_claim FROM auth.users u
-     WHERE u.id = v_secret.user_id AND lower(u.email) = v_secret.email;
+     WHERE u.id = v_secret.user_id AND auth._email_key(u.email) = v_secret.email;
     IF v_secret.user_id IS NULL OR v_claim IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired password reset link',
             HINT = 'Request a new link.';
@@ -301,16 +309,16 @@ BEGIN
             HINT = 'Request a new link or code.';
     END IF;
     v_result.is_new_user := false;
-    SELECT * INTO v_user FROM auth.users u WHERE lower(u.email) = secret.email;
+    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
     IF v_user.id IS NULL THEN
         IF NOT auth._setting_bool('auth.magic_link_sign_up') THEN
             RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired sign-in link or code';
         END IF;
         INSERT INTO auth.users (email, email_verified_at) VALUES (secret.email, v_now)
-        ON CONFLICT ((lower(email))) DO NOTHING
+        ON CONFLICT ((auth._email_key(email))) DO NOTHING
         RETURNING * INTO v_user;
         IF v_user.id IS NULL THEN   -- created meanwhile by someone else
-            SELECT * INTO v_user FROM auth.users u WHERE lower(u.email) = secret.email;
+            SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
         ELSE
             v_result.is_new_user := true;
             PERFORM auth._audit('sign_up', v_user.id, NULL, ip, jsonb_build_object('method', method));
@@ -397,10 +405,7 @@ DECLARE
     v_key record;
     v_grant auth.api_key_grant;
 BEGIN
-    IF name IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an API key needs a name of 1 to 200 characters';
-    END IF;
-    PERFORM auth._check_api_key_fields(name, metadata);
+    PERFORM auth._check_api_key_fields(coalesce(name, ''), metadata);
     IF NOT auth._api_key_prefix_is_valid(v_prefix) THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid API key prefix',
             DETAIL = 'A prefix is 1 to 16 lowercase letters or digits, and not one of the extension''s own token kinds.';
@@ -417,6 +422,19 @@ BEGIN
     END IF;
     IF v_banned > v_now THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended';
+    END IF;
+    -- The session the key is made under must be live now, not only when
+    -- the transaction first checked it: a reset, a claim or a sign-out
+    -- committed since (the user row lock above waits for one in progress)
+    -- ended it, and a key made after that would outlive it.  (A key made by
+    -- a key: verification walks the chain.)
+    IF auth.session_id() IS NOT NULL AND NOT EXISTS (
+            SELECT FROM auth.sessions s
+             WHERE s.id = auth.session_id() AND s.revoked_at IS NULL
+               AND s.expires_at > v_now) THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid session token',
+            DETAIL = 'The session ended while this transaction was open.',
+            HINT = 'Sign in again to get a new session token.';
     END IF;
     IF org_id IS NOT NULL AND NOT EXISTS (
             SELECT FROM auth.members m WHERE m.org_id = org_id AND m.user_id = user_id FOR SHARE) THEN
@@ -814,57 +832,6 @@ $$;
 COMMENT ON FUNCTION auth.sign_up(text, text, text, jsonb) IS
     'creates a user with a password and returns its id; 22023 for a bad email or password, a name or metadata past its bound, 23505 when the email is taken';
 
-CREATE OR REPLACE FUNCTION auth.change_password(current_password text, new_password text,
-                                     keep_api_keys boolean DEFAULT false)
-RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_uid uuid := auth._require_account_uid();
-    v_hash text;
-    v_ended jsonb;
-    -- A stolen session must not be a way to guess the password: attempts
-    -- count against the same limit as sign-ins, durably.
-    v_key bytea := sha256(convert_to(v_uid::text, 'UTF8'));
-    v_try jsonb;
-BEGIN
-    IF keep_api_keys IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'keep_api_keys must not be null';
-    END IF;
-    PERFORM auth._check_password_policy(new_password);
-    v_try := auth._count_attempt('change_password', v_key);
-    IF NOT (v_try->>'allowed')::boolean THEN
-        RAISE EXCEPTION USING ERRCODE = 'PT429',
-            MESSAGE = 'too many wrong current passwords',
-            DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at');
-    END IF;
-    -- FOR NO KEY UPDATE (what the UPDATE below takes): a session or key
-    -- being created holds FOR KEY SHARE on the row and must not hold this off
-    SELECT u.password_hash INTO v_hash FROM auth.users u WHERE u.id = v_uid FOR NO KEY UPDATE;
-    IF current_password IS NULL OR length(current_password) > auth._limit('password') OR
-       NOT auth.verify_password(current_password,
-                                coalesce(v_hash, auth._dummy_password_hash()))
-       OR v_hash IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = 'current password is incorrect';
-    END IF;
-    DELETE FROM auth.attempts a WHERE a.scope = 'change_password' AND a.key = v_key;
-    UPDATE auth.users
-       SET password_hash = auth.hash_password(new_password), updated_at = auth.now()
-     WHERE id = v_uid;
-    -- A change is what a user does who fears someone else used the
-    -- account: the other sessions go, and so do the API keys (which a
-    -- stolen session could have made to outlive it) unless the caller
-    -- keeps them, as for a routine change.
-    v_ended := auth._end_credentials(v_uid, 'password_changed', auth.session_id(),
-                                     NOT keep_api_keys);
-    PERFORM auth._audit('password_changed', v_uid, auth.session_id(), NULL,
-                        jsonb_build_object('sessions_revoked', v_ended->'sessions_revoked',
-                                           'api_keys_revoked', v_ended->'api_keys_revoked'));
-END
-$$;
-COMMENT ON FUNCTION auth.change_password(text, text, boolean) IS
-    'changes the authenticated user''s password and revokes their other sessions and (unless keep_api_keys) their API keys; 28P01 when the current password is wrong';
 
 CREATE OR REPLACE FUNCTION auth._issue_session(user_id uuid, ttl interval, ip inet, user_agent text)
 RETURNS auth.session_grant
@@ -1151,58 +1118,6 @@ $$;
 COMMENT ON FUNCTION auth._consume_code(text, text, text) IS
     'internal: checks and redeems a 6-digit code, counting every try durably';
 
-CREATE OR REPLACE FUNCTION auth._passwordless_sign_in(secret auth.one_time_secrets, method text,
-                                           ip inet, user_agent text)
-RETURNS auth.passwordless_grant
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_now timestamptz := auth.now();
-    v_user auth.users;
-    v_session auth.session_grant;
-    v_result auth.passwordless_grant;
-BEGIN
-    IF secret.id IS NULL THEN   -- nothing was redeemed
-        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired sign-in link or code',
-            HINT = 'Request a new link or code.';
-    END IF;
-    v_result.is_new_user := false;
-    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
-    IF v_user.id IS NULL THEN
-        IF NOT auth._setting_bool('auth.magic_link_sign_up') THEN
-            RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired sign-in link or code';
-        END IF;
-        INSERT INTO auth.users (email, email_verified_at) VALUES (secret.email, v_now)
-        ON CONFLICT ((auth._email_key(email))) DO NOTHING
-        RETURNING * INTO v_user;
-        IF v_user.id IS NULL THEN   -- created meanwhile by someone else
-            SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
-        ELSE
-            v_result.is_new_user := true;
-            PERFORM auth._audit('sign_up', v_user.id, NULL, ip, jsonb_build_object('method', method));
-        END IF;
-    END IF;
-    IF v_user.email_verified_at IS NULL AND NOT v_result.is_new_user THEN
-        -- The mailbox is proven only now: whoever signed this address up
-        -- before may not have been its owner, so everything set up on the
-        -- account goes (password, sessions, API keys, pending secrets,
-        -- invitations, memberships; the owner can set a password again).
-        PERFORM auth._end_credentials(v_user.id, 'unverified_account_claimed');
-    END IF;
-    v_session := auth._issue_session(v_user.id, NULL, ip, user_agent);
-    PERFORM auth._audit('sign_in', v_user.id, v_session.session_id, ip,
-                        jsonb_build_object('method', method, 'secret_id', secret.id));
-    v_result.token := v_session.token;
-    v_result.session_id := v_session.session_id;
-    v_result.user_id := v_user.id;
-    v_result.expires_at := v_session.expires_at;
-    v_result.redirect_to := secret.redirect_to;
-    RETURN v_result;
-END
-$$;
-COMMENT ON FUNCTION auth._passwordless_sign_in(auth.one_time_secrets, text, inet, text) IS
-    'internal: the session a redeemed magic link or code opens';
 
 CREATE OR REPLACE FUNCTION auth._request_passwordless(purpose text, email text, ttl interval,
                                            prefix text, redirect_to text, ip inet)
@@ -1318,54 +1233,6 @@ $$;
 COMMENT ON FUNCTION auth.request_password_reset(text) IS
     'a reset token (pwr_...) to send to the email, or NULL for an unknown email at the same cost; PT429 past the rate limit';
 
-CREATE OR REPLACE FUNCTION auth.reset_password(token text, new_password text,
-                                    keep_api_keys boolean DEFAULT false)
-RETURNS uuid
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_secret auth.one_time_secrets;
-    v_claim boolean;
-    v_ended jsonb;
-BEGIN
-    IF keep_api_keys IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'keep_api_keys must not be null';
-    END IF;
-    -- the policy first, so a rejected password does not use up the token
-    PERFORM auth._check_password_policy(new_password);
-    v_secret := auth._consume_token(token, 'pwr', 'password_reset');
-    -- and only while the account still has the address the link went to
-    SELECT u.email_verified_at IS NULL INTO v_claim FROM auth.users u
-     WHERE u.id = v_secret.user_id AND auth._email_key(u.email) = v_secret.email;
-    IF v_secret.user_id IS NULL OR v_claim IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired password reset link',
-            HINT = 'Request a new link.';
-    END IF;
-    -- A reset is recovery after a possible compromise: every session goes,
-    -- and every API key unless the caller keeps them.  It proves the
-    -- mailbox: on an account never verified, whoever signed the address up
-    -- may not have been its owner, so it ends everything, as a
-    -- passwordless sign-in does, and the address is verified.
-    v_ended := auth._end_credentials(v_secret.user_id,
-                                     CASE WHEN v_claim THEN 'unverified_account_claimed'
-                                          ELSE 'password_reset' END,
-                                     NULL, NOT keep_api_keys);
-    UPDATE auth.users u SET password_hash = auth.hash_password(new_password),
-                            updated_at = auth.now()
-     WHERE u.id = v_secret.user_id;
-    -- the reset proves the mailbox: failed sign-ins for it no longer count
-    DELETE FROM auth.attempts a
-     WHERE a.scope = 'sign_in' AND a.key = sha256(convert_to(v_secret.email, 'UTF8'));
-    PERFORM auth._audit('password_reset', v_secret.user_id, NULL, NULL,
-                        jsonb_build_object('sessions_revoked', v_ended->'sessions_revoked',
-                                           'api_keys_revoked', v_ended->'api_keys_revoked',
-                                           'account_claimed', v_claim));
-    RETURN v_secret.user_id;
-END
-$$;
-COMMENT ON FUNCTION auth.reset_password(text, text, boolean) IS
-    'redeems a reset token once, sets the new password (policy applies, 22023) and revokes every session and (unless keep_api_keys) API key of the user; on an account never verified it ends everything set up on it and verifies the address; 28000 when invalid';
 
 CREATE OR REPLACE FUNCTION auth._check_role(org_id uuid, role text) RETURNS void
 LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -1681,99 +1548,6 @@ $$;
 COMMENT ON FUNCTION auth._check_api_key_fields(text, jsonb) IS
     'internal: 22023 unless a key''s name and metadata are valid';
 
-CREATE OR REPLACE FUNCTION auth._create_api_key(user_id uuid, parent_key_id uuid, managed boolean,
-                                     name text, scopes text[], expires_in interval, org_id uuid,
-                                     prefix text, rate_limit_max integer, rate_limit_window interval,
-                                     remaining integer, refill_amount integer,
-                                     refill_interval interval, metadata jsonb)
-RETURNS auth.api_key_grant
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_variable
-DECLARE
-    v_now timestamptz := auth.now();
-    v_prefix text := coalesce(prefix, current_setting('auth.api_key_prefix'));
-    v_scopes text[] := auth._check_scopes(scopes);
-    v_expires timestamptz;
-    v_banned timestamptz;
-    v_key record;
-    v_grant auth.api_key_grant;
-BEGIN
-    PERFORM auth._check_api_key_fields(coalesce(name, ''), metadata);
-    IF NOT auth._api_key_prefix_is_valid(v_prefix) THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid API key prefix',
-            DETAIL = 'A prefix is 1 to 16 lowercase letters or digits, and not one of the extension''s own token kinds.';
-    END IF;
-    IF expires_in <= interval '0' THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'expires_in must be positive';
-    END IF;
-    PERFORM auth._check_api_key_limits(rate_limit_max, rate_limit_window, remaining,
-                                       refill_amount, refill_interval);
-    -- FOR SHARE waits for a ban being written, so the copy below is current
-    SELECT u.banned_until INTO v_banned FROM auth.users u WHERE u.id = user_id FOR SHARE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
-    END IF;
-    IF v_banned > v_now THEN
-        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended';
-    END IF;
-    -- The session the key is made under must be live now, not only when
-    -- the transaction first checked it: a reset, a claim or a sign-out
-    -- committed since (the user row lock above waits for one in progress)
-    -- ended it, and a key made after that would outlive it.  (A key made by
-    -- a key: verification walks the chain.)
-    IF auth.session_id() IS NOT NULL AND NOT EXISTS (
-            SELECT FROM auth.sessions s
-             WHERE s.id = auth.session_id() AND s.revoked_at IS NULL
-               AND s.expires_at > v_now) THEN
-        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid session token',
-            DETAIL = 'The session ended while this transaction was open.',
-            HINT = 'Sign in again to get a new session token.';
-    END IF;
-    IF org_id IS NOT NULL AND NOT EXISTS (
-            SELECT FROM auth.members m WHERE m.org_id = org_id AND m.user_id = user_id FOR SHARE) THEN
-        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'not a member of this organization';
-    END IF;
-    v_expires := v_now + expires_in;
-    IF parent_key_id IS NOT NULL THEN
-        -- a key made by a key dies no later than its maker
-        SELECT least(v_expires, k.expires_at) INTO v_expires  -- least() skips NULLs
-          FROM auth.api_keys k WHERE k.id = parent_key_id;
-        -- and lives only while every key above it does: verification walks
-        -- up at most 7 keys (AUTH_API_KEY_MAX_ANCESTORS in src/apikey.h)
-        IF (WITH RECURSIVE up (id, parent, n) AS (
-                SELECT k.id, k.parent_key_id, 1 FROM auth.api_keys k WHERE k.id = parent_key_id
-                UNION ALL
-                SELECT k.id, k.parent_key_id, up.n + 1
-                  FROM auth.api_keys k JOIN up ON k.id = up.parent WHERE up.n < 8)
-            SELECT max(up.n) FROM up) >= 8 THEN
-            RAISE EXCEPTION USING ERRCODE = '54000',
-                MESSAGE = 'API keys made by keys nest at most 8 deep',
-                DETAIL = 'A key made by a key can have at most 7 keys above it.';
-        END IF;
-    END IF;
-    v_key := auth._generate_api_key(v_prefix);
-    INSERT INTO auth.api_keys (user_id, org_id, parent_key_id, name, prefix, start, key_hash,
-                               scopes, metadata, expires_at, rate_limit_max, rate_limit_window,
-                               remaining, refill_amount, refill_interval, last_refill_at,
-                               managed, user_banned_until, created_at, updated_at)
-    VALUES (user_id, org_id, parent_key_id, btrim(name), v_prefix,
-            left(v_key.key, length(v_prefix) + 5), v_key.key_hash, v_scopes,
-            coalesce(metadata, '{}'), v_expires, rate_limit_max, rate_limit_window,
-            remaining, refill_amount, refill_interval, v_now, managed, v_banned, v_now, v_now)
-    RETURNING id INTO v_grant.key_id;
-    v_grant.key := v_key.key;
-    PERFORM auth._audit('api_key_created', user_id, auth.session_id(), NULL,
-                        jsonb_strip_nulls(jsonb_build_object(
-                            'key_id', v_grant.key_id, 'org_id', org_id,
-                            'by_key_id', parent_key_id, 'managed', managed)));
-    RETURN v_grant;
-END
-$$;
-COMMENT ON FUNCTION auth._create_api_key(uuid, uuid, boolean, text, text[], interval, uuid, text,
-                                         integer, interval, integer, integer, interval, jsonb) IS
-    'internal: creates an API key and returns it, the only copy';
 
 -- issue 10: the extension's own workers (attempts and the read path's writes)
 -- Who does the autonomous writes: 'workers' (the extension's own, when it
@@ -1896,110 +1670,3 @@ RETURNS boolean
 COMMENT ON FUNCTION auth._credentials_missed(uuid, uuid, boolean, timestamptz) IS
     'internal: whether a credential auth._end_credentials should have ended is live in the latest snapshot';
 REVOKE ALL ON FUNCTION auth._credentials_missed(uuid, uuid, boolean, timestamptz) FROM PUBLIC;
-CREATE OR REPLACE FUNCTION auth._end_credentials(user_id uuid, reason text,
-                                      except_session uuid DEFAULT NULL,
-                                      end_api_keys boolean DEFAULT true)
-RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_variable
-DECLARE
-    v_now timestamptz := auth.now();
-    v_claim boolean := reason = 'unverified_account_claimed';
-    v_email text;
-    v_sessions int;
-    v_keys int := 0;
-    v_secrets int;
-    v_invitations int := 0;
-    v_memberships int := 0;
-    v_orgs uuid[] := '{}';
-    v_org uuid;
-    v_role text;
-    v_detail jsonb;
-BEGIN
-    IF reason IS NULL OR reason NOT IN ('unverified_account_claimed', 'password_reset',
-                                         'password_changed', 'email_changed', 'revoke_all') THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'unknown reason to end credentials';
-    END IF;
-    UPDATE auth.users u
-       SET updated_at = v_now,
-           password_hash = CASE WHEN v_claim THEN NULL ELSE u.password_hash END,
-           email_verified_at = CASE WHEN v_claim THEN coalesce(u.email_verified_at, v_now)
-                                    ELSE u.email_verified_at END
-     WHERE u.id = user_id
-    RETURNING auth._email_key(u.email) INTO v_email;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
-    END IF;
-    v_sessions := auth._revoke_sessions(user_id, except_session, reason);
-    IF end_api_keys OR v_claim THEN
-        UPDATE auth.api_keys k SET revoked_at = v_now, updated_at = v_now
-         WHERE k.user_id = user_id AND k.revoked_at IS NULL;
-        GET DIAGNOSTICS v_keys = ROW_COUNT;
-        IF v_keys > 0 THEN
-            PERFORM auth._audit('api_keys_revoked', user_id, auth.session_id(), NULL,
-                                jsonb_build_object('reason', reason, 'count', v_keys));
-        END IF;
-    END IF;
-    -- A session or key committed while this transaction waited for the
-    -- user's row is seen above under READ COMMITTED, but not by an older
-    -- REPEATABLE READ snapshot: then refuse rather than miss it.
-    IF auth._credentials_missed(user_id, except_session, end_api_keys OR v_claim, v_now) THEN
-        RAISE EXCEPTION USING ERRCODE = '40001',
-            MESSAGE = 'could not end the credentials: one was created concurrently',
-            HINT = 'Retry the transaction.';
-    END IF;
-    -- Pending secrets go when the address they were sent to is no longer
-    -- trusted (a claim: those sent to it too) or no longer the account's;
-    -- otherwise they wait in the mailbox, and an email change asked for
-    -- with a session that is now revoked needs a session to be confirmed.
-    UPDATE auth.one_time_secrets s SET invalidated_at = v_now
-     WHERE (v_claim OR reason = 'email_changed')
-       AND (s.user_id = user_id OR (v_claim AND s.email = v_email))
-       AND s.consumed_at IS NULL AND s.invalidated_at IS NULL;
-    GET DIAGNOSTICS v_secrets = ROW_COUNT;
-    IF v_secrets > 0 THEN
-        PERFORM auth._audit('secrets_invalidated', user_id, auth.session_id(), NULL,
-                            jsonb_build_object('reason', reason, 'count', v_secrets));
-    END IF;
-    IF v_claim THEN
-        UPDATE auth.invitations i SET status = 'canceled'
-         WHERE i.inviter_id = user_id AND i.status = 'pending';
-        GET DIAGNOSTICS v_invitations = ROW_COUNT;
-        IF v_invitations > 0 THEN
-            PERFORM auth._audit('invitations_canceled', user_id, NULL, NULL,
-                                jsonb_build_object('reason', reason, 'count', v_invitations));
-        END IF;
-        FOR v_org IN SELECT m.org_id FROM auth.members m WHERE m.user_id = user_id
-                      ORDER BY m.org_id LOOP
-            -- under the organization's lock (auth._lock_organization), so
-            -- that no owner leaves or arrives meanwhile
-            UPDATE auth.organizations o SET updated_at = o.updated_at WHERE o.id = v_org;
-            SELECT m.role INTO v_role FROM auth.members m
-             WHERE m.org_id = v_org AND m.user_id = user_id;
-            CONTINUE WHEN v_role IS NULL;
-            IF v_role = 'owner' AND NOT EXISTS (
-                   SELECT FROM auth.members m
-                    WHERE m.org_id = v_org AND m.role = 'owner' AND m.user_id <> user_id) THEN
-                DELETE FROM auth.organizations o WHERE o.id = v_org;
-                v_orgs := v_orgs || v_org;
-                PERFORM auth._audit('organization_deleted', user_id, NULL, NULL,
-                                    jsonb_build_object('org_id', v_org, 'reason', reason));
-            ELSE
-                PERFORM auth._delete_member(v_org, user_id, 'member_removed', user_id);
-                v_memberships := v_memberships + 1;
-            END IF;
-        END LOOP;
-    END IF;
-    v_detail := jsonb_build_object('reason', reason, 'sessions_revoked', v_sessions,
-                                   'api_keys_revoked', v_keys, 'secrets_invalidated', v_secrets,
-                                   'invitations_canceled', v_invitations,
-                                   'memberships_ended', v_memberships,
-                                   'organizations_deleted', to_jsonb(v_orgs));
-    PERFORM auth._audit('credentials_ended', user_id, auth.session_id(), NULL, v_detail);
-    RETURN v_detail;
-END
-$$;
-COMMENT ON FUNCTION auth._end_credentials(uuid, text, uuid, boolean) IS
-    'internal: ends a user''s sessions (but one) and, unless told otherwise, API keys for a reason; an email change also its pending secrets; a claim of a never-verified account everything: password, keys, pending secrets, invitations, memberships and the organizations it alone owned';
