@@ -140,15 +140,18 @@ auth_autonomous_init(void)
 bool
 auth_autonomous_preloaded(void)
 {
-	bool		any = false;
+	/* a worker that has started never becomes absent again: ask once */
+	static bool started = false;
 
 	if (auth_pool == NULL)
 		return false;
+	if (started)
+		return true;
 	LWLockAcquire(auth_pool->lock, LW_SHARED);
-	for (int i = 0; i < auth_pool->nworkers && !any; i++)
-		any = auth_pool->workers[i].state != WORKER_ABSENT;
+	for (int i = 0; i < auth_pool->nworkers && !started; i++)
+		started = auth_pool->workers[i].state != WORKER_ABSENT;
 	LWLockRelease(auth_pool->lock);
-	return any;
+	return started;
 }
 
 /* ---- the pool: callers ---- */
