@@ -884,67 +884,17 @@ AS $$
 #variable_conflict use_variable
 DECLARE
     v_grant auth.session_grant;
-    v_email text := auth._normalize_email(email);
-    v_key bytea := sha256(convert_to(v_email, 'UTF8'));
-    v_now timestamptz := auth.now();
-    v_try jsonb;
-    v_user auth.users;
-    v_ok boolean;
+    v_user auth.users := auth._check_sign_in_password(auth._normalize_email(email), password, ip);
 BEGIN
-    IF password IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'password is required';
-    END IF;
-    -- Count this attempt first, durably, so that concurrent guesses are
-    -- limited exactly; a success below removes the count again.
-    v_try := auth._count_attempt('sign_in', v_key);
-    IF NOT (v_try->>'allowed')::boolean THEN
-        RAISE EXCEPTION USING ERRCODE = 'PT429',
-            MESSAGE = 'too many failed sign-ins for this email',
-            DETAIL = format('Sign-in for this email is locked until %s.', v_try->>'retry_at'),
-            HINT = 'Wait until then, or reset the password.';
-    END IF;
-
-    -- FOR SHARE: a password change or ban waits for this sign-in, and this
-    -- sign-in for them, so neither can be undone by the other.
-    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = v_email FOR SHARE;
-    -- Unknown emails and users without a password cost the same argon2 work,
-    -- and a stored hash of an unknown format is just a wrong password.
-    BEGIN
-        v_ok := auth.verify_password(CASE WHEN length(password) > auth._limit('password') THEN ''
-                                          ELSE password END,
-                                     coalesce(v_user.password_hash, auth._dummy_password_hash()))
-                AND v_user.password_hash IS NOT NULL AND length(password) <= auth._limit('password');
-    EXCEPTION WHEN invalid_parameter_value THEN
-        -- to the server log only: a client must not learn that the email
-        -- has an account
-        RAISE LOG 'user % has a password hash that cannot be verified', v_user.id;
-        v_ok := false;
-    END;
-    IF NOT v_ok THEN
-        -- The attempt is counted already; an audit row that cannot be
-        -- written is a warning, not a different answer.
-        BEGIN
-            PERFORM auth._autonomous(jsonb_build_object(
-                'op', 'audit', 'event', 'sign_in_failed', 'user_id', v_user.id, 'ip', ip,
-                'at', auth._clock(), 'notify', auth._setting_bool('auth.notify_events'),
-                'detail', jsonb_build_object('email', left(v_email, 254),
-                                             'attempt', (v_try->>'count')::int)));
-        EXCEPTION WHEN insufficient_resources THEN
-            RAISE WARNING 'failed sign-in not audited: %', SQLERRM;
-        END;
-        RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = 'invalid email or password';
-    END IF;
-
-    DELETE FROM auth.attempts a WHERE a.scope = 'sign_in' AND a.key = v_key;
     -- (a suspended user is refused by auth._issue_session, only now that
     -- the password was right, so a ban reveals nothing to a guesser)
     IF v_user.email_verified_at IS NULL AND auth._setting_bool('auth.require_verified_email') THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'email is not verified',
-            HINT = 'Verify the email with the link sent to it, or sign in with a magic link.';
+            HINT = 'Verify the email with the link sent to it, giving the password, or sign in with a magic link.';
     END IF;
     IF auth._password_needs_rehash(v_user.password_hash) THEN
         UPDATE auth.users u SET password_hash = auth.hash_password(password),
-                                updated_at = v_now
+                                updated_at = auth.now()
          WHERE u.id = v_user.id AND u.password_hash = v_user.password_hash;
     END IF;
     v_grant := auth._issue_session(v_user.id, NULL, ip, user_agent);
@@ -1177,21 +1127,13 @@ AS $$
 DECLARE
     v_secret auth.one_time_secrets := auth._consume_token(token, 'evt', 'email_verification');
 BEGIN
-    -- the token proves the address it was sent to, and only while it is the user's
-    UPDATE auth.users u SET email_verified_at = coalesce(u.email_verified_at, auth.now()),
-                            updated_at = auth.now()
-     WHERE u.id = v_secret.user_id AND auth._email_key(u.email) = v_secret.email;
-    IF v_secret.id IS NULL OR NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired verification link',
-            HINT = 'Request a new link.';
-    END IF;
-    PERFORM auth._audit('email_verified', v_secret.user_id, NULL, NULL,
-                        jsonb_build_object('email', v_secret.email));
-    RETURN v_secret.user_id;
+    -- bound when opened from a session of the account itself
+    RETURN auth._redeem_email_verification(
+        v_secret, v_secret.user_id IS NOT DISTINCT FROM auth.uid() AND auth.session_id() IS NOT NULL);
 END
 $$;
 COMMENT ON FUNCTION auth.verify_email(text) IS
-    'redeems a verification token once and marks the email verified; returns the user; 28000 when unknown, expired or used';
+    'redeems a verification token once and marks the email verified; returns the user; on an account never verified, without a session of that account it is a claim that ends everything set up on the account (password, sessions, API keys); 28000 when unknown, expired or used';
 
 CREATE OR REPLACE FUNCTION auth.request_email_change(new_email text) RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -1670,3 +1612,129 @@ RETURNS boolean
 COMMENT ON FUNCTION auth._credentials_missed(uuid, uuid, boolean, timestamptz) IS
     'internal: whether a credential auth._end_credentials should have ended is live in the latest snapshot';
 REVOKE ALL ON FUNCTION auth._credentials_missed(uuid, uuid, boolean, timestamptz) FROM PUBLIC;
+
+-- issue 10: a verification link not opened by the account's holder claims a never-verified account
+-- Checks an account's password as sign-in does: the attempt is counted
+-- durably first, so that concurrent guesses are limited exactly; unknown
+-- emails and users without a password cost the same argon2 work; a
+-- failure is audited and raises 28P01, a lockout PT429.  On success the
+-- count is cleared and the user is returned, its row held FOR SHARE: a
+-- password change or ban waits for the caller, and the caller for them,
+-- so neither can be undone by the other.
+CREATE FUNCTION auth._check_sign_in_password(email text, password text, ip inet)
+RETURNS auth.users
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_key bytea := sha256(convert_to(email, 'UTF8'));
+    v_try jsonb;
+    v_user auth.users;
+    v_ok boolean;
+BEGIN
+    IF password IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'password is required';
+    END IF;
+    v_try := auth._count_attempt('sign_in', v_key);
+    IF NOT (v_try->>'allowed')::boolean THEN
+        RAISE EXCEPTION USING ERRCODE = 'PT429',
+            MESSAGE = 'too many failed sign-ins for this email',
+            DETAIL = format('Sign-in for this email is locked until %s.', v_try->>'retry_at'),
+            HINT = 'Wait until then, or reset the password.';
+    END IF;
+
+    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = email FOR SHARE;
+    -- a stored hash of an unknown format is just a wrong password
+    BEGIN
+        v_ok := auth.verify_password(CASE WHEN length(password) > auth._limit('password') THEN ''
+                                          ELSE password END,
+                                     coalesce(v_user.password_hash, auth._dummy_password_hash()))
+                AND v_user.password_hash IS NOT NULL AND length(password) <= auth._limit('password');
+    EXCEPTION WHEN invalid_parameter_value THEN
+        -- to the server log only: a client must not learn that the email
+        -- has an account
+        RAISE LOG 'user % has a password hash that cannot be verified', v_user.id;
+        v_ok := false;
+    END;
+    IF NOT v_ok THEN
+        -- The attempt is counted already; an audit row that cannot be
+        -- written is a warning, not a different answer.
+        BEGIN
+            PERFORM auth._autonomous(jsonb_build_object(
+                'op', 'audit', 'event', 'sign_in_failed', 'user_id', v_user.id, 'ip', ip,
+                'at', auth._clock(), 'notify', auth._setting_bool('auth.notify_events'),
+                'detail', jsonb_build_object('email', left(email, 254),
+                                             'attempt', (v_try->>'count')::int)));
+        EXCEPTION WHEN insufficient_resources THEN
+            RAISE WARNING 'failed sign-in not audited: %', SQLERRM;
+        END;
+        RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = 'invalid email or password';
+    END IF;
+    DELETE FROM auth.attempts a WHERE a.scope = 'sign_in' AND a.key = v_key;
+    RETURN v_user;
+END
+$$;
+COMMENT ON FUNCTION auth._check_sign_in_password(text, text, inet) IS
+    'internal: checks a normalized email''s password with the sign-in limits and returns the user, its row held FOR SHARE; 28P01 when wrong, PT429 when locked';
+REVOKE ALL ON FUNCTION auth._check_sign_in_password(text, text, inet) FROM PUBLIC;
+
+-- A redeemed verification token proves the mailbox.  On an account never
+-- verified before, whoever signed the address up may not have been its
+-- owner (a squatter can have the link mailed to the owner, who clicks it):
+-- unless the proof is bound to the account's holder (the caller holds a
+-- session of the account, or gave its password), it is a claim and ends
+-- everything set up on the account, as a passwordless sign-in does.
+CREATE FUNCTION auth._redeem_email_verification(secret auth.one_time_secrets, bound boolean)
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_never boolean;
+BEGIN
+    -- the token proves the address it was sent to, and only while it is the user's
+    SELECT u.email_verified_at IS NULL INTO v_never FROM auth.users u
+     WHERE u.id = secret.user_id AND auth._email_key(u.email) = secret.email
+       FOR UPDATE;
+    IF secret.id IS NULL OR v_never IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired verification link',
+            HINT = 'Request a new link.';
+    END IF;
+    IF v_never AND NOT bound THEN
+        PERFORM auth._end_credentials(secret.user_id, 'unverified_account_claimed');
+    ELSE
+        UPDATE auth.users u SET email_verified_at = coalesce(u.email_verified_at, auth.now()),
+                                updated_at = auth.now()
+         WHERE u.id = secret.user_id;
+    END IF;
+    PERFORM auth._audit('email_verified', secret.user_id, auth.session_id(), NULL,
+                        jsonb_build_object('email', secret.email,
+                                           'account_claimed', v_never AND NOT bound));
+    RETURN secret.user_id;
+END
+$$;
+COMMENT ON FUNCTION auth._redeem_email_verification(auth.one_time_secrets, boolean) IS
+    'internal: marks a redeemed verification token''s address verified; on an account never verified, a proof not bound to its holder claims it';
+REVOKE ALL ON FUNCTION auth._redeem_email_verification(auth.one_time_secrets, boolean) FROM PUBLIC;
+
+CREATE FUNCTION auth.verify_email(token text, password text) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_secret auth.one_time_secrets := auth._consume_token(token, 'evt', 'email_verification');
+    v_user auth.users;
+BEGIN
+    IF v_secret.id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired verification link',
+            HINT = 'Request a new link.';
+    END IF;
+    -- with the sign-in limits; a wrong password rolls the redemption back
+    v_user := auth._check_sign_in_password(v_secret.email, password, NULL);
+    RETURN auth._redeem_email_verification(v_secret, v_user.id IS NOT DISTINCT FROM v_secret.user_id);
+END
+$$;
+COMMENT ON FUNCTION auth.verify_email(text, text) IS
+    'redeems a verification token once with the account''s password (sign-in limits apply) and marks the email verified, keeping the password, sessions and API keys; 28P01 when the password is wrong (the token stays usable), 28000 when the token is unknown, expired or used';

@@ -110,18 +110,21 @@ COMMENT ON FUNCTION auth._count_attempt(text, bytea, interval, integer) IS
     'internal: durably counts an attempt against a limit, by default the failed sign-in limit';
 REVOKE ALL ON FUNCTION auth._count_attempt(text, bytea, interval, integer) FROM PUBLIC;
 
-CREATE FUNCTION auth.sign_in(email text, password text, ip inet DEFAULT NULL,
-                             user_agent text DEFAULT NULL)
-RETURNS auth.session_grant
+-- Checks an account's password as sign-in does: the attempt is counted
+-- durably first, so that concurrent guesses are limited exactly; unknown
+-- emails and users without a password cost the same argon2 work; a
+-- failure is audited and raises 28P01, a lockout PT429.  On success the
+-- count is cleared and the user is returned, its row held FOR SHARE: a
+-- password change or ban waits for the caller, and the caller for them,
+-- so neither can be undone by the other.
+CREATE FUNCTION auth._check_sign_in_password(email text, password text, ip inet)
+RETURNS auth.users
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-    v_grant auth.session_grant;
-    v_email text := auth._normalize_email(email);
-    v_key bytea := sha256(convert_to(v_email, 'UTF8'));
-    v_now timestamptz := auth.now();
+    v_key bytea := sha256(convert_to(email, 'UTF8'));
     v_try jsonb;
     v_user auth.users;
     v_ok boolean;
@@ -129,8 +132,6 @@ BEGIN
     IF password IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'password is required';
     END IF;
-    -- Count this attempt first, durably, so that concurrent guesses are
-    -- limited exactly; a success below removes the count again.
     v_try := auth._count_attempt('sign_in', v_key);
     IF NOT (v_try->>'allowed')::boolean THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429',
@@ -139,11 +140,8 @@ BEGIN
             HINT = 'Wait until then, or reset the password.';
     END IF;
 
-    -- FOR SHARE: a password change or ban waits for this sign-in, and this
-    -- sign-in for them, so neither can be undone by the other.
-    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = v_email FOR SHARE;
-    -- Unknown emails and users without a password cost the same argon2 work,
-    -- and a stored hash of an unknown format is just a wrong password.
+    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = email FOR SHARE;
+    -- a stored hash of an unknown format is just a wrong password
     BEGIN
         v_ok := auth.verify_password(CASE WHEN length(password) > auth._limit('password') THEN ''
                                           ELSE password END,
@@ -162,24 +160,41 @@ BEGIN
             PERFORM auth._autonomous(jsonb_build_object(
                 'op', 'audit', 'event', 'sign_in_failed', 'user_id', v_user.id, 'ip', ip,
                 'at', auth._clock(), 'notify', auth._setting_bool('auth.notify_events'),
-                'detail', jsonb_build_object('email', left(v_email, 254),
+                'detail', jsonb_build_object('email', left(email, 254),
                                              'attempt', (v_try->>'count')::int)));
         EXCEPTION WHEN insufficient_resources THEN
             RAISE WARNING 'failed sign-in not audited: %', SQLERRM;
         END;
         RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = 'invalid email or password';
     END IF;
-
     DELETE FROM auth.attempts a WHERE a.scope = 'sign_in' AND a.key = v_key;
+    RETURN v_user;
+END
+$$;
+COMMENT ON FUNCTION auth._check_sign_in_password(text, text, inet) IS
+    'internal: checks a normalized email''s password with the sign-in limits and returns the user, its row held FOR SHARE; 28P01 when wrong, PT429 when locked';
+REVOKE ALL ON FUNCTION auth._check_sign_in_password(text, text, inet) FROM PUBLIC;
+
+CREATE FUNCTION auth.sign_in(email text, password text, ip inet DEFAULT NULL,
+                             user_agent text DEFAULT NULL)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_grant auth.session_grant;
+    v_user auth.users := auth._check_sign_in_password(auth._normalize_email(email), password, ip);
+BEGIN
     -- (a suspended user is refused by auth._issue_session, only now that
     -- the password was right, so a ban reveals nothing to a guesser)
     IF v_user.email_verified_at IS NULL AND auth._setting_bool('auth.require_verified_email') THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'email is not verified',
-            HINT = 'Verify the email with the link sent to it, or sign in with a magic link.';
+            HINT = 'Verify the email with the link sent to it, giving the password, or sign in with a magic link.';
     END IF;
     IF auth._password_needs_rehash(v_user.password_hash) THEN
         UPDATE auth.users u SET password_hash = auth.hash_password(password),
-                                updated_at = v_now
+                                updated_at = auth.now()
          WHERE u.id = v_user.id AND u.password_hash = v_user.password_hash;
     END IF;
     v_grant := auth._issue_session(v_user.id, NULL, ip, user_agent);
