@@ -86,8 +86,10 @@ BEGIN
                                          'password_changed', 'email_changed', 'revoke_all') THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'unknown reason to end credentials';
     END IF;
+    PERFORM auth._lock_user_credentials(user_id);
     UPDATE auth.users u
        SET updated_at = v_now,
+           credentials_epoch = u.credentials_epoch + 1,
            password_hash = CASE WHEN v_claim THEN NULL ELSE u.password_hash END,
            email_verified_at = CASE WHEN v_claim THEN coalesce(u.email_verified_at, v_now)
                                     ELSE u.email_verified_at END
@@ -402,6 +404,7 @@ DECLARE
     v_scopes text[] := auth._check_scopes(scopes);
     v_expires timestamptz;
     v_banned timestamptz;
+    v_epoch bigint;
     v_key record;
     v_grant auth.api_key_grant;
 BEGIN
@@ -415,18 +418,22 @@ BEGIN
     END IF;
     PERFORM auth._check_api_key_limits(rate_limit_max, rate_limit_window, remaining,
                                        refill_amount, refill_interval);
-    -- FOR SHARE waits for a ban being written, so the copy below is current
-    SELECT u.banned_until INTO v_banned FROM auth.users u WHERE u.id = user_id FOR SHARE;
+    -- No lock: a ban or an end of the user's credentials committed before
+    -- this transaction commits fails it (src/lifecycle.c), and none waits
+    -- for this transaction.
+    SELECT u.banned_until, u.credentials_epoch INTO v_banned, v_epoch
+      FROM auth.users u WHERE u.id = user_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
     END IF;
+    PERFORM auth._creating_credential(user_id, v_epoch, v_banned);
     IF v_banned > v_now THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended';
     END IF;
     -- The session the key is made under must be live now, not only when
     -- the transaction first checked it: a reset, a claim or a sign-out
-    -- committed since (the user row lock above waits for one in progress)
-    -- ended it, and a key made after that would outlive it.  (A key made by
+    -- committed since (one still in progress fails this transaction at
+    -- commit, src/lifecycle.c) ended it, and a key made after that would outlive it.  (A key made by
     -- a key: verification walks the chain.)
     IF auth.session_id() IS NOT NULL AND NOT EXISTS (
             SELECT FROM auth.sessions s
@@ -844,17 +851,20 @@ DECLARE
     v_max interval := auth._setting_interval('auth.session_max_lifetime');
     v_grant auth.session_grant;
     v_banned timestamptz;
+    v_epoch bigint;
 BEGIN
     IF v_ttl <= interval '0' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'session ttl must be positive';
     END IF;
-    -- FOR SHARE waits for a ban being written to this user, so neither the
-    -- check nor the copy of banned_until below can miss it
-    SELECT u.banned_until INTO v_banned FROM auth.users u
-     WHERE u.id = _issue_session.user_id FOR SHARE;
+    -- No lock: a ban or an end of the user's credentials committed before
+    -- this transaction commits fails it (src/lifecycle.c), and none waits
+    -- for this transaction.
+    SELECT u.banned_until, u.credentials_epoch INTO v_banned, v_epoch FROM auth.users u
+     WHERE u.id = _issue_session.user_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
     END IF;
+    PERFORM auth._creating_credential(_issue_session.user_id, v_epoch, v_banned);
     IF v_banned > v_now THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended',
             DETAIL = CASE WHEN v_banned < 'infinity'
@@ -1644,7 +1654,7 @@ BEGIN
             HINT = 'Wait until then, or reset the password.';
     END IF;
 
-    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = email FOR SHARE;
+    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = email;
     -- a stored hash of an unknown format is just a wrong password
     BEGIN
         v_ok := auth.verify_password(CASE WHEN length(password) > auth._limit('password') THEN ''
@@ -1676,7 +1686,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auth._check_sign_in_password(text, text, inet) IS
-    'internal: checks a normalized email''s password with the sign-in limits and returns the user, its row held FOR SHARE; 28P01 when wrong, PT429 when locked';
+    'internal: checks a normalized email''s password with the sign-in limits and returns the user; 28P01 when wrong, PT429 when locked';
 REVOKE ALL ON FUNCTION auth._check_sign_in_password(text, text, inet) FROM PUBLIC;
 
 -- A redeemed verification token proves the mailbox.  On an account never
@@ -1696,7 +1706,7 @@ BEGIN
     -- the token proves the address it was sent to, and only while it is the user's
     SELECT u.email_verified_at IS NULL INTO v_never FROM auth.users u
      WHERE u.id = secret.user_id AND auth._email_key(u.email) = secret.email
-       FOR UPDATE;
+       FOR NO KEY UPDATE;   -- never waits for a session or key being created
     IF secret.id IS NULL OR v_never IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired verification link',
             HINT = 'Request a new link.';
@@ -1738,3 +1748,42 @@ END
 $$;
 COMMENT ON FUNCTION auth.verify_email(text, text) IS
     'redeems a verification token once with the account''s password (sign-in limits apply) and marks the email verified, keeping the password, sessions and API keys; 28P01 when the password is wrong (the token stays usable), 28000 when the token is unknown, expired or used';
+
+-- issue 10: a session or key being created re-checks its user before commit; no creator holds an end off
+ALTER TABLE auth.users ADD COLUMN credentials_epoch bigint NOT NULL DEFAULT 0;
+
+-- A session or key being created and the end of its user's credentials
+-- (src/lifecycle.c): the creator notes the user's credentials epoch and
+-- ban as it read them, without a lock, and re-reads them just before it
+-- commits, under a lock that an ending transaction holds until it
+-- commits; if either changed, the creation fails with 40001.  So neither
+-- misses the other, and no creator can hold an end off.
+CREATE FUNCTION auth._creating_credential(user_id uuid, epoch bigint, banned_until timestamptz)
+RETURNS void
+    AS 'MODULE_PATHNAME', 'auth_creating_credential'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION auth._creating_credential(uuid, bigint, timestamptz) IS
+    'internal: notes a session or key being created for the user, re-checked against the user''s credentials epoch and ban before commit';
+REVOKE ALL ON FUNCTION auth._creating_credential(uuid, bigint, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION auth._lock_user_credentials(user_id uuid) RETURNS void
+    AS 'MODULE_PATHNAME', 'auth_lock_user_credentials'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION auth._lock_user_credentials(uuid) IS
+    'internal: held until commit by a transaction that ends the user''s credentials; a creation re-checks under it';
+REVOKE ALL ON FUNCTION auth._lock_user_credentials(uuid) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION auth._sync_session_ban() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- a session or key being created re-checks the ban before it commits
+    PERFORM auth._lock_user_credentials(NEW.id);
+    UPDATE auth.sessions s SET user_banned_until = NEW.banned_until
+     WHERE s.user_id = NEW.id;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION auth._sync_session_ban() IS
+    'internal: copies a user''s ban onto their sessions';

@@ -114,9 +114,9 @@ REVOKE ALL ON FUNCTION auth._count_attempt(text, bytea, interval, integer) FROM 
 -- durably first, so that concurrent guesses are limited exactly; unknown
 -- emails and users without a password cost the same argon2 work; a
 -- failure is audited and raises 28P01, a lockout PT429.  On success the
--- count is cleared and the user is returned, its row held FOR SHARE: a
--- password change or ban waits for the caller, and the caller for them,
--- so neither can be undone by the other.
+-- count is cleared and the user is returned.  (No lock: the session it
+-- leads to is re-checked against a password change or ban before commit,
+-- src/lifecycle.c.)
 CREATE FUNCTION auth._check_sign_in_password(email text, password text, ip inet)
 RETURNS auth.users
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -140,7 +140,7 @@ BEGIN
             HINT = 'Wait until then, or reset the password.';
     END IF;
 
-    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = email FOR SHARE;
+    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = email;
     -- a stored hash of an unknown format is just a wrong password
     BEGIN
         v_ok := auth.verify_password(CASE WHEN length(password) > auth._limit('password') THEN ''
@@ -172,7 +172,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auth._check_sign_in_password(text, text, inet) IS
-    'internal: checks a normalized email''s password with the sign-in limits and returns the user, its row held FOR SHARE; 28P01 when wrong, PT429 when locked';
+    'internal: checks a normalized email''s password with the sign-in limits and returns the user; 28P01 when wrong, PT429 when locked';
 REVOKE ALL ON FUNCTION auth._check_sign_in_password(text, text, inet) FROM PUBLIC;
 
 CREATE FUNCTION auth.sign_in(email text, password text, ip inet DEFAULT NULL,

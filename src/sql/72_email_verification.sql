@@ -52,7 +52,7 @@ BEGIN
     -- the token proves the address it was sent to, and only while it is the user's
     SELECT u.email_verified_at IS NULL INTO v_never FROM auth.users u
      WHERE u.id = secret.user_id AND auth._email_key(u.email) = secret.email
-       FOR UPDATE;
+       FOR NO KEY UPDATE;   -- never waits for a session or key being created
     IF secret.id IS NULL OR v_never IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired verification link',
             HINT = 'Request a new link.';
