@@ -263,8 +263,10 @@ BEGIN
     PERFORM auth._check_password_policy(new_password);
     v_secret := auth._consume_token(token, 'pwr', 'password_reset');
     -- and only while the account still has the address the link went to
+    -- (locked, and re-checked on the latest version of the row)
     SELECT u.email_verified_at IS NULL INTO v_claim FROM auth.users u
-     WHERE u.id = v_secret.user_id AND auth._email_key(u.email) = v_secret.email;
+     WHERE u.id = v_secret.user_id AND auth._email_key(u.email) = v_secret.email
+       FOR NO KEY UPDATE;
     IF v_secret.user_id IS NULL OR v_claim IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired password reset link',
             HINT = 'Request a new link.';
@@ -311,7 +313,10 @@ BEGIN
             HINT = 'Request a new link or code.';
     END IF;
     v_result.is_new_user := false;
-    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
+    -- Locked, and re-checked on the latest version: an account moving away
+    -- from this address meanwhile is not the one the link proves.
+    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email
+       FOR NO KEY UPDATE;
     IF v_user.id IS NULL THEN
         IF NOT auth._setting_bool('auth.magic_link_sign_up') THEN
             RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired sign-in link or code';
@@ -320,7 +325,8 @@ BEGIN
         ON CONFLICT ((auth._email_key(email))) DO NOTHING
         RETURNING * INTO v_user;
         IF v_user.id IS NULL THEN   -- created meanwhile by someone else
-            SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
+            SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email
+               FOR NO KEY UPDATE;
         ELSE
             v_result.is_new_user := true;
             PERFORM auth._audit('sign_up', v_user.id, NULL, ip, jsonb_build_object('method', method));

@@ -32,7 +32,10 @@ BEGIN
             HINT = 'Request a new link or code.';
     END IF;
     v_result.is_new_user := false;
-    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
+    -- Locked, and re-checked on the latest version: an account moving away
+    -- from this address meanwhile is not the one the link proves.
+    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email
+       FOR NO KEY UPDATE;
     IF v_user.id IS NULL THEN
         IF NOT auth._setting_bool('auth.magic_link_sign_up') THEN
             RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired sign-in link or code';
@@ -41,7 +44,8 @@ BEGIN
         ON CONFLICT ((auth._email_key(email))) DO NOTHING
         RETURNING * INTO v_user;
         IF v_user.id IS NULL THEN   -- created meanwhile by someone else
-            SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
+            SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email
+               FOR NO KEY UPDATE;
         ELSE
             v_result.is_new_user := true;
             PERFORM auth._audit('sign_up', v_user.id, NULL, ip, jsonb_build_object('method', method));
