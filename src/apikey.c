@@ -227,10 +227,13 @@ static bool
 fetch_key(AuthRel index, RegProcedure eqproc, Datum key, bool via_previous,
 		  KeyRow *row)
 {
-	Relation	keys = table_open(auth_rel_oid(AUTH_REL_API_KEYS),
-								 AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(keys, NULL);
+	Relation	keys = auth_table_try_open(AUTH_REL_API_KEYS);
+	TupleTableSlot *slot;
 	bool		found;
+
+	if (keys == NULL)
+		return false;
+	slot = table_slot_create(keys, NULL);
 
 	auth_columns_resolve(keys, &columns);
 	found = auth_probe_index(keys, auth_rel_oid(index), eqproc, key, slot);

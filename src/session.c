@@ -119,11 +119,14 @@ static bool
 fetch_live_session(AuthRel index, RegProcedure eqproc, Datum key,
 				   SessionRow *row)
 {
-	Relation	sessions = table_open(auth_rel_oid(AUTH_REL_SESSIONS),
-									 AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(sessions, NULL);
+	Relation	sessions = auth_table_try_open(AUTH_REL_SESSIONS);
+	TupleTableSlot *slot;
 	TimestampTz now = auth_now();
 	bool		live = false;
+
+	if (sessions == NULL)
+		return false;
+	slot = table_slot_create(sessions, NULL);
 
 	auth_columns_resolve(sessions, &columns);
 	if (auth_probe_index(sessions, auth_rel_oid(index), eqproc, key, slot))
