@@ -19,6 +19,8 @@
 #include "onetime.h"
 #include "organization.h"
 #include "password.h"
+#include "postgrest.h"
+#include "role.h"
 #include "session.h"
 #include "settings.h"
 
@@ -39,10 +41,12 @@ _PG_init(void)
 	auth_api_key_init();
 	/* layer 3 */
 	auth_identity_init();
+	auth_role_init();
 	/* layer 5 */
 	auth_password_init();
 	auth_onetime_init();
 	auth_organization_init();
+	auth_postgrest_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("auth");
 #else

@@ -172,12 +172,13 @@ refresh_if_due(SessionRow *row)
 	TimestampTz new_expires;
 
 	/*
-	 * No write on a standby, nor for a read-only transaction, which asked
-	 * for none.
+	 * No write on a standby.  A read-only transaction (a GET through
+	 * PostgREST) still hands the refresh off: the worker writes it in a
+	 * transaction of its own.
 	 */
 	if (row->refreshed_at >
 		now - (TimestampTz) session_refresh_age * USECS_PER_SEC ||
-		RecoveryInProgress() || XactReadOnly)
+		RecoveryInProgress())
 		return;
 	new_expires = Min(now + (TimestampTz) session_ttl * USECS_PER_SEC,
 					  row->created_at +

@@ -214,7 +214,8 @@ BEGIN
     IF NOT (v_try->>'allowed')::boolean THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429',
             MESSAGE = 'too many wrong current passwords',
-            DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at');
+            DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at'),
+            HINT = auth._retry_hint((v_try->>'retry_at')::timestamptz, auth._clock());
     END IF;
     -- FOR NO KEY UPDATE (what the UPDATE below takes): a session or key
     -- being created holds FOR KEY SHARE on the row and must not hold this off
@@ -313,6 +314,7 @@ BEGIN
             HINT = 'Request a new link or code.';
     END IF;
     v_result.is_new_user := false;
+    v_result.password_removed := false;
     -- Locked, and re-checked on the latest version: an account moving away
     -- from this address meanwhile is not the one the link proves.
     SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email
@@ -337,7 +339,10 @@ BEGIN
         -- before may not have been its owner, so everything set up on the
         -- account goes (password, sessions, API keys, pending secrets,
         -- invitations, memberships; the owner can set a password again).
+        -- The grant says when a password went, so the application can tell
+        -- the user it no longer works.
         PERFORM auth._end_credentials(v_user.id, 'unverified_account_claimed');
+        v_result.password_removed := v_user.password_hash IS NOT NULL;
     END IF;
     v_session := auth._issue_session(v_user.id, NULL, ip, user_agent);
     PERFORM auth._audit('sign_in', v_user.id, v_session.session_id, ip,
@@ -1000,8 +1005,9 @@ BEGIN
          ORDER BY s.created_at DESC OFFSET v_limit - 1 LIMIT 1;
         RAISE EXCEPTION USING ERRCODE = 'PT429',
             MESSAGE = 'too many requests for this email',
-            DETAIL = format('At most %s per %s.', v_limit, v_window),
-            HINT = format('Try again after %s.', coalesce(v_retry, v_now + v_window));
+            DETAIL = format('At most %s per %s; try again after %s.', v_limit, v_window,
+                            coalesce(v_retry, v_now + v_window)),
+            HINT = auth._retry_hint(coalesce(v_retry, v_now + v_window), v_now);
     END IF;
     PERFORM auth._supersede_secrets(email, purpose, v_now);
     IF prefix IS NULL THEN
@@ -1656,8 +1662,9 @@ BEGIN
     IF NOT (v_try->>'allowed')::boolean THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429',
             MESSAGE = 'too many failed sign-ins for this email',
-            DETAIL = format('Sign-in for this email is locked until %s.', v_try->>'retry_at'),
-            HINT = 'Wait until then, or reset the password.';
+            DETAIL = format('Sign-in for this email is locked until %s; wait until then, or reset the password.',
+                            v_try->>'retry_at'),
+            HINT = auth._retry_hint((v_try->>'retry_at')::timestamptz, auth._clock());
     END IF;
 
     SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = email;
@@ -1793,3 +1800,254 @@ END
 $$;
 COMMENT ON FUNCTION auth._sync_session_ban() IS
     'internal: copies a user''s ban onto their sessions';
+
+-- issue 13: role switching (auth.authenticated_role, auth.anonymous_role),
+-- the PostgREST pre-request hook, auth.me(), sign-up that opens the
+-- session, the retry time of refusals (auth.retry_after; the hints of
+-- _check_sign_in_password, change_password and _issue_secret above carry
+-- it), the grant of a passwordless sign-in saying it removed a password
+-- (_passwordless_sign_in above), and the maintenance tier for pg_cron;
+-- cleanup() logs its counts.
+ALTER TYPE auth.passwordless_grant ADD ATTRIBUTE password_removed boolean;
+COMMENT ON TYPE auth.passwordless_grant IS
+    'a session opened by a magic link or code: the session token (shown once), the session, where to go, whether the user was just created, and whether the password of an account never verified was removed';
+
+-- Sign-up that opens the session in the same call: one argon2 hash (the
+-- new password's) instead of sign_up's and then sign_in's verification of
+-- what was just hashed.
+CREATE FUNCTION auth.sign_up_and_sign_in(email text, password text, name text DEFAULT NULL,
+                                         metadata jsonb DEFAULT '{}', ip inet DEFAULT NULL,
+                                         user_agent text DEFAULT NULL)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_grant auth.session_grant;
+BEGIN
+    -- sign_in would refuse the new, unverified account: refuse before
+    -- creating it
+    IF auth._setting_bool('auth.require_verified_email') THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'email is not verified',
+            HINT = 'auth.require_verified_email is on: sign up with auth.sign_up(), then verify the email.';
+    END IF;
+    v_grant := auth._issue_session(auth.sign_up(email, password, sign_up_and_sign_in.name,
+                                                sign_up_and_sign_in.metadata),
+                                   NULL, ip, user_agent);
+    PERFORM auth._audit('sign_in', v_grant.user_id, v_grant.session_id, ip,
+                        jsonb_build_object('method', 'sign_up'));
+    RETURN v_grant;
+END
+$$;
+COMMENT ON FUNCTION auth.sign_up_and_sign_in(text, text, text, jsonb, inet, text) IS
+    'creates a user with a password and opens a session (one argon2 hash); sign_up''s refusals, and 28000 under auth.require_verified_email';
+
+CREATE OR REPLACE FUNCTION auth.cleanup()
+RETURNS TABLE (sessions_deleted bigint, attempts_deleted bigint, audit_deleted bigint,
+               secrets_deleted bigint, api_keys_deleted bigint)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_now timestamptz := auth.now();
+    v_grace interval := auth._setting_interval('auth.cleanup_grace');
+BEGIN
+    DELETE FROM auth.sessions s
+     WHERE s.expires_at < v_now - v_grace OR s.revoked_at < v_now - v_grace;
+    GET DIAGNOSTICS sessions_deleted = ROW_COUNT;
+    -- attempts no limit counts any more (codes count theirs for their lifetime)
+    DELETE FROM auth.attempts a
+     WHERE a.attempted_at < v_now - greatest(auth._setting_interval('auth.failed_sign_in_window'),
+                                             auth._setting_interval('auth.email_code_ttl') + interval '1 day');
+    GET DIAGNOSTICS attempts_deleted = ROW_COUNT;
+    DELETE FROM auth.audit_log l
+     WHERE l.occurred_at < v_now - auth._setting_interval('auth.audit_retention');
+    GET DIAGNOSTICS audit_deleted = ROW_COUNT;
+    -- used, superseded or expired secrets, once no rate-limit window reads them
+    DELETE FROM auth.one_time_secrets o
+     WHERE greatest(o.expires_at, o.created_at + auth._setting_interval('auth.magic_link_rate_window'))
+           < v_now - v_grace;
+    GET DIAGNOSTICS secrets_deleted = ROW_COUNT;
+    DELETE FROM auth.api_keys k
+     WHERE k.expires_at < v_now - v_grace OR k.revoked_at < v_now - v_grace;
+    GET DIAGNOSTICS api_keys_deleted = ROW_COUNT;
+    -- hashes a rotation kept, once their grace period is over
+    UPDATE auth.api_keys k SET previous_key_hash = NULL, previous_key_expires_at = NULL
+     WHERE k.previous_key_expires_at <= v_now;
+    -- to the server log too: a scheduled job (pg_cron) keeps no result
+    RAISE LOG 'auth.cleanup() deleted % sessions, % attempts, % audit rows, % one-time secrets, % API keys',
+        sessions_deleted, attempts_deleted, audit_deleted, secrets_deleted, api_keys_deleted;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION auth.cleanup() IS
+    'admin and maintenance: deletes sessions and API keys expired or revoked longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, and dead one-time secrets; returns the counts and logs them';
+
+-- requests: what an application's requests need beside authenticate():
+-- the signed-in user's own profile, the retry time of a refusal in a form
+-- a program reads, and PostgREST's pre-request hook.
+
+-- The hint of every retryable PT429: {"retry_after": <seconds>}, whole
+-- seconds rounded up, at least 1, so a program sets Retry-After from it
+-- without parsing prose (README "Errors").
+CREATE FUNCTION auth._retry_hint(retry_at timestamptz, now timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.jsonb_build_object('retry_after',
+        GREATEST(1, pg_catalog.ceil(pg_catalog.date_part('epoch',
+            retry_at OPERATOR(pg_catalog.-) now))::bigint))::text
+$$;
+COMMENT ON FUNCTION auth._retry_hint(timestamptz, timestamptz) IS
+    'internal: the hint of a retryable PT429, {"retry_after": <seconds>}';
+REVOKE ALL ON FUNCTION auth._retry_hint(timestamptz, timestamptz) FROM PUBLIC;
+
+-- The seconds of such a hint, NULL for any other hint (or none): for SQL
+-- and PL/pgSQL callers (GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT).
+CREATE FUNCTION auth.retry_after(hint text) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN hint OPERATOR(pg_catalog.~) '^\{"retry_after": [0-9]{1,9}\}$'
+                THEN (hint::pg_catalog.jsonb OPERATOR(pg_catalog.->>) 'retry_after')::integer END
+$$;
+COMMENT ON FUNCTION auth.retry_after(text) IS
+    'the seconds to wait that the hint of a retryable PT429 carries, NULL for any other hint';
+
+-- The signed-in user's own profile and identity (auth.users is closed to
+-- applications); 28000 when nobody is authenticated.
+CREATE FUNCTION auth.me(OUT id uuid, OUT email text, OUT name text, OUT image text,
+                        OUT email_verified boolean, OUT role text, OUT created_at timestamptz,
+                        OUT kind text, OUT org_id uuid, OUT scopes text[], OUT aal text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_uid uuid := auth.require_uid();
+BEGIN
+    SELECT u.id, u.email, u.name, u.image, u.email_verified_at IS NOT NULL, u.role, u.created_at
+      INTO me.id, me.email, me.name, me.image, me.email_verified, me.role, me.created_at
+      FROM auth.users u WHERE u.id = v_uid;
+    IF NOT FOUND THEN   -- an identity a superuser set for no user
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'not authenticated',
+            DETAIL = 'The identity names no user.';
+    END IF;
+    me.kind := auth.identity()->>'kind';
+    me.org_id := auth.org_id();
+    me.scopes := auth.scopes();
+    me.aal := NULL;     -- reserved for multi-factor authentication
+END
+$$;
+COMMENT ON FUNCTION auth.me() IS
+    'the authenticated user''s id, email, name, image, email_verified, role, created_at, and the identity''s kind, org_id, scopes and aal (NULL until MFA); 28000 when nobody is authenticated';
+
+-- PostgREST's db-pre-request: authenticates the request's credential (a
+-- header named by auth.token_header, an Authorization: Bearer value, or a
+-- cookie named by auth.cookie_name, in that order), dispatching on its
+-- shape: a session token (ses_...), a compact JWS (three base64url
+-- segments) to auth.authenticate_jwt() when that function exists, and
+-- anything else to auth.authenticate_api_key().  authenticate*() switch to
+-- auth.authenticated_role; with no credential the request runs as
+-- auth.anonymous_role.  A refused credential answers 401 with
+-- WWW-Authenticate, a limit 429 with Retry-After, through PostgREST's
+-- SQLSTATE PGRST.  Not SECURITY DEFINER: PostgreSQL refuses SET ROLE
+-- there.
+CREATE FUNCTION auth.postgrest_pre_request() RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_header text := lower(current_setting('auth.token_header'));
+    v_cookie text := current_setting('auth.cookie_name');
+    v_anonymous text := current_setting('auth.anonymous_role');
+    v_headers jsonb := coalesce(nullif(current_setting('request.headers', true), '')::jsonb, '{}');
+    v_cookies jsonb := coalesce(nullif(current_setting('request.cookies', true), '')::jsonb, '{}');
+    v_token text;
+    v_state text;
+    v_message text;
+    v_detail text;
+    v_hint text;
+    v_headers_out jsonb;
+BEGIN
+    IF v_header <> '' THEN
+        v_token := nullif(v_headers->>v_header, '');
+    END IF;
+    IF v_token IS NULL AND v_headers->>'authorization' ~* '^bearer +[^ ]' THEN
+        v_token := regexp_replace(v_headers->>'authorization', '^[Bb][Ee][Aa][Rr][Ee][Rr] +', '');
+    END IF;
+    IF v_token IS NULL AND v_cookie <> '' THEN
+        v_token := nullif(v_cookies->>v_cookie, '');
+    END IF;
+    IF v_token IS NULL THEN
+        IF v_anonymous <> '' THEN
+            PERFORM set_config('role', v_anonymous, true);
+        END IF;
+        RETURN;
+    END IF;
+    BEGIN
+        IF starts_with(v_token, 'ses_') THEN
+            PERFORM auth.authenticate(v_token);
+        ELSIF v_token ~ '^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$' THEN
+            -- JWTs are verified by auth.authenticate_jwt() where it exists
+            IF to_regprocedure('auth.authenticate_jwt(text, boolean)') IS NULL THEN
+                RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid token',
+                    DETAIL = 'This version of auth does not verify JWTs.';
+            END IF;
+            EXECUTE 'SELECT auth.authenticate_jwt($1, true)' USING v_token;
+        ELSE
+            PERFORM auth.authenticate_api_key(v_token);
+        END IF;
+    EXCEPTION WHEN invalid_authorization_specification OR SQLSTATE 'PT429' THEN
+        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+                                v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+        v_headers_out := CASE WHEN v_state = '28000'
+                              THEN jsonb_build_object('WWW-Authenticate', 'Bearer error="invalid_token"')
+                              WHEN auth.retry_after(v_hint) IS NOT NULL
+                              THEN jsonb_build_object('Retry-After', auth.retry_after(v_hint)::text)
+                              ELSE '{}' END;
+        RAISE SQLSTATE 'PGRST' USING
+            MESSAGE = jsonb_build_object('code', v_state, 'message', v_message,
+                                         'details', nullif(v_detail, ''),
+                                         'hint', nullif(v_hint, ''))::text,
+            DETAIL = jsonb_build_object('status', CASE WHEN v_state = '28000' THEN 401 ELSE 429 END,
+                                        'headers', v_headers_out)::text;
+    END;
+END
+$$;
+COMMENT ON FUNCTION auth.postgrest_pre_request() IS
+    'PostgREST db-pre-request: authenticates the request''s session token, API key or JWT from auth.token_header, Authorization or the auth.cookie_name cookie; 401 with WWW-Authenticate or 429 with Retry-After through SQLSTATE PGRST';
+
+-- maintenance: the tier a scheduled job needs (pg_cron), and no more.
+
+-- auth.cleanup() and auth.check(): what a job that keeps the tables small
+-- and watches the configuration runs; none of them acts for a user or
+-- returns a secret.  auth.grant_maintenance() grants them.
+CREATE FUNCTION auth._maintenance_functions() RETURNS regprocedure[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ARRAY[
+        'auth.cleanup()',
+        'auth.check()'
+    ]::regprocedure[]
+$$;
+COMMENT ON FUNCTION auth._maintenance_functions() IS
+    'internal: the maintenance tier, granted by auth.grant_maintenance()';
+REVOKE ALL ON FUNCTION auth._maintenance_functions() FROM PUBLIC;
+
+CREATE FUNCTION auth.grant_maintenance(role regrole) RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT auth._set_tier(role, auth._maintenance_functions(), true) $$;
+COMMENT ON FUNCTION auth.grant_maintenance(regrole) IS
+    'grants a role auth.cleanup() and auth.check() only, for a scheduled job (pg_cron); for the superuser who installed the extension';
+REVOKE ALL ON FUNCTION auth.grant_maintenance(regrole) FROM PUBLIC;
+
+CREATE FUNCTION auth.revoke_maintenance(role regrole) RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT auth._set_tier(role, auth._maintenance_functions(), false) $$;
+COMMENT ON FUNCTION auth.revoke_maintenance(regrole) IS
+    'takes auth.cleanup() and auth.check() back from a role';
+REVOKE ALL ON FUNCTION auth.revoke_maintenance(regrole) FROM PUBLIC;

@@ -246,7 +246,8 @@ BEGIN
     IF NOT (v_try->>'allowed')::boolean THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429',
             MESSAGE = 'too many wrong current passwords',
-            DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at');
+            DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at'),
+            HINT = auth._retry_hint((v_try->>'retry_at')::timestamptz, auth._clock());
     END IF;
     -- FOR NO KEY UPDATE (what the UPDATE below takes): a session or key
     -- being created holds FOR KEY SHARE on the row and must not hold this off

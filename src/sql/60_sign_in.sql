@@ -136,8 +136,9 @@ BEGIN
     IF NOT (v_try->>'allowed')::boolean THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429',
             MESSAGE = 'too many failed sign-ins for this email',
-            DETAIL = format('Sign-in for this email is locked until %s.', v_try->>'retry_at'),
-            HINT = 'Wait until then, or reset the password.';
+            DETAIL = format('Sign-in for this email is locked until %s; wait until then, or reset the password.',
+                            v_try->>'retry_at'),
+            HINT = auth._retry_hint((v_try->>'retry_at')::timestamptz, auth._clock());
     END IF;
 
     SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = email;
@@ -204,3 +205,33 @@ END
 $$;
 COMMENT ON FUNCTION auth.sign_in(text, text, inet, text) IS
     'checks an email and password and opens a session; 28P01 when wrong, 28000 when suspended, PT429 after too many failures';
+
+-- Sign-up that opens the session in the same call: one argon2 hash (the
+-- new password's) instead of sign_up's and then sign_in's verification of
+-- what was just hashed.
+CREATE FUNCTION auth.sign_up_and_sign_in(email text, password text, name text DEFAULT NULL,
+                                         metadata jsonb DEFAULT '{}', ip inet DEFAULT NULL,
+                                         user_agent text DEFAULT NULL)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_grant auth.session_grant;
+BEGIN
+    -- sign_in would refuse the new, unverified account: refuse before
+    -- creating it
+    IF auth._setting_bool('auth.require_verified_email') THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'email is not verified',
+            HINT = 'auth.require_verified_email is on: sign up with auth.sign_up(), then verify the email.';
+    END IF;
+    v_grant := auth._issue_session(auth.sign_up(email, password, sign_up_and_sign_in.name,
+                                                sign_up_and_sign_in.metadata),
+                                   NULL, ip, user_agent);
+    PERFORM auth._audit('sign_in', v_grant.user_id, v_grant.session_id, ip,
+                        jsonb_build_object('method', 'sign_up'));
+    RETURN v_grant;
+END
+$$;
+COMMENT ON FUNCTION auth.sign_up_and_sign_in(text, text, text, jsonb, inet, text) IS
+    'creates a user with a password and opens a session (one argon2 hash); sign_up''s refusals, and 28000 under auth.require_verified_email';
