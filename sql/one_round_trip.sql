@@ -17,10 +17,10 @@ CREATE POLICY own ON rt_notes
 GRANT SELECT, INSERT ON rt_notes TO regress_rt_app;
 GRANT USAGE ON SEQUENCE rt_notes_id_seq TO regress_rt_app;
 
-SELECT auth.sign_up('rita@example.com', 'rita password') AS rita \gset
-SELECT auth.sign_up('ravi@example.com', 'ravi password') AS ravi \gset
-SELECT token AS rita_token FROM auth.sign_in('rita@example.com', 'rita password') \gset
-SELECT token AS ravi_token FROM auth.sign_in('ravi@example.com', 'ravi password') \gset
+SELECT auth.sign_up('rt-rita@example.com', 'rita password') AS rita \gset
+SELECT auth.sign_up('rt-ravi@example.com', 'ravi password') AS ravi \gset
+SELECT token AS rita_token FROM auth.sign_in('rt-rita@example.com', 'rita password') \gset
+SELECT token AS ravi_token FROM auth.sign_in('rt-ravi@example.com', 'ravi password') \gset
 INSERT INTO rt_notes (owner_id, body)
 SELECT CASE WHEN i % 4 = 0 THEN :'rita'::uuid ELSE :'ravi'::uuid END, 'note ' || i
   FROM generate_series(1, 20000) i;
@@ -125,6 +125,39 @@ SELECT pg_temp.err(format('SELECT * FROM auth.with_identity(%L, %L)', :'ravi_tok
 SELECT pg_temp.err(format('SELECT * FROM auth.with_identity(%L, %L)', :'rita_token', 'SELECT * FROM auth.users'));
 SELECT pg_temp.err(format('SELECT * FROM auth.with_identity(%L, %L)', :'rita_token', 'SELECT 1; SELECT 2'));
 
+-- Kept plans: the same text under another role or search_path is planned
+-- again (a superuser's plan bypasses RLS; it must not serve the app role).
+RESET ROLE;
+SELECT (r->>'n')::int AS superuser_sees_all
+  FROM auth.with_identity(:'rita_token', 'SELECT count(*) AS n FROM rt_notes') r;
+SET ROLE regress_rt_app;
+SELECT (r->>'n')::int AS app_role_sees_hers
+  FROM auth.with_identity(:'rita_token', 'SELECT count(*) AS n FROM rt_notes') r;
+RESET ROLE;
+CREATE SCHEMA rt_other;
+CREATE TABLE rt_other.rt_notes (id int, owner_id uuid, body text);
+INSERT INTO rt_other.rt_notes VALUES (1, NULL, 'other');
+GRANT USAGE ON SCHEMA rt_other TO regress_rt_app;
+GRANT SELECT ON rt_other.rt_notes TO regress_rt_app;
+SET ROLE regress_rt_app;
+SET search_path = rt_other, public;
+SELECT (r->>'n')::int AS other_schema
+  FROM auth.with_identity(:'rita_token', 'SELECT count(*) AS n FROM rt_notes') r;
+RESET search_path;
+SELECT (r->>'n')::int AS back_to_public
+  FROM auth.with_identity(:'rita_token', 'SELECT count(*) AS n FROM rt_notes') r;
+-- more distinct queries than plans kept, then the first again
+SELECT sum((r->>'g')::int) AS seventy_queries
+  FROM generate_series(1, 70) g,
+       LATERAL auth.with_identity(:'rita_token', format('SELECT %s AS g', g)) r;
+SELECT (r->>'n')::int AS first_again
+  FROM auth.with_identity(:'rita_token', 'SELECT count(*) AS n FROM rt_notes') r;
+-- a query that calls with_identity itself (the inner call keeps no plan)
+SELECT (x->>'n')::int AS nested
+  FROM auth.with_identity(:'rita_token',
+         'SELECT r.n FROM auth.with_identity($1->>''t'', ''SELECT count(*) AS n FROM rt_notes'') i,
+                 LATERAL (SELECT (i->>''n'')::int AS n) r',
+         jsonb_build_object('t', :'rita_token')) x;
 -- An API key works as well.
 SELECT key AS rita_key FROM auth.with_identity(:'rita_token',
     'SELECT * FROM auth.create_api_key(''rt'', ''{notes:read}'')') r,
@@ -134,5 +167,6 @@ SELECT pg_temp.err($$SELECT * FROM auth.with_identity('ak_' || repeat('A', 48), 
 RESET ROLE;
 DROP FUNCTION rt_my_notes(text);
 DROP TABLE rt_notes;
+DROP SCHEMA rt_other CASCADE;
 REVOKE USAGE ON SCHEMA public FROM regress_rt_app;
 DROP ROLE regress_rt_app;

@@ -17,9 +17,6 @@ SELECT p.oid::regprocedure AS public_function
  ORDER BY p.oid::regprocedure::text;
 -- Every SECURITY DEFINER function, the identity setters included, and
 -- every SQL or PL/pgSQL function pins its search_path ...
--- (but auth.with_identity, which runs the caller's query with the caller's
--- rights in the caller's search_path: not SECURITY DEFINER, and every name
--- of its own qualified)
 SELECT p.oid::regprocedure AS without_pinned_search_path, p.prosecdef AS security_definer
   FROM pg_proc p WHERE p.pronamespace = 'auth'::regnamespace
    AND (p.prosecdef OR p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c'))

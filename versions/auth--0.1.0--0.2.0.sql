@@ -1674,23 +1674,7 @@ REVOKE ALL ON FUNCTION auth._credentials_missed(uuid, uuid, boolean, timestamptz
 -- issue 13: one round trip per request (auth.with_identity)
 CREATE FUNCTION auth.with_identity(token text, query text, args jsonb DEFAULT NULL)
 RETURNS SETOF jsonb
-LANGUAGE plpgsql VOLATILE
-AS $$
-BEGIN
-    IF query IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'query must not be NULL';
-    END IF;
-    -- A session token, or else an API key (whose prefix is configurable).
-    IF token IS NULL OR pg_catalog.starts_with(token, 'ses_') THEN
-        PERFORM auth.authenticate(token);
-    ELSE
-        PERFORM auth.authenticate_api_key(token);
-    END IF;
-    -- The newline ends a trailing -- comment of the query.
-    RETURN QUERY EXECUTE pg_catalog.format(
-        E'WITH q AS (%s\n) SELECT pg_catalog.to_jsonb(q) FROM q', query)
-        USING args;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'auth_with_identity'
+    LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION auth.with_identity(text, text, jsonb) IS
     'authenticates a session token or API key for the transaction, then runs query (args as $1) and returns its rows as jsonb; 28000 when the credential is invalid';
