@@ -66,7 +66,7 @@ for my $line (split /\n/, $out // '')
 	}
 	elsif ($line =~ /^# /)
 	{
-		note(redact($line));
+		note(redact($line =~ s/^# //r));
 	}
 }
 cmp_ok($steps, '>=', 13, 'e2e: every step reported');
