@@ -8,7 +8,8 @@ set -euo pipefail
 # also the second compiler of scripts/ci.sh. libubsan1 (gcc's UBSan runtime,
 # which gcc pulls in anyway): make UBSAN=1, also scripts/ci.sh.
 # pgbouncer: test/t/030_pgbouncer.pl (transaction pooling).
-PKGS=(postgresql-15 postgresql-server-dev-15 libssl-dev libargon2-dev libipc-run-perl gcc make clang libclang-rt-14-dev libubsan1 pgbouncer)
+# chromium: the example application's browser test (test/t/040_example_app.pl).
+PKGS=(postgresql-15 postgresql-server-dev-15 libssl-dev libargon2-dev libipc-run-perl gcc make clang libclang-rt-14-dev libubsan1 pgbouncer chromium)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -6,6 +6,11 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
+
 extern void auth_session_init(void);
+
+/* SQL function auth.authenticate, also called by request.c */
+extern Datum auth_authenticate(PG_FUNCTION_ARGS);
 
 #endif							/* AUTH_SESSION_H */

@@ -1640,9 +1640,9 @@ REVOKE ALL ON FUNCTION auth._credentials_missed(uuid, uuid, boolean, timestamptz
 -- durably first, so that concurrent guesses are limited exactly; unknown
 -- emails and users without a password cost the same argon2 work; a
 -- failure is audited and raises 28P01, a lockout PT429.  On success the
--- count is cleared and the user is returned, its row held FOR SHARE: a
--- password change or ban waits for the caller, and the caller for them,
--- so neither can be undone by the other.
+-- count is cleared and the user is returned.  (No lock: the session it
+-- leads to is re-checked against a password change or ban before commit,
+-- src/lifecycle.c.)
 CREATE FUNCTION auth._check_sign_in_password(email text, password text, ip inet)
 RETURNS auth.users
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -2051,3 +2051,11 @@ AS $$ SELECT auth._set_tier(role, auth._maintenance_functions(), false) $$;
 COMMENT ON FUNCTION auth.revoke_maintenance(regrole) IS
     'takes auth.cleanup() and auth.check() back from a role';
 REVOKE ALL ON FUNCTION auth.revoke_maintenance(regrole) FROM PUBLIC;
+
+-- issue 13: one round trip per request (auth.with_identity)
+CREATE FUNCTION auth.with_identity(token text, query text, args jsonb DEFAULT NULL)
+RETURNS SETOF jsonb
+    AS 'MODULE_PATHNAME', 'auth_with_identity'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION auth.with_identity(text, text, jsonb) IS
+    'authenticates a session token or API key for the transaction, then runs query (args as $1) and returns its rows as jsonb; 28000 when the credential is invalid';

@@ -22,6 +22,13 @@
 #   (h) pgbench TPS of a failing auth.sign_in (argon2, the attempt counted
 #       and the failure audited outside the transaction) vs
 #       auth.verify_password alone at the same hash cost    goal <= 1.1x
+#   (i) from node-postgres (pool of 8, 8 requests at a time; test/bench/node,
+#       npm ci from its committed lockfile): a request that authenticates
+#       and reads 20 notes in one round trip (auth.with_identity; an
+#       application's PL/pgSQL function, unnamed and prepared) vs four
+#       (BEGIN, authenticate, query, COMMIT), and vs better-auth's getSession
+#       plus the same query                               goal >= 8x
+#       (skipped with a warning when node is missing; BENCH_NODE=0 skips it)
 #
 # Needs PGHOST/PGPORT/PGUSER/PGDATABASE of a superuser (the harness exports
 # them for a throwaway cluster).  Creates the database $BENCH_DB (default
@@ -32,7 +39,8 @@
 # and none is ever written into SQL text.
 #
 # Knobs: BENCH_DB, BENCH_RUNS (5), BENCH_PGBENCH_T (seconds per pgbench run,
-# 10), BENCH_PGBENCH_ROUNDS (5, median taken), BENCH_CLIENTS (2).  About
+# 10), BENCH_PGBENCH_ROUNDS (5, median taken), BENCH_CLIENTS (2), BENCH_NODE_T
+# (seconds per run of each form of (i), 5), BENCH_NODE_ROUNDS (3).  About
 # 4 minutes on 2 cores, most of it pgbench.
 set -euo pipefail
 
@@ -355,6 +363,33 @@ for l in "${pgb_labels[@]}"; do
 	printf '  %-12s %s\n' "$l" "$(tps_runs "$l")"
 done
 
+# ------------------------------------------------------------- node
+# (i): its own login role (RLS applies to it), its own tables in $DB.
+NODE_T=${BENCH_NODE_T:-5}
+NODE_ROUNDS=${BENCH_NODE_ROUNDS:-3}
+: >"$WORK/node.out"
+if [ "${BENCH_NODE:-1}" = 0 ]; then
+	say "(i) skipped (BENCH_NODE=0)"
+elif ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	echo "warning: node or npm not found: (i) skipped" >&2
+else
+	say "(i) node-postgres and better-auth: npm ci in test/bench/node, then $NODE_ROUNDS rounds of $NODE_T s per form"
+	(cd "$HERE/node" && npm ci --no-audit --no-fund --loglevel=error) >&2
+	if [ -z "$(psql_admin -Atc "SELECT 1 FROM pg_roles WHERE rolname = 'bench_node'")" ]; then
+		psql_admin -c "CREATE ROLE bench_node LOGIN NOSUPERUSER NOBYPASSRLS" >/dev/null
+		created_roles="$created_roles bench_node"
+	fi
+	if ! (cd "$HERE/node" && PGDATABASE=$DB BENCH_SUPERUSER=${PGUSER:-postgres} BENCH_NODE_ROLE=bench_node \
+		BENCH_NODE_T=$NODE_T BENCH_NODE_ROUNDS=$NODE_ROUNDS node bench.mjs) >"$WORK/node.out" 2>&1; then
+		echo "error: test/bench/node/bench.mjs failed:" >&2
+		cat "$WORK/node.out" >&2
+		exit 1
+	fi
+	echo
+	grep -v '^RESULT ' "$WORK/node.out"
+fi
+node_rps() { awk -v k="$1" '$1 == "RESULT" && $2 == k { print $3 }' "$WORK/node.out"; }
+
 # ------------------------------------------------------------- summary
 a_hand=$(median a_hand); a_auth=$(median a_auth); a_hand_ban=$(median a_hand_ban)
 b_lit=$(median b_literal); b_auth=$(median b_auth); c_sb=$(median c_supabase)
@@ -370,7 +405,7 @@ h_fail=$(tps_median h_sign_in_failing); h_verify=$(tps_median h_verify_password)
 row() { # name auth baseline ratio-expression goal-op goal-value unit [ratio-suffix]
 	awk -v name="$1" -v a="$2" -v b="$3" -v r="$4" -v op="$5" -v g="$6" -v unit="$7" -v sfx="${8:-}" 'BEGIN {
 		if (unit == "ms") { fa = sprintf("%.1f ms", a); fb = sprintf("%.1f ms", b) }
-		else { fa = sprintf("%.0f tps", a); fb = sprintf("%.0f tps", b) }
+		else { fa = sprintf("%.0f %s", a, unit); fb = sprintf("%.0f %s", b, unit) }
 		verdict = "info"; goal = ""
 		if (op == "le") { goal = sprintf("<= %sx", g); verdict = (r <= g) ? "ok" : "MISSED" }
 		if (op == "ge") { goal = sprintf(">= %sx", g); verdict = (r >= g) ? "ok" : "MISSED" }
@@ -398,6 +433,15 @@ row "pgbench verify_api_key / SELECT 1" "$g_key" "$d_select1" "$(ratio "$g_key" 
 row "pgbench rate-limited key, 8 clients / SELECT 1" "$g_rated8" "$g_select1_8" "$(ratio "$g_rated8" "$g_select1_8")" info "" tps
 row "  / key without limits, 8 clients" "$g_rated8" "$g_key8" "$(ratio "$g_rated8" "$g_key8")" info "" tps
 row "pgbench verify_password / failing sign_in" "$h_fail" "$h_verify" "$(ratio "$h_verify" "$h_fail")" le 1.1 tps
+if [ -n "$(node_rps one)" ]; then
+	i_four=$(node_rps four); i_one=$(node_rps one); i_fn=$(node_rps one_fn)
+	i_named=$(node_rps one_fn_named); i_ba=$(node_rps ba)
+	row "node: with_identity / 4 round trips" "$i_one" "$i_four" "$(ratio "$i_one" "$i_four")" info "" rps
+	row "node: with_identity / better-auth" "$i_one" "$i_ba" "$(ratio "$i_one" "$i_ba")" ge 8 rps
+	row "node: PL/pgSQL function / better-auth" "$i_fn" "$i_ba" "$(ratio "$i_fn" "$i_ba")" ge 8 rps
+	row "  same, named prepared / better-auth" "$i_named" "$i_ba" "$(ratio "$i_named" "$i_ba")" info "" rps
+	row "node: 4 round trips / better-auth" "$i_four" "$i_ba" "$(ratio "$i_four" "$i_ba")" info "" rps
+fi
 echo "(h) autonomous writes by: $(psql_db -Atc "SELECT auth._autonomous_path()")"
 echo
 echo "bench finished in $(($(date +%s) - started)) s ($(nproc 2>/dev/null || echo ?) cores)"
