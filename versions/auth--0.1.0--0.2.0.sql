@@ -86,7 +86,7 @@ BEGIN
                                          'password_changed', 'email_changed', 'revoke_all') THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'unknown reason to end credentials';
     END IF;
-    PERFORM auth._lock_user_credentials(user_id);
+    PERFORM auth._lock_user_credentials(user_id, true);
     UPDATE auth.users u
        SET updated_at = v_now,
            credentials_epoch = u.credentials_epoch + 1,
@@ -217,8 +217,10 @@ BEGIN
             DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at'),
             HINT = auth._retry_hint((v_try->>'retry_at')::timestamptz, auth._clock());
     END IF;
+    -- the credentials lock before the row (the order every end keeps);
     -- FOR NO KEY UPDATE (what the UPDATE below takes): a session or key
     -- being created holds FOR KEY SHARE on the row and must not hold this off
+    PERFORM auth._lock_user_credentials(v_uid, false);
     SELECT u.password_hash INTO v_hash FROM auth.users u WHERE u.id = v_uid FOR NO KEY UPDATE;
     IF current_password IS NULL OR length(current_password) > auth._limit('password') OR
        NOT auth.verify_password(current_password,
@@ -264,7 +266,9 @@ BEGIN
     PERFORM auth._check_password_policy(new_password);
     v_secret := auth._consume_token(token, 'pwr', 'password_reset');
     -- and only while the account still has the address the link went to
-    -- (locked, and re-checked on the latest version of the row)
+    -- (locked, and re-checked on the latest version of the row; the
+    -- credentials lock first, as every end)
+    PERFORM auth._lock_user_credentials(v_secret.user_id, false);
     SELECT u.email_verified_at IS NULL INTO v_claim FROM auth.users u
      WHERE u.id = v_secret.user_id AND auth._email_key(u.email) = v_secret.email
        FOR NO KEY UPDATE;
@@ -316,7 +320,10 @@ BEGIN
     v_result.is_new_user := false;
     v_result.password_removed := false;
     -- Locked, and re-checked on the latest version: an account moving away
-    -- from this address meanwhile is not the one the link proves.
+    -- from this address meanwhile is not the one the link proves.  (The
+    -- credentials lock first, as every end.)
+    PERFORM auth._lock_user_credentials(u.id, false)
+       FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
     SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email
        FOR NO KEY UPDATE;
     IF v_user.id IS NULL THEN
@@ -380,7 +387,10 @@ BEGIN
             HINT = 'Request the change again.';
     END IF;
     PERFORM auth._require_account_uid();  -- not with an API key
-    SELECT u.email INTO v_old FROM auth.users u WHERE u.id = v_secret.user_id FOR UPDATE;
+    -- the credentials lock, then the row (the order every end keeps); FOR
+    -- NO KEY UPDATE never waits for a session or key being created
+    PERFORM auth._lock_user_credentials(v_secret.user_id, false);
+    SELECT u.email INTO v_old FROM auth.users u WHERE u.id = v_secret.user_id FOR NO KEY UPDATE;
     BEGIN
         UPDATE auth.users u SET email = v_secret.new_email, email_verified_at = auth.now(),
                                 updated_at = auth.now()
@@ -437,7 +447,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
     END IF;
-    PERFORM auth._creating_credential(user_id, v_epoch, v_banned);
+    PERFORM auth._creating_credential(user_id, v_epoch, auth.session_id());
     IF v_banned > v_now THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended';
     END IF;
@@ -507,6 +517,8 @@ AS $$
 DECLARE
     v_key auth.api_keys;
 BEGIN
+    -- the credentials lock first, then the row (the order every end keeps)
+    PERFORM auth._share_user_credentials(k.user_id) FROM auth.api_keys k WHERE k.id = key_id;
     -- FOR NO KEY UPDATE, as the UPDATE that follows takes: a key being
     -- made by this one holds FOR KEY SHARE on it (its foreign key) until
     -- its creator commits, and must not hold off this change
@@ -875,7 +887,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
     END IF;
-    PERFORM auth._creating_credential(_issue_session.user_id, v_epoch, v_banned);
+    PERFORM auth._creating_credential(_issue_session.user_id, v_epoch, NULL);
     IF v_banned > v_now THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended',
             DETAIL = CASE WHEN v_banned < 'infinity'
@@ -998,7 +1010,8 @@ BEGIN
             DETAIL = format('A path starting with one /, or an http(s) URL, of at most %s characters.',
                             auth._limit('redirect_to'));
     END IF;
-    PERFORM pg_advisory_xact_lock(hashtextextended('auth.request:' || email, 0));
+    -- a lock of the extension's own: no role can hold it with SQL
+    PERFORM auth._lock_keyed('auth.request:' || email, true);
     IF auth._recent_requests(email, v_now - v_window) >= v_limit THEN
         SELECT s.created_at + v_window INTO v_retry FROM auth.one_time_secrets s
          WHERE s.email = email AND s.created_at > v_now - v_window
@@ -1538,9 +1551,9 @@ DECLARE
 BEGIN
     CASE request->>'op'
     WHEN 'attempt' THEN
-        IF NOT coalesce((request->>'nowait')::boolean, false) THEN
-            PERFORM pg_advisory_xact_lock(hashtextextended(v_scope || ':' || encode(v_key, 'hex'), 0));
-        ELSIF NOT pg_try_advisory_xact_lock(hashtextextended(v_scope || ':' || encode(v_key, 'hex'), 0)) THEN
+        -- a lock of the extension's own: no role can hold it with SQL
+        IF NOT auth._lock_keyed(v_scope || ':' || encode(v_key, 'hex'),
+                                NOT coalesce((request->>'nowait')::boolean, false)) THEN
             RETURN jsonb_build_object('busy', true);
         END IF;
         SELECT count(*) INTO v_count FROM auth.attempts a
@@ -1695,6 +1708,9 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = 'invalid email or password';
     END IF;
     DELETE FROM auth.attempts a WHERE a.scope = 'sign_in' AND a.key = v_key;
+    -- what follows (a session) must not outlive an end of the user's
+    -- credentials committed after the hash above was read
+    PERFORM auth._creating_credential(v_user.id, v_user.credentials_epoch, NULL);
     RETURN v_user;
 END
 $$;
@@ -1716,7 +1732,9 @@ AS $$
 DECLARE
     v_never boolean;
 BEGIN
-    -- the token proves the address it was sent to, and only while it is the user's
+    -- the token proves the address it was sent to, and only while it is the
+    -- user's (the credentials lock, then the row, as every end)
+    PERFORM auth._lock_user_credentials(secret.user_id, false);
     SELECT u.email_verified_at IS NULL INTO v_never FROM auth.users u
      WHERE u.id = secret.user_id AND auth._email_key(u.email) = secret.email
        FOR NO KEY UPDATE;   -- never waits for a session or key being created
@@ -1766,33 +1784,69 @@ COMMENT ON FUNCTION auth.verify_email(text, text) IS
 ALTER TABLE auth.users ADD COLUMN credentials_epoch bigint NOT NULL DEFAULT 0;
 
 -- A session or key being created and the end of its user's credentials
--- (src/lifecycle.c): the creator notes the user's credentials epoch and
--- ban as it read them, without a lock, and re-reads them just before it
--- commits, under a lock that an ending transaction holds until it
--- commits; if either changed, the creation fails with 40001.  So neither
--- misses the other, and no creator can hold an end off.
-CREATE FUNCTION auth._creating_credential(user_id uuid, epoch bigint, banned_until timestamptz)
+-- (src/lifecycle.c): the creator notes the user's credentials epoch as the
+-- proof that allows it was checked against (the password's row, the
+-- user's row), without a lock, and re-reads it just before it commits,
+-- under a lock that every end (and a ban, which bumps the epoch too) holds
+-- until it commits; if it changed, or the session the key is made under
+-- ended, the creation fails with 40001.  So neither misses the other, and
+-- no creator can hold an end off.  Lock order, everywhere: this lock, then
+-- rows.
+CREATE FUNCTION auth._creating_credential(user_id uuid, epoch bigint, under_session uuid)
 RETURNS void
     AS 'MODULE_PATHNAME', 'auth_creating_credential'
     LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION auth._creating_credential(uuid, bigint, timestamptz) IS
-    'internal: notes a session or key being created for the user, re-checked against the user''s credentials epoch and ban before commit';
-REVOKE ALL ON FUNCTION auth._creating_credential(uuid, bigint, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION auth._creating_credential(uuid, bigint, uuid) IS
+    'internal: notes a session or key being created for the user (and the session it is made under), re-checked against the user''s credentials epoch before commit';
+REVOKE ALL ON FUNCTION auth._creating_credential(uuid, bigint, uuid) FROM PUBLIC;
 
-CREATE FUNCTION auth._lock_user_credentials(user_id uuid) RETURNS void
+CREATE FUNCTION auth._lock_user_credentials(user_id uuid, bumps_epoch boolean) RETURNS void
     AS 'MODULE_PATHNAME', 'auth_lock_user_credentials'
     LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION auth._lock_user_credentials(uuid) IS
-    'internal: held until commit by a transaction that ends the user''s credentials; a creation re-checks under it';
-REVOKE ALL ON FUNCTION auth._lock_user_credentials(uuid) FROM PUBLIC;
+COMMENT ON FUNCTION auth._lock_user_credentials(uuid, boolean) IS
+    'internal: held until commit by a transaction that ends the user''s credentials (bumps_epoch) or revokes a session; a creation re-checks under it';
+REVOKE ALL ON FUNCTION auth._lock_user_credentials(uuid, boolean) FROM PUBLIC;
+
+CREATE FUNCTION auth._share_user_credentials(user_id uuid) RETURNS void
+    AS 'MODULE_PATHNAME', 'auth_share_user_credentials'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION auth._share_user_credentials(uuid) IS
+    'internal: taken before a self-service write to a session or key row, so an end waits for it rather than deadlock with it';
+REVOKE ALL ON FUNCTION auth._share_user_credentials(uuid) FROM PUBLIC;
+
+CREATE FUNCTION auth._ban_missed(user_id uuid, banned_until timestamptz) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'auth_ban_missed'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION auth._ban_missed(uuid, timestamptz) IS
+    'internal: whether a live session or key of the user, as the latest snapshot sees it, does not carry its ban';
+REVOKE ALL ON FUNCTION auth._ban_missed(uuid, timestamptz) FROM PUBLIC;
+
+-- Banning or unbanning (UPDATE auth.users SET banned_until ...) ends the
+-- user's credentials as the other ends do: under the credentials lock,
+-- bumping the epoch, so a session or key being created fails at commit.
+CREATE FUNCTION auth._ban_changes_credentials() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM auth._lock_user_credentials(NEW.id, true);
+    NEW.credentials_epoch := OLD.credentials_epoch + 1;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION auth._ban_changes_credentials() IS
+    'internal: a ban or unban takes the credentials lock and bumps the user''s credentials epoch';
+REVOKE ALL ON FUNCTION auth._ban_changes_credentials() FROM PUBLIC;
+CREATE TRIGGER users_ban_changes_credentials
+    BEFORE UPDATE OF banned_until ON auth.users
+    FOR EACH ROW WHEN (OLD.banned_until IS DISTINCT FROM NEW.banned_until)
+    EXECUTE FUNCTION auth._ban_changes_credentials();
 
 CREATE OR REPLACE FUNCTION auth._sync_session_ban() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    -- a session or key being created re-checks the ban before it commits
-    PERFORM auth._lock_user_credentials(NEW.id);
     UPDATE auth.sessions s SET user_banned_until = NEW.banned_until
      WHERE s.user_id = NEW.id;
     RETURN NULL;
@@ -2059,3 +2113,110 @@ RETURNS SETOF jsonb
     LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION auth.with_identity(text, text, jsonb) IS
     'authenticates a session token or API key for the transaction, then runs query (args as $1) and returns its rows as jsonb; 28000 when the credential is invalid';
+
+-- issue 10: a ban bumps the credentials epoch, and a REPEATABLE READ ban misses nothing
+-- After both copies (triggers fire in name order): a REPEATABLE READ ban
+-- whose snapshot missed a session or key created meanwhile refuses (40001)
+-- rather than leave it unbanned.
+CREATE FUNCTION auth._ban_missed_nothing() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF auth._ban_missed(NEW.id, NEW.banned_until) THEN
+        RAISE EXCEPTION USING ERRCODE = '40001',
+            MESSAGE = 'could not end the credentials: one was created concurrently',
+            HINT = 'Retry the transaction.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION auth._ban_missed_nothing() IS
+    'internal: refuses a ban whose snapshot missed a session or key created meanwhile';
+REVOKE ALL ON FUNCTION auth._ban_missed_nothing() FROM PUBLIC;
+CREATE TRIGGER users_ban_then_nothing_missed
+    AFTER UPDATE OF banned_until ON auth.users
+    FOR EACH ROW WHEN (OLD.banned_until IS DISTINCT FROM NEW.banned_until)
+    EXECUTE FUNCTION auth._ban_missed_nothing();
+
+-- issue 10: every end takes the credentials lock before rows; a creation records the epoch its proof was checked against
+CREATE OR REPLACE FUNCTION auth._revoke_sessions(user_id uuid, except_session uuid, reason text)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_count int;
+BEGIN
+    -- a key being made under one of these sessions re-checks it at commit
+    PERFORM auth._lock_user_credentials(_revoke_sessions.user_id, false);
+    UPDATE auth.sessions s
+       SET revoked_at = auth.now(), revoked_reason = reason
+     WHERE s.user_id = _revoke_sessions.user_id AND s.revoked_at IS NULL
+       AND s.id IS DISTINCT FROM except_session;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    IF v_count > 0 THEN
+        PERFORM auth._audit('session_revoked', _revoke_sessions.user_id, NULL, NULL,
+                            jsonb_build_object('reason', reason, 'count', v_count));
+    END IF;
+    RETURN v_count;
+END
+$$;
+COMMENT ON FUNCTION auth._revoke_sessions(uuid, uuid, text) IS
+    'internal: revokes every live session of a user except one';
+
+CREATE OR REPLACE FUNCTION auth.revoke_session(session_id uuid) RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_uid uuid := auth._require_account_uid();
+    v_reason text := CASE WHEN session_id = auth.session_id() THEN 'sign_out' ELSE 'revoked' END;
+BEGIN
+    -- a key being made under this session re-checks it at commit
+    PERFORM auth._lock_user_credentials(v_uid, false);
+    UPDATE auth.sessions s SET revoked_at = auth.now(), revoked_reason = v_reason
+     WHERE s.id = revoke_session.session_id AND s.user_id = v_uid AND s.revoked_at IS NULL;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM auth._audit(CASE v_reason WHEN 'sign_out' THEN 'sign_out' ELSE 'session_revoked' END,
+                        v_uid, revoke_session.session_id, NULL, '{}');
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION auth.revoke_session(uuid) IS
+    'revokes one of the authenticated user''s sessions; false when it is not theirs or not live';
+
+CREATE OR REPLACE FUNCTION auth._store_active_organization(org_id uuid) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_sid uuid := auth.session_id();
+BEGIN
+    PERFORM auth.require_uid();
+    IF v_sid IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'an active organization needs a session',
+            HINT = 'Authenticate with a session token.';
+    END IF;
+    IF org_id IS NOT NULL THEN
+        PERFORM auth._require_member(org_id);
+    END IF;
+    -- the credentials lock first, then the row (the order every end keeps)
+    PERFORM auth._share_user_credentials(auth.uid());
+    UPDATE auth.sessions s SET active_org_id = org_id WHERE s.id = v_sid;
+END
+$$;
+COMMENT ON FUNCTION auth._store_active_organization(uuid) IS
+    'internal: stores the active organization on the current session';
+
+-- issue 10: per-email locks of the extension's own, which no role can hold with pg_advisory_lock
+-- A transaction lock on a text key that no role can take with SQL
+-- (pg_advisory_lock): per-email request limits and attempt counters.
+CREATE FUNCTION auth._lock_keyed(key text, wait boolean) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'auth_lock_keyed'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION auth._lock_keyed(text, boolean) IS
+    'internal: takes a transaction lock of the extension''s own on a key; false when not wait and it is held';
+REVOKE ALL ON FUNCTION auth._lock_keyed(text, boolean) FROM PUBLIC;

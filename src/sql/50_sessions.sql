@@ -28,8 +28,6 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    -- a session or key being created re-checks the ban before it commits
-    PERFORM auth._lock_user_credentials(NEW.id);
     UPDATE auth.sessions s SET user_banned_until = NEW.banned_until
      WHERE s.user_id = NEW.id;
     RETURN NULL;
@@ -79,7 +77,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
     END IF;
-    PERFORM auth._creating_credential(_issue_session.user_id, v_epoch, v_banned);
+    PERFORM auth._creating_credential(_issue_session.user_id, v_epoch, NULL);
     IF v_banned > v_now THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended',
             DETAIL = CASE WHEN v_banned < 'infinity'
@@ -147,6 +145,8 @@ AS $$
 DECLARE
     v_count int;
 BEGIN
+    -- a key being made under one of these sessions re-checks it at commit
+    PERFORM auth._lock_user_credentials(_revoke_sessions.user_id, false);
     UPDATE auth.sessions s
        SET revoked_at = auth.now(), revoked_reason = reason
      WHERE s.user_id = _revoke_sessions.user_id AND s.revoked_at IS NULL
@@ -171,6 +171,8 @@ DECLARE
     v_uid uuid := auth._require_account_uid();
     v_reason text := CASE WHEN session_id = auth.session_id() THEN 'sign_out' ELSE 'revoked' END;
 BEGIN
+    -- a key being made under this session re-checks it at commit
+    PERFORM auth._lock_user_credentials(v_uid, false);
     UPDATE auth.sessions s SET revoked_at = auth.now(), revoked_reason = v_reason
      WHERE s.id = revoke_session.session_id AND s.user_id = v_uid AND s.revoked_at IS NULL;
     IF NOT FOUND THEN

@@ -65,7 +65,7 @@ BEGIN
                                          'password_changed', 'email_changed', 'revoke_all') THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'unknown reason to end credentials';
     END IF;
-    PERFORM auth._lock_user_credentials(user_id);
+    PERFORM auth._lock_user_credentials(user_id, true);
     UPDATE auth.users u
        SET updated_at = v_now,
            credentials_epoch = u.credentials_epoch + 1,
