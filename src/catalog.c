@@ -39,6 +39,7 @@ static const char *const rel_names[AUTH_REL_COUNT] = {
 	[AUTH_REL_API_KEYS_PREVIOUS_KEY_HASH_KEY] =
 		"api_keys_previous_key_hash_key",
 	[AUTH_REL_API_KEYS_PKEY] = "api_keys_pkey",
+	[AUTH_REL_SESSION_EPOCH] = "session_epoch",
 };
 
 static Oid	rel_oids[AUTH_REL_COUNT];
@@ -114,6 +115,20 @@ auth_rel_oid(AuthRel rel)
 					 errhint("The extension's objects were altered; reinstall it.")));
 		rel_oids[rel] = relid;
 	}
+	return rel_oids[rel];
+}
+
+/*
+ * The relation's OID, or InvalidOid when it does not exist: for relations
+ * a release added, which a database not yet updated from an older release
+ * lacks while the new library serves it.
+ */
+Oid
+auth_rel_oid_if_any(AuthRel rel)
+{
+	register_callback();
+	if (!OidIsValid(rel_oids[rel]))
+		rel_oids[rel] = get_relname_relid(rel_names[rel], auth_namespace());
 	return rel_oids[rel];
 }
 
