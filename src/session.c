@@ -128,15 +128,21 @@ static AuthColumnMap columns = AUTH_COLUMN_MAP(column_names, column_attnums);
  * A transaction that has written (it may have stored a cutoff itself)
  * reads it every time and keeps nothing.
  */
-static TimestampTz cutoff_value;
-static bool cutoff_valid = false;
-static TransactionId cutoff_xmax;
-static uint32 cutoff_xcnt;
-static int32 cutoff_subxcnt;
-static bool cutoff_suboverflowed;
-static bool cutoff_recovery;
-static TransactionId *cutoff_xids = NULL;
-static Size cutoff_xids_size = 0;
+typedef struct CutoffCache
+{
+	bool		valid;
+	TimestampTz value;
+	/* what identifies the snapshots it holds for */
+	TransactionId xmax;
+	uint32		xcnt;
+	int32		subxcnt;
+	bool		suboverflowed;
+	bool		recovery;
+	TransactionId *xids;		/* xip, then subxip */
+	Size		xids_size;
+} CutoffCache;
+
+static CutoffCache cutoff;
 
 static const char *const epoch_column_names[] = {"not_before"};
 static AttrNumber epoch_column_attnums[lengthof(epoch_column_names)];
@@ -146,17 +152,17 @@ static AuthColumnMap epoch_columns =
 static bool
 cutoff_matches(Snapshot snap)
 {
-	return cutoff_valid &&
-		snap->xmax == cutoff_xmax &&
-		snap->xcnt == cutoff_xcnt &&
-		snap->subxcnt == cutoff_subxcnt &&
-		snap->suboverflowed == cutoff_suboverflowed &&
-		snap->takenDuringRecovery == cutoff_recovery &&
+	return cutoff.valid &&
+		snap->xmax == cutoff.xmax &&
+		snap->xcnt == cutoff.xcnt &&
+		snap->subxcnt == cutoff.subxcnt &&
+		snap->suboverflowed == cutoff.suboverflowed &&
+		snap->takenDuringRecovery == cutoff.recovery &&
 		(snap->xcnt == 0 ||
-		 memcmp(snap->xip, cutoff_xids,
+		 memcmp(snap->xip, cutoff.xids,
 				snap->xcnt * sizeof(TransactionId)) == 0) &&
 		(snap->subxcnt <= 0 ||
-		 memcmp(snap->subxip, cutoff_xids + snap->xcnt,
+		 memcmp(snap->subxip, cutoff.xids + snap->xcnt,
 				snap->subxcnt * sizeof(TransactionId)) == 0);
 }
 
@@ -165,28 +171,28 @@ cutoff_remember(Snapshot snap, TimestampTz value)
 {
 	Size		n = snap->xcnt + Max(snap->subxcnt, 0);
 
-	cutoff_valid = false;
-	if (n > cutoff_xids_size)
+	cutoff.valid = false;
+	if (n > cutoff.xids_size)
 	{
-		if (cutoff_xids != NULL)
-			pfree(cutoff_xids);
-		cutoff_xids = NULL;
-		cutoff_xids = MemoryContextAlloc(TopMemoryContext,
+		if (cutoff.xids != NULL)
+			pfree(cutoff.xids);
+		cutoff.xids = NULL;
+		cutoff.xids = MemoryContextAlloc(TopMemoryContext,
 										 n * sizeof(TransactionId));
-		cutoff_xids_size = n;
+		cutoff.xids_size = n;
 	}
 	if (snap->xcnt > 0)
-		memcpy(cutoff_xids, snap->xip, snap->xcnt * sizeof(TransactionId));
+		memcpy(cutoff.xids, snap->xip, snap->xcnt * sizeof(TransactionId));
 	if (snap->subxcnt > 0)
-		memcpy(cutoff_xids + snap->xcnt, snap->subxip,
+		memcpy(cutoff.xids + snap->xcnt, snap->subxip,
 			   snap->subxcnt * sizeof(TransactionId));
-	cutoff_xmax = snap->xmax;
-	cutoff_xcnt = snap->xcnt;
-	cutoff_subxcnt = snap->subxcnt;
-	cutoff_suboverflowed = snap->suboverflowed;
-	cutoff_recovery = snap->takenDuringRecovery;
-	cutoff_value = value;
-	cutoff_valid = true;
+	cutoff.xmax = snap->xmax;
+	cutoff.xcnt = snap->xcnt;
+	cutoff.subxcnt = snap->subxcnt;
+	cutoff.suboverflowed = snap->suboverflowed;
+	cutoff.recovery = snap->takenDuringRecovery;
+	cutoff.value = value;
+	cutoff.valid = true;
 }
 
 static TimestampTz
@@ -199,7 +205,7 @@ sessions_not_before(void)
 	TimestampTz value = DT_NOBEGIN;
 
 	if (keep && cutoff_matches(snap))
-		return cutoff_value;
+		return cutoff.value;
 	/* a database not yet updated from 0.1.0 has no cutoff */
 	relid = auth_rel_oid_if_any(AUTH_REL_SESSION_EPOCH);
 	if (OidIsValid(relid))
@@ -226,7 +232,7 @@ sessions_not_before(void)
 	if (keep)
 		cutoff_remember(snap, value);
 	else
-		cutoff_valid = false;
+		cutoff.valid = false;
 	return value;
 }
 
