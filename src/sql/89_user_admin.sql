@@ -190,6 +190,9 @@ BEGIN
                                 ELSE '{}' END
                         || CASE WHEN role IS NOT NULL THEN jsonb_build_object('old_role', v_old.role, 'role', role)
                                 ELSE '{}' END);
+-- the address was taken after the check above, before the update
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'email is already registered';
 END
 $$;
 COMMENT ON FUNCTION auth.update_user_as_admin(uuid, text, text, text, boolean, jsonb, text) IS
