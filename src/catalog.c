@@ -43,6 +43,7 @@ static const char *const rel_names[AUTH_REL_COUNT] = {
 	[AUTH_REL_API_KEYS_PREVIOUS_KEY_HASH_KEY] =
 		"api_keys_previous_key_hash_key",
 	[AUTH_REL_API_KEYS_PKEY] = "api_keys_pkey",
+	[AUTH_REL_SESSION_EPOCH] = "session_epoch",
 };
 
 static Oid	rel_oids[AUTH_REL_COUNT];
@@ -178,6 +179,20 @@ auth_lock_keyed(PG_FUNCTION_ARGS)
 														 VARSIZE_ANY_EXHDR(key),
 														 0),
 									 ExclusiveLock, PG_GETARG_BOOL(1)));
+}
+
+/*
+ * The relation's OID, or InvalidOid when it does not exist: for relations
+ * a release added, which a database not yet updated from an older release
+ * lacks while the new library serves it.
+ */
+Oid
+auth_rel_oid_if_any(AuthRel rel)
+{
+	register_callback();
+	if (!OidIsValid(rel_oids[rel]))
+		rel_oids[rel] = get_relname_relid(rel_names[rel], auth_namespace());
+	return rel_oids[rel];
 }
 
 /* The owner of schema auth: the superuser who installed the extension. */

@@ -27,10 +27,12 @@ typedef enum AuthRel
 	AUTH_REL_API_KEYS_KEY_HASH_KEY,
 	AUTH_REL_API_KEYS_PREVIOUS_KEY_HASH_KEY,
 	AUTH_REL_API_KEYS_PKEY,
+	AUTH_REL_SESSION_EPOCH,
 	AUTH_REL_COUNT
 } AuthRel;
 
 extern Oid	auth_rel_oid(AuthRel rel);
+extern Oid	auth_rel_oid_if_any(AuthRel rel);
 extern Relation auth_table_try_open(AuthRel rel);
 
 /*

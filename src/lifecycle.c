@@ -49,7 +49,8 @@ read_bool(SPITupleTable *rows, uint64 nrows, void *arg)
  * SQL function: auth._credentials_missed(user_id uuid, except_session uuid,
  *   api_keys boolean, at timestamptz) returns boolean
  * Whether, as the latest snapshot sees it, the user still has a live
- * session other than except_session, or (api_keys) a live API key.
+ * session other than except_session (one revoke_all_sessions() ended is
+ * not), or (api_keys) a live API key.
  */
 PG_FUNCTION_INFO_V1(auth_credentials_missed);
 Datum
@@ -59,7 +60,8 @@ auth_credentials_missed(PG_FUNCTION_ARGS)
 		.sql = "SELECT EXISTS (SELECT FROM auth.sessions s"
 		"  WHERE s.user_id OPERATOR(pg_catalog.=) $1"
 		"  AND s.id IS DISTINCT FROM $2 AND s.revoked_at IS NULL"
-		"  AND s.expires_at OPERATOR(pg_catalog.>) $4)"
+		"  AND s.expires_at OPERATOR(pg_catalog.>) $4"
+		"  AND s.created_at OPERATOR(pg_catalog.>) auth._sessions_not_before())"
 		" OR ($3 AND EXISTS (SELECT FROM auth.api_keys k"
 		"  WHERE k.user_id OPERATOR(pg_catalog.=) $1"
 		"  AND k.revoked_at IS NULL))",

@@ -14,12 +14,39 @@ CREATE TABLE auth.sessions (
     revoked_reason text,
     -- a copy of auth.users.banned_until, so verifying reads one row
     user_banned_until timestamptz,
+    -- when the user last proved who they are in this session (sign-in,
+    -- magic link, code); a sliding refresh does not move it
+    authenticated_at timestamptz NOT NULL DEFAULT auth.now(),
     CONSTRAINT sessions_token_hash_key UNIQUE (token_hash)
 );
 CREATE INDEX sessions_user_id_idx ON auth.sessions (user_id);
 ALTER TABLE auth.sessions ENABLE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('auth.sessions', '');
 COMMENT ON TABLE auth.sessions IS 'sessions; only the SHA-256 of each token is kept';
+
+-- auth.revoke_all_sessions() ends every session at once without writing
+-- any: a session created at or before not_before is dead.  One row at
+-- most; none means no cutoff.  The read path (src/session.c) compares it
+-- with the session's created_at, reading it at most once per snapshot.
+CREATE TABLE auth.session_epoch (
+    id         boolean PRIMARY KEY DEFAULT true CHECK (id),
+    not_before timestamptz NOT NULL
+);
+ALTER TABLE auth.session_epoch ENABLE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('auth.session_epoch', '');
+COMMENT ON TABLE auth.session_epoch IS
+    'the cutoff of auth.revoke_all_sessions(): sessions created at or before it are dead';
+
+-- The cutoff as SQL reads it: -infinity when there is none.
+CREATE FUNCTION auth._sessions_not_before() RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT e.not_before FROM auth.session_epoch e), '-infinity')
+$$;
+COMMENT ON FUNCTION auth._sessions_not_before() IS
+    'internal: the cutoff of auth.revoke_all_sessions(), -infinity when none';
+REVOKE ALL ON FUNCTION auth._sessions_not_before() FROM PUBLIC;
 
 -- Banning or unbanning a user (UPDATE auth.users SET banned_until ...)
 -- reaches their sessions in the same transaction.
@@ -87,10 +114,11 @@ BEGIN
     v_grant.token := auth._generate_token('ses');
     v_grant.user_id := _issue_session.user_id;
     INSERT INTO auth.sessions AS s (user_id, token_hash, created_at, refreshed_at,
-                                    expires_at, ip, user_agent, user_banned_until)
+                                    expires_at, ip, user_agent, user_banned_until,
+                                    authenticated_at)
     VALUES (_issue_session.user_id, auth._token_hash(v_grant.token, 'ses'), v_now, v_now,
             v_now + least(v_ttl, v_max), _issue_session.ip,
-            left(_issue_session.user_agent, auth._limit('user agent')), v_banned)
+            left(_issue_session.user_agent, auth._limit('user agent')), v_banned, v_now)
     RETURNING s.id, s.expires_at INTO v_grant.session_id, v_grant.expires_at;
     RETURN v_grant;
 END
@@ -222,7 +250,7 @@ AS $$
            s.id IS NOT DISTINCT FROM auth.session_id()
       FROM auth.sessions s
      WHERE s.user_id = auth._require_account_uid() AND s.revoked_at IS NULL
-       AND s.expires_at > auth.now()
+       AND s.expires_at > auth.now() AND s.created_at > auth._sessions_not_before()
      ORDER BY s.created_at DESC
 $$;
 COMMENT ON FUNCTION auth.list_sessions() IS

@@ -15,7 +15,16 @@ AS $$
         'auth.disallow_email(text)',
         'auth.create_email_verification(uuid)',
         'auth.create_api_key_for(uuid, text, text[], interval, uuid, text, integer, interval, integer, integer, interval, jsonb)',
-        'auth.set_api_key_limits(uuid, integer, interval, integer, integer, interval)'
+        'auth.set_api_key_limits(uuid, integer, interval, integer, integer, interval)',
+        'auth.list_users(text, boolean, text, boolean, integer, integer)',
+        'auth.create_user(text, text, text, text, boolean)',
+        'auth.update_user_as_admin(uuid, text, text, text, boolean, jsonb, text)',
+        'auth.set_user_password(uuid, text, boolean)',
+        'auth.ban_user(uuid, timestamptz, text)',
+        'auth.unban_user(uuid)',
+        'auth.delete_user(uuid, uuid)',
+        'auth.list_user_sessions(uuid)',
+        'auth.revoke_all_sessions()'
     ]::regprocedure[] || auth._issuer_functions()
 $$;
 COMMENT ON FUNCTION auth._admin_functions() IS
@@ -103,7 +112,10 @@ DECLARE
     v_grace interval := auth._setting_interval('auth.cleanup_grace');
 BEGIN
     DELETE FROM auth.sessions s
-     WHERE s.expires_at < v_now - v_grace OR s.revoked_at < v_now - v_grace;
+     WHERE s.expires_at < v_now - v_grace OR s.revoked_at < v_now - v_grace
+        -- ended by auth.revoke_all_sessions() longer than the grace ago
+        OR (s.created_at <= auth._sessions_not_before()
+            AND auth._sessions_not_before() < v_now - v_grace);
     GET DIAGNOSTICS sessions_deleted = ROW_COUNT;
     -- attempts no limit counts any more (codes count theirs for their lifetime)
     DELETE FROM auth.attempts a
@@ -131,7 +143,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auth.cleanup() IS
-    'admin and maintenance: deletes sessions and API keys expired or revoked longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, and dead one-time secrets; returns the counts and logs them';
+    'admin and maintenance: deletes sessions and API keys expired or revoked (or ended by revoke_all_sessions) longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, and dead one-time secrets; returns the counts and logs them';
 REVOKE ALL ON FUNCTION auth.cleanup() FROM PUBLIC;
 
 CREATE FUNCTION auth.check()
