@@ -281,6 +281,26 @@ SELECT pg_temp.v(:'t_jude') AS before_ban;
 UPDATE auth.users SET banned_until = now() + interval '1 day' WHERE id = :'jude_id';
 SELECT pg_temp.v(:'t_jude') AS banned;
 UPDATE auth.users SET banned_until = NULL WHERE id = :'jude_id';
+-- a password reset ends every session, and so their tokens; so does a
+-- magic link that claims an account whose email was never verified
+SELECT auth.sign_up('jwt-reset@jwt.example', 'reset password one') AS reset_id \gset
+SELECT token AS reset_session FROM auth.sign_in('jwt-reset@jwt.example', 'reset password one') \gset
+BEGIN;
+SELECT auth.authenticate(:'reset_session') IS NOT NULL AS authenticated;
+SELECT auth.issue_jwt() AS t_reset \gset
+COMMIT;
+SELECT pg_temp.v(:'t_reset') AS before_reset;
+SELECT auth.reset_password(auth.request_password_reset('jwt-reset@jwt.example'), 'reset password two') = :'reset_id' AS reset;
+SELECT pg_temp.v(:'t_reset') AS after_reset;
+SELECT auth.sign_up('jwt-claim@jwt.example', 'claim password one') AS claim_id \gset
+SELECT token AS claim_session FROM auth.sign_in('jwt-claim@jwt.example', 'claim password one') \gset
+BEGIN;
+SELECT auth.authenticate(:'claim_session') IS NOT NULL AS authenticated;
+SELECT auth.issue_jwt() AS t_claim \gset
+COMMIT;
+SELECT pg_temp.v(:'t_claim') AS before_claim;
+SELECT is_new_user FROM auth.consume_magic_link(auth.create_magic_link('jwt-claim@jwt.example'));
+SELECT pg_temp.v(:'t_claim') AS after_claim;
 -- a connection-scope JWT identity loses the identity at its next
 -- transaction once its session ends
 SELECT token AS jude2 FROM auth.create_session(:'jude_id') \gset

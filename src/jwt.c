@@ -159,7 +159,8 @@ jwt_credential_field(const AuthIdentity *ident)
 }
 
 /* ---------------------------------------------------------------------
- * JSON: an object whose names appear once, through PostgreSQL's parser
+ * JSON: one pass over an object, its names (each once) and the top-level
+ * members verification reads, through PostgreSQL's JSON parser
  * --------------------------------------------------------------------- */
 
 /* Semantic actions return a result from PostgreSQL 16 on. */
@@ -171,77 +172,174 @@ jwt_credential_field(const AuthIdentity *ident)
 #define SEM_OK return
 #endif
 
-typedef struct FieldCount
+
+#define MAX_NESTING		64		/* '[' and '{' in a header or claims */
+
+typedef enum FieldType
+{
+	FIELD_ABSENT = 0,
+	FIELD_STRING,
+	FIELD_NUMBER,
+	FIELD_ARRAY,				/* of strings, in elems */
+	FIELD_OTHER					/* true, false, null, an object, a mixed
+								 * array */
+} FieldType;
+
+typedef struct ScanField
+{
+	FieldType	type;
+	char	   *str;			/* a string's (unescaped) or number's text */
+	int			nelems;
+	char	  **elems;
+} ScanField;
+
+typedef struct ObjectScan
 {
 	int			depth;
-	int			fields;
-} FieldCount;
+	bool		is_object;
+	bool		bad;
+	int			nnames;
+	int			maxnames;
+	char	  **names;
+	const char *const *wanted;
+	int			nwanted;
+	ScanField  *fields;			/* one per wanted name */
+	int			current;		/* the wanted field being read, or -1 */
+} ObjectScan;
 
 static SEM_RESULT
-count_object_start(void *state)
+scan_object_start(void *state)
 {
-	((FieldCount *) state)->depth++;
+	ObjectScan *sc = state;
+
+	if (sc->depth == 0)
+		sc->is_object = true;
+	else if (sc->current >= 0)
+		sc->fields[sc->current].type = FIELD_OTHER;
+	sc->depth++;
 	SEM_OK;
 }
 
 static SEM_RESULT
-count_object_end(void *state)
+scan_end(void *state)
 {
-	((FieldCount *) state)->depth--;
+	((ObjectScan *) state)->depth--;
 	SEM_OK;
 }
 
 static SEM_RESULT
-count_array_start(void *state)
+scan_array_start(void *state)
 {
-	((FieldCount *) state)->depth++;
+	ObjectScan *sc = state;
+
+	if (sc->current >= 0)
+		sc->fields[sc->current].type =
+			sc->depth == 1 ? FIELD_ARRAY : FIELD_OTHER;
+	sc->depth++;
 	SEM_OK;
 }
 
 static SEM_RESULT
-count_array_end(void *state)
+scan_field_start(void *state, char *fname, bool isnull)
 {
-	((FieldCount *) state)->depth--;
+	ObjectScan *sc = state;
+
+	if (sc->depth != 1)
+		SEM_OK;
+	if (sc->nnames == sc->maxnames)
+	{
+		sc->maxnames *= 2;
+		sc->names = repalloc(sc->names, sizeof(char *) * sc->maxnames);
+	}
+	sc->names[sc->nnames++] = fname;
+	sc->current = -1;
+	for (int i = 0; i < sc->nwanted; i++)
+		if (strcmp(fname, sc->wanted[i]) == 0)
+			sc->current = i;
 	SEM_OK;
 }
 
 static SEM_RESULT
-count_field(void *state, char *fname, bool isnull)
+scan_scalar(void *state, char *token, JsonTokenType tokentype)
 {
-	FieldCount *fc = state;
+	ObjectScan *sc = state;
+	ScanField  *f = sc->current >= 0 ? &sc->fields[sc->current] : NULL;
 
-	if (fc->depth == 1)
-		fc->fields++;
+	/* any number, anywhere, must also be one jsonb takes */
+	if (tokentype == JSON_TOKEN_NUMBER &&
+		(strlen(token) > 40 || isinf(strtod(token, NULL))))
+		sc->bad = true;
+	if (f == NULL || sc->depth > 2)
+		SEM_OK;
+	if (sc->depth == 1)
+	{
+		f->type = tokentype == JSON_TOKEN_STRING ? FIELD_STRING :
+			tokentype == JSON_TOKEN_NUMBER ? FIELD_NUMBER : FIELD_OTHER;
+		f->str = token;
+	}
+	else if (f->type == FIELD_ARRAY)
+	{
+		if (tokentype != JSON_TOKEN_STRING)
+			f->type = FIELD_OTHER;
+		else
+		{
+			if (f->nelems % 8 == 0)
+				f->elems = f->elems == NULL ?
+					palloc(sizeof(char *) * 8) :
+					repalloc(f->elems, sizeof(char *) * (f->nelems + 8));
+			f->elems[f->nelems++] = token;
+		}
+	}
 	SEM_OK;
+}
+
+static int
+compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
 /*
- * The JSON object in bytes (len), or NULL when it is not valid UTF-8 JSON,
- * not an object, or names a member twice (jsonb would keep the last one
- * silently, so the count of names the parser saw is compared with the
- * count jsonb kept).  Never raises.
+ * Scans the JSON object in bytes (len): fills fields[i] for each name in
+ * wanted.  False when it is not valid UTF-8 JSON, not an object, names a
+ * member twice (jsonb would silently keep the last one), nests more than
+ * MAX_NESTING brackets, or holds a number jsonb would refuse.  Never
+ * raises.  text: the object as a C string, for jsonb_in later.
  */
-static Jsonb *
-parse_object(const uint8 *bytes, Size len)
+static bool
+scan_object(const uint8 *bytes, Size len, const char *const *wanted,
+			int nwanted, ScanField *fields, char **text)
 {
 	char	   *s;
-	FieldCount fc = {0, 0};
+	ObjectScan	sc;
 	JsonSemAction sem;
 	JsonParseErrorType rc;
-	Jsonb	   *jb = NULL;
-	MemoryContext cxt = CurrentMemoryContext;
+	int			brackets = 0;
 
 	if (len == 0 || memchr(bytes, '\0', len) != NULL ||
 		!pg_verifymbstr((const char *) bytes, len, true))
-		return NULL;
+		return false;
+	/* the parser recurses per level: bound the levels before it runs */
+	for (Size i = 0; i < len; i++)
+		if ((bytes[i] == '[' || bytes[i] == '{') && ++brackets > MAX_NESTING)
+			return false;
 	s = pnstrdup((const char *) bytes, len);
+	memset(&sc, 0, sizeof(sc));
+	memset(fields, 0, sizeof(ScanField) * nwanted);
+	sc.maxnames = 16;
+	sc.names = palloc(sizeof(char *) * sc.maxnames);
+	sc.wanted = wanted;
+	sc.nwanted = nwanted;
+	sc.fields = fields;
+	sc.current = -1;
 	memset(&sem, 0, sizeof(sem));
-	sem.semstate = &fc;
-	sem.object_start = count_object_start;
-	sem.object_end = count_object_end;
-	sem.array_start = count_array_start;
-	sem.array_end = count_array_end;
-	sem.object_field_start = count_field;
+	sem.semstate = &sc;
+	sem.object_start = scan_object_start;
+	sem.object_end = scan_end;
+	sem.array_start = scan_array_start;
+	sem.array_end = scan_end;
+	sem.object_field_start = scan_field_start;
+	sem.scalar = scan_scalar;
 	{
 #if PG_VERSION_NUM >= 170000
 		JsonLexContext lex;
@@ -258,25 +356,23 @@ parse_object(const uint8 *bytes, Size len)
 		rc = pg_parse_json(lex, &sem);
 #endif
 	}
-	if (rc != JSON_SUCCESS)
-		return NULL;
-	/* valid JSON: jsonb_in can still refuse it (\u0000, huge numbers) */
-	PG_TRY();
-	{
-		jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-												CStringGetDatum(s)));
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		FlushErrorState();
-		jb = NULL;
-	}
-	PG_END_TRY();
-	if (jb == NULL || !JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb) ||
-		(int) JB_ROOT_COUNT(jb) != fc.fields)
-		return NULL;
-	return jb;
+	if (rc != JSON_SUCCESS || !sc.is_object || sc.bad)
+		return false;
+	qsort(sc.names, sc.nnames, sizeof(char *), compare_names);
+	for (int i = 1; i < sc.nnames; i++)
+		if (strcmp(sc.names[i - 1], sc.names[i]) == 0)
+			return false;
+	if (text != NULL)
+		*text = s;
+	return true;
+}
+
+/* The claims as jsonb (already scanned: jsonb_in takes them). */
+static Jsonb *
+claims_jsonb(const char *text)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+											  CStringGetDatum(text)));
 }
 
 /* Member key of an object, or NULL. */
@@ -300,25 +396,6 @@ member_string(Jsonb *jb, const char *key, bool *present)
 	if (v == NULL || v->type != jbvString)
 		return NULL;
 	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
-/* A NumericDate member as seconds; false when present but not a number. */
-static bool
-member_time(Jsonb *jb, const char *key, bool *present, double *secs)
-{
-	JsonbValue *v = member(jb, key);
-	char	   *text;
-
-	*present = v != NULL;
-	if (v == NULL)
-		return true;
-	if (v->type != jbvNumeric)
-		return false;
-	/* through its text: numeric_float8 raises for 1e400, strtod gives inf */
-	text = DatumGetCString(DirectFunctionCall1(numeric_out,
-											   NumericGetDatum(v->val.numeric)));
-	*secs = strtod(text, NULL);
-	return !isnan(*secs) && !isinf(*secs) && fabs(*secs) < 1e15;
 }
 
 static int
@@ -396,28 +473,27 @@ key_retired(const JwtKey *key, TimestampTz now)
 
 /* Whether the aud claim (a string or an array of them) holds audience. */
 static bool
-audience_in(JsonbValue *aud, const char *audience)
+audience_in(const ScanField *aud, const char *audience)
 {
-	if (aud == NULL)
-		return false;
-	if (aud->type == jbvString)
-		return strlen(audience) == (size_t) aud->val.string.len &&
-			memcmp(aud->val.string.val, audience, aud->val.string.len) == 0;
-	if (aud->type == jbvBinary)
-	{
-		JsonbIterator *it = JsonbIteratorInit(aud->val.binary.data);
-		JsonbValue	v;
-		JsonbIteratorToken tok;
-		bool		found = false;
-
-		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-			if (tok == WJB_ELEM && v.type == jbvString &&
-				strlen(audience) == (size_t) v.val.string.len &&
-				memcmp(v.val.string.val, audience, v.val.string.len) == 0)
-				found = true;
-		return found;
-	}
+	if (aud->type == FIELD_STRING)
+		return strcmp(aud->str, audience) == 0;
+	for (int i = 0; aud->type == FIELD_ARRAY && i < aud->nelems; i++)
+		if (strcmp(aud->elems[i], audience) == 0)
+			return true;
 	return false;
+}
+
+static bool
+scope_ok(const char *scope)
+{
+	size_t		len = strlen(scope);
+
+	if (len == 0 || len > AUTH_MAX_SCOPE_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!(auth_scope_char(scope[i]) || scope[i] == '*'))
+			return false;
+	return true;
 }
 
 /*
@@ -425,57 +501,59 @@ audience_in(JsonbValue *aud, const char *audience)
  * them separated by spaces) into out; false when malformed.
  */
 static bool
-read_scopes(Jsonb *claims, char *out)
+read_scopes(const ScanField *scopes, const ScanField *scope, char *out)
 {
-	JsonbValue *v = member(claims, "scopes");
 	Size		used = 0;
-	int			n = 0;
 
 	out[0] = '\0';
-	if (v == NULL)
+	if (scopes->type == FIELD_ABSENT)
 	{
-		v = member(claims, "scope");
-		if (v == NULL)
+		if (scope->type == FIELD_ABSENT)
 			return true;
-		if (v->type != jbvString)
+		if (scope->type != FIELD_STRING ||
+			strlen(scope->str) >= AUTH_SCOPES_BUFLEN)
 			return false;
-		for (int i = 0; i < v->val.string.len; i++)
-			if (!(auth_scope_char(v->val.string.val[i]) ||
-				  v->val.string.val[i] == ' ' || v->val.string.val[i] == '*'))
+		for (const char *p = scope->str; *p; p++)
+			if (!(auth_scope_char(*p) || *p == ' ' || *p == '*'))
 				return false;
-		if (v->val.string.len >= AUTH_SCOPES_BUFLEN)
-			return false;
-		memcpy(out, v->val.string.val, v->val.string.len);
-		out[v->val.string.len] = '\0';
+		strlcpy(out, scope->str, AUTH_SCOPES_BUFLEN);
 		return true;
 	}
-	if (v->type != jbvBinary)
+	if (scopes->type != FIELD_ARRAY || scopes->nelems > AUTH_MAX_SCOPES)
 		return false;
+	for (int i = 0; i < scopes->nelems; i++)
 	{
-		JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
-		JsonbValue	e;
-		JsonbIteratorToken tok;
+		Size		len = strlen(scopes->elems[i]);
 
-		while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
-		{
-			if (tok != WJB_ELEM)
-				continue;
-			if (e.type != jbvString || e.val.string.len == 0 ||
-				e.val.string.len > AUTH_MAX_SCOPE_LEN ||
-				++n > AUTH_MAX_SCOPES)
-				return false;
-			for (int i = 0; i < e.val.string.len; i++)
-				if (!(auth_scope_char(e.val.string.val[i]) ||
-					  e.val.string.val[i] == '*'))
-					return false;
-			if (used > 0)
-				out[used++] = ' ';
-			memcpy(out + used, e.val.string.val, e.val.string.len);
-			used += e.val.string.len;
-			out[used] = '\0';
-		}
+		if (!scope_ok(scopes->elems[i]))
+			return false;
+		if (used > 0)
+			out[used++] = ' ';
+		memcpy(out + used, scopes->elems[i], len);
+		used += len;
+		out[used] = '\0';
 	}
 	return true;
+}
+
+/* A NumericDate claim as seconds; false when present but not a number. */
+static bool
+claim_time(const ScanField *f, double *secs)
+{
+	if (f->type == FIELD_ABSENT)
+		return true;
+	if (f->type != FIELD_NUMBER)
+		return false;
+	*secs = strtod(f->str, NULL);
+	return !isnan(*secs) && !isinf(*secs) && fabs(*secs) < 1e15;
+}
+
+/* A string claim, NULL when absent; false when present but not a string. */
+static bool
+claim_string(const ScanField *f, char **out)
+{
+	*out = f->type == FIELD_STRING ? f->str : NULL;
+	return f->type == FIELD_ABSENT || f->type == FIELD_STRING;
 }
 
 static AuthQuery identity_query = {
@@ -518,52 +596,108 @@ linked_user(const char *issuer, const char *subject, pg_uuid_t *user)
 	return true;
 }
 
+enum
+{
+	H_ALG,
+	H_KID,
+	H_CRIT,
+	H_NUM
+};
+static const char *const header_names[H_NUM] = {"alg", "kid", "crit"};
+
+/* The last header read, in base64url, and what it said. */
+static char last_header[512] = "";
+static int	last_alg;
+static bool last_has_kid;
+static char last_kid[AUTH_JWT_KID_MAX + 1];
+
+enum
+{
+	C_ISS,
+	C_SUB,
+	C_EXP,
+	C_NBF,
+	C_AUD,
+	C_SID,
+	C_SESSION_ID,
+	C_API_KEY_ID,
+	C_ORG,
+	C_SCOPES,
+	C_SCOPE,
+	C_NUM
+};
+static const char *const claim_names[C_NUM] = {
+	"iss", "sub", "exp", "nbf", "aud", "sid", "session_id", "api_key_id",
+	"org", "scopes", "scope"
+};
+
 /*
  * Verifies a token; fills v.  Never raises for a bad token (a database
- * whose own keys do not open with its root key is an error).
+ * whose own keys do not open with its root key is an error).  The claims
+ * come back as text (v->claims_text); with want_jsonb also as jsonb.
  */
 static void
 verify_token(const char *token, Size len, const char *audience,
-			 JwtVerdict *v)
+			 bool want_jsonb, JwtVerdict *v)
 {
 	uint8		buf[AUTH_JWS_MAX_LEN];
 	AuthJwsParts parts;
-	Jsonb	   *header;
-	Jsonb	   *claims;
-	char	   *alg_name;
+	ScanField	h[H_NUM];
+	ScanField	c[C_NUM];
+	bool		claims_ok;
 	char	   *kid;
-	char	   *iss;
+	char	   *iss = NULL;
 	char	   *sub;
-	bool		present;
 	int			alg;
 	JwtIssuer  *issuer = NULL;
 	JwtKey	   *candidates[MAX_CANDIDATES];
 	int			ncandidates = 0;
 	JwtKey	   *key = NULL;
 	TimestampTz now = auth_now();
-	double		exp,
-				nbf;
-	JsonbValue *aud;
+	double		exp = 0,
+				nbf = 0;
+	Size		hlen;
 
 	memset(v, 0, sizeof(*v));
 	v->code = JWT_INVALID;
 	if (!auth_jws_parse(token, len, buf, sizeof(buf), &parts))
 		return;
-	header = parse_object(parts.header, parts.header_len);
-	if (header == NULL || member(header, "crit") != NULL)
-		return;
-	alg_name = member_string(header, "alg", &present);
-	alg = auth_jwt_alg_from_name(alg_name);
-	if (alg < 0)
-		return;					/* "none", or an algorithm nobody here has */
-	kid = member_string(header, "kid", &present);
-	if (present && (kid == NULL || strlen(kid) > AUTH_JWT_KID_MAX))
-		return;
+	/* every token of a key has the same header: read once per backend */
+	hlen = (const char *) memchr(token, '.', len) - token;
+	if (hlen < sizeof(last_header) && hlen == strlen(last_header) &&
+		memcmp(token, last_header, hlen) == 0)
+	{
+		alg = last_alg;
+		kid = last_has_kid ? last_kid : NULL;
+	}
+	else
+	{
+		if (!scan_object(parts.header, parts.header_len, header_names, H_NUM,
+						 h, NULL) ||
+			h[H_CRIT].type != FIELD_ABSENT || h[H_ALG].type != FIELD_STRING)
+			return;
+		alg = auth_jwt_alg_from_name(h[H_ALG].str);
+		if (alg < 0)
+			return;				/* "none", or an algorithm nobody here has */
+		if (!claim_string(&h[H_KID], &kid) ||
+			(kid != NULL && strlen(kid) > AUTH_JWT_KID_MAX))
+			return;
+		/* a header that parsed: remember it */
+		if (hlen < sizeof(last_header))
+		{
+			memcpy(last_header, token, hlen);
+			last_header[hlen] = '\0';
+			last_alg = alg;
+			last_has_kid = kid != NULL;
+			strlcpy(last_kid, kid != NULL ? kid : "", sizeof(last_kid));
+		}
+	}
 
 	/* the claims name their issuer, whose keys are then the candidates */
-	claims = parse_object(parts.payload, parts.payload_len);
-	iss = claims == NULL ? NULL : member_string(claims, "iss", &present);
-	if (iss != NULL && (jwt_issuer == NULL || strcmp(iss, jwt_issuer) != 0))
+	claims_ok = scan_object(parts.payload, parts.payload_len, claim_names,
+							C_NUM, c, &v->claims_text);
+	if (claims_ok && claim_string(&c[C_ISS], &iss) && iss != NULL &&
+		(jwt_issuer == NULL || strcmp(iss, jwt_issuer) != 0))
 		issuer = auth_jwt_issuer(iss);
 	if (kid != NULL)
 	{
@@ -594,11 +728,8 @@ verify_token(const char *token, Size len, const char *audience,
 
 		if (kid == NULL && key_retired(k, now))
 			continue;
-		if (k->alg == JWT_ALG_HS256)
-			auth_jwt_key_open(k);
-		if (auth_jws_verify(k->alg, k->pkey, k->secret, k->secret_len,
-							token, parts.signing_input_len,
-							parts.signature, parts.signature_len))
+		if (auth_jwt_key_verify(k, token, parts.signing_input_len,
+								parts.signature, parts.signature_len))
 			key = k;
 	}
 	if (key == NULL)
@@ -613,12 +744,12 @@ verify_token(const char *token, Size len, const char *audience,
 		v->code = JWT_REVOKED;
 		return;
 	}
-	if (claims == NULL)
+	if (!claims_ok)
 		return;
 
 	/* times: exp is required, nbf optional, both with the leeway */
-	if (!member_time(claims, "exp", &present, &exp) || !present ||
-		!member_time(claims, "nbf", &present, &nbf))
+	if (c[C_EXP].type == FIELD_ABSENT || !claim_time(&c[C_EXP], &exp) ||
+		!claim_time(&c[C_NBF], &nbf))
 		return;
 	if (unix_to_timestamp(exp) + (TimestampTz) jwt_leeway * USECS_PER_SEC
 		<= now)
@@ -626,15 +757,14 @@ verify_token(const char *token, Size len, const char *audience,
 		v->code = JWT_EXPIRED;
 		return;
 	}
-	if (present &&
+	if (c[C_NBF].type != FIELD_ABSENT &&
 		unix_to_timestamp(nbf) - (TimestampTz) jwt_leeway * USECS_PER_SEC
 		> now)
 	{
 		v->code = JWT_NOT_YET_VALID;
 		return;
 	}
-	v->exp = exp > (double) PG_INT64_MAX / 2 ? PG_INT64_MAX / 2 :
-		(int64) exp;
+	v->exp = (int64) exp;
 
 	if (issuer == NULL &&
 		(iss == NULL || jwt_issuer == NULL || strcmp(iss, jwt_issuer) != 0))
@@ -642,8 +772,7 @@ verify_token(const char *token, Size len, const char *audience,
 		v->code = JWT_WRONG_ISSUER;
 		return;
 	}
-	aud = member(claims, "aud");
-	if (audience != NULL && !audience_in(aud, audience))
+	if (audience != NULL && !audience_in(&c[C_AUD], audience))
 	{
 		v->code = JWT_WRONG_AUDIENCE;
 		return;
@@ -653,41 +782,37 @@ verify_token(const char *token, Size len, const char *audience,
 		bool		ok = false;
 
 		for (int i = 0; i < issuer->naudiences && !ok; i++)
-			ok = audience_in(aud, issuer->audiences[i]);
+			ok = audience_in(&c[C_AUD], issuer->audiences[i]);
 		if (!ok)
 		{
 			v->code = JWT_WRONG_AUDIENCE;
 			return;
 		}
 	}
-	if (!read_scopes(claims, v->scopes))
-		return;
-	sub = member_string(claims, "sub", &present);
-	if (present && sub == NULL)
+	if (!read_scopes(&c[C_SCOPES], &c[C_SCOPE], v->scopes) ||
+		!claim_string(&c[C_SUB], &sub))
 		return;
 	if (issuer == NULL)
 	{
 		char	   *org;
 		char	   *sid;
+		char	   *of;
 
 		/* the database's own: sub, org and sid are uuids */
 		if (sub != NULL && !(v->has_user = parse_uuid(sub, &v->user_id)))
 			return;
-		org = member_string(claims, "org", &present);
-		if (present && !(v->has_org = parse_uuid(org, &v->org_id)))
+		if (!claim_string(&c[C_ORG], &org) ||
+			(org != NULL && !(v->has_org = parse_uuid(org, &v->org_id))) ||
+			!claim_string(&c[C_SID], &sid))
 			return;
-		sid = member_string(claims, "sid", &present);
-		if (present)
+		if (sid != NULL)
 		{
-			char	   *of;
-
 			if (!parse_uuid(sid, &v->sid) || !v->has_user)
 				return;
-			if ((of = member_string(claims, "session_id", &present)) != NULL &&
+			if (claim_string(&c[C_SESSION_ID], &of) && of != NULL &&
 				strcmp(of, sid) == 0)
 				v->sid_kind = SID_SESSION;
-			else if ((of = member_string(claims, "api_key_id",
-										 &present)) != NULL &&
+			else if (claim_string(&c[C_API_KEY_ID], &of) && of != NULL &&
 					 strcmp(of, sid) == 0)
 				v->sid_kind = SID_API_KEY;
 			else
@@ -718,7 +843,8 @@ verify_token(const char *token, Size len, const char *audience,
 			return;
 		}
 	}
-	v->claims = claims;
+	if (want_jsonb)
+		v->claims = claims_jsonb(v->claims_text);
 	v->code = JWT_VALID;
 }
 
@@ -739,7 +865,7 @@ verify_arg(FunctionCallInfo fcinfo, JwtVerdict *v)
 		text	   *token = PG_GETARG_TEXT_PP(0);
 
 		verify_token(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token), audience,
-					 v);
+					 true, v);
 	}
 	ERR_clear_error();
 }
@@ -832,7 +958,7 @@ auth_authenticate_jwt(PG_FUNCTION_ARGS)
 		text	   *token = PG_GETARG_TEXT_PP(0);
 
 		verify_token(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token), NULL,
-					 &v);
+					 false, &v);
 		ERR_clear_error();
 	}
 	if (v.code == JWT_VALID && !v.has_user)
@@ -844,7 +970,8 @@ auth_authenticate_jwt(PG_FUNCTION_ARGS)
 				 errdetail("Reason: %s.", code_names[v.code]),
 				 errhint("Get a new token from its issuer.")));
 	identity_of(&v, &ident);
-	text_claims = JsonbToCString(NULL, &v.claims->root, VARSIZE(v.claims));
+	/* the payload as the issuer wrote it: valid UTF-8 JSON, checked */
+	text_claims = v.claims_text;
 	auth_identity_set(&ident, is_local);
 	(void) set_config_option("auth.jwt_claims", text_claims, PGC_SUSET,
 							 PGC_S_SESSION,

@@ -47,9 +47,12 @@ extern EVP_PKEY *auth_pkey_from_der(int alg, const uint8 *der, Size len);
 extern bool auth_jws_sign(int alg, EVP_PKEY *pkey, const uint8 *secret,
 						  Size secret_len, const char *input, Size len,
 						  uint8 *sig, Size *siglen);
-extern bool auth_jws_verify(int alg, EVP_PKEY *pkey, const uint8 *secret,
-							Size secret_len, const char *input, Size len,
-							const uint8 *sig, Size siglen);
+extern void *auth_jws_verifier_new(int alg, EVP_PKEY *pkey,
+								   const uint8 *secret, Size secret_len);
+extern void auth_jws_verifier_free(void *verifier);
+extern bool auth_jws_verify_with(int alg, void *verifier, EVP_PKEY *pkey,
+								 const char *input, Size len,
+								 const uint8 *sig, Size siglen);
 
 /* jwt_cache.c */
 typedef enum JwtKeyState
@@ -82,6 +85,8 @@ typedef struct JwtKey
 	EVP_PKEY   *private_pkey;
 	uint8	   *secret;			/* HS256 */
 	Size		secret_len;
+	void	   *verifier;		/* made on first use (jwt_keys.c) */
+	bool		verifier_made;
 } JwtKey;
 
 extern void auth_jwt_cache_init(void);
@@ -92,5 +97,7 @@ extern int	auth_jwt_keys_for(JwtIssuer *issuer, int alg, JwtKey **out,
 extern JwtIssuer *auth_jwt_issuer(const char *iss);
 extern JwtKey *auth_jwt_current_key(void);
 extern void auth_jwt_key_open(JwtKey *key);
+extern bool auth_jwt_key_verify(JwtKey *key, const char *input, Size len,
+								const uint8 *sig, Size siglen);
 
 #endif							/* AUTH_JWT_H */

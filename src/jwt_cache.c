@@ -66,6 +66,7 @@ cache_release(void)
 	{
 		EVP_PKEY_free(keys[i].pkey);
 		EVP_PKEY_free(keys[i].private_pkey);
+		auth_jws_verifier_free(keys[i].verifier);
 		if (keys[i].secret != NULL)
 			explicit_bzero(keys[i].secret, keys[i].secret_len);
 	}
@@ -316,6 +317,23 @@ auth_jwt_keys_for(JwtIssuer *issuer, int alg, JwtKey **out, int max)
 		if (keys[i].issuer == issuer && keys[i].alg == alg)
 			out[n++] = &keys[i];
 	return n;
+}
+
+/* Whether sig is a signature of input by key (opened when HS256). */
+bool
+auth_jwt_key_verify(JwtKey *key, const char *input, Size len,
+					const uint8 *sig, Size siglen)
+{
+	if (!key->verifier_made)
+	{
+		if (key->alg == JWT_ALG_HS256)
+			auth_jwt_key_open(key);
+		key->verifier = auth_jws_verifier_new(key->alg, key->pkey,
+											  key->secret, key->secret_len);
+		key->verifier_made = true;
+	}
+	return auth_jws_verify_with(key->alg, key->verifier, key->pkey, input,
+								len, sig, siglen);
 }
 
 /* The database's current signing key, or NULL. */

@@ -505,75 +505,155 @@ auth_jws_sign(int alg, EVP_PKEY *pkey, const uint8 *secret, Size secret_len,
 	return ok;
 }
 
-/* Whether sig is a signature of input by the key, for the key's alg. */
-bool
-auth_jws_verify(int alg, EVP_PKEY *pkey, const uint8 *secret,
-				Size secret_len, const char *input, Size len,
-				const uint8 *sig, Size siglen)
+/*
+ * An ES256 signature, R || S in a JWS, as the DER OpenSSL checks; its
+ * length, or 0 when it is not 64 bytes.
+ */
+static int
+es256_to_der(const uint8 *sig, Size siglen, unsigned char *der, int max)
 {
-	EVP_MD_CTX *ctx;
+	ECDSA_SIG  *es;
+	BIGNUM	   *r,
+			   *s;
+	unsigned char *p = der;
+	int			n;
+
+	if (siglen != 64)
+		return 0;
+	es = ECDSA_SIG_new();
+	r = BN_bin2bn(sig, 32, NULL);
+	s = BN_bin2bn(sig + 32, 32, NULL);
+	if (es == NULL || r == NULL || s == NULL || !ECDSA_SIG_set0(es, r, s))
+	{
+		BN_free(r);
+		BN_free(s);
+		ECDSA_SIG_free(es);
+		return 0;
+	}
+	n = i2d_ECDSA_SIG(es, NULL);
+	if (n <= 0 || n > max)
+		n = 0;
+	else
+		n = i2d_ECDSA_SIG(es, &p);
+	ECDSA_SIG_free(es);
+	return n;
+}
+
+/*
+ * A key's verifier, made once per key and kept in the cache: OpenSSL 3
+ * fetches the algorithm and sets the key up at each initialisation, and
+ * copying a context made once costs a fraction of that.  An HS256 key's is
+ * an HMAC context keyed with its secret; the others a DigestVerify
+ * context.  NULL when OpenSSL cannot make one (the key then verifies
+ * nothing).
+ */
+typedef struct JwsVerifier
+{
+	EVP_MAC_CTX *mac;
+	EVP_MD_CTX *md;
+} JwsVerifier;
+
+void *
+auth_jws_verifier_new(int alg, EVP_PKEY *pkey, const uint8 *secret,
+					  Size secret_len)
+{
+	static EVP_MAC *hmac = NULL;
+	static EVP_MD *sha256 = NULL;
+	JwsVerifier *v = calloc(1, sizeof(JwsVerifier));
+	bool		ok = false;
+
+	if (v == NULL)
+		return NULL;
+	if (alg == JWT_ALG_HS256)
+	{
+		OSSL_PARAM	params[2];
+
+		if (hmac == NULL)
+			hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+		params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+													 "SHA256", 0);
+		params[1] = OSSL_PARAM_construct_end();
+		ok = hmac != NULL && secret != NULL &&
+			(v->mac = EVP_MAC_CTX_new(hmac)) != NULL &&
+			EVP_MAC_init(v->mac, secret, secret_len, params) == 1;
+	}
+	else if (pkey != NULL)
+	{
+		if (sha256 == NULL)
+			sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+		ok = (alg == JWT_ALG_EDDSA || sha256 != NULL) &&
+			(v->md = EVP_MD_CTX_new()) != NULL &&
+			EVP_DigestVerifyInit(v->md, NULL,
+								 alg == JWT_ALG_EDDSA ? NULL : sha256,
+								 NULL, pkey) == 1;
+	}
+	if (!ok)
+	{
+		auth_jws_verifier_free(v);
+		return NULL;
+	}
+	return v;
+}
+
+void
+auth_jws_verifier_free(void *verifier)
+{
+	JwsVerifier *v = verifier;
+
+	if (v == NULL)
+		return;
+	EVP_MAC_CTX_free(v->mac);
+	EVP_MD_CTX_free(v->md);
+	free(v);
+}
+
+/* auth_jws_verify with a key's verifier: a copy of it checks sig. */
+bool
+auth_jws_verify_with(int alg, void *verifier, EVP_PKEY *pkey,
+					 const char *input, Size len, const uint8 *sig,
+					 Size siglen)
+{
+	JwsVerifier *v = verifier;
 	unsigned char der[80];
 	const unsigned char *to_check = sig;
 	size_t		check_len = siglen;
 	bool		ok;
 
+	if (v == NULL)
+		return false;
 	if (alg == JWT_ALG_HS256)
 	{
+		EVP_MAC_CTX *w = EVP_MAC_CTX_dup(v->mac);
 		uint8		mac[32];
-		unsigned int hlen = 0;
+		size_t		maclen = 0;
 
-		if (siglen != 32 || secret == NULL ||
-			HMAC(EVP_sha256(), secret, (int) secret_len,
-				 (const unsigned char *) input, len, mac, &hlen) == NULL ||
-			hlen != 32)
-			return false;
-		return CRYPTO_memcmp(mac, sig, 32) == 0;
+		ok = w != NULL && siglen == 32 &&
+			EVP_MAC_update(w, (const unsigned char *) input, len) == 1 &&
+			EVP_MAC_final(w, mac, &maclen, sizeof(mac)) == 1 &&
+			maclen == 32 && CRYPTO_memcmp(mac, sig, 32) == 0;
+		EVP_MAC_CTX_free(w);
+		return ok;
 	}
-	if (pkey == NULL)
-		return false;
 	if (alg == JWT_ALG_EDDSA && siglen != 64)
 		return false;
 	if (alg == JWT_ALG_RS256 && (int) siglen != EVP_PKEY_get_size(pkey))
 		return false;
 	if (alg == JWT_ALG_ES256)
 	{
-		ECDSA_SIG  *es;
-		BIGNUM	   *r,
-				   *s;
-		unsigned char *p = der;
-		int			n;
+		int			n = es256_to_der(sig, siglen, der, sizeof(der));
 
-		if (siglen != 64)
+		if (n <= 0)
 			return false;
-		es = ECDSA_SIG_new();
-		r = BN_bin2bn(sig, 32, NULL);
-		s = BN_bin2bn(sig + 32, 32, NULL);
-		if (es == NULL || r == NULL || s == NULL ||
-			!ECDSA_SIG_set0(es, r, s))
-		{
-			BN_free(r);
-			BN_free(s);
-			ECDSA_SIG_free(es);
-			return false;
-		}
-		n = i2d_ECDSA_SIG(es, NULL);
-		if (n <= 0 || n > (int) sizeof(der))
-		{
-			ECDSA_SIG_free(es);
-			return false;
-		}
-		n = i2d_ECDSA_SIG(es, &p);
-		ECDSA_SIG_free(es);
 		to_check = der;
 		check_len = n;
 	}
-	ctx = EVP_MD_CTX_new();
-	ok = ctx != NULL &&
-		EVP_DigestVerifyInit(ctx, NULL,
-							 alg == JWT_ALG_EDDSA ? NULL : EVP_sha256(),
-							 NULL, pkey) == 1 &&
-		EVP_DigestVerify(ctx, to_check, check_len,
-						 (const unsigned char *) input, len) == 1;
-	EVP_MD_CTX_free(ctx);
+	{
+		EVP_MD_CTX *w = EVP_MD_CTX_new();
+
+		ok = w != NULL && EVP_MD_CTX_copy_ex(w, v->md) == 1 &&
+			EVP_DigestVerify(w, to_check, check_len,
+							 (const unsigned char *) input, len) == 1;
+		EVP_MD_CTX_free(w);
+	}
 	return ok;
 }
