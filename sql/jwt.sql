@@ -178,7 +178,9 @@ SELECT pg_temp.v(pg_temp.hs_token(:'base')) AS hs_valid,
        pg_temp.v(pg_temp.hs_token(jsonb_build_object('iss', 'auth', 'sub', 'joel', 'exp', pg_temp.epoch(600)))) AS sub_not_uuid,
        pg_temp.v(pg_temp.hs_token(jsonb_build_object('iss', 'auth', 'sub', :'joel_id', 'exp', pg_temp.epoch(600), 'sid', :'joel_id'))) AS sid_of_nothing,
        pg_temp.v(pg_temp.hs_token(jsonb_build_object('iss', 'auth', 'sub', :'joel_id', 'exp', pg_temp.epoch(600), 'aud', jsonb_build_array('a', 'api'))), 'api') AS audience_in_array,
-       pg_temp.v(pg_temp.hs('{"alg":"HS256","kid":"hs-test"}', '["not", "an", "object"]', :'hs_secret')) AS claims_not_object;
+       pg_temp.v(pg_temp.hs('{"alg":"HS256","kid":"hs-test"}', '["not", "an", "object"]', :'hs_secret')) AS claims_not_object,
+       pg_temp.v(pg_temp.hs('{"alg":"HS256","kid":"hs-test"}', format('{"iss": "auth", "sub": "%s", "exp": %s, "x": %s1%s}', :'joel_id', pg_temp.epoch(600), repeat('[', 63), repeat(']', 63)), :'hs_secret')) AS brackets_64,
+       pg_temp.v(pg_temp.hs('{"alg":"HS256","kid":"hs-test"}', format('{"iss": "auth", "sub": "%s", "exp": %s, "x": %s1%s}', :'joel_id', pg_temp.epoch(600), repeat('[', 64), repeat(']', 64)), :'hs_secret')) AS brackets_65;
 SET auth.jwt_leeway = '5min';
 SHOW auth.jwt_leeway;
 SELECT pg_temp.err($$SET auth.jwt_leeway = '6min'$$) AS leeway_bound;
