@@ -193,3 +193,14 @@ SELECT count(*) AS secrets_in_audit FROM auth.audit_log l
  WHERE l.id > :audit_start
    AND (strpos(l.detail::text, :'squat_key') > 0 OR strpos(l.detail::text, :'squat') > 0
         OR strpos(l.detail::text, :'rita_key') > 0 OR strpos(l.detail::text, :'dora_key') > 0);
+
+-- Opening sessions for many users in one transaction (an admin's bulk
+-- import) re-checks them at commit under one lock on every user's
+-- credentials, not one lock per user, which would fill the lock table.
+CREATE TEMP TABLE bulk_users AS
+SELECT auth.create_user(format('bulk%s@lifecycle.example', g)) AS id
+  FROM generate_series(1, 10000) g;
+SELECT count(*) AS bulk_sessions
+  FROM bulk_users b, LATERAL auth.create_session(b.id) s;
+SELECT count(*) AS live FROM auth.sessions s JOIN bulk_users b ON b.id = s.user_id
+ WHERE s.revoked_at IS NULL;

@@ -58,11 +58,13 @@ SELECT user_id = :'old' AS second_works FROM auth.consume_magic_link(:'second');
 -- Someone signed the victim's address up with a password of their own and
 -- never verified it; when the owner of the mailbox signs in by link, that
 -- password and its sessions are gone.
-SELECT auth.sign_up('claimed@example.com', 'squatter password') AS claimed \gset
+SELECT auth.sign_up('claimed@example.com', 'squatter password', 'Claimed Owner',
+                    '{"plan": "squatter"}') AS claimed \gset
 SELECT token AS squatter_session FROM auth.sign_in('claimed@example.com', 'squatter password') \gset
 SELECT is_new_user, user_id = :'claimed' AS same_account
   FROM auth.consume_magic_link(auth.create_magic_link('claimed@example.com'));
-SELECT password_hash IS NULL AS password_cleared, email_verified_at IS NOT NULL AS verified
+SELECT password_hash IS NULL AS password_cleared, email_verified_at IS NOT NULL AS verified,
+       name IS NULL AND metadata = '{}' AS profile_cleared
   FROM auth.users WHERE id = :'claimed';
 SELECT user_id IS NULL AS squatter_session_revoked FROM auth.verify_session(:'squatter_session');
 SELECT pg_temp.err($$SELECT auth.sign_in('claimed@example.com', 'squatter password')$$);

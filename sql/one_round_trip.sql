@@ -104,6 +104,9 @@ RESET parallel_leader_participation;
 SELECT pg_temp.err($$SELECT * FROM auth.with_identity('ses_' || repeat('A', 43), 'SELECT * FROM rt_notes')$$);
 SELECT pg_temp.err($$SELECT * FROM auth.with_identity('not a token', 'SELECT * FROM rt_notes')$$);
 SELECT pg_temp.err($$SELECT * FROM auth.with_identity(NULL, 'SELECT * FROM rt_notes')$$);
+-- Text that closes the wrapper and runs further statements is refused.
+SELECT pg_temp.err(format('SELECT * FROM auth.with_identity(%L, %L)', :'rita_token',
+    'SELECT 1) SELECT 1; SELECT current_user; WITH q AS (SELECT 2'));
 SELECT pg_temp.err($$SELECT * FROM auth.with_identity('', 'SELECT * FROM rt_notes')$$);
 SELECT pg_temp.err(format('SELECT * FROM auth.with_identity(%L, NULL)', :'rita_token'));
 SELECT auth.uid() IS NULL AS no_identity;

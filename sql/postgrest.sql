@@ -203,3 +203,15 @@ RESET auth.anonymous_role;
 DROP TABLE public.pg_notes, public.pg_status;
 DELETE FROM auth.users WHERE email = 'pia@example.com';
 DROP ROLE regress_pg_authenticator, regress_pg_anon, regress_pg_user;
+
+-- Each request starts with nobody: a connection-scope identity an earlier
+-- request left on the pooled connection serves no request without a
+-- credential.
+SELECT token AS pia_tok2 FROM auth.sign_up_and_sign_in('pre-request@example.com', 'pre-request password') \gset
+SELECT auth.authenticate(:'pia_tok2', false) IS NOT NULL AS connection_scope;
+BEGIN;
+SELECT set_config('request.headers', '{}', true) IS NOT NULL AS no_credential;
+SELECT auth.postgrest_pre_request();
+SELECT auth.uid() IS NULL AS nobody;
+COMMIT;
+SELECT auth.uid() IS NULL AS nobody_after;

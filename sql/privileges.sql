@@ -47,6 +47,7 @@ SELECT pg_temp.err($$SELECT auth.grant_admin('regress_plain')$$);
 SELECT pg_temp.err($$SELECT auth._issue_session(gen_random_uuid(), NULL, NULL, NULL)$$);
 SELECT pg_temp.err($$SELECT auth._autonomous('{"op": "audit", "event": "forged"}')$$);
 SELECT pg_temp.err($$SELECT auth._audit('forged', NULL, NULL, NULL)$$);
+-- (forgetting the identity only narrows: anyone may)
 SELECT pg_temp.err($$SELECT auth._clear_identity()$$);
 -- Functions that return a secret meant for a mailbox are not PUBLIC's.
 SELECT pg_temp.err($$SELECT auth.create_magic_link('pat@example.com')$$);

@@ -232,6 +232,12 @@ SELECT name, image FROM auth.users WHERE id = :'eve';
 SELECT pg_temp.as_user(:'eve_s3', $$SELECT auth.update_me(repeat('n', 257))$$) AS huge_name;
 SELECT pg_temp.as_user(:'eve_s3', $$SELECT auth.update_me(image => repeat('i', 2049))$$) AS huge_image;
 SELECT pg_temp.as_user(:'eve_s3', $$SELECT auth.update_me(metadata => '"x"')$$) AS bad_metadata;
+-- a picture is an http(s) URL or a path; a name has no bidi or control characters
+SELECT pg_temp.as_user(:'eve_s3', $$SELECT auth.update_me(image => 'javascript:alert(1)')$$) AS script_image;
+SELECT pg_temp.as_user(:'eve_s3', $$SELECT auth.update_me(image => 'data:text/html,x')$$) AS data_image;
+SELECT pg_temp.as_user(:'eve_s3', $$SELECT auth.update_me(image => '/avatars/e.png')$$) AS path_image;
+SELECT pg_temp.as_user(:'eve_s3', $$SELECT auth.update_me(E'admin\u202Eexe.gpj')$$) AS bidi_name;
+SELECT pg_temp.as_user(:'eve_s3', $$SELECT auth.update_me(E'line\nbreak')$$) AS control_name;
 SELECT pg_temp.err($$SELECT auth.update_me('x')$$) AS not_authenticated;
 SELECT pg_temp.as_user(:'eve_s3', $$SELECT (auth.create_api_key('eve key')).key$$) AS eve_key \gset
 SELECT pg_temp.as_key(:'eve_key', $$SELECT auth.update_me('x')$$) AS with_api_key;

@@ -44,6 +44,7 @@ typedef enum AuthLockSpace
 {
 	AUTH_LOCK_USER_CREDENTIALS = 0x4155,	/* lifecycle.c */
 	AUTH_LOCK_KEYED = 0x4156,	/* auth._lock_keyed: attempts, requests */
+	AUTH_LOCK_ALL_CREDENTIALS = 0x4157, /* lifecycle.c: bulk creations */
 } AuthLockSpace;
 
 extern bool auth_lock_acquire(AuthLockSpace space, uint64 key,

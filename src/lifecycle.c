@@ -100,6 +100,22 @@ lock_user_credentials(const pg_uuid_t *user_id, LOCKMODE mode)
 	(void) auth_lock_acquire(AUTH_LOCK_USER_CREDENTIALS, key, mode, true);
 }
 
+/*
+ * A transaction that creates credentials for more users than this checks
+ * them under one lock on every user's credentials, in exclusive mode,
+ * instead of one lock per user, which would fill the lock table (an admin
+ * opening sessions for 20,000 users in one statement).  Every end holds
+ * that lock in share mode, so it waits for the bulk creator's commit, or
+ * the bulk creator for the end's.
+ */
+#define CREATIONS_LOCKED_PER_USER 64
+
+static void
+lock_every_user(LOCKMODE mode)
+{
+	(void) auth_lock_acquire(AUTH_LOCK_ALL_CREDENTIALS, 0, mode, true);
+}
+
 /* A credential created in this transaction, to re-check before commit. */
 typedef struct PendingCreation
 {
@@ -131,6 +147,7 @@ auth_lock_user_credentials(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_VOID();
 	user_id = PG_GETARG_UUID_P(0);
+	lock_every_user(ShareLock);
 	lock_user_credentials(user_id, ExclusiveLock);
 	if (!PG_ARGISNULL(1) && PG_GETARG_BOOL(1))
 		foreach(lc, pending_creations)
@@ -199,16 +216,20 @@ recheck_creations(void)
 		.latest_snapshot = true,
 	};
 	List	   *creations = pending_creations;
+	bool		bulk = list_length(creations) > CREATIONS_LOCKED_PER_USER;
 	ListCell   *lc;
 
 	pending_creations = NIL;
+	if (bulk)
+		lock_every_user(ExclusiveLock);
 	foreach(lc, creations)
 	{
 		PendingCreation *c = (PendingCreation *) lfirst(lc);
 		UserState	now = {0};
 		Datum		values[4];
 
-		lock_user_credentials(&c->user_id, ShareLock);
+		if (!bulk)
+			lock_user_credentials(&c->user_id, ShareLock);
 		values[0] = UUIDPGetDatum(&c->user_id);
 		values[1] = UUIDPGetDatum(&c->session_id);
 		values[2] = BoolGetDatum(c->has_session);

@@ -68,6 +68,14 @@ prepare(const char *query)
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare_cursor failed: %s",
 			 SPI_result_code_string(SPI_result));
+	/* text that closes the wrapper and goes on is more than one statement */
+	if (list_length(SPI_plan_get_plan_sources(plan)) != 1)
+	{
+		SPI_freeplan(plan);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("query must be one statement")));
+	}
 	return plan;
 }
 

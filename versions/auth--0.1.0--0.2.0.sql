@@ -95,6 +95,10 @@ BEGIN
        SET updated_at = v_now,
            credentials_epoch = u.credentials_epoch + 1,
            password_hash = CASE WHEN v_claim THEN NULL ELSE u.password_hash END,
+           -- a claim keeps nothing the unproven account set on the profile
+           name = CASE WHEN v_claim THEN NULL ELSE u.name END,
+           image = CASE WHEN v_claim THEN NULL ELSE u.image END,
+           metadata = CASE WHEN v_claim THEN '{}' ELSE u.metadata END,
            email_verified_at = CASE WHEN v_claim THEN coalesce(u.email_verified_at, v_now)
                                     ELSE u.email_verified_at END
      WHERE u.id = user_id
@@ -849,7 +853,7 @@ DECLARE
     v_email text := auth._normalize_email(email);
     v_id uuid;
 BEGIN
-    PERFORM auth._check_length(sign_up.name, 'name');
+    PERFORM auth._check_profile(sign_up.name, NULL);
     PERFORM auth._check_metadata(sign_up.metadata);
     PERFORM auth._check_password_policy(password);
     INSERT INTO auth.users (email, name, password_hash, metadata)
@@ -2054,6 +2058,10 @@ DECLARE
     v_hint text;
     v_headers_out jsonb;
 BEGIN
+    -- Each request starts with nobody: an identity the pooled connection
+    -- kept (a connection-scope one an earlier request set) must not serve
+    -- a request that brings no credential, or one whose credential fails.
+    PERFORM auth._clear_identity();
     IF v_header <> '' THEN
         v_token := nullif(v_headers->>v_header, '');
     END IF;
@@ -2486,7 +2494,7 @@ DECLARE
     v_email text := auth._normalize_email(email);
     v_id uuid;
 BEGIN
-    PERFORM auth._check_length(create_user.name, 'name');
+    PERFORM auth._check_profile(create_user.name, NULL);
     PERFORM auth._check_user_role(create_user.role);
     IF email_verified IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'email_verified must not be null';
@@ -2532,8 +2540,7 @@ BEGIN
     IF email IS NOT NULL THEN
         v_email := auth._normalize_email(email);
     END IF;
-    PERFORM auth._check_length(name, 'name');
-    PERFORM auth._check_length(image, 'image');
+    PERFORM auth._check_profile(name, image);
     PERFORM auth._check_metadata(metadata);
     IF role IS NOT NULL THEN
         PERFORM auth._check_user_role(role);
@@ -2802,8 +2809,7 @@ DECLARE
     v_uid uuid := auth._require_account_uid();
     v_fields text[] := '{}';
 BEGIN
-    PERFORM auth._check_length(name, 'name');
-    PERFORM auth._check_length(image, 'image');
+    PERFORM auth._check_profile(name, image);
     PERFORM auth._check_metadata(metadata);
     UPDATE auth.users u
        SET name = CASE WHEN name IS NULL THEN u.name ELSE nullif(name, '') END,
@@ -2850,7 +2856,8 @@ BEGIN
         IF NOT (v_try->>'allowed')::boolean THEN
             RAISE EXCEPTION USING ERRCODE = 'PT429',
                 MESSAGE = 'too many wrong current passwords',
-                DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at');
+                DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at'),
+                HINT = auth._retry_hint((v_try->>'retry_at')::timestamptz, auth._clock());
         END IF;
         SELECT u.password_hash INTO v_hash FROM auth.users u WHERE u.id = v_uid;
         IF length(password) > auth._limit('password') OR
@@ -3551,3 +3558,28 @@ AS $$
 $$;
 COMMENT ON FUNCTION auth._admin_functions() IS
     'internal: the admin tier, granted by auth.grant_admin()';
+
+-- issue 13/14: after the outside attack: a PostgREST request starts with nobody; profile fields checked; a claim clears the profile; delete_account's retry hint
+CREATE OR REPLACE FUNCTION auth._check_profile(name text, image text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM auth._check_length(name, 'name');
+    PERFORM auth._check_length(image, 'image');
+    IF name ~ '[[:cntrl:]\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid name',
+            DETAIL = 'A name has no control, format or bidirectional characters.';
+    END IF;
+    IF image <> '' AND image !~* '^(https?://[^[:space:]]+|/[^/[:space:]][^[:space:]]*)$' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid image',
+            DETAIL = 'An image is an http(s) URL or a path starting with one /.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._check_profile(text, text) IS
+    'internal: 22023 for a name past its bound or with control, format or bidi characters, or an image that is not an http(s) URL or a path';
+REVOKE ALL ON FUNCTION auth._check_profile(text, text) FROM PUBLIC;
+-- Forgetting only narrows: anyone may (auth.postgrest_pre_request, which is
+-- not SECURITY DEFINER, starts every request with it).
+GRANT EXECUTE ON FUNCTION auth._clear_identity() TO PUBLIC;

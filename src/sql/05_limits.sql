@@ -76,6 +76,32 @@ COMMENT ON FUNCTION auth._check_length(text, text) IS
     'internal: 22023 when a text is longer than the bound auth._limits() gives its field';
 REVOKE ALL ON FUNCTION auth._check_length(text, text) FROM PUBLIC;
 
+-- A user's display name and picture, as an application will show them: a
+-- name within its bound and without control, format or bidirectional
+-- characters (U+202E would spoof what follows it); a picture that is an
+-- http(s) URL or a path of the application, never javascript: or data:.
+-- NULL and '' (clear) pass.
+CREATE FUNCTION auth._check_profile(name text, image text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM auth._check_length(name, 'name');
+    PERFORM auth._check_length(image, 'image');
+    IF name ~ '[[:cntrl:]\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid name',
+            DETAIL = 'A name has no control, format or bidirectional characters.';
+    END IF;
+    IF image <> '' AND image !~* '^(https?://[^[:space:]]+|/[^/[:space:]][^[:space:]]*)$' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid image',
+            DETAIL = 'An image is an http(s) URL or a path starting with one /.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._check_profile(text, text) IS
+    'internal: 22023 for a name past its bound or with control, format or bidi characters, or an image that is not an http(s) URL or a path';
+REVOKE ALL ON FUNCTION auth._check_profile(text, text) FROM PUBLIC;
+
 -- Metadata (of a user, an organization, an API key): a JSON object of at
 -- most 16 kB as text, nested at most 32 levels; NULL passes.
 CREATE FUNCTION auth._check_metadata(metadata jsonb) RETURNS void

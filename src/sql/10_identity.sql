@@ -63,3 +63,6 @@ CREATE FUNCTION auth._clear_identity() RETURNS void
 COMMENT ON FUNCTION auth._clear_identity() IS
     'internal: forgets the identity of the current session';
 REVOKE ALL ON FUNCTION auth._clear_identity() FROM PUBLIC;
+-- Forgetting only narrows: anyone may (auth.postgrest_pre_request, which is
+-- not SECURITY DEFINER, starts every request with it).
+GRANT EXECUTE ON FUNCTION auth._clear_identity() TO PUBLIC;

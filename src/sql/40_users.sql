@@ -241,7 +241,7 @@ DECLARE
     v_email text := auth._normalize_email(email);
     v_id uuid;
 BEGIN
-    PERFORM auth._check_length(sign_up.name, 'name');
+    PERFORM auth._check_profile(sign_up.name, NULL);
     PERFORM auth._check_metadata(sign_up.metadata);
     PERFORM auth._check_password_policy(password);
     INSERT INTO auth.users (email, name, password_hash, metadata)

@@ -73,6 +73,10 @@ BEGIN
        SET updated_at = v_now,
            credentials_epoch = u.credentials_epoch + 1,
            password_hash = CASE WHEN v_claim THEN NULL ELSE u.password_hash END,
+           -- a claim keeps nothing the unproven account set on the profile
+           name = CASE WHEN v_claim THEN NULL ELSE u.name END,
+           image = CASE WHEN v_claim THEN NULL ELSE u.image END,
+           metadata = CASE WHEN v_claim THEN '{}' ELSE u.metadata END,
            email_verified_at = CASE WHEN v_claim THEN coalesce(u.email_verified_at, v_now)
                                     ELSE u.email_verified_at END
      WHERE u.id = user_id

@@ -102,7 +102,7 @@ DECLARE
     v_email text := auth._normalize_email(email);
     v_id uuid;
 BEGIN
-    PERFORM auth._check_length(create_user.name, 'name');
+    PERFORM auth._check_profile(create_user.name, NULL);
     PERFORM auth._check_user_role(create_user.role);
     IF email_verified IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'email_verified must not be null';
@@ -148,8 +148,7 @@ BEGIN
     IF email IS NOT NULL THEN
         v_email := auth._normalize_email(email);
     END IF;
-    PERFORM auth._check_length(name, 'name');
-    PERFORM auth._check_length(image, 'image');
+    PERFORM auth._check_profile(name, image);
     PERFORM auth._check_metadata(metadata);
     IF role IS NOT NULL THEN
         PERFORM auth._check_user_role(role);
@@ -418,8 +417,7 @@ DECLARE
     v_uid uuid := auth._require_account_uid();
     v_fields text[] := '{}';
 BEGIN
-    PERFORM auth._check_length(name, 'name');
-    PERFORM auth._check_length(image, 'image');
+    PERFORM auth._check_profile(name, image);
     PERFORM auth._check_metadata(metadata);
     UPDATE auth.users u
        SET name = CASE WHEN name IS NULL THEN u.name ELSE nullif(name, '') END,
@@ -466,7 +464,8 @@ BEGIN
         IF NOT (v_try->>'allowed')::boolean THEN
             RAISE EXCEPTION USING ERRCODE = 'PT429',
                 MESSAGE = 'too many wrong current passwords',
-                DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at');
+                DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at'),
+                HINT = auth._retry_hint((v_try->>'retry_at')::timestamptz, auth._clock());
         END IF;
         SELECT u.password_hash INTO v_hash FROM auth.users u WHERE u.id = v_uid;
         IF length(password) > auth._limit('password') OR

@@ -85,6 +85,10 @@ DECLARE
     v_hint text;
     v_headers_out jsonb;
 BEGIN
+    -- Each request starts with nobody: an identity the pooled connection
+    -- kept (a connection-scope one an earlier request set) must not serve
+    -- a request that brings no credential, or one whose credential fails.
+    PERFORM auth._clear_identity();
     IF v_header <> '' THEN
         v_token := nullif(v_headers->>v_header, '');
     END IF;
