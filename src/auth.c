@@ -16,6 +16,8 @@
 #include "autonomous.h"
 #include "clock.h"
 #include "identity.h"
+#include "keys_at_rest.h"
+#include "mfa.h"
 #include "onetime.h"
 #include "organization.h"
 #include "password.h"
@@ -34,6 +36,7 @@ _PG_init(void)
 	auth_settings_init();
 	/* layer 2: the extension's own workers, when preloaded */
 	auth_autonomous_init();
+	auth_keys_at_rest_init();
 	/* layer 4: credentials register their kinds of identity */
 	auth_session_init();
 	auth_api_key_init();
@@ -43,6 +46,7 @@ _PG_init(void)
 	auth_password_init();
 	auth_onetime_init();
 	auth_organization_init();
+	auth_mfa_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("auth");
 #else

@@ -7,10 +7,11 @@ CREATE TYPE auth.passwordless_grant AS (
     user_id     uuid,
     expires_at  timestamptz,
     redirect_to text,
-    is_new_user boolean
+    is_new_user boolean,
+    mfa_challenge text      -- instead of a session, when a second factor is due
 );
 COMMENT ON TYPE auth.passwordless_grant IS
-    'a session opened by a magic link or code: the session token (shown once), the session, where to go, and whether the user was just created';
+    'a session opened by a magic link or code: the session token (shown once), the session, where to go, and whether the user was just created; or, when the user has a second factor, no token but an MFA challenge for auth.verify_mfa';
 
 -- Opens a session for the email of a redeemed secret (28000 when none was
 -- redeemed): finds the user, or creates one when auth.magic_link_sign_up is
@@ -58,10 +59,11 @@ BEGIN
         -- invitations, memberships; the owner can set a password again).
         PERFORM auth._end_credentials(v_user.id, 'unverified_account_claimed');
     END IF;
-    v_session := auth._issue_session(v_user.id, NULL, ip, user_agent);
+    v_session := auth._open_first_factor_session(v_user.id, method, ip, user_agent);
     PERFORM auth._audit('sign_in', v_user.id, v_session.session_id, ip,
                         jsonb_build_object('method', method, 'secret_id', secret.id));
     v_result.token := v_session.token;
+    v_result.mfa_challenge := v_session.mfa_challenge;
     v_result.session_id := v_session.session_id;
     v_result.user_id := v_user.id;
     v_result.expires_at := v_session.expires_at;

@@ -15,7 +15,9 @@ AS $$
         'auth.disallow_email(text)',
         'auth.create_email_verification(uuid)',
         'auth.create_api_key_for(uuid, text, text[], interval, uuid, text, integer, interval, integer, integer, interval, jsonb)',
-        'auth.set_api_key_limits(uuid, integer, interval, integer, integer, interval)'
+        'auth.set_api_key_limits(uuid, integer, interval, integer, integer, interval)',
+        'auth.import_totp_factor(uuid, text, text, integer, text)',
+        'auth.reset_mfa(uuid)'
     ]::regprocedure[] || auth._issuer_functions()
 $$;
 COMMENT ON FUNCTION auth._admin_functions() IS
@@ -34,7 +36,8 @@ AS $$
         'auth.create_email_code(text, text)',
         'auth.request_email_verification()',
         'auth.request_email_change(text)',
-        'auth.request_password_reset(text)'
+        'auth.request_password_reset(text)',
+        'auth.create_mfa_email_code(text)'
     ]::regprocedure[]
 $$;
 COMMENT ON FUNCTION auth._issuer_functions() IS
