@@ -261,6 +261,15 @@ SELECT pg_temp.as_user(:'mia_plain', $$SELECT count(*) FROM auth.list_my_organiz
 SELECT pg_temp.as_user(:'mia3', format('SELECT count(*) FROM auth.list_members(%L)', :'vault')) AS aal2_list;
 SELECT pg_temp.as_key(:'key_aal1', format('SELECT auth.is_member(%L)', :'vault')) AS key1_member,
        pg_temp.as_key(:'key_aal2', format('SELECT auth.is_member(%L)', :'vault')) AS key2_member;
+-- Nor does a JWT issued from an aal1 session reach it; auth.jwt() shows
+-- each session's aal in Supabase's shape.
+SELECT pg_temp.as_user(:'mia_plain', $$SELECT auth.issue_jwt()$$) AS jwt_aal1 \gset
+BEGIN;
+SELECT auth.authenticate_jwt(:'jwt_aal1') IS NOT NULL AS authenticated;
+SELECT auth.aal() AS jwt_aal, auth.is_member(:'vault') AS jwt_member, auth.is_member(:'open_org') AS jwt_open;
+COMMIT;
+SELECT pg_temp.as_user(:'mia_plain', $$SELECT auth.jwt()->>'aal'$$) AS claims_aal1,
+       pg_temp.as_user(:'mia3', $$SELECT auth.jwt()->>'aal'$$) AS claims_aal2;
 -- The detail says why, for an application to ask for a second factor.
 BEGIN;
 SELECT auth.authenticate(:'mia_plain') IS NOT NULL AS authenticated;

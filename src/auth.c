@@ -16,6 +16,7 @@
 #include "autonomous.h"
 #include "clock.h"
 #include "identity.h"
+#include "jwt.h"
 #include "keys_at_rest.h"
 #include "mfa.h"
 #include "onetime.h"
@@ -40,6 +41,7 @@ _PG_init(void)
 	/* layer 4: credentials register their kinds of identity */
 	auth_session_init();
 	auth_api_key_init();
+	auth_jwt_init();
 	/* layer 3 */
 	auth_identity_init();
 	/* layer 5 */

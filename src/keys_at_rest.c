@@ -7,19 +7,24 @@
  * the associated data, so a ciphertext copied into another row does not
  * open.  The root key is 256 random bits in the file auth.root_key_file
  * (relative to the data directory), outside every table, so neither SQL,
- * pg_dump, the audit log nor an error message ever sees it; it is created
- * (mode 0600) on first need.
+ * pg_dump, the audit log nor an error message ever sees it.  A primary
+ * creates the file on first need; a standby only reads it (streaming
+ * replication copies the data directory, and so the file).
  */
 #include "postgres.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 
+#include "access/xlog.h"
+#include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 
 #include "keys_at_rest.h"
@@ -31,111 +36,179 @@
 #define SEAL_OVERHEAD	(1 + SEAL_NONCE_LEN + SEAL_TAG_LEN)
 
 static char *root_key_file = NULL;
+
+/* The root key read last, and the file it came from. */
 static uint8 root_key[ROOT_KEY_LEN];
-static bool root_key_loaded = false;
+static char root_key_path[MAXPGPATH] = "";
 
 static void
 assign_root_key_file(const char *newval, void *extra)
 {
 	/* read again from the file now named, on next need */
 	explicit_bzero(root_key, sizeof(root_key));
-	root_key_loaded = false;
+	root_key_path[0] = '\0';
 }
 
 void
 auth_keys_at_rest_init(void)
 {
 	DefineCustomStringVariable("auth.root_key_file",
-							   "File holding the root key that seals "
-							   "recoverable secrets (TOTP seeds).",
+							   "File holding the root key that seals private "
+							   "signing keys and other recoverable secrets.",
 							   "Relative to the data directory; created "
-							   "(mode 0600) on first need.",
+							   "(mode 0600) on first need on a primary.",
 							   &root_key_file, "auth_root.key",
-							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   PGC_SUSET, GUC_SUPERUSER_ONLY,
 							   NULL, assign_root_key_file, NULL);
 }
 
-/* Reads exactly len bytes; false at a short read. */
-static bool
-read_all(int fd, uint8 *buf, Size len)
+static void
+resolve_path(char *path)
 {
-	Size		done = 0;
+	if (root_key_file == NULL || root_key_file[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("auth.root_key_file is empty")));
+	if (is_absolute_path(root_key_file))
+		strlcpy(path, root_key_file, MAXPGPATH);
+	else
+		snprintf(path, MAXPGPATH, "%s/%s", DataDir, root_key_file);
+}
 
-	while (done < len)
+/* Reads the root key from path into out; false when the file is absent. */
+static bool
+read_root_key(const char *path, uint8 *out)
+{
+	uint8		buf[ROOT_KEY_LEN + 1];
+	int			fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	ssize_t		n;
+
+	if (fd < 0)
 	{
-		ssize_t		n = read(fd, buf + done, len - done);
-
-		if (n <= 0)
+		if (errno == ENOENT)
 			return false;
-		done += n;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open the root key file \"%s\": %m",
+						path)));
 	}
+	n = read(fd, buf, sizeof(buf));
+	CloseTransientFile(fd);
+	if (n != ROOT_KEY_LEN)
+	{
+		explicit_bzero(buf, sizeof(buf));
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the root key file \"%s\" does not hold a root key",
+						path),
+				 errdetail("A root key file holds exactly %d bytes.",
+						   ROOT_KEY_LEN)));
+	}
+	memcpy(out, buf, ROOT_KEY_LEN);
+	explicit_bzero(buf, sizeof(buf));
 	return true;
 }
 
-/* The root key, read from its file, or created there on first need. */
-static const uint8 *
-get_root_key(void)
+/*
+ * Creates the root key file: the key is written and synced under a name of
+ * this backend's, then linked to its final name, which fails when another
+ * backend got there first; so nobody ever reads a half-written file, and
+ * whoever lost the race reads the winner's key.
+ */
+static void
+create_root_key(const char *path)
 {
-	char		path[MAXPGPATH];
+	char		tmp[MAXPGPATH];
+	uint8		key[ROOT_KEY_LEN];
 	int			fd;
+	bool		ok;
 
-	if (root_key_loaded)
-		return root_key;
-	if (is_absolute_path(root_key_file))
-		strlcpy(path, root_key_file, sizeof(path));
-	else
-		snprintf(path, sizeof(path), "%s/%s", DataDir, root_key_file);
-	fd = open(path, O_RDONLY | PG_BINARY, 0);
-	if (fd < 0 && errno == ENOENT)
-	{
-		uint8		fresh[ROOT_KEY_LEN];
-
-		if (!pg_strong_random(fresh, sizeof(fresh)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("could not generate random bytes")));
-		/* O_EXCL: of two backends creating it at once, one file wins */
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | PG_BINARY, 0600);
-		if (fd >= 0)
-		{
-			bool		ok = write(fd, fresh, sizeof(fresh)) ==
-				(ssize_t) sizeof(fresh) && pg_fsync(fd) == 0;
-
-			close(fd);
-			if (!ok)
-			{
-				unlink(path);
-				ereport(ERROR,
-						(errcode_for_file_access(),
-						 errmsg("could not write the root key file \"%s\"",
-								path)));
-			}
-		}
-		explicit_bzero(fresh, sizeof(fresh));
-		fd = open(path, O_RDONLY | PG_BINARY, 0);
-	}
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the root key file \"%s\" is missing", path),
+				 errdetail("A standby never creates a root key."),
+				 errhint("Copy the primary's root key file to this server.")));
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, MyProcPid);
+	fd = OpenTransientFilePerm(tmp, O_CREAT | O_EXCL | O_WRONLY | PG_BINARY,
+							   S_IRUSR | S_IWUSR);
 	if (fd < 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not open the root key file \"%s\"", path)));
-	if (!read_all(fd, root_key, ROOT_KEY_LEN))
+				 errmsg("could not create the root key file \"%s\": %m",
+						tmp)));
+	if (!pg_strong_random(key, sizeof(key)))
 	{
-		close(fd);
+		CloseTransientFile(fd);
+		unlink(tmp);
 		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("could not read the root key file \"%s\"", path),
-				 errdetail("It must hold %d bytes.", ROOT_KEY_LEN)));
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random bytes")));
 	}
-	close(fd);
-	root_key_loaded = true;
+	ok = write(fd, key, sizeof(key)) == sizeof(key) && pg_fsync(fd) == 0;
+	explicit_bzero(key, sizeof(key));
+	CloseTransientFile(fd);
+	if (!ok)
+	{
+		unlink(tmp);
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not write the root key file \"%s\": %m",
+						tmp)));
+	}
+	if (link(tmp, path) != 0 && errno != EEXIST)
+	{
+		int			save = errno;
+
+		unlink(tmp);
+		errno = save;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create the root key file \"%s\": %m",
+						path)));
+	}
+	unlink(tmp);
+	strlcpy(tmp, path, sizeof(tmp));
+	get_parent_directory(tmp);
+	fsync_fname(tmp[0] ? tmp : ".", true);
+}
+
+/*
+ * The root key, read on first need; created (on a primary) only to seal,
+ * never to open: a missing file with sealed rows about is an error, not a
+ * new key.
+ */
+static const uint8 *
+get_root_key(bool create)
+{
+	char		path[MAXPGPATH];
+
+	resolve_path(path);
+	if (strcmp(path, root_key_path) == 0)
+		return root_key;
+	if (!read_root_key(path, root_key))
+	{
+		if (!create)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the root key file \"%s\" is missing", path),
+					 errhint("Restore the root key file the keys were sealed with; see auth.check().")));
+		create_root_key(path);
+		if (!read_root_key(path, root_key))
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read the root key file \"%s\"",
+							path)));
+	}
+	strlcpy(root_key_path, path, MAXPGPATH);
 	return root_key;
 }
 
 /* The key of a purpose: HKDF-SHA-256(root key, info = purpose). */
 static void
-derive_key(const char *purpose, uint8 *out)
+derive_key(const char *purpose, bool create, uint8 *out)
 {
-	const uint8 *root = get_root_key();
+	const uint8 *root = get_root_key(create);
 	static const char salt[] = "auth keys at rest v1";
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
 	size_t		outlen = 32;
@@ -170,7 +243,7 @@ auth_seal(const char *purpose, const pg_uuid_t *id, const uint8 *plain,
 				n2 = 0;
 	bool		ok;
 
-	derive_key(purpose, key);
+	derive_key(purpose, true, key);
 	p[0] = SEAL_VERSION;
 	if (!pg_strong_random(p + 1, SEAL_NONCE_LEN))
 		ereport(ERROR,
@@ -202,7 +275,7 @@ auth_seal(const char *purpose, const pg_uuid_t *id, const uint8 *plain,
 /*
  * Opens a sealed value of the row id: the plaintext, palloc'd (the caller
  * wipes it after use), or false when it does not open (another root key,
- * another row, altered).
+ * another row, altered).  An unreadable root key is an error.
  */
 bool
 auth_unseal(const char *purpose, const pg_uuid_t *id, const bytea *sealed,
@@ -221,7 +294,7 @@ auth_unseal(const char *purpose, const pg_uuid_t *id, const bytea *sealed,
 	if (total < SEAL_OVERHEAD || p[0] != SEAL_VERSION)
 		return false;
 	ctlen = total - SEAL_OVERHEAD;
-	derive_key(purpose, key);
+	derive_key(purpose, false, key);
 	out = palloc(ctlen + 1);
 	ctx = EVP_CIPHER_CTX_new();
 	ok = ctx != NULL &&
@@ -246,4 +319,30 @@ auth_unseal(const char *purpose, const pg_uuid_t *id, const bytea *sealed,
 	*plain = out;
 	*len = ctlen;
 	return true;
+}
+
+/*
+ * SQL function: auth._sealed_opens(purpose text, id uuid, sealed bytea)
+ *   returns boolean
+ * Whether a sealed value opens with the current root key, for
+ * auth.check(); the plaintext is wiped at once.
+ */
+PG_FUNCTION_INFO_V1(auth_sealed_opens);
+Datum
+auth_sealed_opens(PG_FUNCTION_ARGS)
+{
+	uint8	   *plain;
+	Size		len;
+	char	   *purpose = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char		path[MAXPGPATH];
+	struct stat st;
+
+	resolve_path(path);
+	if (stat(path, &st) != 0)
+		PG_RETURN_BOOL(false);
+	if (!auth_unseal(purpose, PG_GETARG_UUID_P(1), PG_GETARG_BYTEA_PP(2),
+					 &plain, &len))
+		PG_RETURN_BOOL(false);
+	explicit_bzero(plain, len);
+	PG_RETURN_BOOL(true);
 }

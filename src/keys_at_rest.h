@@ -1,7 +1,7 @@
 /*
- * keys_at_rest.h: secrets that must be recovered, not just checked (TOTP
- * seeds, later private signing keys), sealed with AES-256-GCM under a key
- * derived per purpose from a root key kept in a file (layer 2).
+ * keys_at_rest.h: secrets that must be recovered, not just checked (private
+ * signing keys, HMAC secrets, later TOTP seeds), sealed with AES-256-GCM
+ * under a key derived per purpose from a root key kept in a file (layer 2).
  */
 #ifndef AUTH_KEYS_AT_REST_H
 #define AUTH_KEYS_AT_REST_H
@@ -9,6 +9,10 @@
 #include "postgres.h"
 
 #include "utils/uuid.h"
+
+/* Purposes: each derives a key of its own from the root key. */
+#define AUTH_SEAL_SIGNING_KEY	"signing-key"
+#define AUTH_SEAL_TOTP			"totp"
 
 extern void auth_keys_at_rest_init(void);
 extern bytea *auth_seal(const char *purpose, const pg_uuid_t *id,

@@ -32,7 +32,6 @@
 #include "settings.h"
 #include "token.h"
 
-#define AUTH_SEAL_TOTP		"totp"
 #define TOTP_STEP_SECS		30	/* RFC 6238: X = 30, T0 = 0 */
 #define TOTP_SECRET_BYTES	20	/* 160 bits, RFC 4226's recommendation */
 #define TOTP_SECRET_MIN		16	/* imported seeds: 128 bits at least */
