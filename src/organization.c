@@ -15,8 +15,9 @@
  * An API key bound to an organization acts within it alone: the helpers see
  * no other membership.  An identity at aal1 sees no membership of an
  * organization that requires MFA (or of any, under auth.require_mfa, once
- * the user has a factor): one flag protects every table of the tenant.  And for any API key, a permission needs both the
- * role's grant and one of the key's scopes.
+ * the user has a factor): one flag protects every table of the tenant.
+ * And for any API key, a permission needs both the role's grant and one
+ * of the key's scopes.
  */
 #include "postgres.h"
 
@@ -79,7 +80,7 @@ typedef struct MembershipCache
 	Membership *memberships;	/* sorted by org_id */
 	int			nteams;
 	TeamMembership *teams;		/* sorted by team_id */
-	bool		mfa_loaded;		/* mfa_required, when an aal1 identity asks */
+	bool		mfa_loaded;		/* mfa_required, once an aal1 identity asks */
 	bool		builtin_loaded; /* the built-in roles' grants, when asked */
 	int			nbuiltin;
 	Membership *builtin;		/* owner, admin, member */
