@@ -39,6 +39,7 @@ check_same(const AuthIdentity *a, const AuthIdentity *b)
 					  sizeof(a->credential_id)) == 0);
 	FUZZ_CHECK(a->has_org == b->has_org);
 	FUZZ_CHECK(memcmp(&a->org_id, &b->org_id, sizeof(a->org_id)) == 0);
+	FUZZ_CHECK(a->aal == b->aal);
 	FUZZ_CHECK(memcmp(a->tag, b->tag, sizeof(a->tag)) == 0);
 	FUZZ_CHECK(memcmp(a->scopes, b->scopes, sizeof(a->scopes)) == 0);
 }
@@ -100,6 +101,8 @@ text_round_trip(const char *s)
 		FUZZ_CHECK(a.scopes[0] == '\0');
 	if (!a.has_org)
 		FUZZ_CHECK(fuzz_all_zero(&a.org_id, sizeof(a.org_id)));
+	/* nobody has no assurance level; anyone else aal1 or aal2 ("!2") */
+	FUZZ_CHECK(syntax == NULL ? a.aal == 0 : (a.aal == 1 || a.aal == 2));
 	FUZZ_CHECK(strnlen(a.scopes, sizeof(a.scopes)) < sizeof(a.scopes));
 
 	f = format_exact(&a);
@@ -137,6 +140,7 @@ struct_round_trip(const uint8_t *data, size_t size)
 			fuzz_take_bytes(&r, &a.credential_id, sizeof(a.credential_id));
 		if ((a.has_org = fuzz_take(&r) & 1))
 			fuzz_take_bytes(&r, &a.org_id, sizeof(a.org_id));
+		a.aal = 1 + (fuzz_take(&r) & 1);
 		if (syntax->tag)
 			fuzz_take_bytes(&r, a.tag, sizeof(a.tag));
 		if (syntax->scopes)

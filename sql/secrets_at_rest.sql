@@ -1,7 +1,9 @@
 -- After every flow, no table of the extension holds any secret it issued:
 -- session tokens, magic links, codes, verification, email change and reset
--- tokens, passwords.
+-- tokens, passwords, TOTP seeds, second-factor codes, recovery codes, MFA
+-- challenges.
 \i sql/include/setup.psql
+\i sql/include/totp.psql
 SET auth.magic_link_rate_limit = 100;
 CREATE TEMP TABLE issued (secret text);
 
@@ -54,6 +56,31 @@ BEGIN;
 SELECT auth.authenticate_api_key(:'rest_key2') IS NOT NULL AS authenticated;
 INSERT INTO issued SELECT (auth.create_api_key('child key', '{read}')).key;
 COMMIT;
+-- second factors: a TOTP seed (base32, and its bytes as bytea shows
+-- them), its codes, recovery codes, MFA challenges and an email code
+SELECT token AS rest_session2 FROM auth.sign_in('rest-new@example.com', 'rest password three') \gset
+INSERT INTO issued VALUES (:'rest_session2');
+BEGIN;
+SELECT auth.authenticate(:'rest_session2') IS NOT NULL AS authenticated;
+SELECT factor_id AS rest_f, secret AS rest_seed FROM auth.enroll_totp() \gset
+INSERT INTO issued VALUES (:'rest_seed'), (lower(:'rest_seed')),
+    (substr(encode(pg_temp.b32(:'rest_seed'), 'hex'), 1, 16)), (pg_temp.totp(:'rest_seed', auth.now()));
+SELECT auth.verify_totp_enrollment(:'rest_f', pg_temp.totp(:'rest_seed', auth.now())) AS enrolled;
+SELECT auth.generate_recovery_codes() AS rest_rcs \gset
+INSERT INTO issued SELECT unnest(:'rest_rcs'::text[]);
+SELECT (:'rest_rcs'::text[])[1] AS rest_rc \gset
+SELECT auth.enable_email_factor() IS NOT NULL AS email_factor;
+COMMIT;
+INSERT INTO issued SELECT replace(secret, '-', '') FROM issued WHERE secret ~ '^[a-z2-7]{4}-';
+INSERT INTO issued SELECT mfa_challenge FROM auth.sign_in('rest-new@example.com', 'rest password three')
+    RETURNING secret AS rest_ch \gset
+SELECT token IS NOT NULL AS by_recovery_code FROM auth.verify_mfa(:'rest_ch', :'rest_rc');
+INSERT INTO issued SELECT mfa_challenge FROM auth.sign_in('rest-new@example.com', 'rest password three')
+    RETURNING secret AS rest_ch2 \gset
+INSERT INTO issued SELECT auth.create_mfa_email_code(:'rest_ch2') RETURNING secret AS rest_email_code \gset
+SELECT token IS NOT NULL AS by_email_code FROM auth.verify_mfa(:'rest_ch2', :'rest_email_code');
+INSERT INTO issued SELECT mfa_challenge FROM auth.sign_in('rest-new@example.com', 'rest password three');
+
 -- what a key shows for display aside, no part of a key is kept either
 INSERT INTO issued SELECT substr(secret, 10) FROM issued WHERE secret LIKE 'ak\_%';
 

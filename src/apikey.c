@@ -123,6 +123,7 @@ enum
 	COL_PREVIOUS_KEY_HASH,
 	COL_PREVIOUS_KEY_EXPIRES_AT,
 	COL_PARENT_KEY_ID,
+	COL_AAL,
 	NUM_COLUMNS
 };
 static const char *const column_names[NUM_COLUMNS] = {
@@ -144,6 +145,7 @@ static const char *const column_names[NUM_COLUMNS] = {
 	[COL_PREVIOUS_KEY_HASH] = "previous_key_hash",
 	[COL_PREVIOUS_KEY_EXPIRES_AT] = "previous_key_expires_at",
 	[COL_PARENT_KEY_ID] = "parent_key_id",
+	[COL_AAL] = "?aal",
 };
 static AttrNumber column_attnums[NUM_COLUMNS];
 static AuthColumnMap columns = AUTH_COLUMN_MAP(column_names, column_attnums);
@@ -188,6 +190,9 @@ read_key_row(TupleTableSlot *slot, TimestampTz now, KeyRow *row)
 		DatumGetArrayTypeP(auth_slot_datum(slot, &columns, COL_SCOPES)),
 		row->scopes, sizeof(row->scopes));
 	row->enabled = DatumGetBool(auth_slot_datum(slot, &columns, COL_ENABLED));
+	/* (the column comes with 0.2.0's SQL) */
+	row->aal = auth_has_column(&columns, COL_AAL) ?
+		DatumGetInt16(auth_slot_datum(slot, &columns, COL_AAL)) : 1;
 	t = auth_slot_timestamp(slot, &columns, COL_EXPIRES_AT, &isnull);
 	row->expired = !isnull && t <= now;
 	row->revoked = !auth_slot_isnull(slot, &columns, COL_REVOKED_AT);
@@ -332,6 +337,7 @@ api_key_is_live(const AuthIdentity *ident, AuthIdentity *settled)
 		   memcmp(row.previous_tag, ident->tag, AUTH_KEY_TAG_LEN) == 0)))
 		return false;
 	memcpy(settled->scopes, row.scopes, sizeof(settled->scopes));
+	settled->aal = row.aal >= 2 ? 2 : 1;
 	return true;
 }
 
@@ -543,6 +549,7 @@ auth_authenticate_api_key(PG_FUNCTION_ARGS)
 	ident.org_id = v.row.org_id;
 	memcpy(ident.scopes, v.row.scopes, sizeof(ident.scopes));
 	memcpy(ident.tag, v.row.tag, AUTH_KEY_TAG_LEN);
+	ident.aal = v.row.aal >= 2 ? 2 : 1;
 	auth_identity_set(&ident, PG_GETARG_BOOL(1));
 	PG_RETURN_DATUM(auth_uuid_datum(&v.row.user_id));
 }

@@ -55,6 +55,7 @@ typedef struct KeyRow
 	bool		has_org;
 	pg_uuid_t	org_id;
 	char		scopes[AUTH_SCOPES_BUFLEN];
+	int			aal;			/* that of the session that made it */
 	uint8		tag[AUTH_KEY_TAG_LEN];	/* of the secret presented */
 	uint8		current_tag[AUTH_KEY_TAG_LEN];	/* of key_hash */
 	bool		previous_live;	/* previous_key_hash within its grace */

@@ -18,6 +18,7 @@
 #include "identity.h"
 #include "jwt.h"
 #include "keys_at_rest.h"
+#include "mfa.h"
 #include "onetime.h"
 #include "organization.h"
 #include "password.h"
@@ -51,6 +52,7 @@ _PG_init(void)
 	auth_onetime_init();
 	auth_organization_init();
 	auth_postgrest_init();
+	auth_mfa_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("auth");
 #else

@@ -195,6 +195,17 @@ auth_rel_oid_if_any(AuthRel rel)
 	return rel_oids[rel];
 }
 
+/*
+ * Whether schema auth has a relation of this name: a table a later version
+ * added is absent while a database still runs an earlier version's SQL
+ * (the library serves both).
+ */
+bool
+auth_rel_exists(const char *name)
+{
+	return OidIsValid(get_relname_relid(name, auth_namespace()));
+}
+
 /* The owner of schema auth: the superuser who installed the extension. */
 Oid
 auth_schema_owner(void)
@@ -222,9 +233,11 @@ auth_read_snapshot(void)
 static AttrNumber
 column_attnum(Relation rel, const char *name)
 {
-	int			attnum = attnameAttNum(rel, name, false);
+	/* "?name": a column a later version added; InvalidAttrNumber before */
+	bool		optional = name[0] == '?';
+	int			attnum = attnameAttNum(rel, name + optional, false);
 
-	if (attnum == InvalidAttrNumber)
+	if (attnum == InvalidAttrNumber && !optional)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of \"auth.%s\" does not exist", name,

@@ -50,6 +50,7 @@ typedef enum AuthLockSpace
 extern bool auth_lock_acquire(AuthLockSpace space, uint64 key,
 							  LOCKMODE mode, bool wait);
 extern bool auth_extension_present(void);
+extern bool auth_rel_exists(const char *name);
 extern Oid	auth_schema_owner(void);
 extern Snapshot auth_read_snapshot(void);
 
@@ -71,6 +72,13 @@ typedef struct AuthColumnMap
 extern void auth_columns_resolve(Relation rel, AuthColumnMap *map);
 extern bool auth_probe_index(Relation rel, Oid indexoid, RegProcedure eqproc,
 							 Datum key, TupleTableSlot *slot);
+
+/* Whether the table has column i of map ("?name": maybe not). */
+static inline bool
+auth_has_column(const AuthColumnMap *map, int i)
+{
+	return map->attnums[i] != InvalidAttrNumber;
+}
 
 /* Column i of map in a slot filled by auth_probe_index. */
 static inline bool

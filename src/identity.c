@@ -32,6 +32,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 
 #include "catalog.h"
 #include "identity.h"
@@ -62,6 +63,16 @@ static bool identity_checked = false;
 static bool identity_can_die = false;	/* its kind has a liveness check */
 static bool identity_live = false;
 static AuthIdentity identity_settled;
+
+/*
+ * The amr and auth_time of the current identity, looked up once per
+ * identity and transaction (auth.amr(), auth.auth_time()).
+ */
+static bool assurance_loaded = false;
+static bool assurance_found = false;
+static Datum assurance_amr;
+static TimestampTz assurance_auth_time;
+static MemoryContext assurance_context = NULL;
 
 static ExecutorStart_hook_type prev_executor_start = NULL;
 static ProcessUtility_hook_type prev_process_utility = NULL;
@@ -169,12 +180,14 @@ assign_identity(const char *newval, void *extra)
 	identity_can_die = identity_current != NULL &&
 		needs_recheck(identity_current);
 	identity_checked = false;
+	assurance_loaded = false;
 }
 
 static void
 identity_xact_callback(XactEvent event, void *arg)
 {
 	identity_checked = false;
+	assurance_loaded = false;
 }
 
 /* Whether two identities name the same active organization (or none). */
@@ -204,6 +217,7 @@ settle_identity(void)
 	if (settled == NULL)
 		set_identity_value("", true, true);
 	else if (!same_org(settled, identity_current) ||
+			 settled->aal != identity_current->aal ||
 			 strcmp(settled->scopes, identity_current->scopes) != 0)
 		apply_identity(settled, true, true);
 }
@@ -514,6 +528,106 @@ auth_identity_json(PG_FUNCTION_ARGS)
 		append_uuid_field(&buf, "org_id", &ident->org_id);
 	appendStringInfoChar(&buf, '}');
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+}
+
+/*
+ * SQL function: auth.aal() returns text
+ * aal2 when a second factor was shown, aal1 otherwise, NULL for nobody.
+ * The two values are made once per call site, so no row pays a palloc.
+ */
+PG_FUNCTION_INFO_V1(auth_aal);
+Datum
+auth_aal(PG_FUNCTION_ARGS)
+{
+	const AuthIdentity *ident = auth_identity_current();
+	text	  **values = (text **) fcinfo->flinfo->fn_extra;
+
+	if (ident == NULL)
+		PG_RETURN_NULL();
+	if (values == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		values = palloc(2 * sizeof(text *));
+		values[0] = cstring_to_text("aal1");
+		values[1] = cstring_to_text("aal2");
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = values;
+	}
+	PG_RETURN_TEXT_P(values[ident->aal >= 2 ? 1 : 0]);
+}
+
+/*
+ * The amr and auth_time of the current identity, from its kind, once per
+ * identity and transaction; false when nobody or none is recorded.
+ */
+static bool
+current_assurance(void)
+{
+	const AuthIdentity *ident = auth_identity_current();
+	const AuthCredentialKind *kind;
+
+	if (ident == NULL)
+		return false;
+	if (!assurance_loaded)
+	{
+		if (assurance_context == NULL)
+			assurance_context = AllocSetContextCreate(TopMemoryContext,
+													  "auth assurance",
+													  ALLOCSET_SMALL_SIZES);
+		MemoryContextReset(assurance_context);
+		kind = auth_identity_kind(ident);
+		assurance_found = kind->assurance != NULL &&
+			kind->assurance(ident, assurance_context, &assurance_amr,
+							&assurance_auth_time);
+		assurance_loaded = true;
+	}
+	return assurance_found;
+}
+
+/*
+ * SQL function: auth.amr() returns jsonb
+ * The methods of the authentication behind the identity, each with its
+ * time: [{"method": "password", "at": ...}, {"method": "totp", ...}].
+ */
+PG_FUNCTION_INFO_V1(auth_amr);
+Datum
+auth_amr(PG_FUNCTION_ARGS)
+{
+	if (!current_assurance())
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(assurance_amr);
+}
+
+/* SQL function: auth.auth_time() returns timestamptz */
+PG_FUNCTION_INFO_V1(auth_auth_time);
+Datum
+auth_auth_time(PG_FUNCTION_ARGS)
+{
+	if (!current_assurance())
+		PG_RETURN_NULL();
+	PG_RETURN_TIMESTAMPTZ(assurance_auth_time);
+}
+
+/*
+ * SQL function: auth._set_identity_aal(aal integer) returns void
+ * The identity at another assurance level, for the transaction (a step-up,
+ * a removed factor); a connection-scope identity takes it from its
+ * credential's row from the next transaction on.
+ */
+PG_FUNCTION_INFO_V1(auth_set_identity_aal);
+Datum
+auth_set_identity_aal(PG_FUNCTION_ARGS)
+{
+	const AuthIdentity *ident = auth_identity_current();
+	AuthIdentity copy;
+
+	if (ident == NULL || PG_ARGISNULL(0))
+		PG_RETURN_VOID();
+	copy = *ident;
+	copy.aal = PG_GETARG_INT32(0) >= 2 ? 2 : 1;
+	auth_identity_set(&copy, true);
+	PG_RETURN_VOID();
 }
 
 /* SQL function: auth._clear_identity() returns void */

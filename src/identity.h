@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 #include "identity_value.h"
@@ -39,6 +40,14 @@ typedef struct AuthCredentialKind
 	 * callback: always id_field.
 	 */
 	const char *(*credential_field) (const AuthIdentity *ident);
+
+	/*
+	 * The authentication behind ident: the methods used (amr, a jsonb
+	 * array, allocated in mcxt) and when the last was shown; false when
+	 * the credential records none.  NULL: the kind records none.
+	 */
+	bool		(*assurance) (const AuthIdentity *ident, MemoryContext mcxt,
+							  Datum *amr, TimestampTz *auth_time);
 } AuthCredentialKind;
 
 #define AUTH_MAX_KINDS 8

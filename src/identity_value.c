@@ -123,6 +123,14 @@ auth_identity_value_parse(const char *s, const AuthKindSyntax *const *kinds,
 			return false;
 		out->has_org = true;
 	}
+	out->aal = 1;
+	if (*s == '!')
+	{
+		if (s[1] != '2')
+			return false;
+		out->aal = 2;
+		s += 2;
+	}
 	if (syntax->tag &&
 		(*s++ != '#' ||
 		 (s = parse_hex(s, out->tag, AUTH_KEY_TAG_LEN)) == NULL))
@@ -186,6 +194,11 @@ auth_identity_value_format(const AuthIdentity *ident,
 		{
 			*p++ = ':';
 			p = put_uuid(p, &ident->org_id);
+		}
+		if (ident->aal >= 2)
+		{
+			*p++ = '!';
+			*p++ = '2';
 		}
 		if (syntax->tag)
 		{

@@ -4,8 +4,10 @@
  * Layer 1, pure C: no server headers, so the fuzz targets link it alone.
  *
  *   ""                                       nobody
- *   <kind>:<user>[:<credential>][:<org>][#<tag>][/<scope> <scope> ...]
+ *   <kind>:<user>[:<credential>][:<org>][!2][#<tag>][/<scope> <scope> ...]
  *
+ * "!2": the assurance level aal2 (a second factor was shown); aal1 is
+ * written as nothing, so a value without it is aal1.
  * Which parts a kind carries is its syntax: a credential id (a session's,
  * a key's), a tag (16 hex digits naming the secret that was shown) and
  * scopes.  Uuids are canonical, lowercase when formatted.
@@ -53,13 +55,14 @@ typedef struct AuthIdentity
 	AuthUuid	credential_id;	/* all zero unless the kind carries one */
 	bool		has_org;		/* the active organization, if any */
 	AuthUuid	org_id;
+	uint8_t		aal;			/* assurance level: 2, else aal1 */
 	uint8_t		tag[AUTH_KEY_TAG_LEN];	/* which secret was shown */
 	char		scopes[AUTH_SCOPES_BUFLEN];	/* space-separated */
 } AuthIdentity;
 
 /* The longest value auth_identity_value_format writes, with its NUL. */
 #define AUTH_IDENTITY_VALUE_MAX \
-	(AUTH_KIND_NAME_MAX + 3 * 37 + 1 + 2 * AUTH_KEY_TAG_LEN + 1 + \
+	(AUTH_KIND_NAME_MAX + 3 * 37 + 2 + 1 + 2 * AUTH_KEY_TAG_LEN + 1 + \
 	 AUTH_SCOPES_BUFLEN + 1)
 
 extern bool auth_identity_value_parse(const char *s,

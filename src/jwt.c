@@ -1095,8 +1095,9 @@ auth_jwt_claims_sql(PG_FUNCTION_ARGS)
 	}
 	kind = auth_identity_kind(ident);
 	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"role\": \"authenticated\", "
-						   "\"aal\": \"aal1\", \"is_anonymous\": false");
+	appendStringInfo(&buf, "{\"role\": \"authenticated\", "
+					 "\"aal\": \"aal%d\", \"is_anonymous\": false",
+					 ident->aal >= 2 ? 2 : 1);
 	append_uuid(&buf, "sub", &ident->user_id);
 	field = auth_identity_credential_field(ident);
 	if (field != NULL)

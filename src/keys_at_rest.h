@@ -12,6 +12,7 @@
 
 /* Purposes: each derives a key of its own from the root key. */
 #define AUTH_SEAL_SIGNING_KEY	"signing-key"
+#define AUTH_SEAL_TOTP			"totp"
 
 extern void auth_keys_at_rest_init(void);
 extern bytea *auth_seal(const char *purpose, const pg_uuid_t *id,

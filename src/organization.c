@@ -13,8 +13,11 @@
  * then a binary search over a handful of uuids.
  *
  * An API key bound to an organization acts within it alone: the helpers see
- * no other membership.  And for any API key, a permission needs both the
- * role's grant and one of the key's scopes.
+ * no other membership.  An identity at aal1 sees no membership of an
+ * organization that requires MFA (or of any, under auth.require_mfa, once
+ * the user has a factor): one flag protects every table of the tenant.
+ * And for any API key, a permission needs both the role's grant and one
+ * of the key's scopes.
  */
 #include "postgres.h"
 
@@ -40,6 +43,7 @@ typedef struct Membership
 	int			rank;			/* owner 3, admin 2, member 1 */
 	int			npermissions;
 	char	  **permissions;
+	bool		mfa_required;	/* hidden from an aal1 identity */
 } Membership;
 
 /*
@@ -76,6 +80,7 @@ typedef struct MembershipCache
 	Membership *memberships;	/* sorted by org_id */
 	int			nteams;
 	TeamMembership *teams;		/* sorted by team_id */
+	bool		mfa_loaded;		/* mfa_required, once an aal1 identity asks */
 	bool		builtin_loaded; /* the built-in roles' grants, when asked */
 	int			nbuiltin;
 	Membership *builtin;		/* owner, admin, member */
@@ -83,6 +88,7 @@ typedef struct MembershipCache
 } MembershipCache;
 
 static int	membership_limit = 100;
+static bool require_mfa = false;
 static int	invitation_ttl = 48 * SECS_PER_HOUR;
 
 static MembershipCache cache;
@@ -93,6 +99,7 @@ static void
 forget_cache(void)
 {
 	cache.valid = false;
+	cache.mfa_loaded = false;
 	cache.builtin_loaded = false;
 	if (cache_context != NULL)
 		MemoryContextReset(cache_context);
@@ -135,6 +142,10 @@ auth_organization_init(void)
 	auth_define_seconds("auth.invitation_ttl",
 						"Lifetime of an invitation to an organization.",
 						&invitation_ttl, 60, 365 * SECS_PER_DAY);
+	auth_define_flag("auth.require_mfa",
+					 "Whether every user with a second factor needs aal2 "
+					 "in every organization.",
+					 &require_mfa);
 }
 
 /* The rank of a built-in role: owner 3, admin 2, any other 1. */
@@ -284,6 +295,54 @@ fill_cache(const pg_uuid_t *user_id)
 	(void) auth_query_run_as_owner(&teams, values, 0, read_teams, NULL);
 }
 
+/* Marks the memberships a query returned (their org ids) mfa_required. */
+static void
+read_mfa_required(SPITupleTable *rows, uint64 nrows, void *arg)
+{
+	for (uint64 i = 0; i < nrows; i++)
+	{
+		bool		isnull;
+		Membership	key;
+		Membership *m;
+
+		memcpy(&key.org_id,
+			   DatumGetUUIDP(SPI_getbinval(rows->vals[i], rows->tupdesc, 1,
+										   &isnull)),
+			   UUID_LEN);
+		m = bsearch(&key, cache.memberships, cache.nmemberships,
+					sizeof(Membership), membership_compare);
+		if (m != NULL)
+			m->mfa_required = true;
+	}
+}
+
+/*
+ * Which memberships need aal2, asked only by an aal1 identity.  Before
+ * 0.2.0's SQL (no auth.mfa_factors) none does.
+ */
+static void
+load_mfa_required(const pg_uuid_t *user_id)
+{
+	static AuthQuery mfa = {
+		.sql = "SELECT m.org_id FROM auth.members m"
+		" JOIN auth.organizations o ON o.id OPERATOR(pg_catalog.=) m.org_id"
+		" WHERE m.user_id OPERATOR(pg_catalog.=) $1"
+		" AND (o.require_mfa OR ($2 AND EXISTS (SELECT FROM auth.mfa_factors f"
+		"  WHERE f.user_id OPERATOR(pg_catalog.=) $1"
+		"  AND f.verified_at IS NOT NULL)))",
+		.nargs = 2,
+		.argtypes = {UUIDOID, BOOLOID},
+		.read_only = true,
+	};
+	Datum		values[2] = {UUIDPGetDatum(user_id),
+	BoolGetDatum(require_mfa)};
+
+	if (auth_rel_exists("mfa_factors"))
+		(void) auth_query_run_as_owner(&mfa, values, 0, read_mfa_required,
+									   NULL);
+	cache.mfa_loaded = true;
+}
+
 static void
 snapshot_key(Snapshot snap, SnapshotKey *key)
 {
@@ -329,12 +388,15 @@ current_memberships(void)
 		load_cache(&ident->user_id);
 		snapshot_key(snap, &cache.snapshot);
 	}
+	if (ident->aal < 2 && !cache.mfa_loaded)
+		load_mfa_required(&ident->user_id);
 	cache.ident = ident;
 	return &cache;
 }
 
-static const Membership *
-find_membership(MembershipCache *c, const pg_uuid_t *org_id)
+/* The membership in org_id, whatever the identity's assurance. */
+static Membership *
+lookup_membership(MembershipCache *c, const pg_uuid_t *org_id)
 {
 	Membership	key;
 
@@ -343,6 +405,25 @@ find_membership(MembershipCache *c, const pg_uuid_t *org_id)
 	key.org_id = *org_id;
 	return bsearch(&key, c->memberships, c->nmemberships, sizeof(Membership),
 				   membership_compare);
+}
+
+/* Whether a membership is hidden from the identity for want of aal2. */
+static inline bool
+mfa_hides(MembershipCache *c, const Membership *m)
+{
+	return m->mfa_required && c->ident->aal < 2;
+}
+
+/*
+ * The membership in org_id as the identity may use it: the one place that
+ * decides, for every helper and organization function.
+ */
+static const Membership *
+find_membership(MembershipCache *c, const pg_uuid_t *org_id)
+{
+	Membership *m = lookup_membership(c, org_id);
+
+	return m == NULL || mfa_hides(c, m) ? NULL : m;
 }
 
 /* SQL function: auth.is_member(org_id uuid) returns boolean */
@@ -488,8 +569,7 @@ ids_in_reach(MembershipCache *c, const void *items, int n, Size size,
 	{
 		const char *item = (const char *) items + i * size;
 
-		if (auth_identity_in_org(c->ident,
-								 (const pg_uuid_t *) (item + org_off)))
+		if (find_membership(c, (const pg_uuid_t *) (item + org_off)) != NULL)
 			elems[count++] =
 				UUIDPGetDatum((const pg_uuid_t *) (item + id_off));
 	}
@@ -520,6 +600,21 @@ auth_team_ids(PG_FUNCTION_ARGS)
 						sizeof(TeamMembership),
 						offsetof(TeamMembership, team_id),
 						offsetof(TeamMembership, org_id));
+}
+
+/*
+ * SQL function: auth._mfa_blocks(org_id uuid) returns boolean
+ * Whether the caller is a member of the organization that only a second
+ * factor would let act (so a refusal can say MFA_REQUIRED).
+ */
+PG_FUNCTION_INFO_V1(auth_mfa_blocks);
+Datum
+auth_mfa_blocks(PG_FUNCTION_ARGS)
+{
+	MembershipCache *c = current_memberships();
+	Membership *m = lookup_membership(c, PG_GETARG_UUID_P(0));
+
+	PG_RETURN_BOOL(m != NULL && mfa_hides(c, m));
 }
 
 /* SQL function: auth.role_rank(role text) returns integer */

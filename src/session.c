@@ -28,6 +28,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/memutils.h"
+#include "utils/jsonb.h"
 #include "utils/rel.h"
 
 #include "autonomous.h"
@@ -45,12 +46,15 @@ static int	cleanup_grace = SECS_PER_DAY;
 static int	fresh_age = SECS_PER_DAY;
 
 static bool session_is_live(const AuthIdentity *ident, AuthIdentity *settled);
+static bool session_assurance(const AuthIdentity *ident, MemoryContext mcxt,
+							  Datum *amr, TimestampTz *auth_time);
 
 static const AuthCredentialKind session_kind = {
 	.syntax = {.name = "session", .credential_id = true},
 	.id_field = "session_id",
 	.manages_account = true,
 	.is_live = session_is_live,
+	.assurance = session_assurance,
 };
 static int	session_kind_id;
 
@@ -92,6 +96,7 @@ typedef struct SessionRow
 	bool		banned;
 	bool		has_org;
 	pg_uuid_t	active_org_id;
+	int			aal;			/* 2 after a second factor */
 } SessionRow;
 
 enum
@@ -104,6 +109,9 @@ enum
 	COL_REVOKED_AT,
 	COL_USER_BANNED_UNTIL,
 	COL_ACTIVE_ORG_ID,
+	COL_AAL,
+	COL_AMR,
+	COL_AUTH_TIME,
 	NUM_COLUMNS
 };
 static const char *const column_names[NUM_COLUMNS] = {
@@ -115,6 +123,9 @@ static const char *const column_names[NUM_COLUMNS] = {
 	[COL_REVOKED_AT] = "revoked_at",
 	[COL_USER_BANNED_UNTIL] = "user_banned_until",
 	[COL_ACTIVE_ORG_ID] = "active_org_id",
+	[COL_AAL] = "?aal",
+	[COL_AMR] = "?amr",
+	[COL_AUTH_TIME] = "?auth_time",
 };
 static AttrNumber column_attnums[NUM_COLUMNS];
 static AuthColumnMap columns = AUTH_COLUMN_MAP(column_names, column_attnums);
@@ -240,12 +251,14 @@ sessions_not_before(void)
  * Looks a session up by one of its unique indexes and fills row; returns
  * whether it is live: not revoked, not expired, its user not banned,
  * created after the cutoff of auth.revoke_all_sessions().
+ * With mcxt, also copies its amr (into mcxt) and auth_time.
  * The lock is kept to the end of the transaction (NoLock on close), so
  * later calls in the same transaction find it already held.
  */
 static bool
 fetch_live_session(AuthRel index, RegProcedure eqproc, Datum key,
-				   SessionRow *row)
+				   SessionRow *row, MemoryContext mcxt, Datum *amr,
+				   TimestampTz *auth_time)
 {
 	Relation	sessions = auth_table_try_open(AUTH_REL_SESSIONS);
 	TupleTableSlot *slot;
@@ -276,6 +289,23 @@ fetch_live_session(AuthRel index, RegProcedure eqproc, Datum key,
 		row->banned = !isnull && banned_until > now;
 		row->has_org = auth_slot_uuid(slot, &columns, COL_ACTIVE_ORG_ID,
 									  &row->active_org_id);
+		/* (the columns of assurance come with 0.2.0's SQL) */
+		row->aal = auth_has_column(&columns, COL_AAL) ?
+			DatumGetInt16(auth_slot_datum(slot, &columns, COL_AAL)) : 1;
+		if (mcxt != NULL && !auth_has_column(&columns, COL_AMR))
+			*amr = (Datum) 0;
+		else if (mcxt != NULL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(mcxt);
+
+			*amr = PointerGetDatum(DatumGetJsonbPCopy(
+				auth_slot_datum(slot, &columns, COL_AMR)));
+			MemoryContextSwitchTo(old);
+			*auth_time = auth_slot_timestamp(slot, &columns, COL_AUTH_TIME,
+											 &isnull);
+			if (isnull)			/* a session from before 0.2.0 */
+				*auth_time = row->created_at;
+		}
 		live = !row->revoked && !row->banned && row->expires_at > now &&
 			row->created_at > sessions_not_before();
 	}
@@ -333,7 +363,8 @@ verify_token(const char *token, Size len, SessionRow *row)
 	if (!auth_token_hash_if_shaped(AUTH_SESSION_PREFIX, token, len, &digest))
 		return false;
 	if (!fetch_live_session(AUTH_REL_SESSIONS_TOKEN_HASH_KEY, F_BYTEAEQ,
-							PointerGetDatum(digest.bytes), row))
+							PointerGetDatum(digest.bytes), row, NULL, NULL,
+							NULL))
 		return false;
 	refresh_if_due(row);
 	return true;
@@ -350,12 +381,31 @@ session_is_live(const AuthIdentity *ident, AuthIdentity *settled)
 	SessionRow	row;
 
 	if (!fetch_live_session(AUTH_REL_SESSIONS_PKEY, F_UUID_EQ,
-							UUIDPGetDatum(&ident->credential_id), &row) ||
+							UUIDPGetDatum(&ident->credential_id), &row, NULL,
+							NULL, NULL) ||
 		memcmp(&row.user_id, &ident->user_id, UUID_LEN) != 0)
 		return false;
 	settled->has_org = row.has_org;
 	settled->org_id = row.active_org_id;
+	settled->aal = row.aal >= 2 ? 2 : 1;
 	return true;
+}
+
+/*
+ * The assurance callback of the kind: the session's amr and auth_time, as
+ * its row has them (one probe, once per identity and transaction).
+ */
+static bool
+session_assurance(const AuthIdentity *ident, MemoryContext mcxt, Datum *amr,
+				  TimestampTz *auth_time)
+{
+	SessionRow	row;
+
+	return fetch_live_session(AUTH_REL_SESSIONS_PKEY, F_UUID_EQ,
+							  UUIDPGetDatum(&ident->credential_id), &row,
+							  mcxt, amr, auth_time) &&
+		*amr != (Datum) 0 &&
+		memcmp(&row.user_id, &ident->user_id, UUID_LEN) == 0;
 }
 
 /*
@@ -417,6 +467,7 @@ auth_authenticate(PG_FUNCTION_ARGS)
 	ident.credential_id = row.id;
 	ident.has_org = row.has_org;
 	ident.org_id = row.active_org_id;
+	ident.aal = row.aal >= 2 ? 2 : 1;
 	auth_identity_set(&ident, PG_GETARG_BOOL(1));
 	PG_RETURN_DATUM(auth_uuid_datum(&row.user_id));
 }

@@ -27,6 +27,7 @@ static const char *const reserved_prefixes[] = {
 	"ect",						/* email change */
 	"pwr",						/* password reset */
 	"inv",						/* invitation */
+	"mfc",						/* MFA challenge */
 };
 void
 auth_sha256(const void *data, Size len, uint8 *out)

@@ -28,6 +28,8 @@ AS $$
            ('API key name', 200, 'characters'),
            ('scope', 64, 'characters'),
            ('scopes', 32, 'items'),              -- per API key
+           ('factor label', 64, 'characters'),
+           ('factors', 10, 'items'),             -- second factors per user
            ('user agent', 512, 'characters')     -- kept; the rest is cut
 $$;
 COMMENT ON FUNCTION auth._limits() IS

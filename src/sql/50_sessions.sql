@@ -73,10 +73,11 @@ CREATE TYPE auth.session_grant AS (
     token      text,
     session_id uuid,
     user_id    uuid,
-    expires_at timestamptz
+    expires_at timestamptz,
+    mfa_challenge text      -- instead of a session, when a second factor is due
 );
 COMMENT ON TYPE auth.session_grant IS
-    'a new session: its token, shown once and never stored, and its id, user and expiry';
+    'a new session: its token, shown once and never stored, and its id, user and expiry; or, when the user has a second factor, no token but an MFA challenge for auth.verify_mfa';
 
 -- Creates a session for a user and returns its token, the only copy;
 -- 22023 for an unknown user, 28000 for a suspended one.

@@ -201,13 +201,13 @@ BEGIN
                                 updated_at = auth.now()
          WHERE u.id = v_user.id AND u.password_hash = v_user.password_hash;
     END IF;
-    v_grant := auth._issue_session(v_user.id, NULL, ip, user_agent);
+    v_grant := auth._open_first_factor_session(v_user.id, 'password', ip, user_agent);
     PERFORM auth._audit('sign_in', v_grant.user_id, v_grant.session_id, ip, '{}');
     RETURN v_grant;
 END
 $$;
 COMMENT ON FUNCTION auth.sign_in(text, text, inet, text) IS
-    'checks an email and password and opens a session; 28P01 when wrong, 28000 when suspended, PT429 after too many failures';
+    'checks an email and password and opens a session (only an MFA challenge when the user has a second factor); 28P01 when wrong, 28000 when suspended, PT429 after too many failures';
 
 -- Sign-up that opens the session in the same call: one argon2 hash (the
 -- new password's) instead of sign_up's and then sign_in's verification of

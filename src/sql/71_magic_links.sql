@@ -8,10 +8,11 @@ CREATE TYPE auth.passwordless_grant AS (
     expires_at  timestamptz,
     redirect_to text,
     is_new_user boolean,
-    password_removed boolean
+    password_removed boolean,
+    mfa_challenge text      -- instead of a session, when a second factor is due
 );
 COMMENT ON TYPE auth.passwordless_grant IS
-    'a session opened by a magic link or code: the session token (shown once), the session, where to go, whether the user was just created, and whether the password of an account never verified was removed';
+    'a session opened by a magic link or code: the session token (shown once), the session, where to go, whether the user was just created, and whether the password of an account never verified was removed; or, when the user has a second factor, no token but an MFA challenge for auth.verify_mfa';
 
 -- Opens a session for the email of a redeemed secret (28000 when none was
 -- redeemed): finds the user, or creates one when auth.magic_link_sign_up is
@@ -66,10 +67,11 @@ BEGIN
         PERFORM auth._end_credentials(v_user.id, 'unverified_account_claimed');
         v_result.password_removed := v_user.password_hash IS NOT NULL;
     END IF;
-    v_session := auth._issue_session(v_user.id, NULL, ip, user_agent);
+    v_session := auth._open_first_factor_session(v_user.id, method, ip, user_agent);
     PERFORM auth._audit('sign_in', v_user.id, v_session.session_id, ip,
                         jsonb_build_object('method', method, 'secret_id', secret.id));
     v_result.token := v_session.token;
+    v_result.mfa_challenge := v_session.mfa_challenge;
     v_result.session_id := v_session.session_id;
     v_result.user_id := v_user.id;
     v_result.expires_at := v_session.expires_at;

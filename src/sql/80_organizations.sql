@@ -134,6 +134,10 @@ AS $$
 DECLARE
     v_uid uuid := auth.require_uid();
 BEGIN
+    IF org_id IS NOT NULL AND auth._mfa_blocks(org_id) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'this organization requires a second factor',
+            DETAIL = 'MFA_REQUIRED', HINT = 'Verify a second factor with auth.step_up_mfa().';
+    END IF;
     IF org_id IS NULL OR NOT auth.has_permission(org_id, permission) THEN
         RAISE EXCEPTION USING ERRCODE = '42501',
             MESSAGE = format('permission denied: %s', permission),
@@ -154,6 +158,10 @@ AS $$
 DECLARE
     v_uid uuid := auth.require_uid();
 BEGIN
+    IF org_id IS NOT NULL AND auth._mfa_blocks(org_id) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'this organization requires a second factor',
+            DETAIL = 'MFA_REQUIRED', HINT = 'Verify a second factor with auth.step_up_mfa().';
+    END IF;
     IF org_id IS NULL OR NOT auth.is_member(org_id) THEN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'not a member of this organization';
     END IF;
@@ -305,7 +313,8 @@ COMMENT ON FUNCTION auth.create_organization(text, text, jsonb) IS
     'creates an organization with the caller as owner; the slug is validated (22023) and unique (23505), or derived from the name; 22023 for a name or metadata past its bound';
 
 CREATE FUNCTION auth.update_organization(org_id uuid, name text DEFAULT NULL, slug text DEFAULT NULL,
-                                         logo text DEFAULT NULL, metadata jsonb DEFAULT NULL)
+                                         logo text DEFAULT NULL, metadata jsonb DEFAULT NULL,
+                                         require_mfa boolean DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -322,17 +331,18 @@ BEGIN
         UPDATE auth.organizations o
            SET name = coalesce(btrim(name), o.name), slug = coalesce(slug, o.slug),
                logo = coalesce(logo, o.logo), metadata = coalesce(metadata, o.metadata),
-               updated_at = auth.now()
+               require_mfa = coalesce(require_mfa, o.require_mfa), updated_at = auth.now()
          WHERE o.id = org_id;
     EXCEPTION WHEN unique_violation THEN
         RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'slug is already taken';
     END;
     PERFORM auth._audit('organization_updated', v_uid, auth.session_id(), NULL,
-                        jsonb_build_object('org_id', org_id));
+                        CASE WHEN require_mfa IS NULL THEN jsonb_build_object('org_id', org_id)
+                             ELSE jsonb_build_object('org_id', org_id, 'require_mfa', require_mfa) END);
 END
 $$;
-COMMENT ON FUNCTION auth.update_organization(uuid, text, text, text, jsonb) IS
-    'changes an organization''s name, slug, logo or metadata (NULL keeps it; 22023 past a bound); needs organization:update';
+COMMENT ON FUNCTION auth.update_organization(uuid, text, text, text, jsonb, boolean) IS
+    'changes an organization''s name, slug, logo, metadata or require_mfa (NULL keeps it; 22023 past a bound); needs organization:update; with require_mfa, an aal1 identity is no member of it';
 
 CREATE FUNCTION auth.delete_organization(org_id uuid) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER

@@ -116,6 +116,9 @@ BEGIN
                             jsonb_build_object('reason', reason, 'count', v_secrets));
     END IF;
     IF v_claim THEN
+        -- second factors whoever signed the address up enrolled
+        DELETE FROM auth.mfa_factors f WHERE f.user_id = user_id;
+        PERFORM auth._mfa_factors_gone(user_id);
         UPDATE auth.invitations i SET status = 'canceled'
          WHERE i.inviter_id = user_id AND i.status = 'pending';
         GET DIAGNOSTICS v_invitations = ROW_COUNT;

@@ -34,7 +34,10 @@ AS $$
         'auth.add_issuer(text, jsonb, text[], text)',
         'auth.set_issuer_jwks(text, jsonb)',
         'auth.remove_issuer(text)',
-        'auth.link_identity(text, text, uuid)'
+        'auth.link_identity(text, text, uuid)',
+        -- issue 12 (defined in 89_mfa.sql, before this file)
+        'auth.import_totp_factor(uuid, text, text, integer, text)',
+        'auth.reset_mfa(uuid)'
     ]::text[]::regprocedure[] || auth._issuer_functions()
 $$;
 COMMENT ON FUNCTION auth._admin_functions() IS
@@ -53,7 +56,8 @@ AS $$
         'auth.create_email_code(text, text)',
         'auth.request_email_verification()',
         'auth.request_email_change(text)',
-        'auth.request_password_reset(text)'
+        'auth.request_password_reset(text)',
+        'auth.create_mfa_email_code(text)'
     ]::regprocedure[]
 $$;
 COMMENT ON FUNCTION auth._issuer_functions() IS

@@ -36,8 +36,14 @@
 #       one, serially) against
 #       OpenSSL's own verify time on this machine (`openssl speed`), the
 #       physical limit                                     goal <= 1.2x
+#   (j) RLS `owner_id = auth.uid() AND auth.aal() = 'aal2'` over 1M rows
+#       vs the literal of (b) with RLS off (serial)          goal <= 1.15x
+#       (the auth.uid() policy alone of (b) shown beside it);
+#       and the server time of auth.verify_mfa with a TOTP code, per call,
+#       over batches of 100 challenges                      goal < 1 ms
 #
-# BENCH_ONLY=jwt runs (k) alone (with verify_session as its baseline).
+# BENCH_ONLY=jwt runs (k) alone (with verify_session as its baseline);
+# BENCH_ONLY=mfa runs (j) alone.
 #
 # Needs PGHOST/PGPORT/PGUSER/PGDATABASE of a superuser (the harness exports
 # them for a throwaway cluster).  Creates the database $BENCH_DB (default
@@ -113,7 +119,7 @@ psql_admin -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $D
 psql_admin -c "CREATE DATABASE $DB" >/dev/null
 # bench_app reads docs through auth.uid(), bench_supabase through the
 # Supabase-style function; neither is superuser or owner, so RLS applies.
-for role in bench_app bench_supabase; do
+for role in bench_app bench_supabase bench_mfa; do
 	if [ -z "$(psql_admin -Atc "SELECT 1 FROM pg_roles WHERE rolname = '$role'")" ]; then
 		psql_admin -c "CREATE ROLE $role NOLOGIN NOSUPERUSER NOBYPASSRLS" >/dev/null
 		created_roles="$created_roles $role"
@@ -122,8 +128,10 @@ done
 
 say "loading data: 20,000 users and sessions, 1M documents"
 psql_db -f "$HERE/setup.sql" >/dev/null
-say "(k) issuing 2,000 JWTs per algorithm (HS256, EdDSA, ES256)"
-psql_db -f "$HERE/setup_jwt.sql" >/dev/null
+if [ "$ONLY" != mfa ]; then
+	say "(k) issuing 2,000 JWTs per algorithm (HS256, EdDSA, ES256)"
+	psql_db -f "$HERE/setup_jwt.sql" >/dev/null
+fi
 
 # The owner whose documents (b) and (c) count: the user of token 1.  A uuid
 # is no secret; the token itself never leaves the server.
@@ -173,6 +181,86 @@ $SERIAL"
 }
 SERIAL="SET LOCAL max_parallel_workers_per_gather = 0;"
 PARALLEL="SET LOCAL max_parallel_workers_per_gather = 2; SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0; SET LOCAL min_parallel_table_scan_size = 0;"
+
+# ------------------------------------------------------------- (j) MFA
+mfa_bench() {
+	say "(j) auth.aal() in a policy over 1M rows, and verify_mfa with a TOTP code"
+	psql_db -f "$HERE/setup_mfa.sql" >/dev/null
+	local mfa_check
+	mfa_check=$(psql_db -At <<-SQL
+		BEGIN;
+		$SERIAL
+		SELECT 'literal', count(*) FROM docs WHERE owner_id = '$OWNER';
+		$AUTHN
+		SET LOCAL ROLE bench_mfa;
+		SELECT 'rls_aal', count(*) FROM docs;
+		COMMIT;
+	SQL
+	)
+	if [ "$(awk -F'|' '{ print $2 }' <<<"$mfa_check" | sort -u | wc -l)" != 1 ]; then
+		echo "error: (j) the aal2 policy and the literal disagree: $mfa_check" >&2
+		exit 1
+	fi
+	local clock="SELECT set_config('auth.time_offset', (2000000000 - floor(extract(epoch FROM now())))::bigint::text, true);"
+	local verify="SELECT count(v.token) FROM bench_mfa b CROSS JOIN LATERAL auth.verify_mfa(b.challenge, (SELECT code FROM bench_mfa_code)) v WHERE b.batch ="
+	{
+		explain warm "SELECT count(*) FROM docs WHERE owner_id = '$OWNER'" "$SERIAL"
+		explain warm "SELECT count(*) FROM docs" "$AUTHN
+SET LOCAL ROLE bench_mfa;
+$SERIAL"
+		for ((r = 1; r <= RUNS; r++)); do
+			explain j_literal "SELECT count(*) FROM docs WHERE owner_id = '$OWNER'" "$SERIAL"
+			explain j_aal "SELECT count(*) FROM docs" "$AUTHN
+SET LOCAL ROLE bench_mfa;
+$SERIAL"
+			explain j_uid "SELECT count(*) FROM docs" "$AUTHN
+SET LOCAL ROLE bench_app;
+$SERIAL"
+		done
+		explain warm "$verify 0" "$clock"
+		for ((r = 1; r <= RUNS && r <= 9; r++)); do
+			explain j_verify_mfa "$verify $r" "$clock"
+		done
+	} >"$WORK/j.sql"
+	psql_db -At <"$WORK/j.sql" >"$WORK/j.out"
+	awk '/^@@ / { label = $2; next } /^Execution Time:/ { if (label != "warm") print label, $3 }' \
+		"$WORK/j.out" >>"$WORK/times"
+	local sessions
+	sessions=$(psql_db -At -c "SELECT count(*) FROM auth.sessions s JOIN bench_mfa b USING (user_id) WHERE s.aal = 2")
+	if [ "$sessions" -lt $((100 * (RUNS < 9 ? RUNS + 1 : 10))) ]; then
+		echo "error: (j) verify_mfa opened $sessions aal2 sessions, not one per challenge" >&2
+		exit 1
+	fi
+	local jl ja jv
+	jl=$(median j_literal); ja=$(median j_aal); jv=$(median j_verify_mfa)
+	local ju
+	ju=$(median j_uid)
+	echo
+	echo "(j) execution times in ms (server side), in run order:"
+	for l in j_literal j_uid j_aal j_verify_mfa; do
+		printf '  %-13s median %7.1f   runs: %s\n' "$l" "$(median "$l")" "$(runs_of "$l")"
+	done
+	awk -v a="$ja" -v l="$jl" -v v="$jv" -v u="$ju" 'BEGIN {
+		r = (l > 0) ? a / l : 0
+		printf "%-40s %-12s %-12s %-14s %-9s %s\n", "RLS auth.aal() policy / literal", sprintf("%.1f ms", a), sprintf("%.1f ms", l), sprintf("%.2fx", r), "<= 1.15x", (r <= 1.15) ? "ok" : "MISSED"
+		printf "%-40s %-12s %-12s %-14s %-9s %s\n", "  the auth.uid() policy alone / literal", sprintf("%.1f ms", u), sprintf("%.1f ms", l), sprintf("%.2fx", (l > 0) ? u / l : 0), "", "info"
+		printf "%-40s %-12s %-12s %-14s %-9s %s\n", "verify_mfa (TOTP) per call", sprintf("%.3f ms", v / 100), "", "", "< 1 ms", (v / 100 < 1) ? "ok" : "MISSED"
+	}'
+}
+: >"$WORK/times"
+runs_of() { awk -v k="$1" '$1 == k && $2 != "workers" { printf "%s%.1f", sep, $2; sep = " " }' "$WORK/times"; }
+median() { # label -> median ms
+	awk -v k="$1" '$1 == k && $2 != "workers" { print $2 }' "$WORK/times" | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+if [ "$ONLY" != jwt ]; then
+	mfa_bench
+fi
+if [ "$ONLY" = mfa ]; then
+	echo
+	echo "bench finished in $(($(date +%s) - started)) s ($(nproc 2>/dev/null || echo ?) cores)"
+	exit 0
+fi
 
 if [ "$ONLY" != jwt ]; then
 # ------------------------------------------------------------- sanity
@@ -312,7 +400,7 @@ cat "$WORK/a.out" "$WORK/b.out" "$WORK/f.out" | awk '
 	/^@@ / { label = $2; next }
 	/Workers Launched:/ { sub(/.*Workers Launched: */, ""); print label, "workers", $1; next }
 	/^Execution Time:/ { if (label != "warm") print label, $3 }
-' >"$WORK/times"
+' >>"$WORK/times"
 
 runs_of() { awk -v k="$1" '$1 == k && $2 != "workers" { printf "%s%.1f", sep, $2; sep = " " }' "$WORK/times"; }
 median() { # label -> median ms
