@@ -12,6 +12,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "account.h"
 #include "apikey.h"
 #include "autonomous.h"
 #include "clock.h"
@@ -43,6 +44,7 @@ _PG_init(void)
 	auth_password_init();
 	auth_onetime_init();
 	auth_organization_init();
+	auth_account_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("auth");
 #else

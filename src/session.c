@@ -70,6 +70,13 @@ auth_session_init(void)
 	session_kind_id = auth_register_credential_kind(&session_kind);
 }
 
+/* Whether an identity stands on a session. */
+bool
+auth_identity_is_session(const AuthIdentity *ident)
+{
+	return ident->kind == session_kind_id;
+}
+
 /* A row of auth.sessions, as far as verification reads it. */
 typedef struct SessionRow
 {
@@ -82,6 +89,7 @@ typedef struct SessionRow
 	bool		banned;
 	bool		has_org;
 	pg_uuid_t	active_org_id;
+	bool		impersonation;	/* never extended */
 } SessionRow;
 
 enum
@@ -94,6 +102,7 @@ enum
 	COL_REVOKED_AT,
 	COL_USER_BANNED_UNTIL,
 	COL_ACTIVE_ORG_ID,
+	COL_IMPERSONATOR_ID,
 	NUM_COLUMNS
 };
 static const char *const column_names[NUM_COLUMNS] = {
@@ -105,6 +114,7 @@ static const char *const column_names[NUM_COLUMNS] = {
 	[COL_REVOKED_AT] = "revoked_at",
 	[COL_USER_BANNED_UNTIL] = "user_banned_until",
 	[COL_ACTIVE_ORG_ID] = "active_org_id",
+	[COL_IMPERSONATOR_ID] = "?impersonator_id",	/* 0.2.0 */
 };
 static AttrNumber column_attnums[NUM_COLUMNS];
 static AuthColumnMap columns = AUTH_COLUMN_MAP(column_names, column_attnums);
@@ -145,6 +155,8 @@ fetch_live_session(AuthRel index, RegProcedure eqproc, Datum key,
 		row->banned = !isnull && banned_until > now;
 		row->has_org = auth_slot_uuid(slot, &columns, COL_ACTIVE_ORG_ID,
 									  &row->active_org_id);
+		row->impersonation = !auth_slot_isnull(slot, &columns,
+											   COL_IMPERSONATOR_ID);
 		live = !row->revoked && !row->banned && row->expires_at > now;
 	}
 	ExecDropSingleTupleTableSlot(slot);
@@ -153,7 +165,8 @@ fetch_live_session(AuthRel index, RegProcedure eqproc, Datum key,
 }
 
 /*
- * Sliding expiry: extends a session last refreshed more than
+ * Sliding expiry: extends a session (not an impersonation session, whose
+ * end is fixed when it starts) last refreshed more than
  * auth.session_refresh_age ago to now + auth.session_ttl, capped at
  * created_at + auth.session_max_lifetime.  The write is handed to a worker
  * and not waited for: in the caller's transaction it would hold the row
@@ -174,7 +187,7 @@ refresh_if_due(SessionRow *row)
 	 */
 	if (row->refreshed_at >
 		now - (TimestampTz) session_refresh_age * USECS_PER_SEC ||
-		RecoveryInProgress() || XactReadOnly)
+		row->impersonation || RecoveryInProgress() || XactReadOnly)
 		return;
 	new_expires = Min(now + (TimestampTz) session_ttl * USECS_PER_SEC,
 					  row->created_at +

@@ -6,6 +6,9 @@
 
 #include "postgres.h"
 
+#include "identity.h"
+
 extern void auth_session_init(void);
+extern bool auth_identity_is_session(const AuthIdentity *ident);
 
 #endif							/* AUTH_SESSION_H */

@@ -20,8 +20,12 @@ DECLARE
     v_id bigint;
     v_at timestamptz := coalesce(occurred_at, auth.now());
 BEGIN
-    INSERT INTO auth.audit_log (occurred_at, event, user_id, session_id, ip, detail)
-    VALUES (v_at, event, user_id, session_id, ip, coalesce(detail, '{}'))
+    INSERT INTO auth.audit_log (occurred_at, event, user_id, session_id, ip, detail,
+                                impersonator_id)
+    VALUES (v_at, event, user_id, session_id, ip, coalesce(detail, '{}'),
+            coalesce(auth.impersonator_id(),
+                     (SELECT s.impersonator_id FROM auth.sessions s
+                       WHERE s.id OPERATOR(pg_catalog.=) _audit.session_id)))
     RETURNING id INTO v_id;
     -- Any role may LISTEN: the payload names the audit row and the event,
     -- no account (a listener with access to auth.audit_log reads the rest),
@@ -175,8 +179,10 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_ended jsonb := auth._end_credentials(auth._require_account_uid(), 'revoke_all');
+    v_ended jsonb;
 BEGIN
+    PERFORM auth._refuse_impersonation('sign out everywhere');
+    v_ended := auth._end_credentials(auth._require_account_uid(), 'revoke_all');
     sessions_revoked := (v_ended->>'sessions_revoked')::int;
     api_keys_revoked := (v_ended->>'api_keys_revoked')::int;
     -- the current session is gone: so is the identity (the SET clause
@@ -204,6 +210,7 @@ DECLARE
     v_key bytea := sha256(convert_to(v_uid::text, 'UTF8'));
     v_try jsonb;
 BEGIN
+    PERFORM auth._refuse_impersonation('change the password');
     IF keep_api_keys IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'keep_api_keys must not be null';
     END IF;
@@ -405,6 +412,7 @@ DECLARE
     v_key record;
     v_grant auth.api_key_grant;
 BEGIN
+    PERFORM auth._refuse_impersonation('create API keys');
     PERFORM auth._check_api_key_fields(coalesce(name, ''), metadata);
     IF NOT auth._api_key_prefix_is_valid(v_prefix) THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid API key prefix',
@@ -566,7 +574,8 @@ AS $$
            ('API key name', 200, 'characters'),
            ('scope', 64, 'characters'),
            ('scopes', 32, 'items'),              -- per API key
-           ('user agent', 512, 'characters')     -- kept; the rest is cut
+           ('user agent', 512, 'characters'),    -- kept; the rest is cut
+           ('impersonation reason', 1000, 'characters')
 $$;
 COMMENT ON FUNCTION auth._limits() IS
     'internal: the bound on every field a caller supplies (README "Limits")';
@@ -1201,6 +1210,7 @@ DECLARE
     v_uid uuid := auth._require_account_uid();
     v_new text := auth._normalize_email(new_email);
 BEGIN
+    PERFORM auth._refuse_impersonation('change the email');
     IF EXISTS (SELECT FROM auth.users u WHERE auth._email_key(u.email) = v_new) THEN
         RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'email is already registered';
     END IF;
@@ -1366,17 +1376,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid role name',
             HINT = format('A custom role is 1 to %s lowercase letters, digits, - and _, and not owner, admin or member.', v_max);
     END IF;
-    IF cardinality(permissions) > auth._limit('permissions') THEN
-        RAISE EXCEPTION USING ERRCODE = '22023',
-            MESSAGE = format('a role holds at most %s permissions', auth._limit('permissions'));
-    END IF;
-    IF permissions IS NULL OR EXISTS (SELECT FROM unnest(permissions) p
-                                       WHERE p IS NULL OR length(p) > auth._limit('permission')
-                                          OR p !~ '^([a-z][a-z0-9_-]*:([a-z][a-z0-9_-]*|\*)|\*)$') THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid permission',
-            HINT = format('A permission is resource:action, resource:* or *, of at most %s characters.',
-                          auth._limit('permission'));
-    END IF;
+    PERFORM auth._check_permission_list(permissions);
 END
 $$;
 COMMENT ON FUNCTION auth._check_role_definition(text, text[]) IS
@@ -1670,3 +1670,300 @@ RETURNS boolean
 COMMENT ON FUNCTION auth._credentials_missed(uuid, uuid, boolean, timestamptz) IS
     'internal: whether a credential auth._end_credentials should have ended is live in the latest snapshot';
 REVOKE ALL ON FUNCTION auth._credentials_missed(uuid, uuid, boolean, timestamptz) FROM PUBLIC;
+
+-- issue 14: global roles and auth.has_global_permission()
+-- The permissions of a role (of an organization, or global): at most 64
+-- resource:action strings (resource:* and * allowed).
+CREATE FUNCTION auth._check_permission_list(permissions text[]) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF cardinality(permissions) > auth._limit('permissions') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('a role holds at most %s permissions', auth._limit('permissions'));
+    END IF;
+    IF permissions IS NULL OR EXISTS (SELECT FROM unnest(permissions) p
+                                       WHERE p IS NULL OR length(p) > auth._limit('permission')
+                                          OR p !~ '^([a-z][a-z0-9_-]*:([a-z][a-z0-9_-]*|\*)|\*)$') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid permission',
+            HINT = format('A permission is resource:action, resource:* or *, of at most %s characters.',
+                          auth._limit('permission'));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._check_permission_list(text[]) IS
+    'internal: 22023 unless a role''s permissions are valid resource:action strings within their bounds';
+REVOKE ALL ON FUNCTION auth._check_permission_list(text[]) FROM PUBLIC;
+
+-- global roles: what a user may do across the whole application, whatever
+-- the organization: auth.users.role names one, and each grants
+-- resource:action permissions that policies read through
+-- auth.has_global_permission() (src/account.c).  "user" (nothing) and
+-- "admin" (everything) are built in; the application adds its own.
+
+CREATE TABLE auth.global_roles (
+    name        text PRIMARY KEY,
+    permissions text[] NOT NULL DEFAULT '{}',
+    created_at  timestamptz NOT NULL DEFAULT auth.now()
+);
+ALTER TABLE auth.global_roles ENABLE ROW LEVEL SECURITY;
+-- only custom roles are the database's own data; built-ins come with the extension
+SELECT pg_catalog.pg_extension_config_dump('auth.global_roles', 'WHERE name NOT IN (''user'', ''admin'')');
+COMMENT ON TABLE auth.global_roles IS
+    'global roles (built in: user, admin) and the resource:action permissions each grants across the application';
+INSERT INTO auth.global_roles (name, permissions) VALUES
+    ('user', '{}'),
+    ('admin', '{*}');
+
+CREATE FUNCTION auth.has_global_permission(permission text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'auth_has_global_permission'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION auth.has_global_permission(text) IS
+    'whether the authenticated user''s global role grants the permission (resource:action; resource:* and * grant more), and an API key''s scopes cover it; false for nobody';
+
+CREATE FUNCTION auth.create_global_role(name text, permissions text[]) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_max int := auth._limit('role');
+    v_created boolean;
+    v_permissions text[];
+BEGIN
+    IF name IS NULL OR length(name) > v_max OR name !~ '^[a-z][a-z0-9_-]*$' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid role name',
+            HINT = format('A global role is 1 to %s lowercase letters, digits, - and _, starting with a letter.', v_max);
+    END IF;
+    PERFORM auth._check_permission_list(permissions);
+    v_permissions := ARRAY(SELECT DISTINCT p FROM unnest(permissions) p ORDER BY p);
+    INSERT INTO auth.global_roles AS r (name, permissions)
+    VALUES (name, v_permissions)
+    ON CONFLICT DO NOTHING
+    RETURNING true INTO v_created;
+    IF v_created IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = format('global role "%s" already exists', name);
+    END IF;
+    PERFORM auth._audit('global_role_created', auth.uid(), auth.session_id(), NULL,
+                        jsonb_build_object('role', name, 'permissions', v_permissions));
+END
+$$;
+COMMENT ON FUNCTION auth.create_global_role(text, text[]) IS
+    'admin: creates a global role granting resource:action permissions; 22023 for a bad name or permission, 23505 when it exists';
+REVOKE ALL ON FUNCTION auth.create_global_role(text, text[]) FROM PUBLIC;
+
+CREATE FUNCTION auth.set_user_role(user_id uuid, role text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_old text;
+BEGIN
+    IF user_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user_id is required';
+    END IF;
+    IF role IS NULL OR NOT EXISTS (SELECT FROM auth.global_roles r WHERE r.name = role) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('global role "%s" does not exist', left(coalesce(role, ''), auth._limit('role'))),
+            HINT = 'Create it with auth.create_global_role() first.';
+    END IF;
+    SELECT u.role INTO v_old FROM auth.users u WHERE u.id = user_id FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
+    END IF;
+    UPDATE auth.users u SET role = set_user_role.role, updated_at = auth.now() WHERE u.id = user_id;
+    PERFORM auth._audit('global_role_set', user_id, auth.session_id(), NULL,
+                        jsonb_build_object('role', role, 'previous_role', v_old));
+END
+$$;
+COMMENT ON FUNCTION auth.set_user_role(uuid, text) IS
+    'admin: gives a user a global role; 22023 for an unknown user or role';
+REVOKE ALL ON FUNCTION auth.set_user_role(uuid, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION auth._admin_functions() RETURNS regprocedure[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ARRAY[
+        'auth.create_session(uuid, interval, inet, text)',
+        'auth.revoke_user_sessions(uuid)',
+        'auth.cleanup()',
+        'auth.check()',
+        'auth.allow_email(text)',
+        'auth.disallow_email(text)',
+        'auth.create_email_verification(uuid)',
+        'auth.create_api_key_for(uuid, text, text[], interval, uuid, text, integer, interval, integer, integer, interval, jsonb)',
+        'auth.set_api_key_limits(uuid, integer, interval, integer, integer, interval)',
+        'auth.create_global_role(text, text[])',
+        'auth.set_user_role(uuid, text)',
+        'auth.impersonate(uuid, text, interval)'
+    ]::pg_catalog.text[]::regprocedure[] || auth._issuer_functions()
+$$;
+COMMENT ON FUNCTION auth._admin_functions() IS
+    'internal: the admin tier, granted by auth.grant_admin()';
+
+-- issue 14: impersonation (auth.impersonate(), auth.impersonator_id(), the
+-- impersonator in sessions and audit rows)
+ALTER TABLE auth.sessions
+    ADD COLUMN impersonator_id uuid REFERENCES auth.users (id) ON DELETE CASCADE,
+    ADD COLUMN impersonation_reason text;
+ALTER TABLE auth.audit_log ADD COLUMN impersonator_id uuid;
+-- list_sessions() gains a column at the end
+DROP FUNCTION auth.list_sessions();
+CREATE FUNCTION auth.list_sessions()
+RETURNS TABLE (id uuid, created_at timestamptz, refreshed_at timestamptz,
+               expires_at timestamptz, ip inet, user_agent text, is_current boolean,
+               impersonator_id uuid)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.id, s.created_at, s.refreshed_at, s.expires_at, s.ip, s.user_agent,
+           s.id IS NOT DISTINCT FROM auth.session_id(), s.impersonator_id
+      FROM auth.sessions s
+     WHERE s.user_id = auth._require_account_uid() AND s.revoked_at IS NULL
+       AND s.expires_at > auth.now()
+     ORDER BY s.created_at DESC
+$$;
+COMMENT ON FUNCTION auth.list_sessions() IS
+    'the authenticated user''s live sessions, never their tokens; impersonator_id names who impersonates them in an impersonation session';
+
+-- impersonation: an administrator acts as a user for a limited time, through
+-- a session of that user's that records who impersonates and why
+-- (auth.sessions.impersonator_id; auth.impersonator_id() reads it,
+-- src/account.c); every audit row written meanwhile names both
+-- (auth.audit_log.impersonator_id, filled by auth._audit()).
+
+CREATE FUNCTION auth.impersonator_id() RETURNS uuid
+    AS 'MODULE_PATHNAME', 'auth_impersonator_id'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION auth.impersonator_id() IS
+    'who impersonates the authenticated user (the identity is an impersonation session), NULL otherwise';
+
+-- What an impersonation session may not do: anything that changes how the
+-- account is reached or outlives the session (password, email, API keys,
+-- signing out everywhere, another impersonation).
+CREATE FUNCTION auth._refuse_impersonation(action text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF auth.impersonator_id() IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = format('an impersonation session cannot %s', action),
+            HINT = 'Only the user, signed in themselves, may do this.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._refuse_impersonation(text) IS
+    'internal: 42501 under an impersonation session';
+REVOKE ALL ON FUNCTION auth._refuse_impersonation(text) FROM PUBLIC;
+
+CREATE FUNCTION auth.impersonate(user_id uuid, reason text, ttl interval DEFAULT NULL)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_admin uuid := auth._require_account_uid();
+    v_reason text := btrim(reason);
+    v_ttl interval;
+    v_role text;
+    v_grant auth.session_grant;
+BEGIN
+    PERFORM auth._refuse_impersonation('impersonate');
+    IF NOT auth.has_global_permission('users:impersonate') THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'permission denied: users:impersonate',
+            DETAIL = 'Your global role does not grant it.';
+    END IF;
+    IF user_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user_id is required';
+    END IF;
+    IF v_reason IS NULL OR v_reason = '' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'a reason is required',
+            HINT = 'Say why: it is kept with the session and in the audit log.';
+    END IF;
+    PERFORM auth._check_length(v_reason, 'impersonation reason');
+    IF ttl <= interval '0' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'ttl must be positive';
+    END IF;
+    v_ttl := auth._capped_ttl(ttl, 'auth.impersonation_ttl');
+    IF user_id = v_admin THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'cannot impersonate yourself';
+    END IF;
+    -- FOR SHARE: a role change or ban of the target waits, or is waited for
+    SELECT u.role INTO v_role FROM auth.users u WHERE u.id = user_id FOR SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
+    END IF;
+    -- an administrator is whoever may impersonate users themselves
+    IF NOT auth._setting_bool('auth.allow_impersonating_admins')
+       AND EXISTS (SELECT FROM auth.global_roles r
+                    WHERE r.name = v_role AND auth._scopes_cover(r.permissions, 'users:impersonate')) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'cannot impersonate an administrator',
+            DETAIL = 'The user''s global role may impersonate users; auth.allow_impersonating_admins is off.';
+    END IF;
+    v_grant := auth._issue_session(user_id, v_ttl, NULL, NULL);
+    UPDATE auth.sessions s SET impersonator_id = v_admin, impersonation_reason = v_reason
+     WHERE s.id = v_grant.session_id;
+    PERFORM auth._audit('impersonation_started', user_id, v_grant.session_id, NULL,
+                        jsonb_build_object('reason', v_reason, 'expires_at', v_grant.expires_at));
+    RETURN v_grant;
+END
+$$;
+COMMENT ON FUNCTION auth.impersonate(uuid, text, interval) IS
+    'admin: a session of the user for the signed-in administrator (global permission users:impersonate) to act as them, for ttl (default and at most auth.impersonation_ttl), never extended; 42501 for an administrator unless auth.allow_impersonating_admins';
+REVOKE ALL ON FUNCTION auth.impersonate(uuid, text, interval) FROM PUBLIC;
+
+CREATE FUNCTION auth.stop_impersonating() RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_session uuid := auth.session_id();
+BEGIN
+    IF auth.impersonator_id() IS NULL THEN
+        RETURN false;
+    END IF;
+    UPDATE auth.sessions s SET revoked_at = auth.now(), revoked_reason = 'impersonation_stopped'
+     WHERE s.id = v_session AND s.revoked_at IS NULL;
+    PERFORM auth._audit('impersonation_stopped', auth.uid(), v_session, NULL, '{}');
+    -- the session is gone: so is the identity (the SET clause restores
+    -- search_path only)
+    PERFORM auth._clear_identity();
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION auth.stop_impersonating() IS
+    'ends the current impersonation session and clears the identity; false when the identity is not one';
+
+CREATE OR REPLACE FUNCTION auth.rotate_api_key(key_id uuid, grace interval DEFAULT '0') RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_old auth.api_keys := auth._lock_manageable_api_key(key_id);
+    v_now timestamptz := auth.now();
+    v_new record;
+BEGIN
+    PERFORM auth._refuse_impersonation('rotate API keys');
+    IF grace IS NULL OR grace < interval '0' OR grace > interval '30 days' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'grace must be between 0 and 30 days';
+    END IF;
+    v_new := auth._generate_api_key(v_old.prefix);
+    UPDATE auth.api_keys k
+       SET key_hash = v_new.key_hash, start = left(v_new.key, length(k.prefix) + 5),
+           previous_key_hash = CASE WHEN grace > interval '0' THEN k.key_hash END,
+           previous_key_expires_at = CASE WHEN grace > interval '0' THEN v_now + grace END,
+           updated_at = v_now
+     WHERE k.id = key_id;
+    PERFORM auth._audit('api_key_rotated', v_old.user_id, auth.session_id(), NULL,
+                        jsonb_build_object('key_id', key_id, 'grace', grace));
+    RETURN v_new.key;
+END
+$$;
+COMMENT ON FUNCTION auth.rotate_api_key(uuid, interval) IS
+    'gives a key a new secret and returns it once; the old one works until grace (0 to 30 days) ends';

@@ -25,7 +25,8 @@ AS $$
            ('API key name', 200, 'characters'),
            ('scope', 64, 'characters'),
            ('scopes', 32, 'items'),              -- per API key
-           ('user agent', 512, 'characters')     -- kept; the rest is cut
+           ('user agent', 512, 'characters'),    -- kept; the rest is cut
+           ('impersonation reason', 1000, 'characters')
 $$;
 COMMENT ON FUNCTION auth._limits() IS
     'internal: the bound on every field a caller supplies (README "Limits")';

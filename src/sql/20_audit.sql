@@ -7,7 +7,8 @@ CREATE TABLE auth.audit_log (
     user_id     uuid,           -- no foreign key: history outlives the user
     session_id  uuid,
     ip          inet,
-    detail      jsonb NOT NULL DEFAULT '{}'
+    detail      jsonb NOT NULL DEFAULT '{}',
+    impersonator_id uuid        -- who impersonated user_id when it happened
 );
 CREATE INDEX audit_log_user_id_idx ON auth.audit_log (user_id, occurred_at);
 CREATE INDEX audit_log_occurred_at_idx ON auth.audit_log (occurred_at);
@@ -17,7 +18,9 @@ SELECT pg_catalog.pg_extension_config_dump('auth.audit_log_id_seq', '');
 COMMENT ON TABLE auth.audit_log IS
     'security events (sign_up, sign_in, sign_in_failed, sign_out, session_revoked, password_changed); also sent as NOTIFY auth_events';
 
--- Records an event and announces it on the channel auth_events.
+-- Records an event and announces it on the channel auth_events.  The
+-- impersonator, the one place it is computed: the identity's, or that of
+-- the impersonation session the event names.
 CREATE FUNCTION auth._audit(event text, user_id uuid, session_id uuid,
                             ip inet, detail jsonb DEFAULT '{}',
                             occurred_at timestamptz DEFAULT NULL)
@@ -29,8 +32,12 @@ DECLARE
     v_id bigint;
     v_at timestamptz := coalesce(occurred_at, auth.now());
 BEGIN
-    INSERT INTO auth.audit_log (occurred_at, event, user_id, session_id, ip, detail)
-    VALUES (v_at, event, user_id, session_id, ip, coalesce(detail, '{}'))
+    INSERT INTO auth.audit_log (occurred_at, event, user_id, session_id, ip, detail,
+                                impersonator_id)
+    VALUES (v_at, event, user_id, session_id, ip, coalesce(detail, '{}'),
+            coalesce(auth.impersonator_id(),
+                     (SELECT s.impersonator_id FROM auth.sessions s
+                       WHERE s.id OPERATOR(pg_catalog.=) _audit.session_id)))
     RETURNING id INTO v_id;
     -- Any role may LISTEN: the payload names the audit row and the event,
     -- no account (a listener with access to auth.audit_log reads the rest),

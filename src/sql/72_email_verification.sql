@@ -66,6 +66,7 @@ DECLARE
     v_uid uuid := auth._require_account_uid();
     v_new text := auth._normalize_email(new_email);
 BEGIN
+    PERFORM auth._refuse_impersonation('change the email');
     IF EXISTS (SELECT FROM auth.users u WHERE auth._email_key(u.email) = v_new) THEN
         RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'email is already registered';
     END IF;

@@ -1,7 +1,9 @@
 -- admin: granting the admin tier, housekeeping, and the post-install check.
 
 -- Every function that acts for any user; EXECUTE is revoked from PUBLIC and
--- auth.grant_admin() grants them (and the issuer tier).
+-- auth.grant_admin() grants them (and the issuer tier).  The names are
+-- cast when called, not when this is created: some are defined in files
+-- after this one.
 CREATE FUNCTION auth._admin_functions() RETURNS regprocedure[]
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -15,8 +17,11 @@ AS $$
         'auth.disallow_email(text)',
         'auth.create_email_verification(uuid)',
         'auth.create_api_key_for(uuid, text, text[], interval, uuid, text, integer, interval, integer, integer, interval, jsonb)',
-        'auth.set_api_key_limits(uuid, integer, interval, integer, integer, interval)'
-    ]::regprocedure[] || auth._issuer_functions()
+        'auth.set_api_key_limits(uuid, integer, interval, integer, integer, interval)',
+        'auth.create_global_role(text, text[])',
+        'auth.set_user_role(uuid, text)',
+        'auth.impersonate(uuid, text, interval)'
+    ]::pg_catalog.text[]::regprocedure[] || auth._issuer_functions()
 $$;
 COMMENT ON FUNCTION auth._admin_functions() IS
     'internal: the admin tier, granted by auth.grant_admin()';
