@@ -16,6 +16,9 @@
  * An API key's scopes narrow the global permissions as they narrow an
  * organization role's: the permission needs both the role's grant and one
  * of the key's scopes.
+ *
+ * The settings of impersonation and of anonymous users, which their SQL
+ * functions read, are defined here as well.
  */
 #include "postgres.h"
 
@@ -60,6 +63,11 @@ typedef struct PermissionAnswer
 static int	impersonation_ttl = SECS_PER_HOUR;
 static bool allow_impersonating_admins = false;
 
+static bool allow_anonymous_sign_in = false;
+static int	anonymous_sign_in_limit = 30;
+static int	anonymous_sign_in_window = SECS_PER_HOUR;
+static int	anonymous_ttl = 30 * SECS_PER_DAY;
+
 static AccountCache cache;
 static uint64 generations = 0;
 static MemoryContext cache_context = NULL;
@@ -86,10 +94,25 @@ cache_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		forget_cache();
 }
 
-/* The settings of impersonation, read by its SQL functions. */
+/* The settings of impersonation and anonymous users, read by SQL. */
 void
 auth_account_init(void)
 {
+	auth_define_flag("auth.allow_anonymous_sign_in",
+					 "Whether auth.sign_in_anonymously() may create "
+					 "anonymous users.",
+					 &allow_anonymous_sign_in);
+	auth_define_count("auth.anonymous_sign_in_limit",
+					  "Anonymous sign-ins per ip address within "
+					  "auth.anonymous_sign_in_window.",
+					  &anonymous_sign_in_limit, 1, 1000000);
+	auth_define_seconds("auth.anonymous_sign_in_window",
+						"Window of the anonymous sign-in limit.",
+						&anonymous_sign_in_window, 1, 30 * SECS_PER_DAY);
+	auth_define_seconds("auth.anonymous_ttl",
+						"Idle time after which auth.cleanup() removes an "
+						"anonymous user.",
+						&anonymous_ttl, SECS_PER_HOUR, 10 * AUTH_YEAR_SECS);
 	auth_define_seconds("auth.impersonation_ttl",
 						"Default and longest lifetime of an impersonation "
 						"session.",

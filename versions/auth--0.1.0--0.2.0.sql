@@ -317,6 +317,21 @@ BEGIN
     END IF;
     v_result.is_new_user := false;
     SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
+    -- An anonymous user redeeming it for an address nobody has keeps their
+    -- id (and so their rows): the address becomes theirs, verified.
+    IF v_user.id IS NULL AND auth._anonymous_caller() IS NOT NULL THEN
+        BEGIN
+            UPDATE auth.users u
+               SET email = secret.email, email_verified_at = v_now, is_anonymous = false,
+                   updated_at = v_now
+             WHERE u.id = auth.uid()
+            RETURNING * INTO v_user;
+            PERFORM auth._audit('anonymous_linked', v_user.id, auth.session_id(), ip,
+                                jsonb_build_object('method', method, 'email', secret.email));
+        EXCEPTION WHEN unique_violation THEN   -- taken meanwhile: sign in to it
+            SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
+        END;
+    END IF;
     IF v_user.id IS NULL THEN
         IF NOT auth._setting_bool('auth.magic_link_sign_up') THEN
             RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired sign-in link or code';
@@ -1211,6 +1226,10 @@ DECLARE
     v_new text := auth._normalize_email(new_email);
 BEGIN
     PERFORM auth._refuse_impersonation('change the email');
+    IF EXISTS (SELECT FROM auth.users u WHERE u.id = v_uid AND u.is_anonymous) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an anonymous user has no email to change',
+            HINT = 'Link an email with auth.link_email_password() or a magic link.';
+    END IF;
     IF EXISTS (SELECT FROM auth.users u WHERE auth._email_key(u.email) = v_new) THEN
         RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'email is already registered';
     END IF;
@@ -1967,3 +1986,157 @@ END
 $$;
 COMMENT ON FUNCTION auth.rotate_api_key(uuid, interval) IS
     'gives a key a new secret and returns it once; the old one works until grace (0 to 30 days) ends';
+
+-- issue 14: anonymous users (sign_in_anonymously, link_email_password, the
+-- upgrade by magic link or code, cleanup of idle ones)
+-- anonymous users: a user without an email (is_anonymous) signed in by
+-- auth.sign_in_anonymously(), so that an application can keep a visitor's
+-- rows under auth.uid() before they sign up; linking an email and password
+-- (auth.link_email_password) or redeeming a magic link or code while signed
+-- in as them makes them an ordinary user with the same id, so the rows
+-- stay.  auth.cleanup() removes those idle past auth.anonymous_ttl.
+
+ALTER TABLE auth.users
+    ALTER COLUMN email DROP NOT NULL,
+    ADD COLUMN is_anonymous boolean NOT NULL DEFAULT false,
+    ADD CONSTRAINT users_email_or_anonymous CHECK (email IS NOT NULL OR is_anonymous);
+
+-- The anonymous user the caller is signed in as, by a session of their own
+-- (not an API key, not an impersonation), locked; NULL otherwise.
+CREATE FUNCTION auth._anonymous_caller() RETURNS uuid
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT u.id FROM auth.users u
+     WHERE u.id OPERATOR(pg_catalog.=) auth.uid() AND u.is_anonymous
+       AND auth.session_id() IS NOT NULL AND auth.impersonator_id() IS NULL
+       FOR NO KEY UPDATE
+$$;
+COMMENT ON FUNCTION auth._anonymous_caller() IS
+    'internal: the anonymous user signed in by a session of their own, locked, or NULL';
+REVOKE ALL ON FUNCTION auth._anonymous_caller() FROM PUBLIC;
+
+CREATE FUNCTION auth.sign_in_anonymously(ip inet DEFAULT NULL)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_try jsonb;
+    v_id uuid;
+    v_grant auth.session_grant;
+BEGIN
+    IF NOT auth._setting_bool('auth.allow_anonymous_sign_in') THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'anonymous sign-in is disabled',
+            HINT = 'A superuser enables it with auth.allow_anonymous_sign_in.';
+    END IF;
+    -- Every sign-in counts, durably, against the limit of its address (all
+    -- calls without one share a single count).
+    v_try := auth._count_attempt('anonymous_sign_in',
+                                 sha256(convert_to(coalesce(host(ip), ''), 'UTF8')),
+                                 auth._setting_interval('auth.anonymous_sign_in_window'),
+                                 auth._setting_int('auth.anonymous_sign_in_limit'));
+    IF NOT (v_try->>'allowed')::boolean THEN
+        RAISE EXCEPTION USING ERRCODE = 'PT429',
+            MESSAGE = 'too many anonymous sign-ins from this address',
+            DETAIL = format('Anonymous sign-in from this address is limited until %s.', v_try->>'retry_at');
+    END IF;
+    INSERT INTO auth.users (email, is_anonymous) VALUES (NULL, true) RETURNING id INTO v_id;
+    PERFORM auth._audit('sign_up', v_id, NULL, ip, '{"method": "anonymous"}');
+    v_grant := auth._issue_session(v_id, NULL, ip, NULL);
+    PERFORM auth._audit('sign_in', v_id, v_grant.session_id, ip, '{"method": "anonymous"}');
+    RETURN v_grant;
+END
+$$;
+COMMENT ON FUNCTION auth.sign_in_anonymously(inet) IS
+    'creates an anonymous user (no email) and opens a session for it; 42501 unless auth.allow_anonymous_sign_in, PT429 past auth.anonymous_sign_in_limit per ip';
+
+CREATE FUNCTION auth.link_email_password(email text, password text) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_uid uuid := auth._require_account_uid();
+    v_email text := auth._normalize_email(email);
+    v_anonymous boolean;
+BEGIN
+    PERFORM auth._refuse_impersonation('link an email and password');
+    PERFORM auth._check_password_policy(password);
+    -- FOR NO KEY UPDATE: a second link of the same user waits, then finds
+    -- it no longer anonymous
+    SELECT u.is_anonymous INTO v_anonymous FROM auth.users u WHERE u.id = v_uid FOR NO KEY UPDATE;
+    IF NOT v_anonymous THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'the account is not anonymous',
+            HINT = 'Change its email or password instead.';
+    END IF;
+    BEGIN
+        UPDATE auth.users u
+           SET email = v_email, password_hash = auth.hash_password(password),
+               is_anonymous = false, updated_at = auth.now()
+         WHERE u.id = v_uid;
+    EXCEPTION WHEN unique_violation THEN
+        RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'email is already registered',
+            HINT = 'Sign in to that account instead.';
+    END;
+    PERFORM auth._audit('anonymous_linked', v_uid, auth.session_id(), NULL,
+                        jsonb_build_object('method', 'password', 'email', v_email));
+    RETURN v_uid;
+END
+$$;
+COMMENT ON FUNCTION auth.link_email_password(text, text) IS
+    'makes the authenticated anonymous user an ordinary one with an email (not yet verified) and a password, keeping their id; 22023 when not anonymous, 23505 when the email is taken';
+
+CREATE OR REPLACE FUNCTION auth.cleanup()
+RETURNS TABLE (sessions_deleted bigint, attempts_deleted bigint, audit_deleted bigint,
+               secrets_deleted bigint, api_keys_deleted bigint)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_now timestamptz := auth.now();
+    v_grace interval := auth._setting_interval('auth.cleanup_grace');
+    v_idle timestamptz := auth.now() - auth._setting_interval('auth.anonymous_ttl');
+    v_anonymous bigint;
+BEGIN
+    -- anonymous users with no session created or refreshed for
+    -- auth.anonymous_ttl (but the owners of an organization); the
+    -- application's rows go as its foreign keys say.  Counted in the audit
+    -- log: the result keeps the columns of 0.1.0.
+    DELETE FROM auth.users u
+     WHERE u.is_anonymous AND u.created_at < v_idle
+       AND NOT EXISTS (SELECT FROM auth.sessions s
+                        WHERE s.user_id = u.id AND greatest(s.created_at, s.refreshed_at) >= v_idle)
+       AND NOT EXISTS (SELECT FROM auth.members m WHERE m.user_id = u.id AND m.role = 'owner');
+    GET DIAGNOSTICS v_anonymous = ROW_COUNT;
+    IF v_anonymous > 0 THEN
+        PERFORM auth._audit('anonymous_users_deleted', NULL, NULL, NULL,
+                            jsonb_build_object('count', v_anonymous));
+    END IF;
+    DELETE FROM auth.sessions s
+     WHERE s.expires_at < v_now - v_grace OR s.revoked_at < v_now - v_grace;
+    GET DIAGNOSTICS sessions_deleted = ROW_COUNT;
+    -- attempts no limit counts any more (codes count theirs for their lifetime)
+    DELETE FROM auth.attempts a
+     WHERE a.attempted_at < v_now - greatest(auth._setting_interval('auth.failed_sign_in_window'),
+                                             auth._setting_interval('auth.email_code_ttl') + interval '1 day',
+                                             auth._setting_interval('auth.anonymous_sign_in_window'));
+    GET DIAGNOSTICS attempts_deleted = ROW_COUNT;
+    DELETE FROM auth.audit_log l
+     WHERE l.occurred_at < v_now - auth._setting_interval('auth.audit_retention');
+    GET DIAGNOSTICS audit_deleted = ROW_COUNT;
+    -- used, superseded or expired secrets, once no rate-limit window reads them
+    DELETE FROM auth.one_time_secrets o
+     WHERE greatest(o.expires_at, o.created_at + auth._setting_interval('auth.magic_link_rate_window'))
+           < v_now - v_grace;
+    GET DIAGNOSTICS secrets_deleted = ROW_COUNT;
+    DELETE FROM auth.api_keys k
+     WHERE k.expires_at < v_now - v_grace OR k.revoked_at < v_now - v_grace;
+    GET DIAGNOSTICS api_keys_deleted = ROW_COUNT;
+    -- hashes a rotation kept, once their grace period is over
+    UPDATE auth.api_keys k SET previous_key_hash = NULL, previous_key_expires_at = NULL
+     WHERE k.previous_key_expires_at <= v_now;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION auth.cleanup() IS
+    'admin: deletes sessions and API keys expired or revoked longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, dead one-time secrets, and anonymous users idle past auth.anonymous_ttl (audited with their count); returns counts';
