@@ -590,7 +590,8 @@ AS $$
            ('scope', 64, 'characters'),
            ('scopes', 32, 'items'),              -- per API key
            ('user agent', 512, 'characters'),    -- kept; the rest is cut
-           ('impersonation reason', 1000, 'characters')
+           ('impersonation reason', 1000, 'characters'),
+           ('username', 32, 'characters')
 $$;
 COMMENT ON FUNCTION auth._limits() IS
     'internal: the bound on every field a caller supplies (README "Limits")';
@@ -905,75 +906,12 @@ RETURNS auth.session_grant
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-#variable_conflict use_variable
 DECLARE
-    v_grant auth.session_grant;
     v_email text := auth._normalize_email(email);
-    v_key bytea := sha256(convert_to(v_email, 'UTF8'));
-    v_now timestamptz := auth.now();
-    v_try jsonb;
-    v_user auth.users;
-    v_ok boolean;
 BEGIN
-    IF password IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'password is required';
-    END IF;
-    -- Count this attempt first, durably, so that concurrent guesses are
-    -- limited exactly; a success below removes the count again.
-    v_try := auth._count_attempt('sign_in', v_key);
-    IF NOT (v_try->>'allowed')::boolean THEN
-        RAISE EXCEPTION USING ERRCODE = 'PT429',
-            MESSAGE = 'too many failed sign-ins for this email',
-            DETAIL = format('Sign-in for this email is locked until %s.', v_try->>'retry_at'),
-            HINT = 'Wait until then, or reset the password.';
-    END IF;
-
-    -- FOR SHARE: a password change or ban waits for this sign-in, and this
-    -- sign-in for them, so neither can be undone by the other.
-    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = v_email FOR SHARE;
-    -- Unknown emails and users without a password cost the same argon2 work,
-    -- and a stored hash of an unknown format is just a wrong password.
-    BEGIN
-        v_ok := auth.verify_password(CASE WHEN length(password) > auth._limit('password') THEN ''
-                                          ELSE password END,
-                                     coalesce(v_user.password_hash, auth._dummy_password_hash()))
-                AND v_user.password_hash IS NOT NULL AND length(password) <= auth._limit('password');
-    EXCEPTION WHEN invalid_parameter_value THEN
-        -- to the server log only: a client must not learn that the email
-        -- has an account
-        RAISE LOG 'user % has a password hash that cannot be verified', v_user.id;
-        v_ok := false;
-    END;
-    IF NOT v_ok THEN
-        -- The attempt is counted already; an audit row that cannot be
-        -- written is a warning, not a different answer.
-        BEGIN
-            PERFORM auth._autonomous(jsonb_build_object(
-                'op', 'audit', 'event', 'sign_in_failed', 'user_id', v_user.id, 'ip', ip,
-                'at', auth._clock(), 'notify', auth._setting_bool('auth.notify_events'),
-                'detail', jsonb_build_object('email', left(v_email, 254),
-                                             'attempt', (v_try->>'count')::int)));
-        EXCEPTION WHEN insufficient_resources THEN
-            RAISE WARNING 'failed sign-in not audited: %', SQLERRM;
-        END;
-        RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = 'invalid email or password';
-    END IF;
-
-    DELETE FROM auth.attempts a WHERE a.scope = 'sign_in' AND a.key = v_key;
-    -- (a suspended user is refused by auth._issue_session, only now that
-    -- the password was right, so a ban reveals nothing to a guesser)
-    IF v_user.email_verified_at IS NULL AND auth._setting_bool('auth.require_verified_email') THEN
-        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'email is not verified',
-            HINT = 'Verify the email with the link sent to it, or sign in with a magic link.';
-    END IF;
-    IF auth._password_needs_rehash(v_user.password_hash) THEN
-        UPDATE auth.users u SET password_hash = auth.hash_password(password),
-                                updated_at = v_now
-         WHERE u.id = v_user.id AND u.password_hash = v_user.password_hash;
-    END IF;
-    v_grant := auth._issue_session(v_user.id, NULL, ip, user_agent);
-    PERFORM auth._audit('sign_in', v_grant.user_id, v_grant.session_id, ip, '{}');
-    RETURN v_grant;
+    -- failures are counted per normalised email
+    RETURN auth._sign_in_with_password('email', v_email, sha256(convert_to(v_email, 'UTF8')),
+                                       password, ip, user_agent);
 END
 $$;
 COMMENT ON FUNCTION auth.sign_in(text, text, inet, text) IS
@@ -2140,3 +2078,178 @@ END
 $$;
 COMMENT ON FUNCTION auth.cleanup() IS
     'admin: deletes sessions and API keys expired or revoked longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, dead one-time secrets, and anonymous users idle past auth.anonymous_ttl (audited with their count); returns counts';
+
+-- issue 14: usernames (set_username, sign_in_with_username through the
+-- password sign-in sign_in now shares)
+-- A sign-in by password, shared by sign_in (login_kind 'email') and
+-- sign_in_with_username ('username'): counts the attempt against
+-- attempt_key durably, first; finds the user by the normalised login; and
+-- checks the password at the same cost whether or not the user exists.
+CREATE FUNCTION auth._sign_in_with_password(login_kind text, login text, attempt_key bytea,
+                                            password text, ip inet, user_agent text)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_grant auth.session_grant;
+    v_now timestamptz := auth.now();
+    v_try jsonb;
+    v_user auth.users;
+    v_ok boolean;
+BEGIN
+    IF password IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'password is required';
+    END IF;
+    -- Count this attempt first, durably, so that concurrent guesses are
+    -- limited exactly; a success below removes the count again.
+    v_try := auth._count_attempt('sign_in', attempt_key);
+    IF NOT (v_try->>'allowed')::boolean THEN
+        RAISE EXCEPTION USING ERRCODE = 'PT429',
+            MESSAGE = format('too many failed sign-ins for this %s', login_kind),
+            DETAIL = format('Sign-in for this %s is locked until %s.', login_kind, v_try->>'retry_at'),
+            HINT = 'Wait until then, or reset the password.';
+    END IF;
+
+    -- FOR SHARE: a password change or ban waits for this sign-in, and this
+    -- sign-in for them, so neither can be undone by the other.
+    IF login_kind = 'email' THEN
+        SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = login FOR SHARE;
+    ELSE
+        SELECT * INTO v_user FROM auth.users u WHERE u.username = login FOR SHARE;
+    END IF;
+    -- Unknown logins and users without a password cost the same argon2 work,
+    -- and a stored hash of an unknown format is just a wrong password.
+    BEGIN
+        v_ok := auth.verify_password(CASE WHEN length(password) > auth._limit('password') THEN ''
+                                          ELSE password END,
+                                     coalesce(v_user.password_hash, auth._dummy_password_hash()))
+                AND v_user.password_hash IS NOT NULL AND length(password) <= auth._limit('password');
+    EXCEPTION WHEN invalid_parameter_value THEN
+        -- to the server log only: a client must not learn that the login
+        -- has an account
+        RAISE LOG 'user % has a password hash that cannot be verified', v_user.id;
+        v_ok := false;
+    END;
+    IF NOT v_ok THEN
+        -- The attempt is counted already; an audit row that cannot be
+        -- written is a warning, not a different answer.
+        BEGIN
+            PERFORM auth._autonomous(jsonb_build_object(
+                'op', 'audit', 'event', 'sign_in_failed', 'user_id', v_user.id, 'ip', ip,
+                'at', auth._clock(), 'notify', auth._setting_bool('auth.notify_events'),
+                'detail', jsonb_build_object(login_kind, left(login, 254),
+                                             'attempt', (v_try->>'count')::int)));
+        EXCEPTION WHEN insufficient_resources THEN
+            RAISE WARNING 'failed sign-in not audited: %', SQLERRM;
+        END;
+        RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = format('invalid %s or password', login_kind);
+    END IF;
+
+    DELETE FROM auth.attempts a WHERE a.scope = 'sign_in' AND a.key = attempt_key;
+    -- (a suspended user is refused by auth._issue_session, only now that
+    -- the password was right, so a ban reveals nothing to a guesser)
+    IF v_user.email_verified_at IS NULL AND auth._setting_bool('auth.require_verified_email') THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'email is not verified',
+            HINT = 'Verify the email with the link sent to it, or sign in with a magic link.';
+    END IF;
+    IF auth._password_needs_rehash(v_user.password_hash) THEN
+        UPDATE auth.users u SET password_hash = auth.hash_password(password),
+                                updated_at = v_now
+         WHERE u.id = v_user.id AND u.password_hash = v_user.password_hash;
+    END IF;
+    v_grant := auth._issue_session(v_user.id, NULL, ip, user_agent);
+    PERFORM auth._audit('sign_in', v_grant.user_id, v_grant.session_id, ip,
+                        CASE login_kind WHEN 'email' THEN '{}'::jsonb
+                             ELSE jsonb_build_object('method', login_kind) END);
+    RETURN v_grant;
+END
+$$;
+COMMENT ON FUNCTION auth._sign_in_with_password(text, text, bytea, text, inet, text) IS
+    'internal: a password sign-in by a normalised email or username, with the durable failure limit and equal cost for unknown logins';
+REVOKE ALL ON FUNCTION auth._sign_in_with_password(text, text, bytea, text, inet, text) FROM PUBLIC;
+
+-- usernames: an optional unique name (3 to 32 of a-z, 0-9, _ and ., case
+-- folded to lower case) to sign in with instead of the email, through the
+-- same password sign-in as auth.sign_in() (auth._sign_in_with_password).
+
+ALTER TABLE auth.users
+    ADD COLUMN username text,
+    ADD CONSTRAINT users_username_format CHECK (username ~ '^[a-z0-9_.]{3,32}$');
+CREATE UNIQUE INDEX users_username_key ON auth.users (username);
+
+-- A username in the form stored and compared: ASCII letters lower-cased,
+-- then 3 to 32 of a-z, 0-9, _ and . (22023 otherwise); anything outside
+-- ASCII (a Cyrillic а, a fullwidth ａ) is refused, not folded.
+CREATE FUNCTION auth._normalize_username(username text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_max int := auth._limit('username');
+    v text;
+BEGIN
+    IF username IS NULL OR username = '' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'username is required';
+    END IF;
+    -- the length first, before any work on a huge input
+    v := CASE WHEN octet_length(username) <= v_max
+              THEN translate(username, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') END;
+    IF v IS NULL OR v COLLATE "C" !~ '^[a-z0-9_.]{3,32}$' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid username',
+            HINT = format('A username is 3 to %s of the letters a to z, the digits, _ and . (upper case is taken as lower case).', v_max);
+    END IF;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION auth._normalize_username(text) IS
+    'internal: a username in lower case, 22023 unless 3 to 32 of a-z, 0-9, _ and .';
+REVOKE ALL ON FUNCTION auth._normalize_username(text) FROM PUBLIC;
+
+CREATE FUNCTION auth.set_username(username text) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_uid uuid := auth._require_account_uid();
+    v_name text := auth._normalize_username(username);
+    v_old text;
+BEGIN
+    PERFORM auth._refuse_impersonation('change the username');
+    SELECT u.username INTO v_old FROM auth.users u WHERE u.id = v_uid FOR NO KEY UPDATE;
+    BEGIN
+        UPDATE auth.users u SET username = v_name, updated_at = auth.now() WHERE u.id = v_uid;
+    EXCEPTION WHEN unique_violation THEN
+        RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'username is already taken';
+    END;
+    PERFORM auth._audit('username_set', v_uid, auth.session_id(), NULL,
+                        jsonb_build_object('username', v_name, 'previous_username', v_old));
+    RETURN v_name;
+END
+$$;
+COMMENT ON FUNCTION auth.set_username(text) IS
+    'gives the authenticated user a username (stored in lower case) and returns it; 22023 unless 3 to 32 of a-z, 0-9, _ and ., 23505 when taken';
+
+CREATE FUNCTION auth.sign_in_with_username(username text, password text, ip inet DEFAULT NULL,
+                                           user_agent text DEFAULT NULL)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_name text := auth._normalize_username(username);
+    v_key bytea;
+BEGIN
+    -- Failures count against the account's email when the name has one, so
+    -- a username is no second set of guesses at the same password; an
+    -- unknown name is counted under itself, at the same cost.
+    SELECT sha256(convert_to(auth._email_key(u.email), 'UTF8')) INTO v_key
+      FROM auth.users u WHERE u.username = v_name;
+    RETURN auth._sign_in_with_password('username', v_name,
+                                       coalesce(v_key, sha256(convert_to('username:' || v_name, 'UTF8'))),
+                                       password, ip, user_agent);
+END
+$$;
+COMMENT ON FUNCTION auth.sign_in_with_username(text, text, inet, text) IS
+    'checks a username and password and opens a session, with the same failure limit and cost as sign_in; 28P01 when wrong, 28000 when suspended, PT429 after too many failures';

@@ -26,7 +26,8 @@ AS $$
            ('scope', 64, 'characters'),
            ('scopes', 32, 'items'),              -- per API key
            ('user agent', 512, 'characters'),    -- kept; the rest is cut
-           ('impersonation reason', 1000, 'characters')
+           ('impersonation reason', 1000, 'characters'),
+           ('username', 32, 'characters')
 $$;
 COMMENT ON FUNCTION auth._limits() IS
     'internal: the bound on every field a caller supplies (README "Limits")';

@@ -110,8 +110,12 @@ COMMENT ON FUNCTION auth._count_attempt(text, bytea, interval, integer) IS
     'internal: durably counts an attempt against a limit, by default the failed sign-in limit';
 REVOKE ALL ON FUNCTION auth._count_attempt(text, bytea, interval, integer) FROM PUBLIC;
 
-CREATE FUNCTION auth.sign_in(email text, password text, ip inet DEFAULT NULL,
-                             user_agent text DEFAULT NULL)
+-- A sign-in by password, shared by sign_in (login_kind 'email') and
+-- sign_in_with_username ('username'): counts the attempt against
+-- attempt_key durably, first; finds the user by the normalised login; and
+-- checks the password at the same cost whether or not the user exists.
+CREATE FUNCTION auth._sign_in_with_password(login_kind text, login text, attempt_key bytea,
+                                            password text, ip inet, user_agent text)
 RETURNS auth.session_grant
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -119,8 +123,6 @@ AS $$
 #variable_conflict use_variable
 DECLARE
     v_grant auth.session_grant;
-    v_email text := auth._normalize_email(email);
-    v_key bytea := sha256(convert_to(v_email, 'UTF8'));
     v_now timestamptz := auth.now();
     v_try jsonb;
     v_user auth.users;
@@ -131,18 +133,22 @@ BEGIN
     END IF;
     -- Count this attempt first, durably, so that concurrent guesses are
     -- limited exactly; a success below removes the count again.
-    v_try := auth._count_attempt('sign_in', v_key);
+    v_try := auth._count_attempt('sign_in', attempt_key);
     IF NOT (v_try->>'allowed')::boolean THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429',
-            MESSAGE = 'too many failed sign-ins for this email',
-            DETAIL = format('Sign-in for this email is locked until %s.', v_try->>'retry_at'),
+            MESSAGE = format('too many failed sign-ins for this %s', login_kind),
+            DETAIL = format('Sign-in for this %s is locked until %s.', login_kind, v_try->>'retry_at'),
             HINT = 'Wait until then, or reset the password.';
     END IF;
 
     -- FOR SHARE: a password change or ban waits for this sign-in, and this
     -- sign-in for them, so neither can be undone by the other.
-    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = v_email FOR SHARE;
-    -- Unknown emails and users without a password cost the same argon2 work,
+    IF login_kind = 'email' THEN
+        SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = login FOR SHARE;
+    ELSE
+        SELECT * INTO v_user FROM auth.users u WHERE u.username = login FOR SHARE;
+    END IF;
+    -- Unknown logins and users without a password cost the same argon2 work,
     -- and a stored hash of an unknown format is just a wrong password.
     BEGIN
         v_ok := auth.verify_password(CASE WHEN length(password) > auth._limit('password') THEN ''
@@ -150,7 +156,7 @@ BEGIN
                                      coalesce(v_user.password_hash, auth._dummy_password_hash()))
                 AND v_user.password_hash IS NOT NULL AND length(password) <= auth._limit('password');
     EXCEPTION WHEN invalid_parameter_value THEN
-        -- to the server log only: a client must not learn that the email
+        -- to the server log only: a client must not learn that the login
         -- has an account
         RAISE LOG 'user % has a password hash that cannot be verified', v_user.id;
         v_ok := false;
@@ -162,15 +168,15 @@ BEGIN
             PERFORM auth._autonomous(jsonb_build_object(
                 'op', 'audit', 'event', 'sign_in_failed', 'user_id', v_user.id, 'ip', ip,
                 'at', auth._clock(), 'notify', auth._setting_bool('auth.notify_events'),
-                'detail', jsonb_build_object('email', left(v_email, 254),
+                'detail', jsonb_build_object(login_kind, left(login, 254),
                                              'attempt', (v_try->>'count')::int)));
         EXCEPTION WHEN insufficient_resources THEN
             RAISE WARNING 'failed sign-in not audited: %', SQLERRM;
         END;
-        RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = 'invalid email or password';
+        RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = format('invalid %s or password', login_kind);
     END IF;
 
-    DELETE FROM auth.attempts a WHERE a.scope = 'sign_in' AND a.key = v_key;
+    DELETE FROM auth.attempts a WHERE a.scope = 'sign_in' AND a.key = attempt_key;
     -- (a suspended user is refused by auth._issue_session, only now that
     -- the password was right, so a ban reveals nothing to a guesser)
     IF v_user.email_verified_at IS NULL AND auth._setting_bool('auth.require_verified_email') THEN
@@ -183,8 +189,28 @@ BEGIN
          WHERE u.id = v_user.id AND u.password_hash = v_user.password_hash;
     END IF;
     v_grant := auth._issue_session(v_user.id, NULL, ip, user_agent);
-    PERFORM auth._audit('sign_in', v_grant.user_id, v_grant.session_id, ip, '{}');
+    PERFORM auth._audit('sign_in', v_grant.user_id, v_grant.session_id, ip,
+                        CASE login_kind WHEN 'email' THEN '{}'::jsonb
+                             ELSE jsonb_build_object('method', login_kind) END);
     RETURN v_grant;
+END
+$$;
+COMMENT ON FUNCTION auth._sign_in_with_password(text, text, bytea, text, inet, text) IS
+    'internal: a password sign-in by a normalised email or username, with the durable failure limit and equal cost for unknown logins';
+REVOKE ALL ON FUNCTION auth._sign_in_with_password(text, text, bytea, text, inet, text) FROM PUBLIC;
+
+CREATE FUNCTION auth.sign_in(email text, password text, ip inet DEFAULT NULL,
+                             user_agent text DEFAULT NULL)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_email text := auth._normalize_email(email);
+BEGIN
+    -- failures are counted per normalised email
+    RETURN auth._sign_in_with_password('email', v_email, sha256(convert_to(v_email, 'UTF8')),
+                                       password, ip, user_agent);
 END
 $$;
 COMMENT ON FUNCTION auth.sign_in(text, text, inet, text) IS
