@@ -9,8 +9,8 @@ SELECT auth.sign_up('ivy@example.com', 'ivy password') AS ivy \gset
 SELECT auth.sign_up('ian@example.com', 'ian password') AS ian \gset
 SELECT auth.sign_up('ida@example.com', 'ida password') AS ida \gset
 SELECT auth.sign_up('ike@example.com', 'ike password') AS ike \gset
-SELECT auth.create_global_role('support', '{users:impersonate,tickets:*}');
-SELECT auth.set_user_role(:'ivy', 'support');
+SELECT auth.create_global_role('support_desk', '{users:impersonate,tickets:*}');
+SELECT auth.set_user_role(:'ivy', 'support_desk');
 SELECT auth.set_user_role(:'ida', 'admin');
 SELECT token AS ivy_token, session_id AS ivy_session FROM auth.sign_in('ivy@example.com', 'ivy password') \gset
 SELECT token AS ian_token FROM auth.sign_in('ian@example.com', 'ian password') \gset
