@@ -7,7 +7,9 @@ set -euo pipefail
 # clang and libclang-rt-14-dev (libFuzzer, ASan, UBSan): make fuzz; clang is
 # also the second compiler of scripts/ci.sh. libubsan1 (gcc's UBSan runtime,
 # which gcc pulls in anyway): make UBSAN=1, also scripts/ci.sh.
-PKGS=(postgresql-15 postgresql-server-dev-15 libssl-dev libargon2-dev libipc-run-perl gcc make clang libclang-rt-14-dev libubsan1)
+# pgbouncer: test/t/030_pgbouncer.pl (transaction pooling).
+# chromium: the example application's browser test (test/t/040_example_app.pl).
+PKGS=(postgresql-15 postgresql-server-dev-15 libssl-dev libargon2-dev libipc-run-perl gcc make clang libclang-rt-14-dev libubsan1 pgbouncer chromium)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -102,6 +102,13 @@ elif [ ${#taps[@]} -eq 0 ]; then
 	skip tap "no test/t/*.pl"
 else
 	say "layer tap: ${#taps[@]} files"
+	# The example application's browser test needs its npm packages, from
+	# the committed lockfile; without them that test fails and says why.
+	if [ -f examples/app/package-lock.json ]; then
+		say "npm ci in examples/app"
+		(cd examples/app && npm ci --no-audit --no-fund --loglevel=error) ||
+			say "npm ci failed: test/t/040_example_app.pl will fail"
+	fi
 	tapdir=$AUTH_CLUSTER_BASE/tap
 	rm -rf "$tapdir"
 	mkdir -p "$tapdir/test"

@@ -67,14 +67,14 @@ SELECT auth.authenticate(:'anon2_token') IS NOT NULL AS authenticated;
 SET LOCAL ROLE regress_anon_app;
 INSERT INTO carts (item) VALUES ('scarf');
 COMMIT;
-SELECT auth.create_magic_link('bo@example.com') AS bo_link \gset
+SELECT auth.create_magic_link('anon-bo@example.com') AS bo_link \gset
 BEGIN;
 SELECT auth.authenticate(:'anon2_token') IS NOT NULL AS authenticated;
 SELECT user_id = :'anon2' AS same_uid, is_new_user, token IS NOT NULL AS session
   FROM auth.consume_magic_link(:'bo_link');
 COMMIT;
 SELECT email, is_anonymous, email_verified_at IS NOT NULL AS verified FROM auth.users WHERE id = :'anon2';
-SELECT auth.create_magic_link('bo@example.com') AS bo_link2 \gset
+SELECT auth.create_magic_link('anon-bo@example.com') AS bo_link2 \gset
 SELECT user_id = :'anon2' AS same_uid, is_new_user, token AS bo_token FROM auth.consume_magic_link(:'bo_link2') \gset
 SELECT :'same_uid' AS same_uid;
 BEGIN;

@@ -133,11 +133,12 @@ SELECT last_used_at = :'plain_used' AS not_touched_within_a_minute FROM auth.api
 SET auth.time_offset = '2min';
 SELECT valid FROM auth.verify_api_key(:'k_plain');
 SELECT pg_temp.settled(format('SELECT last_used_at > %L FROM auth.api_keys WHERE id = %L', :'plain_used', :'k_plain_id')) AS touched_after_a_minute;
--- nor in a read-only transaction
+-- and in a read-only transaction too (a GET through PostgREST)
 SET auth.time_offset = '10min';
 BEGIN READ ONLY;
 SELECT valid FROM auth.verify_api_key(:'k_plain');
 COMMIT;
+SELECT pg_temp.settled(format('SELECT last_used_at > %L::timestamptz + interval %L FROM auth.api_keys WHERE id = %L', :'plain_used', '5 minutes', :'k_plain_id')) AS touched_read_only;
 RESET auth.time_offset;
 
 -- Expiry.

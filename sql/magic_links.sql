@@ -68,7 +68,7 @@ SELECT user_id IS NULL AS squatter_session_revoked FROM auth.verify_session(:'sq
 SELECT pg_temp.err($$SELECT auth.sign_in('claimed@example.com', 'squatter password')$$);
 -- A verified account keeps its password when its owner uses a link.
 SELECT auth.sign_up('kept@example.com', 'kept password') AS kept \gset
-SELECT auth.verify_email(auth.create_email_verification(:'kept')) = :'kept' AS verified;
+SELECT auth.verify_email(auth.create_email_verification(:'kept'), 'kept password') = :'kept' AS verified;
 SELECT user_id = :'kept' AS signed_in FROM auth.consume_magic_link(auth.create_magic_link('kept@example.com'));
 SELECT password_hash IS NOT NULL AS password_kept FROM auth.users WHERE id = :'kept';
 

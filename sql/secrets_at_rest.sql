@@ -8,7 +8,7 @@ CREATE TEMP TABLE issued (secret text);
 SELECT auth.sign_up('rest@example.com', 'rest password one') AS rest \gset
 INSERT INTO issued VALUES ('rest password one');
 INSERT INTO issued SELECT auth.create_email_verification(:'rest') RETURNING secret AS first_evt \gset
-SELECT auth.verify_email(:'first_evt') = :'rest' AS verified_first;
+SELECT auth.verify_email(:'first_evt', 'rest password one') = :'rest' AS verified_first;
 INSERT INTO issued SELECT token FROM auth.sign_in('rest@example.com', 'rest password one');
 INSERT INTO issued SELECT token FROM auth.create_session(:'rest');
 SELECT token AS rest_session FROM auth.sign_in('rest@example.com', 'rest password one') \gset

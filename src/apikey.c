@@ -227,10 +227,13 @@ static bool
 fetch_key(AuthRel index, RegProcedure eqproc, Datum key, bool via_previous,
 		  KeyRow *row)
 {
-	Relation	keys = table_open(auth_rel_oid(AUTH_REL_API_KEYS),
-								 AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(keys, NULL);
+	Relation	keys = auth_table_try_open(AUTH_REL_API_KEYS);
+	TupleTableSlot *slot;
 	bool		found;
+
+	if (keys == NULL)
+		return false;
+	slot = table_slot_create(keys, NULL);
 
 	auth_columns_resolve(keys, &columns);
 	found = auth_probe_index(keys, auth_rel_oid(index), eqproc, key, slot);
@@ -463,6 +466,20 @@ auth_verify_api_key(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Whole seconds to wait, rounded up and at least 1: the retry_after of
+ * the hint every retryable PT429 carries (README "Errors").
+ */
+static int64
+retry_seconds(const Interval *iv)
+{
+	int64		secs = (iv->time + USECS_PER_SEC - 1) / USECS_PER_SEC +
+		(int64) iv->day * SECS_PER_DAY +
+		(int64) iv->month * DAYS_PER_MONTH * SECS_PER_DAY;
+
+	return Max(secs, 1);
+}
+
+/*
  * SQL function: auth.authenticate_api_key(key text, is_local boolean)
  *   returns uuid
  * Sets the identity (kind api_key) for the transaction or the connection and
@@ -494,10 +511,8 @@ auth_authenticate_api_key(PG_FUNCTION_ARGS)
 				 errmsg("API key usage limit reached"),
 				 errdetail("Reason: %s.", auth_key_code_names[v.code]),
 				 v.has_retry ?
-				 errhint("Retry in %s.",
-						 DatumGetCString(DirectFunctionCall1(
-							 interval_out,
-							 IntervalPGetDatum(&v.retry_after)))) : 0));
+				 errhint("{\"retry_after\": " INT64_FORMAT "}",
+						 retry_seconds(&v.retry_after)) : 0));
 	if (v.code != KEY_VALID)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),

@@ -16,6 +16,9 @@
 
 extern void auth_api_key_init(void);
 
+/* SQL function auth.authenticate_api_key, also called by request.c */
+extern Datum auth_authenticate_api_key(PG_FUNCTION_ARGS);
+
 /* apikey.c */
 extern int	auth_api_key_touch_interval;
 

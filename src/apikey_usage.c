@@ -31,8 +31,8 @@
 /*
  * Touches last_used_at when it is older than auth.api_key_touch_interval:
  * the only write a key without limits ever causes, handed to a worker and
- * not waited for (see refresh_if_due in session.c).  Not on a standby nor
- * for a read-only transaction.
+ * not waited for (see refresh_if_due in session.c).  Not on a standby; in
+ * a read-only transaction too, as the worker writes it in its own.
  */
 static void
 touch_if_due(const KeyRow *row)
@@ -41,7 +41,7 @@ touch_if_due(const KeyRow *row)
 
 	if (row->last_used_at >
 		now - (TimestampTz) auth_api_key_touch_interval * USECS_PER_SEC ||
-		RecoveryInProgress() || XactReadOnly)
+		RecoveryInProgress())
 		return;
 	(void) auth_async_write(AUTH_ASYNC_TOUCH_API_KEY, &row->key_id, now, 0,
 							now,

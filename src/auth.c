@@ -20,6 +20,8 @@
 #include "onetime.h"
 #include "organization.h"
 #include "password.h"
+#include "postgrest.h"
+#include "role.h"
 #include "session.h"
 #include "settings.h"
 
@@ -40,11 +42,13 @@ _PG_init(void)
 	auth_api_key_init();
 	/* layer 3 */
 	auth_identity_init();
+	auth_role_init();
 	/* layer 5 */
 	auth_password_init();
 	auth_onetime_init();
 	auth_organization_init();
 	auth_account_init();
+	auth_postgrest_init();
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("auth");
 #else

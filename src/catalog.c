@@ -12,6 +12,7 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "catalog/namespace.h"
@@ -115,6 +116,26 @@ auth_rel_oid(AuthRel rel)
 		rel_oids[rel] = relid;
 	}
 	return rel_oids[rel];
+}
+
+/*
+ * Opens one of the extension's tables with AccessShareLock, or returns NULL
+ * when it was dropped while this backend waited for the lock (a DROP
+ * EXTENSION committing meanwhile): then there is nothing to read, and the
+ * caller answers as for a missing row rather than fail (also when the
+ * extension is already gone before its table's name was looked up).
+ */
+Relation
+auth_table_try_open(AuthRel rel)
+{
+	Relation	r;
+
+	if (!OidIsValid(rel_oids[rel]) && !auth_extension_present())
+		return NULL;
+	r = try_relation_open(auth_rel_oid(rel), AccessShareLock);
+	if (r == NULL)
+		rel_oids[rel] = InvalidOid;
+	return r;
 }
 
 /* The owner of schema auth: the superuser who installed the extension. */

@@ -29,6 +29,7 @@ typedef enum AuthRel
 } AuthRel;
 
 extern Oid	auth_rel_oid(AuthRel rel);
+extern Relation auth_table_try_open(AuthRel rel);
 extern bool auth_extension_present(void);
 extern Oid	auth_schema_owner(void);
 extern Snapshot auth_read_snapshot(void);

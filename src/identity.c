@@ -35,6 +35,7 @@
 
 #include "catalog.h"
 #include "identity.h"
+#include "role.h"
 #include "settings.h"
 
 /* The registry: kinds[i] is kind i + 1 (0 is nobody). */
@@ -306,8 +307,8 @@ apply_identity(const AuthIdentity *ident, bool is_local, bool narrowing)
  * Behind a transaction pooler a connection's identity would outlive the
  * client that set it, so a deployment can refuse that outright.
  */
-void
-auth_identity_set(const AuthIdentity *ident, bool is_local)
+static void
+identity_set(const AuthIdentity *ident, bool is_local)
 {
 	if (!is_local && !allow_connection_scope)
 		ereport(ERROR,
@@ -316,6 +317,17 @@ auth_identity_set(const AuthIdentity *ident, bool is_local)
 				 errdetail("auth.allow_connection_scope is off."),
 				 errhint("Authenticate in each transaction (is_local => true).")));
 	apply_identity(ident, is_local, false);
+}
+
+/*
+ * What authenticate*() call: sets the identity and switches the
+ * transaction to auth.authenticated_role, if set (role.c).
+ */
+void
+auth_identity_set(const AuthIdentity *ident, bool is_local)
+{
+	identity_set(ident, is_local);
+	auth_role_switch_authenticated();
 }
 
 void
@@ -490,7 +502,8 @@ auth_set_identity_org(PG_FUNCTION_ARGS)
 	copy.has_org = !PG_ARGISNULL(0);
 	if (copy.has_org)
 		copy.org_id = *PG_GETARG_UUID_P(0);
-	auth_identity_set(&copy, true);
+	/* the same identity in another organization: no role to switch */
+	identity_set(&copy, true);
 	PG_RETURN_VOID();
 }
 

@@ -129,11 +129,14 @@ static bool
 fetch_live_session(AuthRel index, RegProcedure eqproc, Datum key,
 				   SessionRow *row)
 {
-	Relation	sessions = table_open(auth_rel_oid(AUTH_REL_SESSIONS),
-									 AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(sessions, NULL);
+	Relation	sessions = auth_table_try_open(AUTH_REL_SESSIONS);
+	TupleTableSlot *slot;
 	TimestampTz now = auth_now();
 	bool		live = false;
+
+	if (sessions == NULL)
+		return false;
+	slot = table_slot_create(sessions, NULL);
 
 	auth_columns_resolve(sessions, &columns);
 	if (auth_probe_index(sessions, auth_rel_oid(index), eqproc, key, slot))
@@ -182,12 +185,13 @@ refresh_if_due(SessionRow *row)
 	TimestampTz new_expires;
 
 	/*
-	 * No write on a standby, nor for a read-only transaction, which asked
-	 * for none.
+	 * No write on a standby.  A read-only transaction (a GET through
+	 * PostgREST) still hands the refresh off: the worker writes it in a
+	 * transaction of its own.
 	 */
 	if (row->refreshed_at >
 		now - (TimestampTz) session_refresh_age * USECS_PER_SEC ||
-		row->impersonation || RecoveryInProgress() || XactReadOnly)
+		row->impersonation || RecoveryInProgress())
 		return;
 	new_expires = Min(now + (TimestampTz) session_ttl * USECS_PER_SEC,
 					  row->created_at +

@@ -90,8 +90,10 @@ BEGIN
                                          'password_changed', 'email_changed', 'revoke_all') THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'unknown reason to end credentials';
     END IF;
+    PERFORM auth._lock_user_credentials(user_id);
     UPDATE auth.users u
        SET updated_at = v_now,
+           credentials_epoch = u.credentials_epoch + 1,
            password_hash = CASE WHEN v_claim THEN NULL ELSE u.password_hash END,
            email_verified_at = CASE WHEN v_claim THEN coalesce(u.email_verified_at, v_now)
                                     ELSE u.email_verified_at END
@@ -219,7 +221,8 @@ BEGIN
     IF NOT (v_try->>'allowed')::boolean THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429',
             MESSAGE = 'too many wrong current passwords',
-            DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at');
+            DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at'),
+            HINT = auth._retry_hint((v_try->>'retry_at')::timestamptz, auth._clock());
     END IF;
     -- FOR NO KEY UPDATE (what the UPDATE below takes): a session or key
     -- being created holds FOR KEY SHARE on the row and must not hold this off
@@ -268,8 +271,10 @@ BEGIN
     PERFORM auth._check_password_policy(new_password);
     v_secret := auth._consume_token(token, 'pwr', 'password_reset');
     -- and only while the account still has the address the link went to
+    -- (locked, and re-checked on the latest version of the row)
     SELECT u.email_verified_at IS NULL INTO v_claim FROM auth.users u
-     WHERE u.id = v_secret.user_id AND auth._email_key(u.email) = v_secret.email;
+     WHERE u.id = v_secret.user_id AND auth._email_key(u.email) = v_secret.email
+       FOR NO KEY UPDATE;
     IF v_secret.user_id IS NULL OR v_claim IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired password reset link',
             HINT = 'Request a new link.';
@@ -316,7 +321,11 @@ BEGIN
             HINT = 'Request a new link or code.';
     END IF;
     v_result.is_new_user := false;
-    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
+    v_result.password_removed := false;
+    -- Locked, and re-checked on the latest version: an account moving away
+    -- from this address meanwhile is not the one the link proves.
+    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email
+       FOR NO KEY UPDATE;
     -- An anonymous user redeeming it for an address nobody has keeps their
     -- id (and so their rows): the address becomes theirs, verified.
     IF v_user.id IS NULL AND auth._anonymous_caller() IS NOT NULL THEN
@@ -340,7 +349,8 @@ BEGIN
         ON CONFLICT ((auth._email_key(email))) DO NOTHING
         RETURNING * INTO v_user;
         IF v_user.id IS NULL THEN   -- created meanwhile by someone else
-            SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
+            SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email
+               FOR NO KEY UPDATE;
         ELSE
             v_result.is_new_user := true;
             PERFORM auth._audit('sign_up', v_user.id, NULL, ip, jsonb_build_object('method', method));
@@ -351,7 +361,10 @@ BEGIN
         -- before may not have been its owner, so everything set up on the
         -- account goes (password, sessions, API keys, pending secrets,
         -- invitations, memberships; the owner can set a password again).
+        -- The grant says when a password went, so the application can tell
+        -- the user it no longer works.
         PERFORM auth._end_credentials(v_user.id, 'unverified_account_claimed');
+        v_result.password_removed := v_user.password_hash IS NOT NULL;
     END IF;
     v_session := auth._issue_session(v_user.id, NULL, ip, user_agent);
     PERFORM auth._audit('sign_in', v_user.id, v_session.session_id, ip,
@@ -424,6 +437,7 @@ DECLARE
     v_scopes text[] := auth._check_scopes(scopes);
     v_expires timestamptz;
     v_banned timestamptz;
+    v_epoch bigint;
     v_key record;
     v_grant auth.api_key_grant;
 BEGIN
@@ -438,18 +452,22 @@ BEGIN
     END IF;
     PERFORM auth._check_api_key_limits(rate_limit_max, rate_limit_window, remaining,
                                        refill_amount, refill_interval);
-    -- FOR SHARE waits for a ban being written, so the copy below is current
-    SELECT u.banned_until INTO v_banned FROM auth.users u WHERE u.id = user_id FOR SHARE;
+    -- No lock: a ban or an end of the user's credentials committed before
+    -- this transaction commits fails it (src/lifecycle.c), and none waits
+    -- for this transaction.
+    SELECT u.banned_until, u.credentials_epoch INTO v_banned, v_epoch
+      FROM auth.users u WHERE u.id = user_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
     END IF;
+    PERFORM auth._creating_credential(user_id, v_epoch, v_banned);
     IF v_banned > v_now THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended';
     END IF;
     -- The session the key is made under must be live now, not only when
     -- the transaction first checked it: a reset, a claim or a sign-out
-    -- committed since (the user row lock above waits for one in progress)
-    -- ended it, and a key made after that would outlive it.  (A key made by
+    -- committed since (one still in progress fails this transaction at
+    -- commit, src/lifecycle.c) ended it, and a key made after that would outlive it.  (A key made by
     -- a key: verification walks the chain.)
     IF auth.session_id() IS NOT NULL AND NOT EXISTS (
             SELECT FROM auth.sessions s
@@ -869,17 +887,20 @@ DECLARE
     v_max interval := auth._setting_interval('auth.session_max_lifetime');
     v_grant auth.session_grant;
     v_banned timestamptz;
+    v_epoch bigint;
 BEGIN
     IF v_ttl <= interval '0' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'session ttl must be positive';
     END IF;
-    -- FOR SHARE waits for a ban being written to this user, so neither the
-    -- check nor the copy of banned_until below can miss it
-    SELECT u.banned_until INTO v_banned FROM auth.users u
-     WHERE u.id = _issue_session.user_id FOR SHARE;
+    -- No lock: a ban or an end of the user's credentials committed before
+    -- this transaction commits fails it (src/lifecycle.c), and none waits
+    -- for this transaction.
+    SELECT u.banned_until, u.credentials_epoch INTO v_banned, v_epoch FROM auth.users u
+     WHERE u.id = _issue_session.user_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
     END IF;
+    PERFORM auth._creating_credential(_issue_session.user_id, v_epoch, v_banned);
     IF v_banned > v_now THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended',
             DETAIL = CASE WHEN v_banned < 'infinity'
@@ -906,12 +927,10 @@ RETURNS auth.session_grant
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_email text := auth._normalize_email(email);
 BEGIN
-    -- failures are counted per normalised email
-    RETURN auth._sign_in_with_password('email', v_email, sha256(convert_to(v_email, 'UTF8')),
-                                       password, ip, user_agent);
+    RETURN auth._open_password_session(
+        auth._check_sign_in_password(auth._normalize_email(email), password, ip),
+        password, ip, user_agent, '{}');
 END
 $$;
 COMMENT ON FUNCTION auth.sign_in(text, text, inet, text) IS
@@ -996,8 +1015,9 @@ BEGIN
          ORDER BY s.created_at DESC OFFSET v_limit - 1 LIMIT 1;
         RAISE EXCEPTION USING ERRCODE = 'PT429',
             MESSAGE = 'too many requests for this email',
-            DETAIL = format('At most %s per %s.', v_limit, v_window),
-            HINT = format('Try again after %s.', coalesce(v_retry, v_now + v_window));
+            DETAIL = format('At most %s per %s; try again after %s.', v_limit, v_window,
+                            coalesce(v_retry, v_now + v_window)),
+            HINT = auth._retry_hint(coalesce(v_retry, v_now + v_window), v_now);
     END IF;
     PERFORM auth._supersede_secrets(email, purpose, v_now);
     IF prefix IS NULL THEN
@@ -1139,21 +1159,13 @@ AS $$
 DECLARE
     v_secret auth.one_time_secrets := auth._consume_token(token, 'evt', 'email_verification');
 BEGIN
-    -- the token proves the address it was sent to, and only while it is the user's
-    UPDATE auth.users u SET email_verified_at = coalesce(u.email_verified_at, auth.now()),
-                            updated_at = auth.now()
-     WHERE u.id = v_secret.user_id AND auth._email_key(u.email) = v_secret.email;
-    IF v_secret.id IS NULL OR NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired verification link',
-            HINT = 'Request a new link.';
-    END IF;
-    PERFORM auth._audit('email_verified', v_secret.user_id, NULL, NULL,
-                        jsonb_build_object('email', v_secret.email));
-    RETURN v_secret.user_id;
+    -- bound when opened from a session of the account itself
+    RETURN auth._redeem_email_verification(
+        v_secret, v_secret.user_id IS NOT DISTINCT FROM auth.uid() AND auth.session_id() IS NOT NULL);
 END
 $$;
 COMMENT ON FUNCTION auth.verify_email(text) IS
-    'redeems a verification token once and marks the email verified; returns the user; 28000 when unknown, expired or used';
+    'redeems a verification token once and marks the email verified; returns the user; on an account never verified, without a session of that account it is a claim that ends everything set up on the account (password, sessions, API keys); 28000 when unknown, expired or used';
 
 CREATE OR REPLACE FUNCTION auth.request_email_change(new_email text) RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -1628,6 +1640,402 @@ COMMENT ON FUNCTION auth._credentials_missed(uuid, uuid, boolean, timestamptz) I
     'internal: whether a credential auth._end_credentials should have ended is live in the latest snapshot';
 REVOKE ALL ON FUNCTION auth._credentials_missed(uuid, uuid, boolean, timestamptz) FROM PUBLIC;
 
+-- issue 10: a verification link not opened by the account's holder claims a never-verified account
+-- Checks an account's password as sign-in does: the attempt is counted
+-- durably first, so that concurrent guesses are limited exactly; unknown
+-- emails and users without a password cost the same argon2 work; a
+-- failure is audited and raises 28P01, a lockout PT429.  On success the
+-- count is cleared and the user is returned.  (No lock: the session it
+-- leads to is re-checked against a password change or ban before commit,
+-- src/lifecycle.c.)
+CREATE FUNCTION auth._check_sign_in_password(email text, password text, ip inet)
+RETURNS auth.users
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN auth._check_password_login('email', email, sha256(convert_to(email, 'UTF8')), password, ip);
+END
+$$;
+COMMENT ON FUNCTION auth._check_sign_in_password(text, text, inet) IS
+    'internal: checks a normalized email''s password with the sign-in limits and returns the user; 28P01 when wrong, PT429 when locked';
+REVOKE ALL ON FUNCTION auth._check_sign_in_password(text, text, inet) FROM PUBLIC;
+
+-- A redeemed verification token proves the mailbox.  On an account never
+-- verified before, whoever signed the address up may not have been its
+-- owner (a squatter can have the link mailed to the owner, who clicks it):
+-- unless the proof is bound to the account's holder (the caller holds a
+-- session of the account, or gave its password), it is a claim and ends
+-- everything set up on the account, as a passwordless sign-in does.
+CREATE FUNCTION auth._redeem_email_verification(secret auth.one_time_secrets, bound boolean)
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_never boolean;
+BEGIN
+    -- the token proves the address it was sent to, and only while it is the user's
+    SELECT u.email_verified_at IS NULL INTO v_never FROM auth.users u
+     WHERE u.id = secret.user_id AND auth._email_key(u.email) = secret.email
+       FOR NO KEY UPDATE;   -- never waits for a session or key being created
+    IF secret.id IS NULL OR v_never IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired verification link',
+            HINT = 'Request a new link.';
+    END IF;
+    IF v_never AND NOT bound THEN
+        PERFORM auth._end_credentials(secret.user_id, 'unverified_account_claimed');
+    ELSE
+        UPDATE auth.users u SET email_verified_at = coalesce(u.email_verified_at, auth.now()),
+                                updated_at = auth.now()
+         WHERE u.id = secret.user_id;
+    END IF;
+    PERFORM auth._audit('email_verified', secret.user_id, auth.session_id(), NULL,
+                        jsonb_build_object('email', secret.email,
+                                           'account_claimed', v_never AND NOT bound));
+    RETURN secret.user_id;
+END
+$$;
+COMMENT ON FUNCTION auth._redeem_email_verification(auth.one_time_secrets, boolean) IS
+    'internal: marks a redeemed verification token''s address verified; on an account never verified, a proof not bound to its holder claims it';
+REVOKE ALL ON FUNCTION auth._redeem_email_verification(auth.one_time_secrets, boolean) FROM PUBLIC;
+
+CREATE FUNCTION auth.verify_email(token text, password text) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_secret auth.one_time_secrets := auth._consume_token(token, 'evt', 'email_verification');
+    v_user auth.users;
+BEGIN
+    IF v_secret.id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired verification link',
+            HINT = 'Request a new link.';
+    END IF;
+    -- with the sign-in limits; a wrong password rolls the redemption back
+    v_user := auth._check_sign_in_password(v_secret.email, password, NULL);
+    RETURN auth._redeem_email_verification(v_secret, v_user.id IS NOT DISTINCT FROM v_secret.user_id);
+END
+$$;
+COMMENT ON FUNCTION auth.verify_email(text, text) IS
+    'redeems a verification token once with the account''s password (sign-in limits apply) and marks the email verified, keeping the password, sessions and API keys; 28P01 when the password is wrong (the token stays usable), 28000 when the token is unknown, expired or used';
+
+-- issue 10: a session or key being created re-checks its user before commit; no creator holds an end off
+ALTER TABLE auth.users ADD COLUMN credentials_epoch bigint NOT NULL DEFAULT 0;
+
+-- A session or key being created and the end of its user's credentials
+-- (src/lifecycle.c): the creator notes the user's credentials epoch and
+-- ban as it read them, without a lock, and re-reads them just before it
+-- commits, under a lock that an ending transaction holds until it
+-- commits; if either changed, the creation fails with 40001.  So neither
+-- misses the other, and no creator can hold an end off.
+CREATE FUNCTION auth._creating_credential(user_id uuid, epoch bigint, banned_until timestamptz)
+RETURNS void
+    AS 'MODULE_PATHNAME', 'auth_creating_credential'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION auth._creating_credential(uuid, bigint, timestamptz) IS
+    'internal: notes a session or key being created for the user, re-checked against the user''s credentials epoch and ban before commit';
+REVOKE ALL ON FUNCTION auth._creating_credential(uuid, bigint, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION auth._lock_user_credentials(user_id uuid) RETURNS void
+    AS 'MODULE_PATHNAME', 'auth_lock_user_credentials'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION auth._lock_user_credentials(uuid) IS
+    'internal: held until commit by a transaction that ends the user''s credentials; a creation re-checks under it';
+REVOKE ALL ON FUNCTION auth._lock_user_credentials(uuid) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION auth._sync_session_ban() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- a session or key being created re-checks the ban before it commits
+    PERFORM auth._lock_user_credentials(NEW.id);
+    UPDATE auth.sessions s SET user_banned_until = NEW.banned_until
+     WHERE s.user_id = NEW.id;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION auth._sync_session_ban() IS
+    'internal: copies a user''s ban onto their sessions';
+
+-- issue 13: role switching (auth.authenticated_role, auth.anonymous_role),
+-- the PostgREST pre-request hook, auth.me(), sign-up that opens the
+-- session, the retry time of refusals (auth.retry_after; the hints of
+-- _check_sign_in_password, change_password and _issue_secret above carry
+-- it), the grant of a passwordless sign-in saying it removed a password
+-- (_passwordless_sign_in above), and the maintenance tier for pg_cron;
+-- cleanup() logs its counts.
+ALTER TYPE auth.passwordless_grant ADD ATTRIBUTE password_removed boolean;
+COMMENT ON TYPE auth.passwordless_grant IS
+    'a session opened by a magic link or code: the session token (shown once), the session, where to go, whether the user was just created, and whether the password of an account never verified was removed';
+
+-- Sign-up that opens the session in the same call: one argon2 hash (the
+-- new password's) instead of sign_up's and then sign_in's verification of
+-- what was just hashed.
+CREATE FUNCTION auth.sign_up_and_sign_in(email text, password text, name text DEFAULT NULL,
+                                         metadata jsonb DEFAULT '{}', ip inet DEFAULT NULL,
+                                         user_agent text DEFAULT NULL)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_grant auth.session_grant;
+BEGIN
+    -- sign_in would refuse the new, unverified account: refuse before
+    -- creating it
+    IF auth._setting_bool('auth.require_verified_email') THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'email is not verified',
+            HINT = 'auth.require_verified_email is on: sign up with auth.sign_up(), then verify the email.';
+    END IF;
+    v_grant := auth._issue_session(auth.sign_up(email, password, sign_up_and_sign_in.name,
+                                                sign_up_and_sign_in.metadata),
+                                   NULL, ip, user_agent);
+    PERFORM auth._audit('sign_in', v_grant.user_id, v_grant.session_id, ip,
+                        jsonb_build_object('method', 'sign_up'));
+    RETURN v_grant;
+END
+$$;
+COMMENT ON FUNCTION auth.sign_up_and_sign_in(text, text, text, jsonb, inet, text) IS
+    'creates a user with a password and opens a session (one argon2 hash); sign_up''s refusals, and 28000 under auth.require_verified_email';
+
+CREATE OR REPLACE FUNCTION auth.cleanup()
+RETURNS TABLE (sessions_deleted bigint, attempts_deleted bigint, audit_deleted bigint,
+               secrets_deleted bigint, api_keys_deleted bigint)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_now timestamptz := auth.now();
+    v_grace interval := auth._setting_interval('auth.cleanup_grace');
+    v_idle timestamptz := auth.now() - auth._setting_interval('auth.anonymous_ttl');
+    v_anonymous bigint;
+BEGIN
+    -- anonymous users with no session created or refreshed for
+    -- auth.anonymous_ttl (but the owners of an organization); the
+    -- application's rows go as its foreign keys say.  Counted in the audit
+    -- log: the result keeps the columns of 0.1.0.
+    DELETE FROM auth.users u
+     WHERE u.is_anonymous AND u.created_at < v_idle
+       AND NOT EXISTS (SELECT FROM auth.sessions s
+                        WHERE s.user_id = u.id AND greatest(s.created_at, s.refreshed_at) >= v_idle)
+       AND NOT EXISTS (SELECT FROM auth.members m WHERE m.user_id = u.id AND m.role = 'owner');
+    GET DIAGNOSTICS v_anonymous = ROW_COUNT;
+    IF v_anonymous > 0 THEN
+        PERFORM auth._audit('anonymous_users_deleted', NULL, NULL, NULL,
+                            jsonb_build_object('count', v_anonymous));
+    END IF;
+    DELETE FROM auth.sessions s
+     WHERE s.expires_at < v_now - v_grace OR s.revoked_at < v_now - v_grace;
+    GET DIAGNOSTICS sessions_deleted = ROW_COUNT;
+    -- attempts no limit counts any more (codes count theirs for their lifetime)
+    DELETE FROM auth.attempts a
+     WHERE a.attempted_at < v_now - greatest(auth._setting_interval('auth.failed_sign_in_window'),
+                                             auth._setting_interval('auth.email_code_ttl') + interval '1 day',
+                                             auth._setting_interval('auth.anonymous_sign_in_window'));
+    GET DIAGNOSTICS attempts_deleted = ROW_COUNT;
+    DELETE FROM auth.audit_log l
+     WHERE l.occurred_at < v_now - auth._setting_interval('auth.audit_retention');
+    GET DIAGNOSTICS audit_deleted = ROW_COUNT;
+    -- used, superseded or expired secrets, once no rate-limit window reads them
+    DELETE FROM auth.one_time_secrets o
+     WHERE greatest(o.expires_at, o.created_at + auth._setting_interval('auth.magic_link_rate_window'))
+           < v_now - v_grace;
+    GET DIAGNOSTICS secrets_deleted = ROW_COUNT;
+    DELETE FROM auth.api_keys k
+     WHERE k.expires_at < v_now - v_grace OR k.revoked_at < v_now - v_grace;
+    GET DIAGNOSTICS api_keys_deleted = ROW_COUNT;
+    -- hashes a rotation kept, once their grace period is over
+    UPDATE auth.api_keys k SET previous_key_hash = NULL, previous_key_expires_at = NULL
+     WHERE k.previous_key_expires_at <= v_now;
+    -- to the server log too: a scheduled job (pg_cron) keeps no result
+    RAISE LOG 'auth.cleanup() deleted % sessions, % attempts, % audit rows, % one-time secrets, % API keys',
+        sessions_deleted, attempts_deleted, audit_deleted, secrets_deleted, api_keys_deleted;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION auth.cleanup() IS
+    'admin and maintenance: deletes sessions and API keys expired or revoked longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, dead one-time secrets, and anonymous users idle past auth.anonymous_ttl (audited with their count); returns the counts and logs them';
+
+-- requests: what an application's requests need beside authenticate():
+-- the signed-in user's own profile, the retry time of a refusal in a form
+-- a program reads, and PostgREST's pre-request hook.
+
+-- The hint of every retryable PT429: {"retry_after": <seconds>}, whole
+-- seconds rounded up, at least 1, so a program sets Retry-After from it
+-- without parsing prose (README "Errors").
+CREATE FUNCTION auth._retry_hint(retry_at timestamptz, now timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.jsonb_build_object('retry_after',
+        GREATEST(1, pg_catalog.ceil(pg_catalog.date_part('epoch',
+            retry_at OPERATOR(pg_catalog.-) now))::bigint))::text
+$$;
+COMMENT ON FUNCTION auth._retry_hint(timestamptz, timestamptz) IS
+    'internal: the hint of a retryable PT429, {"retry_after": <seconds>}';
+REVOKE ALL ON FUNCTION auth._retry_hint(timestamptz, timestamptz) FROM PUBLIC;
+
+-- The seconds of such a hint, NULL for any other hint (or none): for SQL
+-- and PL/pgSQL callers (GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT).
+CREATE FUNCTION auth.retry_after(hint text) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN hint OPERATOR(pg_catalog.~) '^\{"retry_after": [0-9]{1,9}\}$'
+                THEN (hint::pg_catalog.jsonb OPERATOR(pg_catalog.->>) 'retry_after')::integer END
+$$;
+COMMENT ON FUNCTION auth.retry_after(text) IS
+    'the seconds to wait that the hint of a retryable PT429 carries, NULL for any other hint';
+
+-- The signed-in user's own profile and identity (auth.users is closed to
+-- applications); 28000 when nobody is authenticated.
+CREATE FUNCTION auth.me(OUT id uuid, OUT email text, OUT name text, OUT image text,
+                        OUT email_verified boolean, OUT role text, OUT created_at timestamptz,
+                        OUT kind text, OUT org_id uuid, OUT scopes text[], OUT aal text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_uid uuid := auth.require_uid();
+BEGIN
+    SELECT u.id, u.email, u.name, u.image, u.email_verified_at IS NOT NULL, u.role, u.created_at
+      INTO me.id, me.email, me.name, me.image, me.email_verified, me.role, me.created_at
+      FROM auth.users u WHERE u.id = v_uid;
+    IF NOT FOUND THEN   -- an identity a superuser set for no user
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'not authenticated',
+            DETAIL = 'The identity names no user.';
+    END IF;
+    me.kind := auth.identity()->>'kind';
+    me.org_id := auth.org_id();
+    me.scopes := auth.scopes();
+    me.aal := NULL;     -- reserved for multi-factor authentication
+END
+$$;
+COMMENT ON FUNCTION auth.me() IS
+    'the authenticated user''s id, email, name, image, email_verified, role, created_at, and the identity''s kind, org_id, scopes and aal (NULL until MFA); 28000 when nobody is authenticated';
+
+-- PostgREST's db-pre-request: authenticates the request's credential (a
+-- header named by auth.token_header, an Authorization: Bearer value, or a
+-- cookie named by auth.cookie_name, in that order), dispatching on its
+-- shape: a session token (ses_...), a compact JWS (three base64url
+-- segments) to auth.authenticate_jwt() when that function exists, and
+-- anything else to auth.authenticate_api_key().  authenticate*() switch to
+-- auth.authenticated_role; with no credential the request runs as
+-- auth.anonymous_role.  A refused credential answers 401 with
+-- WWW-Authenticate, a limit 429 with Retry-After, through PostgREST's
+-- SQLSTATE PGRST.  Not SECURITY DEFINER: PostgreSQL refuses SET ROLE
+-- there.
+CREATE FUNCTION auth.postgrest_pre_request() RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_header text := lower(current_setting('auth.token_header'));
+    v_cookie text := current_setting('auth.cookie_name');
+    v_anonymous text := current_setting('auth.anonymous_role');
+    v_headers jsonb := coalesce(nullif(current_setting('request.headers', true), '')::jsonb, '{}');
+    v_cookies jsonb := coalesce(nullif(current_setting('request.cookies', true), '')::jsonb, '{}');
+    v_token text;
+    v_state text;
+    v_message text;
+    v_detail text;
+    v_hint text;
+    v_headers_out jsonb;
+BEGIN
+    IF v_header <> '' THEN
+        v_token := nullif(v_headers->>v_header, '');
+    END IF;
+    IF v_token IS NULL AND v_headers->>'authorization' ~* '^bearer +[^ ]' THEN
+        v_token := regexp_replace(v_headers->>'authorization', '^[Bb][Ee][Aa][Rr][Ee][Rr] +', '');
+    END IF;
+    IF v_token IS NULL AND v_cookie <> '' THEN
+        v_token := nullif(v_cookies->>v_cookie, '');
+    END IF;
+    IF v_token IS NULL THEN
+        IF v_anonymous <> '' THEN
+            PERFORM set_config('role', v_anonymous, true);
+        END IF;
+        RETURN;
+    END IF;
+    BEGIN
+        IF starts_with(v_token, 'ses_') THEN
+            PERFORM auth.authenticate(v_token);
+        ELSIF v_token ~ '^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$' THEN
+            -- JWTs are verified by auth.authenticate_jwt() where it exists
+            IF to_regprocedure('auth.authenticate_jwt(text, boolean)') IS NULL THEN
+                RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid token',
+                    DETAIL = 'This version of auth does not verify JWTs.';
+            END IF;
+            EXECUTE 'SELECT auth.authenticate_jwt($1, true)' USING v_token;
+        ELSE
+            PERFORM auth.authenticate_api_key(v_token);
+        END IF;
+    EXCEPTION WHEN invalid_authorization_specification OR SQLSTATE 'PT429' THEN
+        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+                                v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+        v_headers_out := CASE WHEN v_state = '28000'
+                              THEN jsonb_build_object('WWW-Authenticate', 'Bearer error="invalid_token"')
+                              WHEN auth.retry_after(v_hint) IS NOT NULL
+                              THEN jsonb_build_object('Retry-After', auth.retry_after(v_hint)::text)
+                              ELSE '{}' END;
+        RAISE SQLSTATE 'PGRST' USING
+            MESSAGE = jsonb_build_object('code', v_state, 'message', v_message,
+                                         'details', nullif(v_detail, ''),
+                                         'hint', nullif(v_hint, ''))::text,
+            DETAIL = jsonb_build_object('status', CASE WHEN v_state = '28000' THEN 401 ELSE 429 END,
+                                        'headers', v_headers_out)::text;
+    END;
+END
+$$;
+COMMENT ON FUNCTION auth.postgrest_pre_request() IS
+    'PostgREST db-pre-request: authenticates the request''s session token, API key or JWT from auth.token_header, Authorization or the auth.cookie_name cookie; 401 with WWW-Authenticate or 429 with Retry-After through SQLSTATE PGRST';
+
+-- maintenance: the tier a scheduled job needs (pg_cron), and no more.
+
+-- auth.cleanup() and auth.check(): what a job that keeps the tables small
+-- and watches the configuration runs; none of them acts for a user or
+-- returns a secret.  auth.grant_maintenance() grants them.
+CREATE FUNCTION auth._maintenance_functions() RETURNS regprocedure[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ARRAY[
+        'auth.cleanup()',
+        'auth.check()'
+    ]::regprocedure[]
+$$;
+COMMENT ON FUNCTION auth._maintenance_functions() IS
+    'internal: the maintenance tier, granted by auth.grant_maintenance()';
+REVOKE ALL ON FUNCTION auth._maintenance_functions() FROM PUBLIC;
+
+CREATE FUNCTION auth.grant_maintenance(role regrole) RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT auth._set_tier(role, auth._maintenance_functions(), true) $$;
+COMMENT ON FUNCTION auth.grant_maintenance(regrole) IS
+    'grants a role auth.cleanup() and auth.check() only, for a scheduled job (pg_cron); for the superuser who installed the extension';
+REVOKE ALL ON FUNCTION auth.grant_maintenance(regrole) FROM PUBLIC;
+
+CREATE FUNCTION auth.revoke_maintenance(role regrole) RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT auth._set_tier(role, auth._maintenance_functions(), false) $$;
+COMMENT ON FUNCTION auth.revoke_maintenance(regrole) IS
+    'takes auth.cleanup() and auth.check() back from a role';
+REVOKE ALL ON FUNCTION auth.revoke_maintenance(regrole) FROM PUBLIC;
+
+-- issue 13: one round trip per request (auth.with_identity)
+CREATE FUNCTION auth.with_identity(token text, query text, args jsonb DEFAULT NULL)
+RETURNS SETOF jsonb
+    AS 'MODULE_PATHNAME', 'auth_with_identity'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION auth.with_identity(text, text, jsonb) IS
+    'authenticates a session token or API key for the transaction, then runs query (args as $1) and returns its rows as jsonb; 28000 when the credential is invalid';
+
 -- issue 14: global roles and auth.has_global_permission()
 -- The permissions of a role (of an organization, or global): at most 64
 -- resource:action strings (resource:* and * allowed).
@@ -2024,77 +2432,25 @@ $$;
 COMMENT ON FUNCTION auth.link_email_password(text, text) IS
     'makes the authenticated anonymous user an ordinary one with an email (not yet verified) and a password, keeping their id; 22023 when not anonymous, 23505 when the email is taken';
 
-CREATE OR REPLACE FUNCTION auth.cleanup()
-RETURNS TABLE (sessions_deleted bigint, attempts_deleted bigint, audit_deleted bigint,
-               secrets_deleted bigint, api_keys_deleted bigint)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_now timestamptz := auth.now();
-    v_grace interval := auth._setting_interval('auth.cleanup_grace');
-    v_idle timestamptz := auth.now() - auth._setting_interval('auth.anonymous_ttl');
-    v_anonymous bigint;
-BEGIN
-    -- anonymous users with no session created or refreshed for
-    -- auth.anonymous_ttl (but the owners of an organization); the
-    -- application's rows go as its foreign keys say.  Counted in the audit
-    -- log: the result keeps the columns of 0.1.0.
-    DELETE FROM auth.users u
-     WHERE u.is_anonymous AND u.created_at < v_idle
-       AND NOT EXISTS (SELECT FROM auth.sessions s
-                        WHERE s.user_id = u.id AND greatest(s.created_at, s.refreshed_at) >= v_idle)
-       AND NOT EXISTS (SELECT FROM auth.members m WHERE m.user_id = u.id AND m.role = 'owner');
-    GET DIAGNOSTICS v_anonymous = ROW_COUNT;
-    IF v_anonymous > 0 THEN
-        PERFORM auth._audit('anonymous_users_deleted', NULL, NULL, NULL,
-                            jsonb_build_object('count', v_anonymous));
-    END IF;
-    DELETE FROM auth.sessions s
-     WHERE s.expires_at < v_now - v_grace OR s.revoked_at < v_now - v_grace;
-    GET DIAGNOSTICS sessions_deleted = ROW_COUNT;
-    -- attempts no limit counts any more (codes count theirs for their lifetime)
-    DELETE FROM auth.attempts a
-     WHERE a.attempted_at < v_now - greatest(auth._setting_interval('auth.failed_sign_in_window'),
-                                             auth._setting_interval('auth.email_code_ttl') + interval '1 day',
-                                             auth._setting_interval('auth.anonymous_sign_in_window'));
-    GET DIAGNOSTICS attempts_deleted = ROW_COUNT;
-    DELETE FROM auth.audit_log l
-     WHERE l.occurred_at < v_now - auth._setting_interval('auth.audit_retention');
-    GET DIAGNOSTICS audit_deleted = ROW_COUNT;
-    -- used, superseded or expired secrets, once no rate-limit window reads them
-    DELETE FROM auth.one_time_secrets o
-     WHERE greatest(o.expires_at, o.created_at + auth._setting_interval('auth.magic_link_rate_window'))
-           < v_now - v_grace;
-    GET DIAGNOSTICS secrets_deleted = ROW_COUNT;
-    DELETE FROM auth.api_keys k
-     WHERE k.expires_at < v_now - v_grace OR k.revoked_at < v_now - v_grace;
-    GET DIAGNOSTICS api_keys_deleted = ROW_COUNT;
-    -- hashes a rotation kept, once their grace period is over
-    UPDATE auth.api_keys k SET previous_key_hash = NULL, previous_key_expires_at = NULL
-     WHERE k.previous_key_expires_at <= v_now;
-    RETURN NEXT;
-END
-$$;
-COMMENT ON FUNCTION auth.cleanup() IS
-    'admin: deletes sessions and API keys expired or revoked longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, dead one-time secrets, and anonymous users idle past auth.anonymous_ttl (audited with their count); returns counts';
 
 -- issue 14: usernames (set_username, sign_in_with_username through the
--- password sign-in sign_in now shares)
--- A sign-in by password, shared by sign_in (login_kind 'email') and
--- sign_in_with_username ('username'): counts the attempt against
--- attempt_key durably, first; finds the user by the normalised login; and
--- checks the password at the same cost whether or not the user exists.
-CREATE FUNCTION auth._sign_in_with_password(login_kind text, login text, attempt_key bytea,
-                                            password text, ip inet, user_agent text)
-RETURNS auth.session_grant
+-- password check and session sign_in now shares)
+-- Checks an account's password as sign-in does, the account found by its
+-- normalised email or username (login_kind 'email' or 'username'): the
+-- attempt is counted durably against attempt_key first, so that concurrent
+-- guesses are limited exactly; unknown logins and users without a password
+-- cost the same argon2 work; a failure is audited and raises 28P01, a
+-- lockout PT429.  On success the count is cleared and the user is
+-- returned.  (No lock: the session it leads to is re-checked against a
+-- password change or ban before commit, src/lifecycle.c.)
+CREATE FUNCTION auth._check_password_login(login_kind text, login text, attempt_key bytea,
+                                           password text, ip inet)
+RETURNS auth.users
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-    v_grant auth.session_grant;
-    v_now timestamptz := auth.now();
     v_try jsonb;
     v_user auth.users;
     v_ok boolean;
@@ -2102,25 +2458,21 @@ BEGIN
     IF password IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'password is required';
     END IF;
-    -- Count this attempt first, durably, so that concurrent guesses are
-    -- limited exactly; a success below removes the count again.
     v_try := auth._count_attempt('sign_in', attempt_key);
     IF NOT (v_try->>'allowed')::boolean THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429',
             MESSAGE = format('too many failed sign-ins for this %s', login_kind),
-            DETAIL = format('Sign-in for this %s is locked until %s.', login_kind, v_try->>'retry_at'),
-            HINT = 'Wait until then, or reset the password.';
+            DETAIL = format('Sign-in for this %s is locked until %s; wait until then, or reset the password.',
+                            login_kind, v_try->>'retry_at'),
+            HINT = auth._retry_hint((v_try->>'retry_at')::timestamptz, auth._clock());
     END IF;
 
-    -- FOR SHARE: a password change or ban waits for this sign-in, and this
-    -- sign-in for them, so neither can be undone by the other.
     IF login_kind = 'email' THEN
-        SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = login FOR SHARE;
+        SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = login;
     ELSE
-        SELECT * INTO v_user FROM auth.users u WHERE u.username = login FOR SHARE;
+        SELECT * INTO v_user FROM auth.users u WHERE u.username = login;
     END IF;
-    -- Unknown logins and users without a password cost the same argon2 work,
-    -- and a stored hash of an unknown format is just a wrong password.
+    -- a stored hash of an unknown format is just a wrong password
     BEGIN
         v_ok := auth.verify_password(CASE WHEN length(password) > auth._limit('password') THEN ''
                                           ELSE password END,
@@ -2146,33 +2498,51 @@ BEGIN
         END;
         RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = format('invalid %s or password', login_kind);
     END IF;
-
     DELETE FROM auth.attempts a WHERE a.scope = 'sign_in' AND a.key = attempt_key;
+    RETURN v_user;
+END
+$$;
+COMMENT ON FUNCTION auth._check_password_login(text, text, bytea, text, inet) IS
+    'internal: checks the password of the account with a normalized email or username, with the sign-in limits, and returns the user; 28P01 when wrong, PT429 when locked';
+REVOKE ALL ON FUNCTION auth._check_password_login(text, text, bytea, text, inet) FROM PUBLIC;
+
+-- The session a password sign-in opens once the password was right
+-- (sign_in, sign_in_with_username), audited as sign_in with detail.
+CREATE FUNCTION auth._open_password_session(signed_in auth.users, password text, ip inet,
+                                            user_agent text, detail jsonb)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_grant auth.session_grant;
+BEGIN
     -- (a suspended user is refused by auth._issue_session, only now that
     -- the password was right, so a ban reveals nothing to a guesser)
-    IF v_user.email_verified_at IS NULL AND auth._setting_bool('auth.require_verified_email') THEN
+    IF signed_in.email_verified_at IS NULL AND auth._setting_bool('auth.require_verified_email') THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'email is not verified',
-            HINT = 'Verify the email with the link sent to it, or sign in with a magic link.';
+            HINT = 'Verify the email with the link sent to it, giving the password, or sign in with a magic link.';
     END IF;
-    IF auth._password_needs_rehash(v_user.password_hash) THEN
+    IF auth._password_needs_rehash(signed_in.password_hash) THEN
         UPDATE auth.users u SET password_hash = auth.hash_password(password),
-                                updated_at = v_now
-         WHERE u.id = v_user.id AND u.password_hash = v_user.password_hash;
+                                updated_at = auth.now()
+         WHERE u.id = signed_in.id AND u.password_hash = signed_in.password_hash;
     END IF;
-    v_grant := auth._issue_session(v_user.id, NULL, ip, user_agent);
-    PERFORM auth._audit('sign_in', v_grant.user_id, v_grant.session_id, ip,
-                        CASE login_kind WHEN 'email' THEN '{}'::jsonb
-                             ELSE jsonb_build_object('method', login_kind) END);
+    v_grant := auth._issue_session(signed_in.id, NULL, ip, user_agent);
+    PERFORM auth._audit('sign_in', v_grant.user_id, v_grant.session_id, ip, detail);
     RETURN v_grant;
 END
 $$;
-COMMENT ON FUNCTION auth._sign_in_with_password(text, text, bytea, text, inet, text) IS
-    'internal: a password sign-in by a normalised email or username, with the durable failure limit and equal cost for unknown logins';
-REVOKE ALL ON FUNCTION auth._sign_in_with_password(text, text, bytea, text, inet, text) FROM PUBLIC;
+COMMENT ON FUNCTION auth._open_password_session(auth.users, text, inet, text, jsonb) IS
+    'internal: the session a password sign-in opens for the user whose password was right';
+REVOKE ALL ON FUNCTION auth._open_password_session(auth.users, text, inet, text, jsonb) FROM PUBLIC;
+
 
 -- usernames: an optional unique name (3 to 32 of a-z, 0-9, _ and ., case
 -- folded to lower case) to sign in with instead of the email, through the
--- same password sign-in as auth.sign_in() (auth._sign_in_with_password).
+-- same password sign-in as auth.sign_in() (auth._check_password_login and
+-- auth._open_password_session).
 
 ALTER TABLE auth.users
     ADD COLUMN username text,
@@ -2246,9 +2616,11 @@ BEGIN
     -- unknown name is counted under itself, at the same cost.
     SELECT sha256(convert_to(auth._email_key(u.email), 'UTF8')) INTO v_key
       FROM auth.users u WHERE u.username = v_name;
-    RETURN auth._sign_in_with_password('username', v_name,
-                                       coalesce(v_key, sha256(convert_to('username:' || v_name, 'UTF8'))),
-                                       password, ip, user_agent);
+    RETURN auth._open_password_session(
+        auth._check_password_login('username', v_name,
+                                   coalesce(v_key, sha256(convert_to('username:' || v_name, 'UTF8'))),
+                                   password, ip),
+        password, ip, user_agent, '{"method": "username"}');
 END
 $$;
 COMMENT ON FUNCTION auth.sign_in_with_username(text, text, inet, text) IS

@@ -12,11 +12,34 @@ CREATE TABLE auth.users (
     ban_reason        text,
     metadata          jsonb NOT NULL DEFAULT '{}',
     created_at        timestamptz NOT NULL DEFAULT auth.now(),
-    updated_at        timestamptz NOT NULL DEFAULT auth.now()
+    updated_at        timestamptz NOT NULL DEFAULT auth.now(),
+    -- bumped each time the user's credentials are ended (src/lifecycle.c)
+    credentials_epoch bigint NOT NULL DEFAULT 0
 );
 ALTER TABLE auth.users ENABLE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('auth.users', '');
 COMMENT ON TABLE auth.users IS 'accounts; password_hash holds argon2id (or an imported bcrypt/scrypt hash until the next sign-in)';
+
+-- A session or key being created and the end of its user's credentials
+-- (src/lifecycle.c): the creator notes the user's credentials epoch and
+-- ban as it read them, without a lock, and re-reads them just before it
+-- commits, under a lock that an ending transaction holds until it
+-- commits; if either changed, the creation fails with 40001.  So neither
+-- misses the other, and no creator can hold an end off.
+CREATE FUNCTION auth._creating_credential(user_id uuid, epoch bigint, banned_until timestamptz)
+RETURNS void
+    AS 'MODULE_PATHNAME', 'auth_creating_credential'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION auth._creating_credential(uuid, bigint, timestamptz) IS
+    'internal: notes a session or key being created for the user, re-checked against the user''s credentials epoch and ban before commit';
+REVOKE ALL ON FUNCTION auth._creating_credential(uuid, bigint, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION auth._lock_user_credentials(user_id uuid) RETURNS void
+    AS 'MODULE_PATHNAME', 'auth_lock_user_credentials'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION auth._lock_user_credentials(uuid) IS
+    'internal: held until commit by a transaction that ends the user''s credentials; a creation re-checks under it';
+REVOKE ALL ON FUNCTION auth._lock_user_credentials(uuid) FROM PUBLIC;
 
 -- Emails are compared after NFC and ASCII-only case folding, whatever the
 -- database's collation: lower() follows the locale, and would map U+0130
@@ -224,7 +247,8 @@ BEGIN
     IF NOT (v_try->>'allowed')::boolean THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429',
             MESSAGE = 'too many wrong current passwords',
-            DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at');
+            DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at'),
+            HINT = auth._retry_hint((v_try->>'retry_at')::timestamptz, auth._clock());
     END IF;
     -- FOR NO KEY UPDATE (what the UPDATE below takes): a session or key
     -- being created holds FOR KEY SHARE on the row and must not hold this off

@@ -31,6 +31,8 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- a session or key being created re-checks the ban before it commits
+    PERFORM auth._lock_user_credentials(NEW.id);
     UPDATE auth.sessions s SET user_banned_until = NEW.banned_until
      WHERE s.user_id = NEW.id;
     RETURN NULL;
@@ -67,17 +69,20 @@ DECLARE
     v_max interval := auth._setting_interval('auth.session_max_lifetime');
     v_grant auth.session_grant;
     v_banned timestamptz;
+    v_epoch bigint;
 BEGIN
     IF v_ttl <= interval '0' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'session ttl must be positive';
     END IF;
-    -- FOR SHARE waits for a ban being written to this user, so neither the
-    -- check nor the copy of banned_until below can miss it
-    SELECT u.banned_until INTO v_banned FROM auth.users u
-     WHERE u.id = _issue_session.user_id FOR SHARE;
+    -- No lock: a ban or an end of the user's credentials committed before
+    -- this transaction commits fails it (src/lifecycle.c), and none waits
+    -- for this transaction.
+    SELECT u.banned_until, u.credentials_epoch INTO v_banned, v_epoch FROM auth.users u
+     WHERE u.id = _issue_session.user_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
     END IF;
+    PERFORM auth._creating_credential(_issue_session.user_id, v_epoch, v_banned);
     IF v_banned > v_now THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended',
             DETAIL = CASE WHEN v_banned < 'infinity'

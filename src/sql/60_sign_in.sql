@@ -110,20 +110,22 @@ COMMENT ON FUNCTION auth._count_attempt(text, bytea, interval, integer) IS
     'internal: durably counts an attempt against a limit, by default the failed sign-in limit';
 REVOKE ALL ON FUNCTION auth._count_attempt(text, bytea, interval, integer) FROM PUBLIC;
 
--- A sign-in by password, shared by sign_in (login_kind 'email') and
--- sign_in_with_username ('username'): counts the attempt against
--- attempt_key durably, first; finds the user by the normalised login; and
--- checks the password at the same cost whether or not the user exists.
-CREATE FUNCTION auth._sign_in_with_password(login_kind text, login text, attempt_key bytea,
-                                            password text, ip inet, user_agent text)
-RETURNS auth.session_grant
+-- Checks an account's password as sign-in does, the account found by its
+-- normalised email or username (login_kind 'email' or 'username'): the
+-- attempt is counted durably against attempt_key first, so that concurrent
+-- guesses are limited exactly; unknown logins and users without a password
+-- cost the same argon2 work; a failure is audited and raises 28P01, a
+-- lockout PT429.  On success the count is cleared and the user is
+-- returned.  (No lock: the session it leads to is re-checked against a
+-- password change or ban before commit, src/lifecycle.c.)
+CREATE FUNCTION auth._check_password_login(login_kind text, login text, attempt_key bytea,
+                                           password text, ip inet)
+RETURNS auth.users
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-    v_grant auth.session_grant;
-    v_now timestamptz := auth.now();
     v_try jsonb;
     v_user auth.users;
     v_ok boolean;
@@ -131,25 +133,21 @@ BEGIN
     IF password IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'password is required';
     END IF;
-    -- Count this attempt first, durably, so that concurrent guesses are
-    -- limited exactly; a success below removes the count again.
     v_try := auth._count_attempt('sign_in', attempt_key);
     IF NOT (v_try->>'allowed')::boolean THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429',
             MESSAGE = format('too many failed sign-ins for this %s', login_kind),
-            DETAIL = format('Sign-in for this %s is locked until %s.', login_kind, v_try->>'retry_at'),
-            HINT = 'Wait until then, or reset the password.';
+            DETAIL = format('Sign-in for this %s is locked until %s; wait until then, or reset the password.',
+                            login_kind, v_try->>'retry_at'),
+            HINT = auth._retry_hint((v_try->>'retry_at')::timestamptz, auth._clock());
     END IF;
 
-    -- FOR SHARE: a password change or ban waits for this sign-in, and this
-    -- sign-in for them, so neither can be undone by the other.
     IF login_kind = 'email' THEN
-        SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = login FOR SHARE;
+        SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = login;
     ELSE
-        SELECT * INTO v_user FROM auth.users u WHERE u.username = login FOR SHARE;
+        SELECT * INTO v_user FROM auth.users u WHERE u.username = login;
     END IF;
-    -- Unknown logins and users without a password cost the same argon2 work,
-    -- and a stored hash of an unknown format is just a wrong password.
+    -- a stored hash of an unknown format is just a wrong password
     BEGIN
         v_ok := auth.verify_password(CASE WHEN length(password) > auth._limit('password') THEN ''
                                           ELSE password END,
@@ -175,29 +173,59 @@ BEGIN
         END;
         RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = format('invalid %s or password', login_kind);
     END IF;
-
     DELETE FROM auth.attempts a WHERE a.scope = 'sign_in' AND a.key = attempt_key;
+    RETURN v_user;
+END
+$$;
+COMMENT ON FUNCTION auth._check_password_login(text, text, bytea, text, inet) IS
+    'internal: checks the password of the account with a normalized email or username, with the sign-in limits, and returns the user; 28P01 when wrong, PT429 when locked';
+REVOKE ALL ON FUNCTION auth._check_password_login(text, text, bytea, text, inet) FROM PUBLIC;
+
+-- The same by email, failures counted per email.
+CREATE FUNCTION auth._check_sign_in_password(email text, password text, ip inet)
+RETURNS auth.users
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN auth._check_password_login('email', email, sha256(convert_to(email, 'UTF8')), password, ip);
+END
+$$;
+COMMENT ON FUNCTION auth._check_sign_in_password(text, text, inet) IS
+    'internal: checks a normalized email''s password with the sign-in limits and returns the user; 28P01 when wrong, PT429 when locked';
+REVOKE ALL ON FUNCTION auth._check_sign_in_password(text, text, inet) FROM PUBLIC;
+
+-- The session a password sign-in opens once the password was right
+-- (sign_in, sign_in_with_username), audited as sign_in with detail.
+CREATE FUNCTION auth._open_password_session(signed_in auth.users, password text, ip inet,
+                                            user_agent text, detail jsonb)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_grant auth.session_grant;
+BEGIN
     -- (a suspended user is refused by auth._issue_session, only now that
     -- the password was right, so a ban reveals nothing to a guesser)
-    IF v_user.email_verified_at IS NULL AND auth._setting_bool('auth.require_verified_email') THEN
+    IF signed_in.email_verified_at IS NULL AND auth._setting_bool('auth.require_verified_email') THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'email is not verified',
-            HINT = 'Verify the email with the link sent to it, or sign in with a magic link.';
+            HINT = 'Verify the email with the link sent to it, giving the password, or sign in with a magic link.';
     END IF;
-    IF auth._password_needs_rehash(v_user.password_hash) THEN
+    IF auth._password_needs_rehash(signed_in.password_hash) THEN
         UPDATE auth.users u SET password_hash = auth.hash_password(password),
-                                updated_at = v_now
-         WHERE u.id = v_user.id AND u.password_hash = v_user.password_hash;
+                                updated_at = auth.now()
+         WHERE u.id = signed_in.id AND u.password_hash = signed_in.password_hash;
     END IF;
-    v_grant := auth._issue_session(v_user.id, NULL, ip, user_agent);
-    PERFORM auth._audit('sign_in', v_grant.user_id, v_grant.session_id, ip,
-                        CASE login_kind WHEN 'email' THEN '{}'::jsonb
-                             ELSE jsonb_build_object('method', login_kind) END);
+    v_grant := auth._issue_session(signed_in.id, NULL, ip, user_agent);
+    PERFORM auth._audit('sign_in', v_grant.user_id, v_grant.session_id, ip, detail);
     RETURN v_grant;
 END
 $$;
-COMMENT ON FUNCTION auth._sign_in_with_password(text, text, bytea, text, inet, text) IS
-    'internal: a password sign-in by a normalised email or username, with the durable failure limit and equal cost for unknown logins';
-REVOKE ALL ON FUNCTION auth._sign_in_with_password(text, text, bytea, text, inet, text) FROM PUBLIC;
+COMMENT ON FUNCTION auth._open_password_session(auth.users, text, inet, text, jsonb) IS
+    'internal: the session a password sign-in opens for the user whose password was right';
+REVOKE ALL ON FUNCTION auth._open_password_session(auth.users, text, inet, text, jsonb) FROM PUBLIC;
 
 CREATE FUNCTION auth.sign_in(email text, password text, ip inet DEFAULT NULL,
                              user_agent text DEFAULT NULL)
@@ -205,13 +233,41 @@ RETURNS auth.session_grant
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_email text := auth._normalize_email(email);
 BEGIN
-    -- failures are counted per normalised email
-    RETURN auth._sign_in_with_password('email', v_email, sha256(convert_to(v_email, 'UTF8')),
-                                       password, ip, user_agent);
+    RETURN auth._open_password_session(
+        auth._check_sign_in_password(auth._normalize_email(email), password, ip),
+        password, ip, user_agent, '{}');
 END
 $$;
 COMMENT ON FUNCTION auth.sign_in(text, text, inet, text) IS
     'checks an email and password and opens a session; 28P01 when wrong, 28000 when suspended, PT429 after too many failures';
+
+-- Sign-up that opens the session in the same call: one argon2 hash (the
+-- new password's) instead of sign_up's and then sign_in's verification of
+-- what was just hashed.
+CREATE FUNCTION auth.sign_up_and_sign_in(email text, password text, name text DEFAULT NULL,
+                                         metadata jsonb DEFAULT '{}', ip inet DEFAULT NULL,
+                                         user_agent text DEFAULT NULL)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_grant auth.session_grant;
+BEGIN
+    -- sign_in would refuse the new, unverified account: refuse before
+    -- creating it
+    IF auth._setting_bool('auth.require_verified_email') THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'email is not verified',
+            HINT = 'auth.require_verified_email is on: sign up with auth.sign_up(), then verify the email.';
+    END IF;
+    v_grant := auth._issue_session(auth.sign_up(email, password, sign_up_and_sign_in.name,
+                                                sign_up_and_sign_in.metadata),
+                                   NULL, ip, user_agent);
+    PERFORM auth._audit('sign_in', v_grant.user_id, v_grant.session_id, ip,
+                        jsonb_build_object('method', 'sign_up'));
+    RETURN v_grant;
+END
+$$;
+COMMENT ON FUNCTION auth.sign_up_and_sign_in(text, text, text, jsonb, inet, text) IS
+    'creates a user with a password and opens a session (one argon2 hash); sign_up''s refusals, and 28000 under auth.require_verified_email';

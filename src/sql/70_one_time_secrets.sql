@@ -173,8 +173,9 @@ BEGIN
          ORDER BY s.created_at DESC OFFSET v_limit - 1 LIMIT 1;
         RAISE EXCEPTION USING ERRCODE = 'PT429',
             MESSAGE = 'too many requests for this email',
-            DETAIL = format('At most %s per %s.', v_limit, v_window),
-            HINT = format('Try again after %s.', coalesce(v_retry, v_now + v_window));
+            DETAIL = format('At most %s per %s; try again after %s.', v_limit, v_window,
+                            coalesce(v_retry, v_now + v_window)),
+            HINT = auth._retry_hint(coalesce(v_retry, v_now + v_window), v_now);
     END IF;
     PERFORM auth._supersede_secrets(email, purpose, v_now);
     IF prefix IS NULL THEN

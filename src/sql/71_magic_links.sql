@@ -7,10 +7,11 @@ CREATE TYPE auth.passwordless_grant AS (
     user_id     uuid,
     expires_at  timestamptz,
     redirect_to text,
-    is_new_user boolean
+    is_new_user boolean,
+    password_removed boolean
 );
 COMMENT ON TYPE auth.passwordless_grant IS
-    'a session opened by a magic link or code: the session token (shown once), the session, where to go, and whether the user was just created';
+    'a session opened by a magic link or code: the session token (shown once), the session, where to go, whether the user was just created, and whether the password of an account never verified was removed';
 
 -- Opens a session for the email of a redeemed secret (28000 when none was
 -- redeemed): finds the user, or gives the address to the anonymous user
@@ -33,7 +34,11 @@ BEGIN
             HINT = 'Request a new link or code.';
     END IF;
     v_result.is_new_user := false;
-    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
+    v_result.password_removed := false;
+    -- Locked, and re-checked on the latest version: an account moving away
+    -- from this address meanwhile is not the one the link proves.
+    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email
+       FOR NO KEY UPDATE;
     -- An anonymous user redeeming it for an address nobody has keeps their
     -- id (and so their rows): the address becomes theirs, verified.
     IF v_user.id IS NULL AND auth._anonymous_caller() IS NOT NULL THEN
@@ -57,7 +62,8 @@ BEGIN
         ON CONFLICT ((auth._email_key(email))) DO NOTHING
         RETURNING * INTO v_user;
         IF v_user.id IS NULL THEN   -- created meanwhile by someone else
-            SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
+            SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email
+               FOR NO KEY UPDATE;
         ELSE
             v_result.is_new_user := true;
             PERFORM auth._audit('sign_up', v_user.id, NULL, ip, jsonb_build_object('method', method));
@@ -68,7 +74,10 @@ BEGIN
         -- before may not have been its owner, so everything set up on the
         -- account goes (password, sessions, API keys, pending secrets,
         -- invitations, memberships; the owner can set a password again).
+        -- The grant says when a password went, so the application can tell
+        -- the user it no longer works.
         PERFORM auth._end_credentials(v_user.id, 'unverified_account_claimed');
+        v_result.password_removed := v_user.password_hash IS NOT NULL;
     END IF;
     v_session := auth._issue_session(v_user.id, NULL, ip, user_agent);
     PERFORM auth._audit('sign_in', v_user.id, v_session.session_id, ip,

@@ -35,6 +35,45 @@ COMMENT ON FUNCTION auth.create_email_verification(uuid) IS
     'admin: a verification token (evt_...) for any user''s email';
 REVOKE ALL ON FUNCTION auth.create_email_verification(uuid) FROM PUBLIC;
 
+-- A redeemed verification token proves the mailbox.  On an account never
+-- verified before, whoever signed the address up may not have been its
+-- owner (a squatter can have the link mailed to the owner, who clicks it):
+-- unless the proof is bound to the account's holder (the caller holds a
+-- session of the account, or gave its password), it is a claim and ends
+-- everything set up on the account, as a passwordless sign-in does.
+CREATE FUNCTION auth._redeem_email_verification(secret auth.one_time_secrets, bound boolean)
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_never boolean;
+BEGIN
+    -- the token proves the address it was sent to, and only while it is the user's
+    SELECT u.email_verified_at IS NULL INTO v_never FROM auth.users u
+     WHERE u.id = secret.user_id AND auth._email_key(u.email) = secret.email
+       FOR NO KEY UPDATE;   -- never waits for a session or key being created
+    IF secret.id IS NULL OR v_never IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired verification link',
+            HINT = 'Request a new link.';
+    END IF;
+    IF v_never AND NOT bound THEN
+        PERFORM auth._end_credentials(secret.user_id, 'unverified_account_claimed');
+    ELSE
+        UPDATE auth.users u SET email_verified_at = coalesce(u.email_verified_at, auth.now()),
+                                updated_at = auth.now()
+         WHERE u.id = secret.user_id;
+    END IF;
+    PERFORM auth._audit('email_verified', secret.user_id, auth.session_id(), NULL,
+                        jsonb_build_object('email', secret.email,
+                                           'account_claimed', v_never AND NOT bound));
+    RETURN secret.user_id;
+END
+$$;
+COMMENT ON FUNCTION auth._redeem_email_verification(auth.one_time_secrets, boolean) IS
+    'internal: marks a redeemed verification token''s address verified; on an account never verified, a proof not bound to its holder claims it';
+REVOKE ALL ON FUNCTION auth._redeem_email_verification(auth.one_time_secrets, boolean) FROM PUBLIC;
+
 CREATE FUNCTION auth.verify_email(token text) RETURNS uuid
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -42,21 +81,34 @@ AS $$
 DECLARE
     v_secret auth.one_time_secrets := auth._consume_token(token, 'evt', 'email_verification');
 BEGIN
-    -- the token proves the address it was sent to, and only while it is the user's
-    UPDATE auth.users u SET email_verified_at = coalesce(u.email_verified_at, auth.now()),
-                            updated_at = auth.now()
-     WHERE u.id = v_secret.user_id AND auth._email_key(u.email) = v_secret.email;
-    IF v_secret.id IS NULL OR NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired verification link',
-            HINT = 'Request a new link.';
-    END IF;
-    PERFORM auth._audit('email_verified', v_secret.user_id, NULL, NULL,
-                        jsonb_build_object('email', v_secret.email));
-    RETURN v_secret.user_id;
+    -- bound when opened from a session of the account itself
+    RETURN auth._redeem_email_verification(
+        v_secret, v_secret.user_id IS NOT DISTINCT FROM auth.uid() AND auth.session_id() IS NOT NULL);
 END
 $$;
 COMMENT ON FUNCTION auth.verify_email(text) IS
-    'redeems a verification token once and marks the email verified; returns the user; 28000 when unknown, expired or used';
+    'redeems a verification token once and marks the email verified; returns the user; on an account never verified, without a session of that account it is a claim that ends everything set up on the account (password, sessions, API keys); 28000 when unknown, expired or used';
+
+CREATE FUNCTION auth.verify_email(token text, password text) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_secret auth.one_time_secrets := auth._consume_token(token, 'evt', 'email_verification');
+    v_user auth.users;
+BEGIN
+    IF v_secret.id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired verification link',
+            HINT = 'Request a new link.';
+    END IF;
+    -- with the sign-in limits; a wrong password rolls the redemption back
+    v_user := auth._check_sign_in_password(v_secret.email, password, NULL);
+    RETURN auth._redeem_email_verification(v_secret, v_user.id IS NOT DISTINCT FROM v_secret.user_id);
+END
+$$;
+COMMENT ON FUNCTION auth.verify_email(text, text) IS
+    'redeems a verification token once with the account''s password (sign-in limits apply) and marks the email verified, keeping the password, sessions and API keys; 28P01 when the password is wrong (the token stays usable), 28000 when the token is unknown, expired or used';
 
 CREATE FUNCTION auth.request_email_change(new_email text) RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER

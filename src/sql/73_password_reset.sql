@@ -38,8 +38,10 @@ BEGIN
     PERFORM auth._check_password_policy(new_password);
     v_secret := auth._consume_token(token, 'pwr', 'password_reset');
     -- and only while the account still has the address the link went to
+    -- (locked, and re-checked on the latest version of the row)
     SELECT u.email_verified_at IS NULL INTO v_claim FROM auth.users u
-     WHERE u.id = v_secret.user_id AND auth._email_key(u.email) = v_secret.email;
+     WHERE u.id = v_secret.user_id AND auth._email_key(u.email) = v_secret.email
+       FOR NO KEY UPDATE;
     IF v_secret.user_id IS NULL OR v_claim IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired password reset link',
             HINT = 'Request a new link.';

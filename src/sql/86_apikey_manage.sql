@@ -27,6 +27,7 @@ DECLARE
     v_scopes text[] := auth._check_scopes(scopes);
     v_expires timestamptz;
     v_banned timestamptz;
+    v_epoch bigint;
     v_key record;
     v_grant auth.api_key_grant;
 BEGIN
@@ -41,18 +42,22 @@ BEGIN
     END IF;
     PERFORM auth._check_api_key_limits(rate_limit_max, rate_limit_window, remaining,
                                        refill_amount, refill_interval);
-    -- FOR SHARE waits for a ban being written, so the copy below is current
-    SELECT u.banned_until INTO v_banned FROM auth.users u WHERE u.id = user_id FOR SHARE;
+    -- No lock: a ban or an end of the user's credentials committed before
+    -- this transaction commits fails it (src/lifecycle.c), and none waits
+    -- for this transaction.
+    SELECT u.banned_until, u.credentials_epoch INTO v_banned, v_epoch
+      FROM auth.users u WHERE u.id = user_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
     END IF;
+    PERFORM auth._creating_credential(user_id, v_epoch, v_banned);
     IF v_banned > v_now THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended';
     END IF;
     -- The session the key is made under must be live now, not only when
     -- the transaction first checked it: a reset, a claim or a sign-out
-    -- committed since (the user row lock above waits for one in progress)
-    -- ended it, and a key made after that would outlive it.  (A key made by
+    -- committed since (one still in progress fails this transaction at
+    -- commit, src/lifecycle.c) ended it, and a key made after that would outlive it.  (A key made by
     -- a key: verification walks the chain.)
     IF auth.session_id() IS NOT NULL AND NOT EXISTS (
             SELECT FROM auth.sessions s

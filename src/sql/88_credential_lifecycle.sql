@@ -34,9 +34,10 @@ REVOKE ALL ON FUNCTION auth._credentials_missed(uuid, uuid, boolean, timestamptz
 --                    (deleted: no member the unproven account chose may
 --                    inherit them, and none may be left without an owner);
 --                    the address counts as verified from now on.
--- The user's row is written first: a session or key being created for the
--- user holds FOR SHARE on it until its creator commits, so this either
--- waits and then sees the new credential, or the creator sees this end.
+-- The user's credentials lock is taken first and the epoch bumped: a
+-- session or key being created for the user re-checks both just before
+-- its creator commits (src/lifecycle.c), so this either sees the new
+-- credential or the creation fails; it never waits for a creator.
 -- Each kind ended is audited, and credentials_ended sums up.
 CREATE FUNCTION auth._end_credentials(user_id uuid, reason text,
                                       except_session uuid DEFAULT NULL,
@@ -64,8 +65,10 @@ BEGIN
                                          'password_changed', 'email_changed', 'revoke_all') THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'unknown reason to end credentials';
     END IF;
+    PERFORM auth._lock_user_credentials(user_id);
     UPDATE auth.users u
        SET updated_at = v_now,
+           credentials_epoch = u.credentials_epoch + 1,
            password_hash = CASE WHEN v_claim THEN NULL ELSE u.password_hash END,
            email_verified_at = CASE WHEN v_claim THEN coalesce(u.email_verified_at, v_now)
                                     ELSE u.email_verified_at END

@@ -146,11 +146,14 @@ BEGIN
     -- hashes a rotation kept, once their grace period is over
     UPDATE auth.api_keys k SET previous_key_hash = NULL, previous_key_expires_at = NULL
      WHERE k.previous_key_expires_at <= v_now;
+    -- to the server log too: a scheduled job (pg_cron) keeps no result
+    RAISE LOG 'auth.cleanup() deleted % sessions, % attempts, % audit rows, % one-time secrets, % API keys',
+        sessions_deleted, attempts_deleted, audit_deleted, secrets_deleted, api_keys_deleted;
     RETURN NEXT;
 END
 $$;
 COMMENT ON FUNCTION auth.cleanup() IS
-    'admin: deletes sessions and API keys expired or revoked longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, dead one-time secrets, and anonymous users idle past auth.anonymous_ttl (audited with their count); returns counts';
+    'admin and maintenance: deletes sessions and API keys expired or revoked longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, dead one-time secrets, and anonymous users idle past auth.anonymous_ttl (audited with their count); returns the counts and logs them';
 REVOKE ALL ON FUNCTION auth.cleanup() FROM PUBLIC;
 
 CREATE FUNCTION auth.check()

@@ -1,6 +1,7 @@
 -- usernames: an optional unique name (3 to 32 of a-z, 0-9, _ and ., case
 -- folded to lower case) to sign in with instead of the email, through the
--- same password sign-in as auth.sign_in() (auth._sign_in_with_password).
+-- same password sign-in as auth.sign_in() (auth._check_password_login and
+-- auth._open_password_session).
 
 ALTER TABLE auth.users
     ADD COLUMN username text,
@@ -74,9 +75,11 @@ BEGIN
     -- unknown name is counted under itself, at the same cost.
     SELECT sha256(convert_to(auth._email_key(u.email), 'UTF8')) INTO v_key
       FROM auth.users u WHERE u.username = v_name;
-    RETURN auth._sign_in_with_password('username', v_name,
-                                       coalesce(v_key, sha256(convert_to('username:' || v_name, 'UTF8'))),
-                                       password, ip, user_agent);
+    RETURN auth._open_password_session(
+        auth._check_password_login('username', v_name,
+                                   coalesce(v_key, sha256(convert_to('username:' || v_name, 'UTF8'))),
+                                   password, ip),
+        password, ip, user_agent, '{"method": "username"}');
 END
 $$;
 COMMENT ON FUNCTION auth.sign_in_with_username(text, text, inet, text) IS

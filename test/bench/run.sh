@@ -22,7 +22,14 @@
 #   (h) pgbench TPS of a failing auth.sign_in (argon2, the attempt counted
 #       and the failure audited outside the transaction) vs
 #       auth.verify_password alone at the same hash cost    goal <= 1.1x
-#   (i) RLS `USING (auth.has_global_permission('docs:read'))` over the 1M
+#   (i) from node-postgres (pool of 8, 8 requests at a time; test/bench/node,
+#       npm ci from its committed lockfile): a request that authenticates
+#       and reads 20 notes in one round trip (auth.with_identity; an
+#       application's PL/pgSQL function, unnamed and prepared) vs four
+#       (BEGIN, authenticate, query, COMMIT), and vs better-auth's getSession
+#       plus the same query                               goal >= 8x
+#       (skipped with a warning when node is missing; BENCH_NODE=0 skips it)
+#   (j) RLS `USING (auth.has_global_permission('docs:read'))` over the 1M
 #       documents of (b), for a user whose global role grants it, vs a
 #       comparison with a constant that passes every row, `id > 0`, with
 #       RLS off (serial)                                       goal <= 1.15x;
@@ -37,7 +44,8 @@
 # and none is ever written into SQL text.
 #
 # Knobs: BENCH_DB, BENCH_RUNS (5), BENCH_PGBENCH_T (seconds per pgbench run,
-# 10), BENCH_PGBENCH_ROUNDS (5, median taken), BENCH_CLIENTS (2).  About
+# 10), BENCH_PGBENCH_ROUNDS (5, median taken), BENCH_CLIENTS (2), BENCH_NODE_T
+# (seconds per run of each form of (i), 5), BENCH_NODE_ROUNDS (3).  About
 # 4 minutes on 2 cores, most of it pgbench.
 set -euo pipefail
 
@@ -292,9 +300,9 @@ timed() { # out-file: reads the script on stdin
 	global_literal warm "$SERIAL"; rls_global warm "$SERIAL"; global_none warm "$SERIAL"
 	for ((r = 1; r <= RUNS; r++)); do
 		if ((r % 2)); then
-			global_literal i_literal "$SERIAL"; rls_global i_global "$SERIAL"; global_none i_none "$SERIAL"
+			global_literal j_literal "$SERIAL"; rls_global j_global "$SERIAL"; global_none j_none "$SERIAL"
 		else
-			global_none i_none "$SERIAL"; rls_global i_global "$SERIAL"; global_literal i_literal "$SERIAL"
+			global_none j_none "$SERIAL"; rls_global j_global "$SERIAL"; global_literal j_literal "$SERIAL"
 		fi
 	done
 } >"$WORK/b.sql"
@@ -323,7 +331,7 @@ cached=$(psql_db -At 2>/dev/null <<-'SQL' || echo "no (pg_prewarm unavailable)"
 	            ELSE 'no (bigger than shared_buffers ' || current_setting('shared_buffers') || ')' END;
 SQL
 )
-say "(b)(c)(i) RLS over 1M rows, $RUNS runs each (serial, then parallel; then has_global_permission); docs in shared_buffers: $cached"
+say "(b)(c)(j) RLS over 1M rows, $RUNS runs each (serial, then parallel; then has_global_permission); docs in shared_buffers: $cached"
 timed "$WORK/b.out" <"$WORK/b.sql"
 tcached=$(psql_db -At -c "SELECT CASE WHEN pg_relation_size('tenant_rows') < 0.8 * pg_size_bytes(current_setting('shared_buffers')) THEN 'yes (' || pg_prewarm('tenant_rows') || ' pages)' ELSE 'no' END" 2>/dev/null || echo no)
 say "(f) RLS over 1M rows in 1,000 organizations, $RUNS runs (basejump-style 2); tenant_rows in shared_buffers: $tcached"
@@ -345,7 +353,7 @@ workers_of() { awk -v k="$1" '$1 == k && $2 == "workers" { print $3 }' "$WORK/ti
 
 echo
 echo "execution times in ms (server side), in run order:"
-for l in a_hand a_auth a_hand_ban b_literal b_auth c_supabase p_literal p_auth i_literal i_global i_none f_literal f_auth f_basejump; do
+for l in a_hand a_auth a_hand_ban b_literal b_auth c_supabase p_literal p_auth j_literal j_global j_none f_literal f_auth f_basejump; do
 	printf '  %-11s median %7.1f   min %7.1f   runs: %s\n' "$l" "$(median "$l")" \
 		"$(runs_of "$l" | tr ' ' '\n' | sort -g | head -1)" "$(runs_of "$l")"
 done
@@ -398,6 +406,33 @@ for l in "${pgb_labels[@]}"; do
 	printf '  %-12s %s\n' "$l" "$(tps_runs "$l")"
 done
 
+# ------------------------------------------------------------- node
+# (i): its own login role (RLS applies to it), its own tables in $DB.
+NODE_T=${BENCH_NODE_T:-5}
+NODE_ROUNDS=${BENCH_NODE_ROUNDS:-3}
+: >"$WORK/node.out"
+if [ "${BENCH_NODE:-1}" = 0 ]; then
+	say "(i) skipped (BENCH_NODE=0)"
+elif ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	echo "warning: node or npm not found: (i) skipped" >&2
+else
+	say "(i) node-postgres and better-auth: npm ci in test/bench/node, then $NODE_ROUNDS rounds of $NODE_T s per form"
+	(cd "$HERE/node" && npm ci --no-audit --no-fund --loglevel=error) >&2
+	if [ -z "$(psql_admin -Atc "SELECT 1 FROM pg_roles WHERE rolname = 'bench_node'")" ]; then
+		psql_admin -c "CREATE ROLE bench_node LOGIN NOSUPERUSER NOBYPASSRLS" >/dev/null
+		created_roles="$created_roles bench_node"
+	fi
+	if ! (cd "$HERE/node" && PGDATABASE=$DB BENCH_SUPERUSER=${PGUSER:-postgres} BENCH_NODE_ROLE=bench_node \
+		BENCH_NODE_T=$NODE_T BENCH_NODE_ROUNDS=$NODE_ROUNDS node bench.mjs) >"$WORK/node.out" 2>&1; then
+		echo "error: test/bench/node/bench.mjs failed:" >&2
+		cat "$WORK/node.out" >&2
+		exit 1
+	fi
+	echo
+	grep -v '^RESULT ' "$WORK/node.out"
+fi
+node_rps() { awk -v k="$1" '$1 == "RESULT" && $2 == k { print $3 }' "$WORK/node.out"; }
+
 # ------------------------------------------------------------- summary
 a_hand=$(median a_hand); a_auth=$(median a_auth); a_hand_ban=$(median a_hand_ban)
 b_lit=$(median b_literal); b_auth=$(median b_auth); c_sb=$(median c_supabase)
@@ -409,12 +444,12 @@ f_lit=$(median f_literal); f_auth=$(median f_auth); f_bj=$(median f_basejump)
 g_key=$(tps_median g_api_key); g_rated8=$(tps_median g_rated8)
 g_key8=$(tps_median g_api_key8); g_select1_8=$(tps_median g_select1_8)
 h_fail=$(tps_median h_sign_in_failing); h_verify=$(tps_median h_verify_password)
-i_lit=$(median i_literal); i_global=$(median i_global); i_none=$(median i_none)
+j_lit=$(median j_literal); j_global=$(median j_global); j_none=$(median j_none)
 
 row() { # name auth baseline ratio-expression goal-op goal-value unit [ratio-suffix]
 	awk -v name="$1" -v a="$2" -v b="$3" -v r="$4" -v op="$5" -v g="$6" -v unit="$7" -v sfx="${8:-}" 'BEGIN {
 		if (unit == "ms") { fa = sprintf("%.1f ms", a); fb = sprintf("%.1f ms", b) }
-		else { fa = sprintf("%.0f tps", a); fb = sprintf("%.0f tps", b) }
+		else { fa = sprintf("%.0f %s", a, unit); fb = sprintf("%.0f %s", b, unit) }
 		verdict = "info"; goal = ""
 		if (op == "le") { goal = sprintf("<= %sx", g); verdict = (r <= g) ? "ok" : "MISSED" }
 		if (op == "ge") { goal = sprintf(">= %sx", g); verdict = (r >= g) ? "ok" : "MISSED" }
@@ -435,8 +470,8 @@ row "pgbench verify_session / token lookup" "$d_verify" "$d_token" "$(ratio "$d_
 row "pgbench verify_session / SELECT 1" "$d_verify" "$d_select1" "$(ratio "$d_verify" "$d_select1")" info "" tps
 row "pgbench verify_session / hand SQL" "$d_verify" "$d_hand" "$(ratio "$d_verify" "$d_hand")" info "" tps
 row "pgbench magic link / password sign-in" "$e_magic" "$e_sign_in" "$(ratio "$e_magic" "$e_sign_in")" info "" tps
-row "RLS has_global_permission vs id > 0 (1M)" "$i_global" "$i_lit" "$(ratio "$i_global" "$i_lit")" le 1.15 ms
-row "  vs no filter at all" "$i_global" "$i_none" "$(ratio "$i_global" "$i_none")" info "" ms
+row "RLS has_global_permission vs id > 0 (1M)" "$j_global" "$j_lit" "$(ratio "$j_global" "$j_lit")" le 1.15 ms
+row "  vs no filter at all" "$j_global" "$j_none" "$(ratio "$j_global" "$j_none")" info "" ms
 row "RLS is_member vs literal ANY (1M, 1k orgs)" "$f_auth" "$f_lit" "$(ratio "$f_auth" "$f_lit")" le 1.5 ms
 row "RLS basejump-style vs auth.is_member" "$f_auth" "$f_bj" "$(ratio "$f_bj" "$f_auth")" info "" ms " faster"
 row "pgbench verify_session / verify_api_key" "$g_key" "$d_verify" "$(ratio "$d_verify" "$g_key")" le 1.1 tps
@@ -444,6 +479,15 @@ row "pgbench verify_api_key / SELECT 1" "$g_key" "$d_select1" "$(ratio "$g_key" 
 row "pgbench rate-limited key, 8 clients / SELECT 1" "$g_rated8" "$g_select1_8" "$(ratio "$g_rated8" "$g_select1_8")" info "" tps
 row "  / key without limits, 8 clients" "$g_rated8" "$g_key8" "$(ratio "$g_rated8" "$g_key8")" info "" tps
 row "pgbench verify_password / failing sign_in" "$h_fail" "$h_verify" "$(ratio "$h_verify" "$h_fail")" le 1.1 tps
+if [ -n "$(node_rps one)" ]; then
+	i_four=$(node_rps four); i_one=$(node_rps one); i_fn=$(node_rps one_fn)
+	i_named=$(node_rps one_fn_named); i_ba=$(node_rps ba)
+	row "node: with_identity / 4 round trips" "$i_one" "$i_four" "$(ratio "$i_one" "$i_four")" info "" rps
+	row "node: with_identity / better-auth" "$i_one" "$i_ba" "$(ratio "$i_one" "$i_ba")" ge 8 rps
+	row "node: PL/pgSQL function / better-auth" "$i_fn" "$i_ba" "$(ratio "$i_fn" "$i_ba")" ge 8 rps
+	row "  same, named prepared / better-auth" "$i_named" "$i_ba" "$(ratio "$i_named" "$i_ba")" info "" rps
+	row "node: 4 round trips / better-auth" "$i_four" "$i_ba" "$(ratio "$i_four" "$i_ba")" info "" rps
+fi
 echo "(h) autonomous writes by: $(psql_db -Atc "SELECT auth._autonomous_path()")"
 echo
 echo "bench finished in $(($(date +%s) - started)) s ($(nproc 2>/dev/null || echo ?) cores)"

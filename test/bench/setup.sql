@@ -78,7 +78,7 @@ CREATE POLICY docs_supabase ON docs TO bench_supabase USING (owner_id = bench.su
 GRANT USAGE ON SCHEMA bench TO bench_app, bench_supabase;
 GRANT SELECT ON docs TO bench_app, bench_supabase;
 
--- (i) the same documents through a global permission: the user of token 1
+-- (j) the same documents through a global permission: the user of token 1
 -- holds a global role granting docs:read, so the policy passes every row.
 SELECT auth.create_global_role('bench_reader', '{docs:read}');
 SELECT auth.set_user_role(user_id, 'bench_reader') FROM bench_tokens WHERE id = 1;

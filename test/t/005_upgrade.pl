@@ -339,7 +339,8 @@ like(query_error($node, "SELECT auth.consume_magic_link('$mlk')", db => 'up'),
 	qr/28000/, 'the magic link works once');
 is(q_up("SELECT user_id FROM auth.sign_in_with_code('bob\@example.com', '$code')"),
 	$uid{bob}, 'the email code signs bob in');
-is(q_up("SELECT auth.verify_email('$evt')"), $uid{carol}, "the verification token verifies carol's email");
+is(q_up("SELECT auth.verify_email('$evt', '$pw{carol}')"), $uid{carol},
+	"the verification token, with carol's password, verifies carol's email");
 is(as($tok{carol}, "SELECT auth.accept_invitation('$inv');"), $org,
 	'carol accepts the invitation');
 like(helpers($tok{carol}), qr/^-\|acme\|core\|t\|f\|f\|f\|t\|/,
