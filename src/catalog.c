@@ -12,6 +12,9 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "common/hashfn.h"
+#include "storage/lock.h"
+#include "miscadmin.h"
 #include "access/relation.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
@@ -40,6 +43,7 @@ static const char *const rel_names[AUTH_REL_COUNT] = {
 	[AUTH_REL_API_KEYS_PREVIOUS_KEY_HASH_KEY] =
 		"api_keys_previous_key_hash_key",
 	[AUTH_REL_API_KEYS_PKEY] = "api_keys_pkey",
+	[AUTH_REL_SESSION_EPOCH] = "session_epoch",
 };
 
 static Oid	rel_oids[AUTH_REL_COUNT];
@@ -136,6 +140,59 @@ auth_table_try_open(AuthRel rel)
 	if (r == NULL)
 		rel_oids[rel] = InvalidOid;
 	return r;
+}
+
+/*
+ * Takes a lock of the extension's own for the transaction; false when not
+ * wait and it is held by another.
+ */
+bool
+auth_lock_acquire(AuthLockSpace space, uint64 key, LOCKMODE mode, bool wait)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32),
+						 (uint32) key, (uint16) space);
+	return LockAcquire(&tag, mode, false, !wait) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+/*
+ * SQL function: auth._lock_keyed(key text, wait boolean) returns boolean
+ * A transaction lock on a text key (a per-email request limit, an attempt
+ * counter), out of reach of pg_advisory_lock: otherwise any role that can
+ * compute the key could hold it and lock a user out of signing in.
+ */
+PG_FUNCTION_INFO_V1(auth_lock_keyed);
+Datum
+auth_lock_keyed(PG_FUNCTION_ARGS)
+{
+	text	   *key;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a lock key is required")));
+	key = PG_GETARG_TEXT_PP(0);
+	PG_RETURN_BOOL(auth_lock_acquire(AUTH_LOCK_KEYED,
+									 hash_bytes_extended((const unsigned char *)
+														 VARDATA_ANY(key),
+														 VARSIZE_ANY_EXHDR(key),
+														 0),
+									 ExclusiveLock, PG_GETARG_BOOL(1)));
+}
+
+/*
+ * The relation's OID, or InvalidOid when it does not exist: for relations
+ * a release added, which a database not yet updated from an older release
+ * lacks while the new library serves it.
+ */
+Oid
+auth_rel_oid_if_any(AuthRel rel)
+{
+	register_callback();
+	if (!OidIsValid(rel_oids[rel]))
+		rel_oids[rel] = get_relname_relid(rel_names[rel], auth_namespace());
+	return rel_oids[rel];
 }
 
 /* The owner of schema auth: the superuser who installed the extension. */

@@ -8,6 +8,8 @@
 
 #include "postgres.h"
 
+#include "storage/lockdefs.h"
+
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
@@ -25,11 +27,27 @@ typedef enum AuthRel
 	AUTH_REL_API_KEYS_KEY_HASH_KEY,
 	AUTH_REL_API_KEYS_PREVIOUS_KEY_HASH_KEY,
 	AUTH_REL_API_KEYS_PKEY,
+	AUTH_REL_SESSION_EPOCH,
 	AUTH_REL_COUNT
 } AuthRel;
 
 extern Oid	auth_rel_oid(AuthRel rel);
+extern Oid	auth_rel_oid_if_any(AuthRel rel);
 extern Relation auth_table_try_open(AuthRel rel);
+
+/*
+ * Locks of the extension's own: advisory-class lock tags whose fourth field
+ * no SQL function uses (pg_advisory_lock takes 1 or 2), so no role can take
+ * or hold one of them with SQL.
+ */
+typedef enum AuthLockSpace
+{
+	AUTH_LOCK_USER_CREDENTIALS = 0x4155,	/* lifecycle.c */
+	AUTH_LOCK_KEYED = 0x4156,	/* auth._lock_keyed: attempts, requests */
+} AuthLockSpace;
+
+extern bool auth_lock_acquire(AuthLockSpace space, uint64 key,
+							  LOCKMODE mode, bool wait);
 extern bool auth_extension_present(void);
 extern Oid	auth_schema_owner(void);
 extern Snapshot auth_read_snapshot(void);

@@ -29,6 +29,7 @@
 #include "utils/uuid.h"
 
 #include "catalog.h"
+#include "clock.h"
 
 #define NO_SESSION "00000000-0000-0000-0000-000000000000"
 
@@ -48,7 +49,8 @@ read_bool(SPITupleTable *rows, uint64 nrows, void *arg)
  * SQL function: auth._credentials_missed(user_id uuid, except_session uuid,
  *   api_keys boolean, at timestamptz) returns boolean
  * Whether, as the latest snapshot sees it, the user still has a live
- * session other than except_session, or (api_keys) a live API key.
+ * session other than except_session (one revoke_all_sessions() ended is
+ * not), or (api_keys) a live API key.
  */
 PG_FUNCTION_INFO_V1(auth_credentials_missed);
 Datum
@@ -58,7 +60,8 @@ auth_credentials_missed(PG_FUNCTION_ARGS)
 		.sql = "SELECT EXISTS (SELECT FROM auth.sessions s"
 		"  WHERE s.user_id OPERATOR(pg_catalog.=) $1"
 		"  AND s.id IS DISTINCT FROM $2 AND s.revoked_at IS NULL"
-		"  AND s.expires_at OPERATOR(pg_catalog.>) $4)"
+		"  AND s.expires_at OPERATOR(pg_catalog.>) $4"
+		"  AND s.created_at OPERATOR(pg_catalog.>) auth._sessions_not_before())"
 		" OR ($3 AND EXISTS (SELECT FROM auth.api_keys k"
 		"  WHERE k.user_id OPERATOR(pg_catalog.=) $1"
 		"  AND k.revoked_at IS NULL))",
@@ -84,55 +87,84 @@ auth_credentials_missed(PG_FUNCTION_ARGS)
 }
 
 /*
- * The lock on a user's credentials: an advisory-class lock tag of our own
- * (field4 0x4155, which pg_advisory_lock never uses), keyed by the first
- * 8 bytes of the user's id (random in a v4 uuid).
+ * The lock on a user's credentials (a lock of the extension's own, see
+ * catalog.h), keyed by the first 8 bytes of the user's id (random in a v4
+ * uuid).
  */
 static void
 lock_user_credentials(const pg_uuid_t *user_id, LOCKMODE mode)
 {
-	LOCKTAG		tag;
-	uint32		hi,
-				lo;
+	uint64		key;
 
-	memcpy(&hi, user_id->data, 4);
-	memcpy(&lo, user_id->data + 4, 4);
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, hi, lo, 0x4155);
-	(void) LockAcquire(&tag, mode, false, false);
-}
-
-/*
- * SQL function: auth._lock_user_credentials(user_id uuid) returns void
- * Held by a transaction that ends the user's credentials, until it ends.
- */
-PG_FUNCTION_INFO_V1(auth_lock_user_credentials);
-Datum
-auth_lock_user_credentials(PG_FUNCTION_ARGS)
-{
-	if (!PG_ARGISNULL(0))
-		lock_user_credentials(PG_GETARG_UUID_P(0), ExclusiveLock);
-	PG_RETURN_VOID();
+	memcpy(&key, user_id->data, sizeof(key));
+	(void) auth_lock_acquire(AUTH_LOCK_USER_CREDENTIALS, key, mode, true);
 }
 
 /* A credential created in this transaction, to re-check before commit. */
 typedef struct PendingCreation
 {
 	pg_uuid_t	user_id;
-	int64		epoch;
-	bool		banned_isnull;
-	TimestampTz banned_until;
+	int64		epoch;			/* expected at commit */
+	bool		has_session;	/* made under a session that must be live */
+	pg_uuid_t	session_id;
 	SubTransactionId subid;
 } PendingCreation;
 
 static List *pending_creations = NIL;	/* in TopTransactionContext */
 static bool creation_callbacks_registered = false;
 
+/*
+ * SQL function: auth._lock_user_credentials(user_id uuid, bumps_epoch
+ *   boolean) returns void
+ * Held by a transaction that ends the user's credentials, or revokes one of
+ * the user's sessions, until it ends.  bumps_epoch: the caller is about to
+ * add 1 to the user's credentials_epoch, so a creation of this transaction
+ * expects that one more (only another transaction's end fails it).
+ */
+PG_FUNCTION_INFO_V1(auth_lock_user_credentials);
+Datum
+auth_lock_user_credentials(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *user_id;
+	ListCell   *lc;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_VOID();
+	user_id = PG_GETARG_UUID_P(0);
+	lock_user_credentials(user_id, ExclusiveLock);
+	if (!PG_ARGISNULL(1) && PG_GETARG_BOOL(1))
+		foreach(lc, pending_creations)
+		{
+			PendingCreation *c = (PendingCreation *) lfirst(lc);
+
+			if (memcmp(&c->user_id, user_id, UUID_LEN) == 0)
+				c->epoch++;
+		}
+	PG_RETURN_VOID();
+}
+
+/*
+ * SQL function: auth._share_user_credentials(user_id uuid) returns void
+ * Taken, until the transaction ends, before a self-service write to a row
+ * an end of the user's credentials must also write (a session's active
+ * organization, a key's settings): the end then waits for that writer
+ * instead of both waiting for each other once the writer also creates a
+ * credential (the lock order is always this lock, then rows).
+ */
+PG_FUNCTION_INFO_V1(auth_share_user_credentials);
+Datum
+auth_share_user_credentials(PG_FUNCTION_ARGS)
+{
+	if (!PG_ARGISNULL(0))
+		lock_user_credentials(PG_GETARG_UUID_P(0), ShareLock);
+	PG_RETURN_VOID();
+}
+
 typedef struct UserState
 {
 	bool		found;
 	int64		epoch;
-	bool		banned_isnull;
-	TimestampTz banned_until;
+	bool		session_live;
 } UserState;
 
 static void
@@ -146,9 +178,9 @@ read_user_state(SPITupleTable *rows, uint64 nrows, void *arg)
 		return;
 	state->epoch = DatumGetInt64(SPI_getbinval(rows->vals[0], rows->tupdesc,
 											   1, &isnull));
-	state->banned_until =
-		DatumGetTimestampTz(SPI_getbinval(rows->vals[0], rows->tupdesc, 2,
-										  &state->banned_isnull));
+	state->session_live = DatumGetBool(SPI_getbinval(rows->vals[0],
+													 rows->tupdesc, 2,
+													 &isnull)) && !isnull;
 }
 
 /* Each creation's user, re-read with the latest snapshot under the lock. */
@@ -156,10 +188,13 @@ static void
 recheck_creations(void)
 {
 	static AuthQuery user_state = {
-		.sql = "SELECT u.credentials_epoch, u.banned_until FROM auth.users u"
-		"  WHERE u.id OPERATOR(pg_catalog.=) $1",
-		.nargs = 1,
-		.argtypes = {UUIDOID},
+		.sql = "SELECT u.credentials_epoch,"
+		"  NOT $3 OR EXISTS (SELECT FROM auth.sessions s"
+		"   WHERE s.id OPERATOR(pg_catalog.=) $2 AND s.revoked_at IS NULL"
+		"   AND s.expires_at OPERATOR(pg_catalog.>) $4)"
+		" FROM auth.users u WHERE u.id OPERATOR(pg_catalog.=) $1",
+		.nargs = 4,
+		.argtypes = {UUIDOID, UUIDOID, BOOLOID, TIMESTAMPTZOID},
 		.read_only = true,
 		.latest_snapshot = true,
 	};
@@ -171,19 +206,20 @@ recheck_creations(void)
 	{
 		PendingCreation *c = (PendingCreation *) lfirst(lc);
 		UserState	now = {0};
-		Datum		values[1];
+		Datum		values[4];
 
 		lock_user_credentials(&c->user_id, ShareLock);
 		values[0] = UUIDPGetDatum(&c->user_id);
+		values[1] = UUIDPGetDatum(&c->session_id);
+		values[2] = BoolGetDatum(c->has_session);
+		values[3] = TimestampTzGetDatum(auth_now());
 		(void) auth_query_run_as_owner(&user_state, values, 1,
 									   read_user_state, &now);
-		if (!now.found || now.epoch != c->epoch ||
-			now.banned_isnull != c->banned_isnull ||
-			(!now.banned_isnull && now.banned_until != c->banned_until))
+		if (!now.found || now.epoch != c->epoch || !now.session_live)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg("could not create the credential: the user's credentials ended meanwhile"),
-					 errdetail("A ban, password change or reset, claim or sign-out everywhere of this user committed while this transaction was creating a session or API key."),
+					 errdetail("A ban, password change or reset, claim, sign-out everywhere, or the end of the session it was made under committed while this transaction was creating a session or API key."),
 					 errhint("Retry the transaction.")));
 	}
 }
@@ -194,9 +230,15 @@ creation_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-		case XACT_EVENT_PRE_PREPARE:
 			if (pending_creations != NIL)
 				recheck_creations();
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			/* a prepared transaction would hold the check's lock for ever */
+			if (pending_creations != NIL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot prepare a transaction that created a session or API key")));
 			break;
 		default:
 			pending_creations = NIL;
@@ -233,9 +275,11 @@ creation_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 
 /*
  * SQL function: auth._creating_credential(user_id uuid, epoch bigint,
- *   banned_until timestamptz) returns void
- * Notes a session or key being created for the user, as its creator read
- * the user's row (without a lock), to be re-checked before commit.
+ *   under_session uuid) returns void
+ * Notes a session or key being created for the user, with the user's
+ * credentials epoch as the proof that allows it was checked against (the
+ * password's row, or the user's row), and the session it is made under,
+ * if any, to be re-checked before commit.
  */
 PG_FUNCTION_INFO_V1(auth_creating_credential);
 Datum
@@ -258,11 +302,49 @@ auth_creating_credential(PG_FUNCTION_ARGS)
 	c = palloc0(sizeof(PendingCreation));
 	memcpy(&c->user_id, PG_GETARG_UUID_P(0), sizeof(pg_uuid_t));
 	c->epoch = PG_GETARG_INT64(1);
-	c->banned_isnull = PG_ARGISNULL(2);
-	if (!c->banned_isnull)
-		c->banned_until = PG_GETARG_TIMESTAMPTZ(2);
+	c->has_session = !PG_ARGISNULL(2);
+	if (c->has_session)
+		memcpy(&c->session_id, PG_GETARG_UUID_P(2), sizeof(pg_uuid_t));
 	c->subid = GetCurrentSubTransactionId();
 	pending_creations = lappend(pending_creations, c);
 	MemoryContextSwitchTo(old);
 	PG_RETURN_VOID();
+}
+
+/*
+ * SQL function: auth._ban_missed(user_id uuid, banned_until timestamptz)
+ *   returns boolean
+ * Whether, as the latest snapshot sees it, a live session or key of the
+ * user does not carry the ban just written: one a REPEATABLE READ ban's
+ * snapshot could not see.
+ */
+PG_FUNCTION_INFO_V1(auth_ban_missed);
+Datum
+auth_ban_missed(PG_FUNCTION_ARGS)
+{
+	static AuthQuery missed = {
+		.sql = "SELECT EXISTS (SELECT FROM auth.sessions s"
+		"  WHERE s.user_id OPERATOR(pg_catalog.=) $1 AND s.revoked_at IS NULL"
+		"  AND CASE WHEN $3 THEN s.user_banned_until IS NOT NULL"
+		"   ELSE s.user_banned_until IS DISTINCT FROM $2 END)"
+		" OR EXISTS (SELECT FROM auth.api_keys k"
+		"  WHERE k.user_id OPERATOR(pg_catalog.=) $1 AND k.revoked_at IS NULL"
+		"  AND CASE WHEN $3 THEN k.user_banned_until IS NOT NULL"
+		"   ELSE k.user_banned_until IS DISTINCT FROM $2 END)",
+		.nargs = 3,
+		.argtypes = {UUIDOID, TIMESTAMPTZOID, BOOLOID},
+		.read_only = true,
+		.latest_snapshot = true,
+	};
+	Datum		values[3];
+	bool		result = false;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	values[0] = PG_GETARG_DATUM(0);
+	/* a lifted ban is NULL, passed as a flag (no NULL parameters here) */
+	values[1] = PG_ARGISNULL(1) ? TimestampTzGetDatum(0) : PG_GETARG_DATUM(1);
+	values[2] = BoolGetDatum(PG_ARGISNULL(1));
+	(void) auth_query_run(&missed, values, 1, read_bool, &result);
+	PG_RETURN_BOOL(result);
 }

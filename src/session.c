@@ -9,20 +9,25 @@
  * sliding refresh (at most once per auth.session_refresh_age) is extended
  * by a worker (autonomous.c), so that the caller holds no lock on the row
  * a revocation must write; never on a hot standby or for a read-only
- * transaction.  The module registers the identity kind "session" and
- * defines the sessions' settings.
+ * transaction.  A session created before the cutoff that
+ * auth.revoke_all_sessions() stores is dead too: the probe compares its
+ * created_at with the cutoff, which is read at most once per snapshot.
+ * The module registers the identity kind "session" and defines the
+ * sessions' settings.
  */
 #include "postgres.h"
 
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "access/transam.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "autonomous.h"
@@ -37,6 +42,7 @@ static int	session_ttl = 7 * SECS_PER_DAY;
 static int	session_refresh_age = SECS_PER_DAY;
 static int	session_max_lifetime = 30 * SECS_PER_DAY;
 static int	cleanup_grace = SECS_PER_DAY;
+static int	fresh_age = SECS_PER_DAY;
 
 static bool session_is_live(const AuthIdentity *ident, AuthIdentity *settled);
 
@@ -67,6 +73,10 @@ auth_session_init(void)
 						"Time a session stays after it expired or was revoked "
 						"before auth.cleanup() removes it.",
 						&cleanup_grace, 0, 10 * AUTH_YEAR_SECS);
+	auth_define_seconds("auth.fresh_age",
+						"Time after a session's last authentication within "
+						"which it may delete the account without the password.",
+						&fresh_age, 0, 10 * AUTH_YEAR_SECS);
 	session_kind_id = auth_register_credential_kind(&session_kind);
 }
 
@@ -120,8 +130,126 @@ static AttrNumber column_attnums[NUM_COLUMNS];
 static AuthColumnMap columns = AUTH_COLUMN_MAP(column_names, column_attnums);
 
 /*
+ * The cutoff of auth.revoke_all_sessions(): the one row of
+ * auth.session_epoch, read with the query's snapshot.  Two snapshots that
+ * see the same transactions as committed (same xmax, same running xids)
+ * see the same row, so the value read with one is kept for the next until
+ * another transaction commits: a backend serving only reads reads it once.
+ * A transaction that has written (it may have stored a cutoff itself)
+ * reads it every time and keeps nothing.
+ */
+typedef struct CutoffCache
+{
+	bool		valid;
+	TimestampTz value;
+	/* what identifies the snapshots it holds for */
+	TransactionId xmax;
+	uint32		xcnt;
+	int32		subxcnt;
+	bool		suboverflowed;
+	bool		recovery;
+	TransactionId *xids;		/* xip, then subxip */
+	Size		xids_size;
+} CutoffCache;
+
+static CutoffCache cutoff;
+
+static const char *const epoch_column_names[] = {"not_before"};
+static AttrNumber epoch_column_attnums[lengthof(epoch_column_names)];
+static AuthColumnMap epoch_columns =
+	AUTH_COLUMN_MAP(epoch_column_names, epoch_column_attnums);
+
+static bool
+cutoff_matches(Snapshot snap)
+{
+	return cutoff.valid &&
+		snap->xmax == cutoff.xmax &&
+		snap->xcnt == cutoff.xcnt &&
+		snap->subxcnt == cutoff.subxcnt &&
+		snap->suboverflowed == cutoff.suboverflowed &&
+		snap->takenDuringRecovery == cutoff.recovery &&
+		(snap->xcnt == 0 ||
+		 memcmp(snap->xip, cutoff.xids,
+				snap->xcnt * sizeof(TransactionId)) == 0) &&
+		(snap->subxcnt <= 0 ||
+		 memcmp(snap->subxip, cutoff.xids + snap->xcnt,
+				snap->subxcnt * sizeof(TransactionId)) == 0);
+}
+
+static void
+cutoff_remember(Snapshot snap, TimestampTz value)
+{
+	Size		n = snap->xcnt + Max(snap->subxcnt, 0);
+
+	cutoff.valid = false;
+	if (n > cutoff.xids_size)
+	{
+		if (cutoff.xids != NULL)
+			pfree(cutoff.xids);
+		cutoff.xids = NULL;
+		cutoff.xids = MemoryContextAlloc(TopMemoryContext,
+										 n * sizeof(TransactionId));
+		cutoff.xids_size = n;
+	}
+	if (snap->xcnt > 0)
+		memcpy(cutoff.xids, snap->xip, snap->xcnt * sizeof(TransactionId));
+	if (snap->subxcnt > 0)
+		memcpy(cutoff.xids + snap->xcnt, snap->subxip,
+			   snap->subxcnt * sizeof(TransactionId));
+	cutoff.xmax = snap->xmax;
+	cutoff.xcnt = snap->xcnt;
+	cutoff.subxcnt = snap->subxcnt;
+	cutoff.suboverflowed = snap->suboverflowed;
+	cutoff.recovery = snap->takenDuringRecovery;
+	cutoff.value = value;
+	cutoff.valid = true;
+}
+
+static TimestampTz
+sessions_not_before(void)
+{
+	Snapshot	snap = auth_read_snapshot();
+	bool		keep = snap->snapshot_type == SNAPSHOT_MVCC &&
+		!TransactionIdIsValid(GetTopTransactionIdIfAny());
+	Oid			relid;
+	TimestampTz value = DT_NOBEGIN;
+
+	if (keep && cutoff_matches(snap))
+		return cutoff.value;
+	/* a database not yet updated from 0.1.0 has no cutoff */
+	relid = auth_rel_oid_if_any(AUTH_REL_SESSION_EPOCH);
+	if (OidIsValid(relid))
+	{
+		Relation	rel = table_open(relid, AccessShareLock);
+		TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
+		TupleTableSlot *slot = table_slot_create(rel, NULL);
+
+		auth_columns_resolve(rel, &epoch_columns);
+		if (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+		{
+			bool		isnull;
+			TimestampTz t;
+
+			slot_getallattrs(slot);
+			t = auth_slot_timestamp(slot, &epoch_columns, 0, &isnull);
+			if (!isnull)
+				value = t;
+		}
+		table_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(rel, NoLock);
+	}
+	if (keep)
+		cutoff_remember(snap, value);
+	else
+		cutoff.valid = false;
+	return value;
+}
+
+/*
  * Looks a session up by one of its unique indexes and fills row; returns
- * whether it is live: not revoked, not expired, its user not banned.
+ * whether it is live: not revoked, not expired, its user not banned,
+ * created after the cutoff of auth.revoke_all_sessions().
  * The lock is kept to the end of the transaction (NoLock on close), so
  * later calls in the same transaction find it already held.
  */
@@ -160,7 +288,8 @@ fetch_live_session(AuthRel index, RegProcedure eqproc, Datum key,
 									  &row->active_org_id);
 		row->impersonation = !auth_slot_isnull(slot, &columns,
 											   COL_IMPERSONATOR_ID);
-		live = !row->revoked && !row->banned && row->expires_at > now;
+		live = !row->revoked && !row->banned && row->expires_at > now &&
+			row->created_at > sessions_not_before();
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(sessions, NoLock);

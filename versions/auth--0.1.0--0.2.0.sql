@@ -19,11 +19,14 @@ AS $$
 DECLARE
     v_id bigint;
     v_at timestamptz := coalesce(occurred_at, auth.now());
+    v_actor jsonb := auth._audit_actor();
 BEGIN
     INSERT INTO auth.audit_log (occurred_at, event, user_id, session_id, ip, detail,
-                                impersonator_id)
+                                actor_id, actor_role, impersonator_id)
     VALUES (v_at, event, user_id, session_id, ip, coalesce(detail, '{}'),
-            coalesce(auth.impersonator_id(),
+            (v_actor->>'actor_id')::uuid, v_actor->>'actor_role',
+            -- or the impersonator of the session the event names (its start)
+            coalesce((v_actor->>'impersonator_id')::uuid,
                      (SELECT s.impersonator_id FROM auth.sessions s
                        WHERE s.id OPERATOR(pg_catalog.=) _audit.session_id)))
     RETURNING id INTO v_id;
@@ -87,10 +90,11 @@ DECLARE
     v_detail jsonb;
 BEGIN
     IF reason IS NULL OR reason NOT IN ('unverified_account_claimed', 'password_reset',
-                                         'password_changed', 'email_changed', 'revoke_all') THEN
+                                         'password_changed', 'email_changed', 'revoke_all',
+                                         'banned', 'password_set') THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'unknown reason to end credentials';
     END IF;
-    PERFORM auth._lock_user_credentials(user_id);
+    PERFORM auth._lock_user_credentials(user_id, true);
     UPDATE auth.users u
        SET updated_at = v_now,
            credentials_epoch = u.credentials_epoch + 1,
@@ -224,8 +228,10 @@ BEGIN
             DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at'),
             HINT = auth._retry_hint((v_try->>'retry_at')::timestamptz, auth._clock());
     END IF;
+    -- the credentials lock before the row (the order every end keeps);
     -- FOR NO KEY UPDATE (what the UPDATE below takes): a session or key
     -- being created holds FOR KEY SHARE on the row and must not hold this off
+    PERFORM auth._lock_user_credentials(v_uid, false);
     SELECT u.password_hash INTO v_hash FROM auth.users u WHERE u.id = v_uid FOR NO KEY UPDATE;
     IF current_password IS NULL OR length(current_password) > auth._limit('password') OR
        NOT auth.verify_password(current_password,
@@ -271,7 +277,9 @@ BEGIN
     PERFORM auth._check_password_policy(new_password);
     v_secret := auth._consume_token(token, 'pwr', 'password_reset');
     -- and only while the account still has the address the link went to
-    -- (locked, and re-checked on the latest version of the row)
+    -- (locked, and re-checked on the latest version of the row; the
+    -- credentials lock first, as every end)
+    PERFORM auth._lock_user_credentials(v_secret.user_id, false);
     SELECT u.email_verified_at IS NULL INTO v_claim FROM auth.users u
      WHERE u.id = v_secret.user_id AND auth._email_key(u.email) = v_secret.email
        FOR NO KEY UPDATE;
@@ -323,7 +331,10 @@ BEGIN
     v_result.is_new_user := false;
     v_result.password_removed := false;
     -- Locked, and re-checked on the latest version: an account moving away
-    -- from this address meanwhile is not the one the link proves.
+    -- from this address meanwhile is not the one the link proves.  (The
+    -- credentials lock first, as every end.)
+    PERFORM auth._lock_user_credentials(u.id, false)
+       FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
     SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email
        FOR NO KEY UPDATE;
     -- An anonymous user redeeming it for an address nobody has keeps their
@@ -402,7 +413,10 @@ BEGIN
             HINT = 'Request the change again.';
     END IF;
     PERFORM auth._require_account_uid();  -- not with an API key
-    SELECT u.email INTO v_old FROM auth.users u WHERE u.id = v_secret.user_id FOR UPDATE;
+    -- the credentials lock, then the row (the order every end keeps); FOR
+    -- NO KEY UPDATE never waits for a session or key being created
+    PERFORM auth._lock_user_credentials(v_secret.user_id, false);
+    SELECT u.email INTO v_old FROM auth.users u WHERE u.id = v_secret.user_id FOR NO KEY UPDATE;
     BEGIN
         UPDATE auth.users u SET email = v_secret.new_email, email_verified_at = auth.now(),
                                 updated_at = auth.now()
@@ -460,7 +474,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
     END IF;
-    PERFORM auth._creating_credential(user_id, v_epoch, v_banned);
+    PERFORM auth._creating_credential(user_id, v_epoch, auth.session_id());
     IF v_banned > v_now THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended';
     END IF;
@@ -530,6 +544,8 @@ AS $$
 DECLARE
     v_key auth.api_keys;
 BEGIN
+    -- the credentials lock first, then the row (the order every end keeps)
+    PERFORM auth._share_user_credentials(k.user_id) FROM auth.api_keys k WHERE k.id = key_id;
     -- FOR NO KEY UPDATE, as the UPDATE that follows takes: a key being
     -- made by this one holds FOR KEY SHARE on it (its foreign key) until
     -- its creator commits, and must not hold off this change
@@ -593,6 +609,9 @@ AS $$
     VALUES ('email', 254, 'bytes'),              -- RFC 5321's longest path
            ('password', 128, 'characters'),      -- the policy; C refuses 4096 bytes
            ('name', 256, 'characters'),          -- a user's name
+           ('image', 2048, 'characters'),        -- a user's image URL
+           ('ban reason', 1000, 'characters'),
+           ('search', 254, 'characters'),        -- auth.list_users()
            ('metadata', 16384, 'bytes'),         -- users, organizations, API keys
            ('metadata depth', 32, 'levels'),
            ('redirect_to', 2048, 'characters'),
@@ -900,7 +919,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
     END IF;
-    PERFORM auth._creating_credential(_issue_session.user_id, v_epoch, v_banned);
+    PERFORM auth._creating_credential(_issue_session.user_id, v_epoch, NULL);
     IF v_banned > v_now THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended',
             DETAIL = CASE WHEN v_banned < 'infinity'
@@ -910,10 +929,11 @@ BEGIN
     v_grant.token := auth._generate_token('ses');
     v_grant.user_id := _issue_session.user_id;
     INSERT INTO auth.sessions AS s (user_id, token_hash, created_at, refreshed_at,
-                                    expires_at, ip, user_agent, user_banned_until)
+                                    expires_at, ip, user_agent, user_banned_until,
+                                    authenticated_at)
     VALUES (_issue_session.user_id, auth._token_hash(v_grant.token, 'ses'), v_now, v_now,
             v_now + least(v_ttl, v_max), _issue_session.ip,
-            left(_issue_session.user_agent, auth._limit('user agent')), v_banned)
+            left(_issue_session.user_agent, auth._limit('user agent')), v_banned, v_now)
     RETURNING s.id, s.expires_at INTO v_grant.session_id, v_grant.expires_at;
     RETURN v_grant;
 END
@@ -1008,7 +1028,8 @@ BEGIN
             DETAIL = format('A path starting with one /, or an http(s) URL, of at most %s characters.',
                             auth._limit('redirect_to'));
     END IF;
-    PERFORM pg_advisory_xact_lock(hashtextextended('auth.request:' || email, 0));
+    -- a lock of the extension's own: no role can hold it with SQL
+    PERFORM auth._lock_keyed('auth.request:' || email, true);
     IF auth._recent_requests(email, v_now - v_window) >= v_limit THEN
         SELECT s.created_at + v_window INTO v_retry FROM auth.one_time_secrets s
          WHERE s.email = email AND s.created_at > v_now - v_window
@@ -1543,9 +1564,9 @@ DECLARE
 BEGIN
     CASE request->>'op'
     WHEN 'attempt' THEN
-        IF NOT coalesce((request->>'nowait')::boolean, false) THEN
-            PERFORM pg_advisory_xact_lock(hashtextextended(v_scope || ':' || encode(v_key, 'hex'), 0));
-        ELSIF NOT pg_try_advisory_xact_lock(hashtextextended(v_scope || ':' || encode(v_key, 'hex'), 0)) THEN
+        -- a lock of the extension's own: no role can hold it with SQL
+        IF NOT auth._lock_keyed(v_scope || ':' || encode(v_key, 'hex'),
+                                NOT coalesce((request->>'nowait')::boolean, false)) THEN
             RETURN jsonb_build_object('busy', true);
         END IF;
         SELECT count(*) INTO v_count FROM auth.attempts a
@@ -1675,7 +1696,9 @@ AS $$
 DECLARE
     v_never boolean;
 BEGIN
-    -- the token proves the address it was sent to, and only while it is the user's
+    -- the token proves the address it was sent to, and only while it is the
+    -- user's (the credentials lock, then the row, as every end)
+    PERFORM auth._lock_user_credentials(secret.user_id, false);
     SELECT u.email_verified_at IS NULL INTO v_never FROM auth.users u
      WHERE u.id = secret.user_id AND auth._email_key(u.email) = secret.email
        FOR NO KEY UPDATE;   -- never waits for a session or key being created
@@ -1725,33 +1748,69 @@ COMMENT ON FUNCTION auth.verify_email(text, text) IS
 ALTER TABLE auth.users ADD COLUMN credentials_epoch bigint NOT NULL DEFAULT 0;
 
 -- A session or key being created and the end of its user's credentials
--- (src/lifecycle.c): the creator notes the user's credentials epoch and
--- ban as it read them, without a lock, and re-reads them just before it
--- commits, under a lock that an ending transaction holds until it
--- commits; if either changed, the creation fails with 40001.  So neither
--- misses the other, and no creator can hold an end off.
-CREATE FUNCTION auth._creating_credential(user_id uuid, epoch bigint, banned_until timestamptz)
+-- (src/lifecycle.c): the creator notes the user's credentials epoch as the
+-- proof that allows it was checked against (the password's row, the
+-- user's row), without a lock, and re-reads it just before it commits,
+-- under a lock that every end (and a ban, which bumps the epoch too) holds
+-- until it commits; if it changed, or the session the key is made under
+-- ended, the creation fails with 40001.  So neither misses the other, and
+-- no creator can hold an end off.  Lock order, everywhere: this lock, then
+-- rows.
+CREATE FUNCTION auth._creating_credential(user_id uuid, epoch bigint, under_session uuid)
 RETURNS void
     AS 'MODULE_PATHNAME', 'auth_creating_credential'
     LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION auth._creating_credential(uuid, bigint, timestamptz) IS
-    'internal: notes a session or key being created for the user, re-checked against the user''s credentials epoch and ban before commit';
-REVOKE ALL ON FUNCTION auth._creating_credential(uuid, bigint, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION auth._creating_credential(uuid, bigint, uuid) IS
+    'internal: notes a session or key being created for the user (and the session it is made under), re-checked against the user''s credentials epoch before commit';
+REVOKE ALL ON FUNCTION auth._creating_credential(uuid, bigint, uuid) FROM PUBLIC;
 
-CREATE FUNCTION auth._lock_user_credentials(user_id uuid) RETURNS void
+CREATE FUNCTION auth._lock_user_credentials(user_id uuid, bumps_epoch boolean) RETURNS void
     AS 'MODULE_PATHNAME', 'auth_lock_user_credentials'
     LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION auth._lock_user_credentials(uuid) IS
-    'internal: held until commit by a transaction that ends the user''s credentials; a creation re-checks under it';
-REVOKE ALL ON FUNCTION auth._lock_user_credentials(uuid) FROM PUBLIC;
+COMMENT ON FUNCTION auth._lock_user_credentials(uuid, boolean) IS
+    'internal: held until commit by a transaction that ends the user''s credentials (bumps_epoch) or revokes a session; a creation re-checks under it';
+REVOKE ALL ON FUNCTION auth._lock_user_credentials(uuid, boolean) FROM PUBLIC;
+
+CREATE FUNCTION auth._share_user_credentials(user_id uuid) RETURNS void
+    AS 'MODULE_PATHNAME', 'auth_share_user_credentials'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION auth._share_user_credentials(uuid) IS
+    'internal: taken before a self-service write to a session or key row, so an end waits for it rather than deadlock with it';
+REVOKE ALL ON FUNCTION auth._share_user_credentials(uuid) FROM PUBLIC;
+
+CREATE FUNCTION auth._ban_missed(user_id uuid, banned_until timestamptz) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'auth_ban_missed'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION auth._ban_missed(uuid, timestamptz) IS
+    'internal: whether a live session or key of the user, as the latest snapshot sees it, does not carry its ban';
+REVOKE ALL ON FUNCTION auth._ban_missed(uuid, timestamptz) FROM PUBLIC;
+
+-- Banning or unbanning (UPDATE auth.users SET banned_until ...) ends the
+-- user's credentials as the other ends do: under the credentials lock,
+-- bumping the epoch, so a session or key being created fails at commit.
+CREATE FUNCTION auth._ban_changes_credentials() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM auth._lock_user_credentials(NEW.id, true);
+    NEW.credentials_epoch := OLD.credentials_epoch + 1;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION auth._ban_changes_credentials() IS
+    'internal: a ban or unban takes the credentials lock and bumps the user''s credentials epoch';
+REVOKE ALL ON FUNCTION auth._ban_changes_credentials() FROM PUBLIC;
+CREATE TRIGGER users_ban_changes_credentials
+    BEFORE UPDATE OF banned_until ON auth.users
+    FOR EACH ROW WHEN (OLD.banned_until IS DISTINCT FROM NEW.banned_until)
+    EXECUTE FUNCTION auth._ban_changes_credentials();
 
 CREATE OR REPLACE FUNCTION auth._sync_session_ban() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    -- a session or key being created re-checks the ban before it commits
-    PERFORM auth._lock_user_credentials(NEW.id);
     UPDATE auth.sessions s SET user_banned_until = NEW.banned_until
      WHERE s.user_id = NEW.id;
     RETURN NULL;
@@ -1810,31 +1869,14 @@ AS $$
 DECLARE
     v_now timestamptz := auth.now();
     v_grace interval := auth._setting_interval('auth.cleanup_grace');
-    v_idle timestamptz := auth.now() - auth._setting_interval('auth.anonymous_ttl');
-    v_anonymous bigint;
 BEGIN
-    -- anonymous users with no session created or refreshed for
-    -- auth.anonymous_ttl (but the owners of an organization); the
-    -- application's rows go as its foreign keys say.  Counted in the audit
-    -- log: the result keeps the columns of 0.1.0.
-    DELETE FROM auth.users u
-     WHERE u.is_anonymous AND u.created_at < v_idle
-       AND NOT EXISTS (SELECT FROM auth.sessions s
-                        WHERE s.user_id = u.id AND greatest(s.created_at, s.refreshed_at) >= v_idle)
-       AND NOT EXISTS (SELECT FROM auth.members m WHERE m.user_id = u.id AND m.role = 'owner');
-    GET DIAGNOSTICS v_anonymous = ROW_COUNT;
-    IF v_anonymous > 0 THEN
-        PERFORM auth._audit('anonymous_users_deleted', NULL, NULL, NULL,
-                            jsonb_build_object('count', v_anonymous));
-    END IF;
     DELETE FROM auth.sessions s
      WHERE s.expires_at < v_now - v_grace OR s.revoked_at < v_now - v_grace;
     GET DIAGNOSTICS sessions_deleted = ROW_COUNT;
     -- attempts no limit counts any more (codes count theirs for their lifetime)
     DELETE FROM auth.attempts a
      WHERE a.attempted_at < v_now - greatest(auth._setting_interval('auth.failed_sign_in_window'),
-                                             auth._setting_interval('auth.email_code_ttl') + interval '1 day',
-                                             auth._setting_interval('auth.anonymous_sign_in_window'));
+                                             auth._setting_interval('auth.email_code_ttl') + interval '1 day');
     GET DIAGNOSTICS attempts_deleted = ROW_COUNT;
     DELETE FROM auth.audit_log l
      WHERE l.occurred_at < v_now - auth._setting_interval('auth.audit_retention');
@@ -1857,7 +1899,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auth.cleanup() IS
-    'admin and maintenance: deletes sessions and API keys expired or revoked longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, dead one-time secrets, and anonymous users idle past auth.anonymous_ttl (audited with their count); returns the counts and logs them';
+    'admin and maintenance: deletes sessions and API keys expired or revoked longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, and dead one-time secrets; returns the counts and logs them';
 
 -- requests: what an application's requests need beside authenticate():
 -- the signed-in user's own profile, the retry time of a refusal in a form
@@ -2036,6 +2078,829 @@ RETURNS SETOF jsonb
 COMMENT ON FUNCTION auth.with_identity(text, text, jsonb) IS
     'authenticates a session token or API key for the transaction, then runs query (args as $1) and returns its rows as jsonb; 28000 when the credential is invalid';
 
+-- issue 10: a ban bumps the credentials epoch, and a REPEATABLE READ ban misses nothing
+-- After both copies (triggers fire in name order): a REPEATABLE READ ban
+-- whose snapshot missed a session or key created meanwhile refuses (40001)
+-- rather than leave it unbanned.
+CREATE FUNCTION auth._ban_missed_nothing() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF auth._ban_missed(NEW.id, NEW.banned_until) THEN
+        RAISE EXCEPTION USING ERRCODE = '40001',
+            MESSAGE = 'could not end the credentials: one was created concurrently',
+            HINT = 'Retry the transaction.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION auth._ban_missed_nothing() IS
+    'internal: refuses a ban whose snapshot missed a session or key created meanwhile';
+REVOKE ALL ON FUNCTION auth._ban_missed_nothing() FROM PUBLIC;
+CREATE TRIGGER users_ban_then_nothing_missed
+    AFTER UPDATE OF banned_until ON auth.users
+    FOR EACH ROW WHEN (OLD.banned_until IS DISTINCT FROM NEW.banned_until)
+    EXECUTE FUNCTION auth._ban_missed_nothing();
+
+-- issue 10: every end takes the credentials lock before rows; a creation records the epoch its proof was checked against
+CREATE OR REPLACE FUNCTION auth._revoke_sessions(user_id uuid, except_session uuid, reason text)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_count int;
+BEGIN
+    -- a key being made under one of these sessions re-checks it at commit
+    PERFORM auth._lock_user_credentials(_revoke_sessions.user_id, false);
+    UPDATE auth.sessions s
+       SET revoked_at = auth.now(), revoked_reason = reason
+     WHERE s.user_id = _revoke_sessions.user_id AND s.revoked_at IS NULL
+       AND s.id IS DISTINCT FROM except_session;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    IF v_count > 0 THEN
+        PERFORM auth._audit('session_revoked', _revoke_sessions.user_id, NULL, NULL,
+                            jsonb_build_object('reason', reason, 'count', v_count));
+    END IF;
+    RETURN v_count;
+END
+$$;
+COMMENT ON FUNCTION auth._revoke_sessions(uuid, uuid, text) IS
+    'internal: revokes every live session of a user except one';
+
+CREATE OR REPLACE FUNCTION auth.revoke_session(session_id uuid) RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_uid uuid := auth._require_account_uid();
+    v_reason text := CASE WHEN session_id = auth.session_id() THEN 'sign_out' ELSE 'revoked' END;
+BEGIN
+    -- a key being made under this session re-checks it at commit
+    PERFORM auth._lock_user_credentials(v_uid, false);
+    UPDATE auth.sessions s SET revoked_at = auth.now(), revoked_reason = v_reason
+     WHERE s.id = revoke_session.session_id AND s.user_id = v_uid AND s.revoked_at IS NULL;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM auth._audit(CASE v_reason WHEN 'sign_out' THEN 'sign_out' ELSE 'session_revoked' END,
+                        v_uid, revoke_session.session_id, NULL, '{}');
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION auth.revoke_session(uuid) IS
+    'revokes one of the authenticated user''s sessions; false when it is not theirs or not live';
+
+CREATE OR REPLACE FUNCTION auth._store_active_organization(org_id uuid) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_sid uuid := auth.session_id();
+BEGIN
+    PERFORM auth.require_uid();
+    IF v_sid IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'an active organization needs a session',
+            HINT = 'Authenticate with a session token.';
+    END IF;
+    IF org_id IS NOT NULL THEN
+        PERFORM auth._require_member(org_id);
+    END IF;
+    -- the credentials lock first, then the row (the order every end keeps)
+    PERFORM auth._share_user_credentials(auth.uid());
+    UPDATE auth.sessions s SET active_org_id = org_id WHERE s.id = v_sid;
+END
+$$;
+COMMENT ON FUNCTION auth._store_active_organization(uuid) IS
+    'internal: stores the active organization on the current session';
+
+-- issue 10: per-email locks of the extension's own, which no role can hold with pg_advisory_lock
+-- A transaction lock on a text key that no role can take with SQL
+-- (pg_advisory_lock): per-email request limits and attempt counters.
+CREATE FUNCTION auth._lock_keyed(key text, wait boolean) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'auth_lock_keyed'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION auth._lock_keyed(text, boolean) IS
+    'internal: takes a transaction lock of the extension''s own on a key; false when not wait and it is held';
+REVOKE ALL ON FUNCTION auth._lock_keyed(text, boolean) FROM PUBLIC;
+
+-- issue 14: impersonation, its accessor first: the audit actor below names
+-- the impersonator (the sessions' column comes with the impersonation
+-- section further down, and nothing reads it before)
+CREATE FUNCTION auth.impersonator_id() RETURNS uuid
+    AS 'MODULE_PATHNAME', 'auth_impersonator_id'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION auth.impersonator_id() IS
+    'who impersonates the authenticated user (the identity is an impersonation session), NULL otherwise';
+
+-- issue 14: administration and the account lifecycle (admin functions, self-service, audit with
+-- the actor, and revoke_all_sessions).
+-- The audit log names who acted.
+ALTER TABLE auth.audit_log ADD COLUMN actor_id uuid, ADD COLUMN actor_role text;
+COMMENT ON TABLE auth.audit_log IS
+    'security events (sign_up, sign_in, sign_in_failed, sign_out, session_revoked, password_changed, ...) with their actor; also sent as NOTIFY auth_events';
+-- Who acted, for every audit row: the authenticated user (auth.uid(), NULL
+-- when nobody is) and the database role that called (SET ROLE's, else the
+-- session's; an admin tier's back office acts as a role, not a user).  The
+-- one place the actor is computed: what an audit row names besides comes
+-- here too.
+CREATE FUNCTION auth._audit_actor() RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object(
+        'actor_id', auth.uid(),
+        'actor_role', CASE WHEN current_setting('role') = 'none' THEN session_user::text
+                           ELSE current_setting('role') END,
+        'impersonator_id', auth.impersonator_id())
+$$;
+COMMENT ON FUNCTION auth._audit_actor() IS
+    'internal: the actor of an audit row: the authenticated user, the calling database role and the impersonator';
+REVOKE ALL ON FUNCTION auth._audit_actor() FROM PUBLIC;
+
+-- Sessions record their last authentication (for delete_account);
+-- sessions made before have authenticated when they were created.
+ALTER TABLE auth.sessions ADD COLUMN authenticated_at timestamptz;
+UPDATE auth.sessions SET authenticated_at = created_at;
+ALTER TABLE auth.sessions ALTER COLUMN authenticated_at SET DEFAULT auth.now(),
+    ALTER COLUMN authenticated_at SET NOT NULL;
+
+-- auth.revoke_all_sessions() ends every session at once without writing
+-- any: a session created at or before not_before is dead.  One row at
+-- most; none means no cutoff.  The read path (src/session.c) compares it
+-- with the session's created_at, reading it at most once per snapshot.
+CREATE TABLE auth.session_epoch (
+    id         boolean PRIMARY KEY DEFAULT true CHECK (id),
+    not_before timestamptz NOT NULL
+);
+ALTER TABLE auth.session_epoch ENABLE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('auth.session_epoch', '');
+COMMENT ON TABLE auth.session_epoch IS
+    'the cutoff of auth.revoke_all_sessions(): sessions created at or before it are dead';
+
+-- The cutoff as SQL reads it: -infinity when there is none.
+CREATE FUNCTION auth._sessions_not_before() RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT e.not_before FROM auth.session_epoch e), '-infinity')
+$$;
+COMMENT ON FUNCTION auth._sessions_not_before() IS
+    'internal: the cutoff of auth.revoke_all_sessions(), -infinity when none';
+REVOKE ALL ON FUNCTION auth._sessions_not_before() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION auth.list_sessions()
+RETURNS TABLE (id uuid, created_at timestamptz, refreshed_at timestamptz,
+               expires_at timestamptz, ip inet, user_agent text, is_current boolean)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.id, s.created_at, s.refreshed_at, s.expires_at, s.ip, s.user_agent,
+           s.id IS NOT DISTINCT FROM auth.session_id()
+      FROM auth.sessions s
+     WHERE s.user_id = auth._require_account_uid() AND s.revoked_at IS NULL
+       AND s.expires_at > auth.now() AND s.created_at > auth._sessions_not_before()
+     ORDER BY s.created_at DESC
+$$;
+COMMENT ON FUNCTION auth.list_sessions() IS
+    'the authenticated user''s live sessions, never their tokens';
+
+CREATE OR REPLACE FUNCTION auth.update_team(team_id uuid, name text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_org uuid := auth._team_org(team_id, 'team:update');
+BEGIN
+    PERFORM auth._check_team_name(name);
+    UPDATE auth.teams t SET name = btrim(name), updated_at = auth.now() WHERE t.id = team_id;
+    PERFORM auth._audit('team_updated', auth.uid(), auth.session_id(), NULL,
+                        jsonb_build_object('org_id', v_org, 'team_id', team_id, 'name', btrim(name)));
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'a team of that name exists';
+END
+$$;
+COMMENT ON FUNCTION auth.update_team(uuid, text) IS 'renames a team; needs team:update';
+
+CREATE OR REPLACE FUNCTION auth.add_team_member(team_id uuid, user_id uuid) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_org uuid := auth._team_org(team_id, 'team:update');
+BEGIN
+    INSERT INTO auth.team_members (org_id, team_id, user_id) VALUES (v_org, team_id, user_id)
+    ON CONFLICT DO NOTHING;
+    IF FOUND THEN
+        PERFORM auth._audit('team_member_added', auth.uid(), auth.session_id(), NULL,
+                            jsonb_build_object('org_id', v_org, 'team_id', team_id, 'member_id', user_id));
+    END IF;
+EXCEPTION WHEN foreign_key_violation THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'not a member of this organization',
+        HINT = 'Team members must belong to the team''s organization.';
+END
+$$;
+COMMENT ON FUNCTION auth.add_team_member(uuid, uuid) IS
+    'adds an organization member to a team; needs team:update';
+
+CREATE OR REPLACE FUNCTION auth.remove_team_member(team_id uuid, user_id uuid) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_org uuid := auth._team_org(team_id, 'team:update');
+BEGIN
+    DELETE FROM auth.team_members tm WHERE tm.team_id = team_id AND tm.user_id = user_id;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM auth._audit('team_member_removed', auth.uid(), auth.session_id(), NULL,
+                        jsonb_build_object('org_id', v_org, 'team_id', team_id, 'member_id', user_id));
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION auth.remove_team_member(uuid, uuid) IS
+    'takes a user out of a team; needs team:update; false when they were not in it';
+
+-- user_admin: the admin tier's users (list, create, update, set a password,
+-- ban and unban, delete, their sessions), signing every session out at
+-- once, and the account's self-service (update_me, delete_account).
+-- Ending credentials goes through auth._end_credentials
+-- (88_credential_lifecycle.sql); every change is audited with its actor.
+
+-- 22023 unless the user exists; locks its row (FOR NO KEY UPDATE, as the
+-- UPDATE that follows takes it: a session or key being created holds FOR
+-- SHARE on the row, so this waits for it, and sees it).
+CREATE FUNCTION auth._lock_user(user_id uuid) RETURNS auth.users
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v auth.users;
+BEGIN
+    SELECT * INTO v FROM auth.users u WHERE u.id = _lock_user.user_id FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
+    END IF;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION auth._lock_user(uuid) IS
+    'internal: the user''s row, locked for an update; 22023 when there is none';
+REVOKE ALL ON FUNCTION auth._lock_user(uuid) FROM PUBLIC;
+
+-- The global roles a user may hold: the built-in user and admin.
+CREATE FUNCTION auth._check_user_role(role text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'role must not be null';
+    END IF;
+    PERFORM auth._check_length(role, 'role');
+    IF NOT EXISTS (SELECT FROM auth.global_roles r WHERE r.name = role) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('role "%s" does not exist', role),
+            HINT = 'A user''s role is user, admin, or one made by auth.create_global_role().';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._check_user_role(text) IS
+    'internal: 22023 unless the role is a global role a user may hold';
+REVOKE ALL ON FUNCTION auth._check_user_role(text) FROM PUBLIC;
+
+CREATE FUNCTION auth.list_users(search text DEFAULT NULL, banned boolean DEFAULT NULL,
+                                sort text DEFAULT 'created_at', descending boolean DEFAULT true,
+                                "limit" integer DEFAULT 50, "offset" integer DEFAULT 0)
+RETURNS TABLE (id uuid, email text, name text, image text, role text,
+               email_verified_at timestamptz, banned_until timestamptz, ban_reason text,
+               metadata jsonb, created_at timestamptz, updated_at timestamptz,
+               total bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_search text := lower(nullif(btrim(search), ''));
+BEGIN
+    PERFORM auth._check_length(search, 'search');
+    IF sort IS NULL OR sort NOT IN ('created_at', 'updated_at', 'email', 'name') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid sort',
+            HINT = 'Sort by created_at, updated_at, email or name.';
+    END IF;
+    IF descending IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'descending must not be null';
+    END IF;
+    IF "limit" IS NULL OR "limit" NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'limit must be between 1 and 1000';
+    END IF;
+    IF "offset" IS NULL OR "offset" < 0 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'offset must not be negative';
+    END IF;
+    -- the sort column comes from the list above, never from the caller
+    RETURN QUERY EXECUTE format(
+        'SELECT u.id, u.email, u.name, u.image, u.role, u.email_verified_at,
+                u.banned_until, u.ban_reason, u.metadata, u.created_at, u.updated_at,
+                pg_catalog.count(*) OVER ()
+           FROM auth.users u
+          WHERE ($1 IS NULL OR pg_catalog.strpos(pg_catalog.lower(u.email), $1) > 0
+                 OR pg_catalog.strpos(pg_catalog.lower(coalesce(u.name, '''')), $1) > 0)
+            AND ($2 IS NULL OR (coalesce(u.banned_until > auth.now(), false) = $2))
+          ORDER BY u.%I %s NULLS LAST, u.id %s
+          LIMIT $3 OFFSET $4',
+        sort, CASE WHEN descending THEN 'DESC' ELSE 'ASC' END,
+        CASE WHEN descending THEN 'DESC' ELSE 'ASC' END)
+    USING v_search, banned, "limit", "offset";
+END
+$$;
+COMMENT ON FUNCTION auth.list_users(text, boolean, text, boolean, integer, integer) IS
+    'admin: a page of users (search in email and name, banned or not, sorted), each row with the total that match; never a password hash';
+REVOKE ALL ON FUNCTION auth.list_users(text, boolean, text, boolean, integer, integer) FROM PUBLIC;
+
+CREATE FUNCTION auth.create_user(email text, password text DEFAULT NULL, name text DEFAULT NULL,
+                                 role text DEFAULT 'user', email_verified boolean DEFAULT false)
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_email text := auth._normalize_email(email);
+    v_id uuid;
+BEGIN
+    PERFORM auth._check_length(create_user.name, 'name');
+    PERFORM auth._check_user_role(create_user.role);
+    IF email_verified IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'email_verified must not be null';
+    END IF;
+    IF password IS NOT NULL THEN
+        PERFORM auth._check_password_policy(password);
+    END IF;
+    INSERT INTO auth.users AS u (email, name, role, password_hash, email_verified_at)
+    VALUES (v_email, create_user.name, create_user.role,
+            CASE WHEN password IS NOT NULL THEN auth.hash_password(password) END,
+            CASE WHEN email_verified THEN auth.now() END)
+    ON CONFLICT DO NOTHING
+    RETURNING u.id INTO v_id;
+    IF v_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'email is already registered';
+    END IF;
+    PERFORM auth._audit('user_created', v_id, auth.session_id(), NULL,
+                        jsonb_build_object('role', create_user.role,
+                                           'email_verified', email_verified,
+                                           'password', password IS NOT NULL));
+    RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION auth.create_user(text, text, text, text, boolean) IS
+    'admin: creates a user (with a password or none, a role, the email verified or not) and returns its id; 22023 for bad input, 23505 when the email is taken';
+REVOKE ALL ON FUNCTION auth.create_user(text, text, text, text, boolean) FROM PUBLIC;
+
+CREATE FUNCTION auth.update_user_as_admin(user_id uuid, email text DEFAULT NULL,
+                                          name text DEFAULT NULL, image text DEFAULT NULL,
+                                          email_verified boolean DEFAULT NULL,
+                                          metadata jsonb DEFAULT NULL, role text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_old auth.users;
+    v_email text;
+    v_moved boolean;
+    v_fields text[] := '{}';
+BEGIN
+    IF email IS NOT NULL THEN
+        v_email := auth._normalize_email(email);
+    END IF;
+    PERFORM auth._check_length(name, 'name');
+    PERFORM auth._check_length(image, 'image');
+    PERFORM auth._check_metadata(metadata);
+    IF role IS NOT NULL THEN
+        PERFORM auth._check_user_role(role);
+    END IF;
+    v_old := auth._lock_user(user_id);
+    v_moved := v_email IS NOT NULL AND auth._email_key(v_email) <> auth._email_key(v_old.email);
+    IF v_moved AND EXISTS (SELECT FROM auth.users u
+                            WHERE auth._email_key(u.email) = auth._email_key(v_email)) THEN
+        RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'email is already registered';
+    END IF;
+    -- A new address is not verified unless the admin says so: whoever
+    -- proves that mailbox later claims the account (README "Credential
+    -- lifecycle"); secrets mailed to the old one die.
+    UPDATE auth.users u
+       SET email = CASE WHEN v_moved THEN v_email ELSE u.email END,
+           name = CASE WHEN name IS NULL THEN u.name ELSE nullif(name, '') END,
+           image = CASE WHEN image IS NULL THEN u.image ELSE nullif(image, '') END,
+           metadata = coalesce(metadata, u.metadata),
+           role = coalesce(role, u.role),
+           email_verified_at = CASE WHEN email_verified THEN coalesce(CASE WHEN NOT v_moved THEN u.email_verified_at END, auth.now())
+                                    WHEN NOT email_verified OR v_moved THEN NULL
+                                    ELSE u.email_verified_at END,
+           updated_at = auth.now()
+     WHERE u.id = user_id;
+    IF v_moved THEN
+        UPDATE auth.one_time_secrets s SET invalidated_at = auth.now()
+         WHERE s.user_id = user_id AND s.consumed_at IS NULL AND s.invalidated_at IS NULL;
+        v_fields := v_fields || 'email'::text;
+    END IF;
+    IF name IS NOT NULL THEN v_fields := v_fields || 'name'::text; END IF;
+    IF image IS NOT NULL THEN v_fields := v_fields || 'image'::text; END IF;
+    IF email_verified IS NOT NULL THEN v_fields := v_fields || 'email_verified'::text; END IF;
+    IF metadata IS NOT NULL THEN v_fields := v_fields || 'metadata'::text; END IF;
+    IF role IS NOT NULL THEN v_fields := v_fields || 'role'::text; END IF;
+    PERFORM auth._audit('user_updated', user_id, auth.session_id(), NULL,
+                        jsonb_build_object('fields', to_jsonb(v_fields))
+                        || CASE WHEN v_moved THEN jsonb_build_object('old_email', v_old.email, 'email', v_email)
+                                ELSE '{}' END
+                        || CASE WHEN role IS NOT NULL THEN jsonb_build_object('old_role', v_old.role, 'role', role)
+                                ELSE '{}' END);
+-- the address was taken after the check above, before the update
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'email is already registered';
+END
+$$;
+COMMENT ON FUNCTION auth.update_user_as_admin(uuid, text, text, text, boolean, jsonb, text) IS
+    'admin: changes a user''s email, name, image, verified flag, metadata or role; NULL keeps a field, an empty name or image clears it; a new email is unverified unless email_verified';
+REVOKE ALL ON FUNCTION auth.update_user_as_admin(uuid, text, text, text, boolean, jsonb, text) FROM PUBLIC;
+
+CREATE FUNCTION auth.set_user_password(user_id uuid, password text,
+                                       keep_api_keys boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_user auth.users;
+    v_ended jsonb;
+BEGIN
+    IF keep_api_keys IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'keep_api_keys must not be null';
+    END IF;
+    PERFORM auth._check_password_policy(password);
+    v_user := auth._lock_user(user_id);
+    UPDATE auth.users u SET password_hash = auth.hash_password(password), updated_at = auth.now()
+     WHERE u.id = user_id;
+    -- as a reset does: the email's failed sign-ins go, and so does every
+    -- session, and every API key unless kept (the admin sets a password for
+    -- someone locked out, or after a compromise)
+    DELETE FROM auth.attempts a
+     WHERE a.scope = 'sign_in'
+       AND a.key = sha256(convert_to(auth._email_key(v_user.email), 'UTF8'));
+    v_ended := auth._end_credentials(user_id, 'password_set', NULL, NOT keep_api_keys);
+    PERFORM auth._audit('password_set', user_id, auth.session_id(), NULL,
+                        jsonb_build_object('sessions_revoked', v_ended->'sessions_revoked',
+                                           'api_keys_revoked', v_ended->'api_keys_revoked'));
+END
+$$;
+COMMENT ON FUNCTION auth.set_user_password(uuid, text, boolean) IS
+    'admin: sets a user''s password, ends every session and (unless keep_api_keys) every API key with the keys they made';
+REVOKE ALL ON FUNCTION auth.set_user_password(uuid, text, boolean) FROM PUBLIC;
+
+CREATE FUNCTION auth.ban_user(user_id uuid, until timestamptz DEFAULT 'infinity',
+                              reason text DEFAULT NULL,
+                              OUT sessions_revoked integer, OUT api_keys_revoked integer)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_ended jsonb;
+BEGIN
+    IF until IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'until must not be null',
+            HINT = 'Pass ''infinity'' for a ban without end.';
+    END IF;
+    IF until <= auth.now() THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'until must be in the future';
+    END IF;
+    PERFORM auth._check_length(reason, 'ban reason');
+    PERFORM auth._lock_user(user_id);
+    -- The ban first (the triggers copy it onto the sessions and keys), then
+    -- every credential ends for good: lifting the ban brings none back.
+    UPDATE auth.users u
+       SET banned_until = until, ban_reason = nullif(reason, ''), updated_at = auth.now()
+     WHERE u.id = user_id;
+    v_ended := auth._end_credentials(user_id, 'banned');
+    sessions_revoked := (v_ended->>'sessions_revoked')::int;
+    api_keys_revoked := (v_ended->>'api_keys_revoked')::int;
+    PERFORM auth._audit('user_banned', user_id, auth.session_id(), NULL,
+                        jsonb_build_object('until', until, 'reason', nullif(reason, ''),
+                                           'sessions_revoked', sessions_revoked,
+                                           'api_keys_revoked', api_keys_revoked));
+END
+$$;
+COMMENT ON FUNCTION auth.ban_user(uuid, timestamptz, text) IS
+    'admin: suspends a user until a time (infinity by default) and ends every session and API key, with the keys they made; the ban lifts itself when until passes';
+REVOKE ALL ON FUNCTION auth.ban_user(uuid, timestamptz, text) FROM PUBLIC;
+
+CREATE FUNCTION auth.unban_user(user_id uuid) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_user auth.users := auth._lock_user(user_id);
+BEGIN
+    IF v_user.banned_until IS NULL OR v_user.banned_until <= auth.now() THEN
+        RETURN false;
+    END IF;
+    UPDATE auth.users u SET banned_until = NULL, ban_reason = NULL, updated_at = auth.now()
+     WHERE u.id = user_id;
+    PERFORM auth._audit('user_unbanned', user_id, auth.session_id(), NULL, '{}');
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION auth.unban_user(uuid) IS
+    'admin: lifts a user''s ban (the credentials it ended stay ended); false when the user was not banned';
+REVOKE ALL ON FUNCTION auth.unban_user(uuid) FROM PUBLIC;
+
+-- Deletes a user.  Each organization it is the last owner of passes to
+-- transfer_to (made owner, added when not a member), or the deletion is
+-- refused (2BP01): an organization never loses its last owner.  Runs
+-- under each such organization's lock, in a fixed order.  The invitations
+-- the user sent are canceled; sessions, keys, memberships and secrets go
+-- with the row.
+CREATE FUNCTION auth._delete_user(user_id uuid, transfer_to uuid, event text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_user auth.users;
+    v_org uuid;
+    v_transferred uuid[] := '{}';
+BEGIN
+    IF transfer_to IS NOT NULL THEN
+        IF transfer_to = user_id THEN
+            RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'cannot transfer to the user being deleted';
+        END IF;
+        IF NOT EXISTS (SELECT FROM auth.users u WHERE u.id = transfer_to) THEN
+            RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist',
+                DETAIL = 'transfer_to names no user.';
+        END IF;
+    END IF;
+    v_user := auth._lock_user(user_id);
+    FOR v_org IN SELECT m.org_id FROM auth.members m
+                  WHERE m.user_id = user_id AND m.role = 'owner' ORDER BY m.org_id LOOP
+        PERFORM auth._lock_organization(v_org);
+        CONTINUE WHEN EXISTS (SELECT FROM auth.members m
+                               WHERE m.org_id = v_org AND m.role = 'owner' AND m.user_id <> user_id);
+        IF transfer_to IS NULL THEN
+            RAISE EXCEPTION USING ERRCODE = '2BP01',
+                MESSAGE = 'the user is the last owner of an organization',
+                DETAIL = format('Organization %s would have no owner.', v_org),
+                HINT = 'Pass transfer_to, make another member owner, or delete the organization.';
+        END IF;
+        IF EXISTS (SELECT FROM auth.members m WHERE m.org_id = v_org AND m.user_id = transfer_to) THEN
+            UPDATE auth.members m SET role = 'owner' WHERE m.org_id = v_org AND m.user_id = transfer_to;
+        ELSE
+            PERFORM auth._insert_member(v_org, transfer_to, 'owner');
+        END IF;
+        v_transferred := v_transferred || v_org;
+        PERFORM auth._audit('organization_transferred', transfer_to, auth.session_id(), NULL,
+                            jsonb_build_object('org_id', v_org, 'from', user_id, 'to', transfer_to));
+    END LOOP;
+    UPDATE auth.invitations i SET status = 'canceled'
+     WHERE i.inviter_id = user_id AND i.status = 'pending';
+    DELETE FROM auth.users u WHERE u.id = user_id;
+    PERFORM auth._audit(event, user_id, NULL, NULL,
+                        jsonb_build_object('email', v_user.email,
+                                           'organizations_transferred', to_jsonb(v_transferred)));
+END
+$$;
+COMMENT ON FUNCTION auth._delete_user(uuid, uuid, text) IS
+    'internal: deletes a user, passing the organizations it alone owns to transfer_to (2BP01 without one)';
+REVOKE ALL ON FUNCTION auth._delete_user(uuid, uuid, text) FROM PUBLIC;
+
+CREATE FUNCTION auth.delete_user(user_id uuid, transfer_to uuid DEFAULT NULL) RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT auth._delete_user(user_id, transfer_to, 'user_deleted') $$;
+COMMENT ON FUNCTION auth.delete_user(uuid, uuid) IS
+    'admin: deletes a user with everything it holds; 2BP01 when it is the last owner of an organization, unless transfer_to takes ownership';
+REVOKE ALL ON FUNCTION auth.delete_user(uuid, uuid) FROM PUBLIC;
+
+CREATE FUNCTION auth.list_user_sessions(user_id uuid)
+RETURNS TABLE (id uuid, created_at timestamptz, refreshed_at timestamptz,
+               authenticated_at timestamptz, expires_at timestamptz, ip inet,
+               user_agent text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+    IF NOT EXISTS (SELECT FROM auth.users u WHERE u.id = user_id) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
+    END IF;
+    RETURN QUERY
+    SELECT s.id, s.created_at, s.refreshed_at, s.authenticated_at, s.expires_at, s.ip, s.user_agent
+      FROM auth.sessions s
+     WHERE s.user_id = user_id AND s.revoked_at IS NULL AND s.expires_at > auth.now()
+       AND coalesce(s.user_banned_until <= auth.now(), true)
+       AND s.created_at > auth._sessions_not_before()
+     ORDER BY s.created_at DESC;
+END
+$$;
+COMMENT ON FUNCTION auth.list_user_sessions(uuid) IS
+    'admin: a user''s live sessions, never their tokens; 22023 for an unknown user';
+REVOKE ALL ON FUNCTION auth.list_user_sessions(uuid) FROM PUBLIC;
+
+-- Signs everyone out: every session created until now is dead (the read
+-- path compares created_at with this cutoff), and no row is rewritten.
+-- The wall clock, not the transaction's start, so that a sign-in that
+-- began before this statement ends too.
+CREATE FUNCTION auth.revoke_all_sessions() RETURNS timestamptz
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_at timestamptz := auth._clock();
+BEGIN
+    INSERT INTO auth.session_epoch AS e (id, not_before) VALUES (true, v_at)
+    ON CONFLICT (id) DO UPDATE SET not_before = greatest(e.not_before, excluded.not_before)
+    RETURNING e.not_before INTO v_at;
+    PERFORM auth._audit('all_sessions_revoked', NULL, auth.session_id(), NULL,
+                        jsonb_build_object('not_before', v_at));
+    RETURN v_at;
+END
+$$;
+COMMENT ON FUNCTION auth.revoke_all_sessions() IS
+    'admin: ends every session of every user at once (sessions created until now); returns the cutoff';
+REVOKE ALL ON FUNCTION auth.revoke_all_sessions() FROM PUBLIC;
+
+-- Self-service.
+
+CREATE FUNCTION auth.update_me(name text DEFAULT NULL, image text DEFAULT NULL,
+                               metadata jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_uid uuid := auth._require_account_uid();
+    v_fields text[] := '{}';
+BEGIN
+    PERFORM auth._check_length(name, 'name');
+    PERFORM auth._check_length(image, 'image');
+    PERFORM auth._check_metadata(metadata);
+    UPDATE auth.users u
+       SET name = CASE WHEN name IS NULL THEN u.name ELSE nullif(name, '') END,
+           image = CASE WHEN image IS NULL THEN u.image ELSE nullif(image, '') END,
+           metadata = coalesce(metadata, u.metadata),
+           updated_at = auth.now()
+     WHERE u.id = v_uid;
+    IF name IS NOT NULL THEN v_fields := v_fields || 'name'::text; END IF;
+    IF image IS NOT NULL THEN v_fields := v_fields || 'image'::text; END IF;
+    IF metadata IS NOT NULL THEN v_fields := v_fields || 'metadata'::text; END IF;
+    PERFORM auth._audit('user_updated', v_uid, auth.session_id(), NULL,
+                        jsonb_build_object('fields', to_jsonb(v_fields)));
+END
+$$;
+COMMENT ON FUNCTION auth.update_me(text, text, jsonb) IS
+    'changes the authenticated user''s name, image or metadata; NULL keeps a field, an empty name or image clears it; 42501 with an API key';
+
+CREATE FUNCTION auth.delete_account(password text DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_uid uuid := auth._require_account_uid();
+    v_hash text;
+    v_authenticated timestamptz;
+    v_key bytea := sha256(convert_to(v_uid::text, 'UTF8'));
+    v_try jsonb;
+BEGIN
+    PERFORM auth._refuse_impersonation('delete the account');
+    IF password IS NULL THEN
+        -- fresh: the session's user proved who they are (sign-in, link,
+        -- code) within auth.fresh_age; a sliding refresh does not count
+        SELECT s.authenticated_at INTO v_authenticated FROM auth.sessions s
+         WHERE s.id = auth.session_id();
+        IF v_authenticated IS NULL
+           OR v_authenticated <= auth.now() - auth._setting_interval('auth.fresh_age') THEN
+            RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'the session is not fresh enough',
+                DETAIL = 'Deleting the account needs the password, or a sign-in within auth.fresh_age.',
+                HINT = 'Sign in again, or give the password.';
+        END IF;
+    ELSE
+        -- counted like change_password's tries, so a stolen session cannot
+        -- guess the password here either
+        v_try := auth._count_attempt('change_password', v_key);
+        IF NOT (v_try->>'allowed')::boolean THEN
+            RAISE EXCEPTION USING ERRCODE = 'PT429',
+                MESSAGE = 'too many wrong current passwords',
+                DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at');
+        END IF;
+        SELECT u.password_hash INTO v_hash FROM auth.users u WHERE u.id = v_uid;
+        IF length(password) > auth._limit('password') OR
+           NOT auth.verify_password(password, coalesce(v_hash, auth._dummy_password_hash()))
+           OR v_hash IS NULL THEN
+            RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = 'current password is incorrect';
+        END IF;
+        DELETE FROM auth.attempts a WHERE a.scope = 'change_password' AND a.key = v_key;
+    END IF;
+    PERFORM auth._delete_user(v_uid, NULL, 'account_deleted');
+    PERFORM auth._clear_identity();
+END
+$$;
+COMMENT ON FUNCTION auth.delete_account(text) IS
+    'deletes the authenticated user''s account: needs the password, or a session authenticated within auth.fresh_age; 2BP01 when the user is the last owner of an organization; 42501 with an API key';
+
+CREATE OR REPLACE FUNCTION auth._admin_functions() RETURNS regprocedure[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ARRAY[
+        'auth.create_session(uuid, interval, inet, text)',
+        'auth.revoke_user_sessions(uuid)',
+        'auth.cleanup()',
+        'auth.check()',
+        'auth.allow_email(text)',
+        'auth.disallow_email(text)',
+        'auth.create_email_verification(uuid)',
+        'auth.create_api_key_for(uuid, text, text[], interval, uuid, text, integer, interval, integer, integer, interval, jsonb)',
+        'auth.set_api_key_limits(uuid, integer, interval, integer, integer, interval)',
+        'auth.list_users(text, boolean, text, boolean, integer, integer)',
+        'auth.create_user(text, text, text, text, boolean)',
+        'auth.update_user_as_admin(uuid, text, text, text, boolean, jsonb, text)',
+        'auth.set_user_password(uuid, text, boolean)',
+        'auth.ban_user(uuid, timestamptz, text)',
+        'auth.unban_user(uuid)',
+        'auth.delete_user(uuid, uuid)',
+        'auth.list_user_sessions(uuid)',
+        'auth.revoke_all_sessions()'
+    ]::regprocedure[] || auth._issuer_functions()
+$$;
+COMMENT ON FUNCTION auth._admin_functions() IS
+    'internal: the admin tier, granted by auth.grant_admin()';
+
+CREATE OR REPLACE FUNCTION auth.cleanup()
+RETURNS TABLE (sessions_deleted bigint, attempts_deleted bigint, audit_deleted bigint,
+               secrets_deleted bigint, api_keys_deleted bigint)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_now timestamptz := auth.now();
+    v_grace interval := auth._setting_interval('auth.cleanup_grace');
+    v_idle timestamptz := auth.now() - auth._setting_interval('auth.anonymous_ttl');
+    v_anonymous bigint;
+BEGIN
+    -- anonymous users with no session created or refreshed for
+    -- auth.anonymous_ttl (but the owners of an organization); the
+    -- application's rows go as its foreign keys say.  Counted in the audit
+    -- log: the result keeps the columns of 0.1.0.
+    DELETE FROM auth.users u
+     WHERE u.is_anonymous AND u.created_at < v_idle
+       AND NOT EXISTS (SELECT FROM auth.sessions s
+                        WHERE s.user_id = u.id AND greatest(s.created_at, s.refreshed_at) >= v_idle)
+       AND NOT EXISTS (SELECT FROM auth.members m WHERE m.user_id = u.id AND m.role = 'owner');
+    GET DIAGNOSTICS v_anonymous = ROW_COUNT;
+    IF v_anonymous > 0 THEN
+        PERFORM auth._audit('anonymous_users_deleted', NULL, NULL, NULL,
+                            jsonb_build_object('count', v_anonymous));
+    END IF;
+    DELETE FROM auth.sessions s
+     WHERE s.expires_at < v_now - v_grace OR s.revoked_at < v_now - v_grace
+        -- ended by auth.revoke_all_sessions() longer than the grace ago
+        OR (s.created_at <= auth._sessions_not_before()
+            AND auth._sessions_not_before() < v_now - v_grace);
+    GET DIAGNOSTICS sessions_deleted = ROW_COUNT;
+    -- attempts no limit counts any more (codes count theirs for their lifetime)
+    DELETE FROM auth.attempts a
+     WHERE a.attempted_at < v_now - greatest(auth._setting_interval('auth.failed_sign_in_window'),
+                                             auth._setting_interval('auth.email_code_ttl') + interval '1 day',
+                                             auth._setting_interval('auth.anonymous_sign_in_window'));
+    GET DIAGNOSTICS attempts_deleted = ROW_COUNT;
+    DELETE FROM auth.audit_log l
+     WHERE l.occurred_at < v_now - auth._setting_interval('auth.audit_retention');
+    GET DIAGNOSTICS audit_deleted = ROW_COUNT;
+    -- used, superseded or expired secrets, once no rate-limit window reads them
+    DELETE FROM auth.one_time_secrets o
+     WHERE greatest(o.expires_at, o.created_at + auth._setting_interval('auth.magic_link_rate_window'))
+           < v_now - v_grace;
+    GET DIAGNOSTICS secrets_deleted = ROW_COUNT;
+    DELETE FROM auth.api_keys k
+     WHERE k.expires_at < v_now - v_grace OR k.revoked_at < v_now - v_grace;
+    GET DIAGNOSTICS api_keys_deleted = ROW_COUNT;
+    -- hashes a rotation kept, once their grace period is over
+    UPDATE auth.api_keys k SET previous_key_hash = NULL, previous_key_expires_at = NULL
+     WHERE k.previous_key_expires_at <= v_now;
+    -- to the server log too: a scheduled job (pg_cron) keeps no result
+    RAISE LOG 'auth.cleanup() deleted % sessions, % attempts, % audit rows, % one-time secrets, % API keys',
+        sessions_deleted, attempts_deleted, audit_deleted, secrets_deleted, api_keys_deleted;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION auth.cleanup() IS
+    'admin and maintenance: deletes sessions and API keys expired or revoked (or ended by revoke_all_sessions) longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, dead one-time secrets, and anonymous users idle past auth.anonymous_ttl (audited with their count); returns the counts and logs them';
+
 -- issue 14: global roles and auth.has_global_permission()
 -- The permissions of a role (of an organization, or global): at most 64
 -- resource:action strings (resource:* and * allowed).
@@ -2129,11 +2994,7 @@ BEGIN
     IF user_id IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user_id is required';
     END IF;
-    IF role IS NULL OR NOT EXISTS (SELECT FROM auth.global_roles r WHERE r.name = role) THEN
-        RAISE EXCEPTION USING ERRCODE = '22023',
-            MESSAGE = format('global role "%s" does not exist', left(coalesce(role, ''), auth._limit('role'))),
-            HINT = 'Create it with auth.create_global_role() first.';
-    END IF;
+    PERFORM auth._check_user_role(role);
     SELECT u.role INTO v_old FROM auth.users u WHERE u.id = user_id FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
@@ -2161,6 +3022,15 @@ AS $$
         'auth.create_email_verification(uuid)',
         'auth.create_api_key_for(uuid, text, text[], interval, uuid, text, integer, interval, integer, integer, interval, jsonb)',
         'auth.set_api_key_limits(uuid, integer, interval, integer, integer, interval)',
+        'auth.list_users(text, boolean, text, boolean, integer, integer)',
+        'auth.create_user(text, text, text, text, boolean)',
+        'auth.update_user_as_admin(uuid, text, text, text, boolean, jsonb, text)',
+        'auth.set_user_password(uuid, text, boolean)',
+        'auth.ban_user(uuid, timestamptz, text)',
+        'auth.unban_user(uuid)',
+        'auth.delete_user(uuid, uuid)',
+        'auth.list_user_sessions(uuid)',
+        'auth.revoke_all_sessions()',
         'auth.create_global_role(text, text[])',
         'auth.set_user_role(uuid, text)',
         'auth.impersonate(uuid, text, interval)'
@@ -2175,7 +3045,8 @@ ALTER TABLE auth.sessions
     ADD COLUMN impersonator_id uuid REFERENCES auth.users (id) ON DELETE CASCADE,
     ADD COLUMN impersonation_reason text;
 ALTER TABLE auth.audit_log ADD COLUMN impersonator_id uuid;
--- list_sessions() gains a column at the end
+-- list_sessions() gains a column at the end (the definition above, which
+-- cannot name the column yet, is replaced)
 DROP FUNCTION auth.list_sessions();
 CREATE FUNCTION auth.list_sessions()
 RETURNS TABLE (id uuid, created_at timestamptz, refreshed_at timestamptz,
@@ -2188,7 +3059,7 @@ AS $$
            s.id IS NOT DISTINCT FROM auth.session_id(), s.impersonator_id
       FROM auth.sessions s
      WHERE s.user_id = auth._require_account_uid() AND s.revoked_at IS NULL
-       AND s.expires_at > auth.now()
+       AND s.expires_at > auth.now() AND s.created_at > auth._sessions_not_before()
      ORDER BY s.created_at DESC
 $$;
 COMMENT ON FUNCTION auth.list_sessions() IS
@@ -2199,12 +3070,6 @@ COMMENT ON FUNCTION auth.list_sessions() IS
 -- (auth.sessions.impersonator_id; auth.impersonator_id() reads it,
 -- src/account.c); every audit row written meanwhile names both
 -- (auth.audit_log.impersonator_id, filled by auth._audit()).
-
-CREATE FUNCTION auth.impersonator_id() RETURNS uuid
-    AS 'MODULE_PATHNAME', 'auth_impersonator_id'
-    LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION auth.impersonator_id() IS
-    'who impersonates the authenticated user (the identity is an impersonation session), NULL otherwise';
 
 -- What an impersonation session may not do: anything that changes how the
 -- account is reached or outlives the session (password, email, API keys,
@@ -2499,6 +3364,9 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = format('invalid %s or password', login_kind);
     END IF;
     DELETE FROM auth.attempts a WHERE a.scope = 'sign_in' AND a.key = attempt_key;
+    -- what follows (a session) must not outlive an end of the user's
+    -- credentials committed after the hash above was read
+    PERFORM auth._creating_credential(v_user.id, v_user.credentials_epoch, NULL);
     RETURN v_user;
 END
 $$;

@@ -19,11 +19,13 @@ export function errorStatus(err) {
 	return STATUS[err.code] ?? 500;
 }
 
-// Seconds until a PT429 may be retried: the sign-in lock's detail names a
-// time ("... locked until 2026-01-01T10:00:00+00:00."), the request limit's
-// hint too ("Try again after ..."), an API key's hint an interval ("Retry
-// in 00:00:42." or "1 day 02:00:00").
+// Seconds until a PT429 may be retried: every retryable refusal carries
+// them in its hint as {"retry_after": <seconds>} (README, PT429).  Older
+// servers said it in prose: a time ("... locked until 2026-01-01T10:00:00
+// +00:00.", "Try again after ...") or an interval ("Retry in 00:00:42.").
 export function retryAfterSeconds(err, now = Date.now()) {
+	const m = /^\{"retry_after": (\d{1,9})\}$/.exec(err.hint ?? '');
+	if (m) return Math.max(1, +m[1]);
 	const text = `${err.detail ?? ''} ${err.hint ?? ''}`;
 	const at = /(?:until|after) (\d{4}-\d\d-\d\d[ T][0-9:.]+(?:[+-]\d\d(?::?\d\d)?|Z)?)\./.exec(text);
 	if (at) {
@@ -127,9 +129,9 @@ ${status === 401 ? '<p><a href="/signin">Sign in</a></p>' : '<p><a href="/">Back
 			form('/signup', input('name') + input('email', 'email') + input('password', 'password'), 'Sign up'))),
 		'POST /signup': async (req, res) => {
 			const f = await readForm(req);
-			await pool.query('SELECT auth.sign_up($1, $2, $3)', [f.email, f.password, f.name || null]);
-			const { rows: [g] } = await pool.query('SELECT * FROM auth.sign_in($1, $2, $3, $4)',
-				[f.email, f.password, ipOf(req), req.headers['user-agent'] ?? null]);
+			// one call, one argon2 hash: the user and its first session
+			const { rows: [g] } = await pool.query('SELECT * FROM auth.sign_up_and_sign_in($1, $2, $3, $4, $5, $6)',
+				[f.email, f.password, f.name || null, '{}', ipOf(req), req.headers['user-agent'] ?? null]);
 			redirect(res, '/', { 'set-cookie': setSession(g) });
 		},
 		'GET /signin': async (req, res) => send(res, 200, page('Sign in',
@@ -153,6 +155,12 @@ ${status === 401 ? '<p><a href="/signin">Sign in</a></p>' : '<p><a href="/">Back
 		'GET /magic': async (req, res, url) => {
 			const { rows: [g] } = await pool.query('SELECT * FROM auth.consume_magic_link($1, $2, $3)',
 				[url.searchParams.get('token'), ipOf(req), req.headers['user-agent'] ?? null]);
+			// The link proved the mailbox of an account never verified: the
+			// password it was signed up with is gone (README, claims).  Say so.
+			if (g.password_removed)
+				return send(res, 200, page('Signed in', '<p id="password-removed">You are signed in. ' +
+					'The password this account was created with no longer works, because the address ' +
+					'had never been confirmed. <a href="/">Continue</a></p>'), { 'set-cookie': setSession(g) });
 			redirect(res, g.redirect_to ?? '/', { 'set-cookie': setSession(g) });
 		},
 		'GET /dev/outbox': async (req, res) => {

@@ -31,6 +31,15 @@ COMMENT ON FUNCTION auth._token_hash(text, text) IS
     'internal: SHA-256 of a token of that kind, NULL when the token has another shape';
 REVOKE ALL ON FUNCTION auth._token_hash(text, text) FROM PUBLIC;
 
+-- A transaction lock on a text key that no role can take with SQL
+-- (pg_advisory_lock): per-email request limits and attempt counters.
+CREATE FUNCTION auth._lock_keyed(key text, wait boolean) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'auth_lock_keyed'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION auth._lock_keyed(text, boolean) IS
+    'internal: takes a transaction lock of the extension''s own on a key; false when not wait and it is held';
+REVOKE ALL ON FUNCTION auth._lock_keyed(text, boolean) FROM PUBLIC;
+
 -- Settings are read through these (not current_setting()), which load the
 -- module that defines them.
 CREATE FUNCTION auth._setting_interval(name text) RETURNS interval

@@ -11,6 +11,9 @@ AS $$
     VALUES ('email', 254, 'bytes'),              -- RFC 5321's longest path
            ('password', 128, 'characters'),      -- the policy; C refuses 4096 bytes
            ('name', 256, 'characters'),          -- a user's name
+           ('image', 2048, 'characters'),        -- a user's image URL
+           ('ban reason', 1000, 'characters'),
+           ('search', 254, 'characters'),        -- auth.list_users()
            ('metadata', 16384, 'bytes'),         -- users, organizations, API keys
            ('metadata depth', 32, 'levels'),
            ('redirect_to', 2048, 'characters'),

@@ -8,7 +8,9 @@ CREATE TABLE auth.audit_log (
     session_id  uuid,
     ip          inet,
     detail      jsonb NOT NULL DEFAULT '{}',
-    impersonator_id uuid        -- who impersonated user_id when it happened
+    actor_id    uuid,           -- the authenticated user who acted (auth.uid())
+    actor_role  text,           -- the database role that called
+    impersonator_id uuid        -- who impersonated actor_id when it happened
 );
 CREATE INDEX audit_log_user_id_idx ON auth.audit_log (user_id, occurred_at);
 CREATE INDEX audit_log_occurred_at_idx ON auth.audit_log (occurred_at);
@@ -16,11 +18,30 @@ ALTER TABLE auth.audit_log ENABLE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('auth.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('auth.audit_log_id_seq', '');
 COMMENT ON TABLE auth.audit_log IS
-    'security events (sign_up, sign_in, sign_in_failed, sign_out, session_revoked, password_changed); also sent as NOTIFY auth_events';
+    'security events (sign_up, sign_in, sign_in_failed, sign_out, session_revoked, password_changed, ...) with their actor; also sent as NOTIFY auth_events';
 
--- Records an event and announces it on the channel auth_events.  The
--- impersonator, the one place it is computed: the identity's, or that of
--- the impersonation session the event names.
+-- Who acted, for every audit row: the authenticated user (auth.uid(), NULL
+-- when nobody is), the database role that called (SET ROLE's, else the
+-- session's; an admin tier's back office acts as a role, not a user), and
+-- who impersonates the user when the identity is an impersonation session.
+-- The one place the actor is computed: what an audit row names besides
+-- comes here too.
+CREATE FUNCTION auth._audit_actor() RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object(
+        'actor_id', auth.uid(),
+        'actor_role', CASE WHEN current_setting('role') = 'none' THEN session_user::text
+                           ELSE current_setting('role') END,
+        'impersonator_id', auth.impersonator_id())
+$$;
+COMMENT ON FUNCTION auth._audit_actor() IS
+    'internal: the actor of an audit row: the authenticated user, the calling database role and the impersonator';
+REVOKE ALL ON FUNCTION auth._audit_actor() FROM PUBLIC;
+
+-- Records an event, with its actor, and announces it on the channel
+-- auth_events.
 CREATE FUNCTION auth._audit(event text, user_id uuid, session_id uuid,
                             ip inet, detail jsonb DEFAULT '{}',
                             occurred_at timestamptz DEFAULT NULL)
@@ -31,11 +52,14 @@ AS $$
 DECLARE
     v_id bigint;
     v_at timestamptz := coalesce(occurred_at, auth.now());
+    v_actor jsonb := auth._audit_actor();
 BEGIN
     INSERT INTO auth.audit_log (occurred_at, event, user_id, session_id, ip, detail,
-                                impersonator_id)
+                                actor_id, actor_role, impersonator_id)
     VALUES (v_at, event, user_id, session_id, ip, coalesce(detail, '{}'),
-            coalesce(auth.impersonator_id(),
+            (v_actor->>'actor_id')::uuid, v_actor->>'actor_role',
+            -- or the impersonator of the session the event names (its start)
+            coalesce((v_actor->>'impersonator_id')::uuid,
                      (SELECT s.impersonator_id FROM auth.sessions s
                        WHERE s.id OPERATOR(pg_catalog.=) _audit.session_id)))
     RETURNING id INTO v_id;

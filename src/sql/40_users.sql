@@ -21,25 +21,63 @@ SELECT pg_catalog.pg_extension_config_dump('auth.users', '');
 COMMENT ON TABLE auth.users IS 'accounts; password_hash holds argon2id (or an imported bcrypt/scrypt hash until the next sign-in)';
 
 -- A session or key being created and the end of its user's credentials
--- (src/lifecycle.c): the creator notes the user's credentials epoch and
--- ban as it read them, without a lock, and re-reads them just before it
--- commits, under a lock that an ending transaction holds until it
--- commits; if either changed, the creation fails with 40001.  So neither
--- misses the other, and no creator can hold an end off.
-CREATE FUNCTION auth._creating_credential(user_id uuid, epoch bigint, banned_until timestamptz)
+-- (src/lifecycle.c): the creator notes the user's credentials epoch as the
+-- proof that allows it was checked against (the password's row, the
+-- user's row), without a lock, and re-reads it just before it commits,
+-- under a lock that every end (and a ban, which bumps the epoch too) holds
+-- until it commits; if it changed, or the session the key is made under
+-- ended, the creation fails with 40001.  So neither misses the other, and
+-- no creator can hold an end off.  Lock order, everywhere: this lock, then
+-- rows.
+CREATE FUNCTION auth._creating_credential(user_id uuid, epoch bigint, under_session uuid)
 RETURNS void
     AS 'MODULE_PATHNAME', 'auth_creating_credential'
     LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION auth._creating_credential(uuid, bigint, timestamptz) IS
-    'internal: notes a session or key being created for the user, re-checked against the user''s credentials epoch and ban before commit';
-REVOKE ALL ON FUNCTION auth._creating_credential(uuid, bigint, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION auth._creating_credential(uuid, bigint, uuid) IS
+    'internal: notes a session or key being created for the user (and the session it is made under), re-checked against the user''s credentials epoch before commit';
+REVOKE ALL ON FUNCTION auth._creating_credential(uuid, bigint, uuid) FROM PUBLIC;
 
-CREATE FUNCTION auth._lock_user_credentials(user_id uuid) RETURNS void
+CREATE FUNCTION auth._lock_user_credentials(user_id uuid, bumps_epoch boolean) RETURNS void
     AS 'MODULE_PATHNAME', 'auth_lock_user_credentials'
     LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION auth._lock_user_credentials(uuid) IS
-    'internal: held until commit by a transaction that ends the user''s credentials; a creation re-checks under it';
-REVOKE ALL ON FUNCTION auth._lock_user_credentials(uuid) FROM PUBLIC;
+COMMENT ON FUNCTION auth._lock_user_credentials(uuid, boolean) IS
+    'internal: held until commit by a transaction that ends the user''s credentials (bumps_epoch) or revokes a session; a creation re-checks under it';
+REVOKE ALL ON FUNCTION auth._lock_user_credentials(uuid, boolean) FROM PUBLIC;
+
+CREATE FUNCTION auth._share_user_credentials(user_id uuid) RETURNS void
+    AS 'MODULE_PATHNAME', 'auth_share_user_credentials'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION auth._share_user_credentials(uuid) IS
+    'internal: taken before a self-service write to a session or key row, so an end waits for it rather than deadlock with it';
+REVOKE ALL ON FUNCTION auth._share_user_credentials(uuid) FROM PUBLIC;
+
+CREATE FUNCTION auth._ban_missed(user_id uuid, banned_until timestamptz) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'auth_ban_missed'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION auth._ban_missed(uuid, timestamptz) IS
+    'internal: whether a live session or key of the user, as the latest snapshot sees it, does not carry its ban';
+REVOKE ALL ON FUNCTION auth._ban_missed(uuid, timestamptz) FROM PUBLIC;
+
+-- Banning or unbanning (UPDATE auth.users SET banned_until ...) ends the
+-- user's credentials as the other ends do: under the credentials lock,
+-- bumping the epoch, so a session or key being created fails at commit.
+CREATE FUNCTION auth._ban_changes_credentials() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM auth._lock_user_credentials(NEW.id, true);
+    NEW.credentials_epoch := OLD.credentials_epoch + 1;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION auth._ban_changes_credentials() IS
+    'internal: a ban or unban takes the credentials lock and bumps the user''s credentials epoch';
+REVOKE ALL ON FUNCTION auth._ban_changes_credentials() FROM PUBLIC;
+CREATE TRIGGER users_ban_changes_credentials
+    BEFORE UPDATE OF banned_until ON auth.users
+    FOR EACH ROW WHEN (OLD.banned_until IS DISTINCT FROM NEW.banned_until)
+    EXECUTE FUNCTION auth._ban_changes_credentials();
 
 -- Emails are compared after NFC and ASCII-only case folding, whatever the
 -- database's collation: lower() follows the locale, and would map U+0130
@@ -250,8 +288,10 @@ BEGIN
             DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at'),
             HINT = auth._retry_hint((v_try->>'retry_at')::timestamptz, auth._clock());
     END IF;
+    -- the credentials lock before the row (the order every end keeps);
     -- FOR NO KEY UPDATE (what the UPDATE below takes): a session or key
     -- being created holds FOR KEY SHARE on the row and must not hold this off
+    PERFORM auth._lock_user_credentials(v_uid, false);
     SELECT u.password_hash INTO v_hash FROM auth.users u WHERE u.id = v_uid FOR NO KEY UPDATE;
     IF current_password IS NULL OR length(current_password) > auth._limit('password') OR
        NOT auth.verify_password(current_password,

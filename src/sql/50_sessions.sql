@@ -14,6 +14,9 @@ CREATE TABLE auth.sessions (
     revoked_reason text,
     -- a copy of auth.users.banned_until, so verifying reads one row
     user_banned_until timestamptz,
+    -- when the user last proved who they are in this session (sign-in,
+    -- magic link, code); a sliding refresh does not move it
+    authenticated_at timestamptz NOT NULL DEFAULT auth.now(),
     -- an impersonation session (auth.impersonate): who and why; never extended
     impersonator_id uuid REFERENCES auth.users (id) ON DELETE CASCADE,
     impersonation_reason text,
@@ -24,6 +27,30 @@ ALTER TABLE auth.sessions ENABLE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('auth.sessions', '');
 COMMENT ON TABLE auth.sessions IS 'sessions; only the SHA-256 of each token is kept';
 
+-- auth.revoke_all_sessions() ends every session at once without writing
+-- any: a session created at or before not_before is dead.  One row at
+-- most; none means no cutoff.  The read path (src/session.c) compares it
+-- with the session's created_at, reading it at most once per snapshot.
+CREATE TABLE auth.session_epoch (
+    id         boolean PRIMARY KEY DEFAULT true CHECK (id),
+    not_before timestamptz NOT NULL
+);
+ALTER TABLE auth.session_epoch ENABLE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('auth.session_epoch', '');
+COMMENT ON TABLE auth.session_epoch IS
+    'the cutoff of auth.revoke_all_sessions(): sessions created at or before it are dead';
+
+-- The cutoff as SQL reads it: -infinity when there is none.
+CREATE FUNCTION auth._sessions_not_before() RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT e.not_before FROM auth.session_epoch e), '-infinity')
+$$;
+COMMENT ON FUNCTION auth._sessions_not_before() IS
+    'internal: the cutoff of auth.revoke_all_sessions(), -infinity when none';
+REVOKE ALL ON FUNCTION auth._sessions_not_before() FROM PUBLIC;
+
 -- Banning or unbanning a user (UPDATE auth.users SET banned_until ...)
 -- reaches their sessions in the same transaction.
 CREATE FUNCTION auth._sync_session_ban() RETURNS trigger
@@ -31,8 +58,6 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    -- a session or key being created re-checks the ban before it commits
-    PERFORM auth._lock_user_credentials(NEW.id);
     UPDATE auth.sessions s SET user_banned_until = NEW.banned_until
      WHERE s.user_id = NEW.id;
     RETURN NULL;
@@ -82,7 +107,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
     END IF;
-    PERFORM auth._creating_credential(_issue_session.user_id, v_epoch, v_banned);
+    PERFORM auth._creating_credential(_issue_session.user_id, v_epoch, NULL);
     IF v_banned > v_now THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended',
             DETAIL = CASE WHEN v_banned < 'infinity'
@@ -92,10 +117,11 @@ BEGIN
     v_grant.token := auth._generate_token('ses');
     v_grant.user_id := _issue_session.user_id;
     INSERT INTO auth.sessions AS s (user_id, token_hash, created_at, refreshed_at,
-                                    expires_at, ip, user_agent, user_banned_until)
+                                    expires_at, ip, user_agent, user_banned_until,
+                                    authenticated_at)
     VALUES (_issue_session.user_id, auth._token_hash(v_grant.token, 'ses'), v_now, v_now,
             v_now + least(v_ttl, v_max), _issue_session.ip,
-            left(_issue_session.user_agent, auth._limit('user agent')), v_banned)
+            left(_issue_session.user_agent, auth._limit('user agent')), v_banned, v_now)
     RETURNING s.id, s.expires_at INTO v_grant.session_id, v_grant.expires_at;
     RETURN v_grant;
 END
@@ -150,6 +176,8 @@ AS $$
 DECLARE
     v_count int;
 BEGIN
+    -- a key being made under one of these sessions re-checks it at commit
+    PERFORM auth._lock_user_credentials(_revoke_sessions.user_id, false);
     UPDATE auth.sessions s
        SET revoked_at = auth.now(), revoked_reason = reason
      WHERE s.user_id = _revoke_sessions.user_id AND s.revoked_at IS NULL
@@ -174,6 +202,8 @@ DECLARE
     v_uid uuid := auth._require_account_uid();
     v_reason text := CASE WHEN session_id = auth.session_id() THEN 'sign_out' ELSE 'revoked' END;
 BEGIN
+    -- a key being made under this session re-checks it at commit
+    PERFORM auth._lock_user_credentials(v_uid, false);
     UPDATE auth.sessions s SET revoked_at = auth.now(), revoked_reason = v_reason
      WHERE s.id = revoke_session.session_id AND s.user_id = v_uid AND s.revoked_at IS NULL;
     IF NOT FOUND THEN
@@ -224,7 +254,7 @@ AS $$
            s.id IS NOT DISTINCT FROM auth.session_id(), s.impersonator_id
       FROM auth.sessions s
      WHERE s.user_id = auth._require_account_uid() AND s.revoked_at IS NULL
-       AND s.expires_at > auth.now()
+       AND s.expires_at > auth.now() AND s.created_at > auth._sessions_not_before()
      ORDER BY s.created_at DESC
 $$;
 COMMENT ON FUNCTION auth.list_sessions() IS

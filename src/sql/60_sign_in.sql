@@ -50,9 +50,9 @@ DECLARE
 BEGIN
     CASE request->>'op'
     WHEN 'attempt' THEN
-        IF NOT coalesce((request->>'nowait')::boolean, false) THEN
-            PERFORM pg_advisory_xact_lock(hashtextextended(v_scope || ':' || encode(v_key, 'hex'), 0));
-        ELSIF NOT pg_try_advisory_xact_lock(hashtextextended(v_scope || ':' || encode(v_key, 'hex'), 0)) THEN
+        -- a lock of the extension's own: no role can hold it with SQL
+        IF NOT auth._lock_keyed(v_scope || ':' || encode(v_key, 'hex'),
+                                NOT coalesce((request->>'nowait')::boolean, false)) THEN
             RETURN jsonb_build_object('busy', true);
         END IF;
         SELECT count(*) INTO v_count FROM auth.attempts a
@@ -174,6 +174,9 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = format('invalid %s or password', login_kind);
     END IF;
     DELETE FROM auth.attempts a WHERE a.scope = 'sign_in' AND a.key = attempt_key;
+    -- what follows (a session) must not outlive an end of the user's
+    -- credentials committed after the hash above was read
+    PERFORM auth._creating_credential(v_user.id, v_user.credentials_epoch, NULL);
     RETURN v_user;
 END
 $$;

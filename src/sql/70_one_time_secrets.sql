@@ -166,7 +166,8 @@ BEGIN
             DETAIL = format('A path starting with one /, or an http(s) URL, of at most %s characters.',
                             auth._limit('redirect_to'));
     END IF;
-    PERFORM pg_advisory_xact_lock(hashtextextended('auth.request:' || email, 0));
+    -- a lock of the extension's own: no role can hold it with SQL
+    PERFORM auth._lock_keyed('auth.request:' || email, true);
     IF auth._recent_requests(email, v_now - v_window) >= v_limit THEN
         SELECT s.created_at + v_window INTO v_retry FROM auth.one_time_secrets s
          WHERE s.email = email AND s.created_at > v_now - v_window

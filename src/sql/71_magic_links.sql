@@ -36,7 +36,10 @@ BEGIN
     v_result.is_new_user := false;
     v_result.password_removed := false;
     -- Locked, and re-checked on the latest version: an account moving away
-    -- from this address meanwhile is not the one the link proves.
+    -- from this address meanwhile is not the one the link proves.  (The
+    -- credentials lock first, as every end.)
+    PERFORM auth._lock_user_credentials(u.id, false)
+       FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
     SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email
        FOR NO KEY UPDATE;
     -- An anonymous user redeeming it for an address nobody has keeps their

@@ -49,7 +49,9 @@ AS $$
 DECLARE
     v_never boolean;
 BEGIN
-    -- the token proves the address it was sent to, and only while it is the user's
+    -- the token proves the address it was sent to, and only while it is the
+    -- user's (the credentials lock, then the row, as every end)
+    PERFORM auth._lock_user_credentials(secret.user_id, false);
     SELECT u.email_verified_at IS NULL INTO v_never FROM auth.users u
      WHERE u.id = secret.user_id AND auth._email_key(u.email) = secret.email
        FOR NO KEY UPDATE;   -- never waits for a session or key being created
@@ -150,7 +152,10 @@ BEGIN
             HINT = 'Request the change again.';
     END IF;
     PERFORM auth._require_account_uid();  -- not with an API key
-    SELECT u.email INTO v_old FROM auth.users u WHERE u.id = v_secret.user_id FOR UPDATE;
+    -- the credentials lock, then the row (the order every end keeps); FOR
+    -- NO KEY UPDATE never waits for a session or key being created
+    PERFORM auth._lock_user_credentials(v_secret.user_id, false);
+    SELECT u.email INTO v_old FROM auth.users u WHERE u.id = v_secret.user_id FOR NO KEY UPDATE;
     BEGIN
         UPDATE auth.users u SET email = v_secret.new_email, email_verified_at = auth.now(),
                                 updated_at = auth.now()

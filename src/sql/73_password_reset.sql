@@ -38,7 +38,9 @@ BEGIN
     PERFORM auth._check_password_policy(new_password);
     v_secret := auth._consume_token(token, 'pwr', 'password_reset');
     -- and only while the account still has the address the link went to
-    -- (locked, and re-checked on the latest version of the row)
+    -- (locked, and re-checked on the latest version of the row; the
+    -- credentials lock first, as every end)
+    PERFORM auth._lock_user_credentials(v_secret.user_id, false);
     SELECT u.email_verified_at IS NULL INTO v_claim FROM auth.users u
      WHERE u.id = v_secret.user_id AND auth._email_key(u.email) = v_secret.email
        FOR NO KEY UPDATE;

@@ -361,6 +361,8 @@ BEGIN
     IF org_id IS NOT NULL THEN
         PERFORM auth._require_member(org_id);
     END IF;
+    -- the credentials lock first, then the row (the order every end keeps)
+    PERFORM auth._share_user_credentials(auth.uid());
     UPDATE auth.sessions s SET active_org_id = org_id WHERE s.id = v_sid;
 END
 $$;

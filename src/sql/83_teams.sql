@@ -63,6 +63,8 @@ DECLARE
 BEGIN
     PERFORM auth._check_team_name(name);
     UPDATE auth.teams t SET name = btrim(name), updated_at = auth.now() WHERE t.id = team_id;
+    PERFORM auth._audit('team_updated', auth.uid(), auth.session_id(), NULL,
+                        jsonb_build_object('org_id', v_org, 'team_id', team_id, 'name', btrim(name)));
 EXCEPTION WHEN unique_violation THEN
     RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'a team of that name exists';
 END
@@ -94,6 +96,10 @@ DECLARE
 BEGIN
     INSERT INTO auth.team_members (org_id, team_id, user_id) VALUES (v_org, team_id, user_id)
     ON CONFLICT DO NOTHING;
+    IF FOUND THEN
+        PERFORM auth._audit('team_member_added', auth.uid(), auth.session_id(), NULL,
+                            jsonb_build_object('org_id', v_org, 'team_id', team_id, 'member_id', user_id));
+    END IF;
 EXCEPTION WHEN foreign_key_violation THEN
     RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'not a member of this organization',
         HINT = 'Team members must belong to the team''s organization.';
@@ -111,7 +117,12 @@ DECLARE
     v_org uuid := auth._team_org(team_id, 'team:update');
 BEGIN
     DELETE FROM auth.team_members tm WHERE tm.team_id = team_id AND tm.user_id = user_id;
-    RETURN FOUND;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM auth._audit('team_member_removed', auth.uid(), auth.session_id(), NULL,
+                        jsonb_build_object('org_id', v_org, 'team_id', team_id, 'member_id', user_id));
+    RETURN true;
 END
 $$;
 COMMENT ON FUNCTION auth.remove_team_member(uuid, uuid) IS

@@ -69,6 +69,30 @@ CREATE TRIGGER users_ban_reaches_api_keys
     FOR EACH ROW WHEN (OLD.banned_until IS DISTINCT FROM NEW.banned_until)
     EXECUTE FUNCTION auth._sync_api_key_ban();
 
+-- After both copies (triggers fire in name order): a REPEATABLE READ ban
+-- whose snapshot missed a session or key created meanwhile refuses (40001)
+-- rather than leave it unbanned.
+CREATE FUNCTION auth._ban_missed_nothing() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF auth._ban_missed(NEW.id, NEW.banned_until) THEN
+        RAISE EXCEPTION USING ERRCODE = '40001',
+            MESSAGE = 'could not end the credentials: one was created concurrently',
+            HINT = 'Retry the transaction.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION auth._ban_missed_nothing() IS
+    'internal: refuses a ban whose snapshot missed a session or key created meanwhile';
+REVOKE ALL ON FUNCTION auth._ban_missed_nothing() FROM PUBLIC;
+CREATE TRIGGER users_ban_then_nothing_missed
+    AFTER UPDATE OF banned_until ON auth.users
+    FOR EACH ROW WHEN (OLD.banned_until IS DISTINCT FROM NEW.banned_until)
+    EXECUTE FUNCTION auth._ban_missed_nothing();
+
 CREATE FUNCTION auth._generate_api_key(prefix text, OUT key text, OUT key_hash bytea)
     AS 'MODULE_PATHNAME', 'auth_generate_api_key'
     LANGUAGE C VOLATILE STRICT PARALLEL SAFE;

@@ -50,7 +50,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
     END IF;
-    PERFORM auth._creating_credential(user_id, v_epoch, v_banned);
+    PERFORM auth._creating_credential(user_id, v_epoch, auth.session_id());
     IF v_banned > v_now THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended';
     END IF;
@@ -204,6 +204,8 @@ AS $$
 DECLARE
     v_key auth.api_keys;
 BEGIN
+    -- the credentials lock first, then the row (the order every end keeps)
+    PERFORM auth._share_user_credentials(k.user_id) FROM auth.api_keys k WHERE k.id = key_id;
     -- FOR NO KEY UPDATE, as the UPDATE that follows takes: a key being
     -- made by this one holds FOR KEY SHARE on it (its foreign key) until
     -- its creator commits, and must not hold off this change

@@ -19,7 +19,9 @@ COMMENT ON FUNCTION auth._credentials_missed(uuid, uuid, boolean, timestamptz) I
     'internal: whether a credential auth._end_credentials should have ended is live in the latest snapshot';
 REVOKE ALL ON FUNCTION auth._credentials_missed(uuid, uuid, boolean, timestamptz) FROM PUBLIC;
 
--- Ends what a user holds, for a reason, and returns what it ended:
+-- Ends what a user holds, for a reason (revoke_all, password_changed,
+-- password_reset, email_changed, unverified_account_claimed, and an
+-- admin's banned and password_set), and returns what it ended:
 --   every reason     the live sessions (but except_session);
 --   end_api_keys     every live API key of the user, with the keys they
 --                    made (same owner);
@@ -62,10 +64,11 @@ DECLARE
     v_detail jsonb;
 BEGIN
     IF reason IS NULL OR reason NOT IN ('unverified_account_claimed', 'password_reset',
-                                         'password_changed', 'email_changed', 'revoke_all') THEN
+                                         'password_changed', 'email_changed', 'revoke_all',
+                                         'banned', 'password_set') THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'unknown reason to end credentials';
     END IF;
-    PERFORM auth._lock_user_credentials(user_id);
+    PERFORM auth._lock_user_credentials(user_id, true);
     UPDATE auth.users u
        SET updated_at = v_now,
            credentials_epoch = u.credentials_epoch + 1,

@@ -18,6 +18,15 @@ AS $$
         'auth.create_email_verification(uuid)',
         'auth.create_api_key_for(uuid, text, text[], interval, uuid, text, integer, interval, integer, integer, interval, jsonb)',
         'auth.set_api_key_limits(uuid, integer, interval, integer, integer, interval)',
+        'auth.list_users(text, boolean, text, boolean, integer, integer)',
+        'auth.create_user(text, text, text, text, boolean)',
+        'auth.update_user_as_admin(uuid, text, text, text, boolean, jsonb, text)',
+        'auth.set_user_password(uuid, text, boolean)',
+        'auth.ban_user(uuid, timestamptz, text)',
+        'auth.unban_user(uuid)',
+        'auth.delete_user(uuid, uuid)',
+        'auth.list_user_sessions(uuid)',
+        'auth.revoke_all_sessions()',
         'auth.create_global_role(text, text[])',
         'auth.set_user_role(uuid, text)',
         'auth.impersonate(uuid, text, interval)'
@@ -124,7 +133,10 @@ BEGIN
                             jsonb_build_object('count', v_anonymous));
     END IF;
     DELETE FROM auth.sessions s
-     WHERE s.expires_at < v_now - v_grace OR s.revoked_at < v_now - v_grace;
+     WHERE s.expires_at < v_now - v_grace OR s.revoked_at < v_now - v_grace
+        -- ended by auth.revoke_all_sessions() longer than the grace ago
+        OR (s.created_at <= auth._sessions_not_before()
+            AND auth._sessions_not_before() < v_now - v_grace);
     GET DIAGNOSTICS sessions_deleted = ROW_COUNT;
     -- attempts no limit counts any more (codes count theirs for their lifetime)
     DELETE FROM auth.attempts a
@@ -153,7 +165,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auth.cleanup() IS
-    'admin and maintenance: deletes sessions and API keys expired or revoked longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, dead one-time secrets, and anonymous users idle past auth.anonymous_ttl (audited with their count); returns the counts and logs them';
+    'admin and maintenance: deletes sessions and API keys expired or revoked (or ended by revoke_all_sessions) longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, dead one-time secrets, and anonymous users idle past auth.anonymous_ttl (audited with their count); returns the counts and logs them';
 REVOKE ALL ON FUNCTION auth.cleanup() FROM PUBLIC;
 
 CREATE FUNCTION auth.check()

@@ -66,11 +66,7 @@ BEGIN
     IF user_id IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user_id is required';
     END IF;
-    IF role IS NULL OR NOT EXISTS (SELECT FROM auth.global_roles r WHERE r.name = role) THEN
-        RAISE EXCEPTION USING ERRCODE = '22023',
-            MESSAGE = format('global role "%s" does not exist', left(coalesce(role, ''), auth._limit('role'))),
-            HINT = 'Create it with auth.create_global_role() first.';
-    END IF;
+    PERFORM auth._check_user_role(role);
     SELECT u.role INTO v_old FROM auth.users u WHERE u.id = user_id FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';

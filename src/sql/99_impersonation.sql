@@ -1,14 +1,9 @@
 -- impersonation: an administrator acts as a user for a limited time, through
 -- a session of that user's that records who impersonates and why
--- (auth.sessions.impersonator_id; auth.impersonator_id() reads it,
--- src/account.c); every audit row written meanwhile names both
--- (auth.audit_log.impersonator_id, filled by auth._audit()).
-
-CREATE FUNCTION auth.impersonator_id() RETURNS uuid
-    AS 'MODULE_PATHNAME', 'auth_impersonator_id'
-    LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION auth.impersonator_id() IS
-    'who impersonates the authenticated user (the identity is an impersonation session), NULL otherwise';
+-- (auth.sessions.impersonator_id; auth.impersonator_id() in
+-- 10_identity.sql reads it, src/account.c); every audit row written
+-- meanwhile names both (auth.audit_log.impersonator_id, from
+-- auth._audit_actor()).
 
 -- What an impersonation session may not do: anything that changes how the
 -- account is reached or outlives the session (password, email, API keys,

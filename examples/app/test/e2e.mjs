@@ -121,6 +121,23 @@ try {
 		assert.equal(again.status, 401);
 		await ctx.close();
 	});
+	await step('a magic link into an account never verified says its password is gone', async () => {
+		const dan = cat.replace('cat-', 'dan-');
+		const up = await fetch(`${base}/signup`, { method: 'POST', redirect: 'manual',
+			body: new URLSearchParams({ name: 'Dan', email: dan, password: 'dan password 1' }) });
+		assert.equal(up.status, 303);
+		await fetch(`${base}/magic-link`, { method: 'POST', body: new URLSearchParams({ email: dan }) });
+		const link = logs.find((l) => l.startsWith(`magic link for ${dan}: `)).split(': ')[1];
+		const ctx = await browser.newContext();
+		const p = await ctx.newPage();
+		await p.goto(link);
+		assert.match(await p.textContent('#password-removed'), /no longer works/);
+		assert.match((await sessionCookie(ctx)).value, /^ses_/);
+		await ctx.close();
+		const old = await fetch(`${base}/signin`, { method: 'POST', redirect: 'manual',
+			body: new URLSearchParams({ email: dan, password: 'dan password 1' }) });
+		assert.equal(old.status, 401);
+	});
 	await step('organizations: create one, switch to it and back', async () => {
 		await ann1.goto(`${base}/orgs`);
 		await ann1.fill('input[name=name]', `Acme ${run}`);
@@ -191,6 +208,8 @@ try {
 	});
 	await step('Retry-After is read from each kind of PT429', async () => {
 		const now = Date.parse('2026-01-01T10:00:00Z');
+		assert.equal(retryAfterSeconds({ hint: '{"retry_after": 871}', detail: 'Sign-in for this email is locked until 2026-01-01T10:14:30.5+00:00.' }, now), 871);
+		assert.equal(retryAfterSeconds({ hint: '{"retry_after": 7}' }, now), 7);
 		assert.equal(retryAfterSeconds({ detail: 'Sign-in for this email is locked until 2026-01-01T10:14:30.5+00:00.' }, now), 871);
 		assert.equal(retryAfterSeconds({ hint: 'Try again after 2026-01-01 10:00:42+00.' }, now), 42);
 		assert.equal(retryAfterSeconds({ hint: 'Retry in 00:01:05.' }, now), 65);
