@@ -5,7 +5,7 @@
 # input is then in fuzz/build/run/<target>/artifacts/.  Needs clang and its
 # libFuzzer runtime (clang, libclang-rt-14-dev: scripts/deps.sh).
 #
-#   make fuzz                       4 targets x 60 s
+#   make fuzz                       5 targets x 60 s
 #   make fuzz FUZZ_SECONDS=300
 #   make fuzz FUZZ_TARGETS=fuzz_phc
 #   make fuzz-build                 build only
@@ -22,7 +22,7 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  ?= -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -Wall -Wextra
-FUZZ_TARGETS ?= fuzz_identity_value fuzz_phc fuzz_token_shape fuzz_scopes
+FUZZ_TARGETS ?= fuzz_identity_value fuzz_phc fuzz_token_shape fuzz_scopes fuzz_jws
 # Extra libFuzzer flags for every run (e.g. FUZZ_FLAGS=-use_value_profile=1).
 FUZZ_FLAGS   ?=
 
@@ -35,6 +35,8 @@ fuzz_token_shape_SRCS      := token_shape.c
 fuzz_token_shape_MAXLEN    := 256
 fuzz_scopes_SRCS           := scope.c
 fuzz_scopes_MAXLEN         := 1024
+fuzz_jws_SRCS              := jws.c token_shape.c
+fuzz_jws_MAXLEN            := 9000
 
 FUZZ_BINS := $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
 

@@ -92,6 +92,19 @@ installcheck_layer() {
 installcheck_layer regress "${#regress[@]}" "no sql/*.sql" ISOLATION
 installcheck_layer isolation "${#specs[@]}" "no test/specs/*.spec" REGRESS
 
+# test/interop: the JOSE library the JWT interoperability test runs against
+# (jose, from the npm registry), exactly as its committed lock file pins it.
+if has_layer tap && [ -f test/interop/package-lock.json ]; then
+	if ! command -v npm >/dev/null; then
+		say "npm is not installed: test/t/021_jwt_interop.pl will be skipped"
+	elif [ ! -f test/interop/node_modules/.package-lock.json ] ||
+		[ test/interop/package-lock.json -nt test/interop/node_modules/.package-lock.json ]; then
+		say "npm ci in test/interop"
+		(cd test/interop && npm ci --no-audit --no-fund --loglevel=error) ||
+			die "npm ci failed in test/interop"
+	fi
+fi
+
 # TAP tests make their own clusters with initdb, so when root they run as
 # postgres, from a copy of test/t that postgres can read. PG15's
 # PostgreSQL::Test::Utils reads TESTDIR (its tmp_check/ and tmp_check/log/

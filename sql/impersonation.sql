@@ -103,6 +103,7 @@ SELECT pg_temp.as_user(:'imp_token', $$SELECT auth.change_password('ike password
 SELECT pg_temp.as_user(:'imp_token', $$SELECT auth.create_api_key('sneaky')$$);
 SELECT pg_temp.as_user(:'imp_token', $$SELECT auth.revoke_all_credentials()$$);
 SELECT pg_temp.as_user(:'imp_token', $$SELECT auth.delete_account()$$);
+SELECT pg_temp.as_user(:'imp_token', $$SELECT auth.issue_jwt()$$);
 SELECT pg_temp.as_user(:'imp_token', $$SELECT auth.delete_account('ike password')$$);
 SET ROLE regress_imp_admin;
 SELECT pg_temp.as_user(:'imp_token', $$SELECT auth.request_email_change('ivy-owns-this@example.com')$$);

@@ -57,6 +57,28 @@ COMMIT;
 -- what a key shows for display aside, no part of a key is kept either
 INSERT INTO issued SELECT substr(secret, 10) FROM issued WHERE secret LIKE 'ak\_%';
 
+-- JWTs: no table keeps an issued token, nor a signing key's private part
+-- or HS256 secret in clear (base64url as given, or its bytes).
+SELECT token AS rest_jwt_session FROM auth.create_session(:'rest') \gset
+BEGIN;
+SELECT auth.authenticate(:'rest_jwt_session') IS NOT NULL AS authenticated;
+INSERT INTO issued SELECT auth.issue_jwt();
+COMMIT;
+CREATE TEMP TABLE key_parts (b64 text);
+INSERT INTO key_parts VALUES
+    ('AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow'),
+    ('nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A');
+SELECT auth.import_signing_key(jsonb_build_object('kty', 'oct', 'k', (SELECT b64 FROM key_parts LIMIT 1)))
+       IS NOT NULL AS hs_imported;
+SELECT auth.import_signing_key(jsonb_build_object('kty', 'OKP', 'crv', 'Ed25519',
+           'x', '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', 'd', (SELECT b64 FROM key_parts OFFSET 1)))
+       IS NOT NULL AS ed25519_imported;
+SELECT auth.create_signing_key('HS256') IS NOT NULL AS hs_created;
+INSERT INTO issued SELECT b64 FROM key_parts;
+INSERT INTO issued
+SELECT encode(decode(rpad(translate(b64, '-_', '+/'), (length(b64) + 3) / 4 * 4, '='), 'base64'), 'hex')
+  FROM key_parts;
+
 SELECT count(*) AS secrets_issued FROM issued;
 -- Every row of every table in schema auth, as text, against every secret
 -- (codes are matched as whole 6-digit numbers).

@@ -297,6 +297,20 @@ chain_code(const KeyRow *row)
 }
 
 /*
+ * A zero tag names the key, not one of its secrets: the probe of
+ * auth_credential_is_live(), for a credential derived from the key (a JWT
+ * issued from it lives as long as the key, across rotations).
+ */
+static bool
+tag_is_zero(const uint8 *tag)
+{
+	for (int i = 0; i < AUTH_KEY_TAG_LEN; i++)
+		if (tag[i] != 0)
+			return false;
+	return true;
+}
+
+/*
  * The liveness callback of the kind: whether the key exists, belongs to
  * the identity's user, is live with every key above it, and still accepts
  * the secret whose hash begins with the identity's tag (a rotation ends the
@@ -312,7 +326,8 @@ api_key_is_live(const AuthIdentity *ident, AuthIdentity *settled)
 				   UUIDPGetDatum(&ident->credential_id), false, &row) ||
 		memcmp(&row.user_id, &ident->user_id, UUID_LEN) != 0 ||
 		chain_code(&row) != KEY_VALID ||
-		!(memcmp(row.current_tag, ident->tag, AUTH_KEY_TAG_LEN) == 0 ||
+		!(tag_is_zero(ident->tag) ||
+		  memcmp(row.current_tag, ident->tag, AUTH_KEY_TAG_LEN) == 0 ||
 		  (row.previous_live &&
 		   memcmp(row.previous_tag, ident->tag, AUTH_KEY_TAG_LEN) == 0)))
 		return false;
@@ -573,7 +588,13 @@ auth_api_key_id(PG_FUNCTION_ARGS)
 {
 	const AuthIdentity *ident = auth_identity_current();
 
-	if (ident == NULL || ident->kind != api_key_kind_id)
+	const char *field;
+
+	/* a key's, or one a credential derived from a key names */
+	if (ident == NULL ||
+		(ident->kind != api_key_kind_id &&
+		 ((field = auth_identity_credential_field(ident)) == NULL ||
+		  strcmp(field, "api_key_id") != 0)))
 		PG_RETURN_NULL();
 	return auth_uuid_datum_cached(fcinfo, &ident->credential_id);
 }

@@ -17,6 +17,8 @@
 #include "autonomous.h"
 #include "clock.h"
 #include "identity.h"
+#include "jwt.h"
+#include "keys_at_rest.h"
 #include "onetime.h"
 #include "organization.h"
 #include "password.h"
@@ -37,9 +39,11 @@ _PG_init(void)
 	auth_settings_init();
 	/* layer 2: the extension's own workers, when preloaded */
 	auth_autonomous_init();
+	auth_keys_at_rest_init();
 	/* layer 4: credentials register their kinds of identity */
 	auth_session_init();
 	auth_api_key_init();
+	auth_jwt_init();
 	/* layer 3 */
 	auth_identity_init();
 	auth_role_init();

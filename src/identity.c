@@ -90,6 +90,47 @@ auth_identity_kind(const AuthIdentity *ident)
 	return kinds[ident->kind - 1];
 }
 
+/*
+ * The auth.identity() key of the identity's credential id ("session_id",
+ * "api_key_id"), or NULL when it names none.
+ */
+const char *
+auth_identity_credential_field(const AuthIdentity *ident)
+{
+	const AuthCredentialKind *kind = auth_identity_kind(ident);
+
+	if (kind->credential_field != NULL)
+		return kind->credential_field(ident);
+	return kind->syntax.credential_id ? kind->id_field : NULL;
+}
+
+/*
+ * Whether a credential of the kind named (a session, an API key) is live
+ * for the user, through the kind's own liveness callback: a credential
+ * derived from it (a JWT's sid) is checked with the same one probe.  Its
+ * tag is zero: the credential, whichever of its secrets was shown.
+ */
+bool
+auth_credential_is_live(const char *kind_name, const pg_uuid_t *user_id,
+						const pg_uuid_t *credential_id)
+{
+	for (int i = 0; i < nkinds; i++)
+		if (strcmp(kinds[i]->syntax.name, kind_name) == 0 &&
+			kinds[i]->is_live != NULL)
+		{
+			AuthIdentity probe;
+			AuthIdentity settled;
+
+			memset(&probe, 0, sizeof(probe));
+			probe.kind = i + 1;
+			probe.user_id = *user_id;
+			probe.credential_id = *credential_id;
+			settled = probe;
+			return kinds[i]->is_live(&probe, &settled);
+		}
+	return false;
+}
+
 static bool
 check_identity(char **newval, void **extra, GucSource source)
 {
@@ -457,8 +498,9 @@ auth_identity_json(PG_FUNCTION_ARGS)
 	/* kind names are lowercase letters and _ (the registry's) */
 	appendStringInfo(&buf, "{\"kind\": \"%s\"", kind->syntax.name);
 	append_uuid_field(&buf, "user_id", &ident->user_id);
-	if (kind->syntax.credential_id)
-		append_uuid_field(&buf, kind->id_field, &ident->credential_id);
+	if (auth_identity_credential_field(ident) != NULL)
+		append_uuid_field(&buf, auth_identity_credential_field(ident),
+						  &ident->credential_id);
 	if (kind->syntax.scopes)
 	{
 		/* scopes hold no quote or backslash (auth_scope_char) */

@@ -32,6 +32,13 @@ typedef struct AuthCredentialKind
 	 * NULL: the identity never dies (set by a superuser).
 	 */
 	bool		(*is_live) (const AuthIdentity *ident, AuthIdentity *settled);
+
+	/*
+	 * The auth.identity() key naming credential_id for this identity, when
+	 * it depends on the value (a JWT's sid is a session's or a key's); NULL
+	 * callback: always id_field.
+	 */
+	const char *(*credential_field) (const AuthIdentity *ident);
 } AuthCredentialKind;
 
 #define AUTH_MAX_KINDS 8
@@ -39,6 +46,10 @@ typedef struct AuthCredentialKind
 extern int	auth_register_credential_kind(const AuthCredentialKind *kind);
 extern const AuthCredentialKind *auth_identity_kind(const AuthIdentity *ident);
 extern void auth_identity_init(void);
+extern const char *auth_identity_credential_field(const AuthIdentity *ident);
+extern bool auth_credential_is_live(const char *kind_name,
+									const pg_uuid_t *user_id,
+									const pg_uuid_t *credential_id);
 
 extern const AuthIdentity *auth_identity_current(void);
 extern void auth_identity_set(const AuthIdentity *ident, bool is_local);

@@ -29,6 +29,7 @@
 #include "utils/tuplestore.h"
 
 #include "apikey.h"
+#include "jwt.h"
 #include "session.h"
 
 #define AUTH_REQUEST_PLANS 64
@@ -149,8 +150,9 @@ authenticate(PGFunction fn, Datum token, bool isnull)
 /*
  * SQL function: auth.with_identity(token text, query text, args jsonb)
  * returns setof jsonb
- * A session token ("ses_...") or else an API key is authenticated for the
- * transaction; then the query runs, args as its $1.
+ * A session token ("ses_..."), a JWT (three parts joined by dots) or else an
+ * API key is authenticated for the transaction; then the query runs, args
+ * as its $1.
  */
 PG_FUNCTION_INFO_V1(auth_with_identity);
 Datum
@@ -183,9 +185,17 @@ auth_with_identity(PG_FUNCTION_ARGS)
 	{
 		text	   *token = PG_GETARG_TEXT_PP(0);
 
-		if (VARSIZE_ANY_EXHDR(token) >= 4 &&
-			memcmp(VARDATA_ANY(token), "ses_", 4) == 0)
+		const char *p = VARDATA_ANY(token);
+		int			len = VARSIZE_ANY_EXHDR(token);
+		int			dots = 0;
+
+		for (int k = 0; k < len; k++)
+			dots += p[k] == '.';
+		if (len >= 4 && memcmp(p, "ses_", 4) == 0)
 			authenticate(auth_authenticate, PointerGetDatum(token), false);
+		else if (dots == 2)
+			authenticate(auth_authenticate_jwt, PointerGetDatum(token),
+						 false);
 		else
 			authenticate(auth_authenticate_api_key, PointerGetDatum(token),
 						 false);

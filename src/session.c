@@ -441,7 +441,13 @@ auth_session_id(PG_FUNCTION_ARGS)
 {
 	const AuthIdentity *ident = auth_identity_current();
 
-	if (ident == NULL || ident->kind != session_kind_id)
+	const char *field;
+
+	/* a session's, or one a credential derived from a session names */
+	if (ident == NULL ||
+		(ident->kind != session_kind_id &&
+		 ((field = auth_identity_credential_field(ident)) == NULL ||
+		  strcmp(field, "session_id") != 0)))
 		PG_RETURN_NULL();
 	return auth_uuid_datum_cached(fcinfo, &ident->credential_id);
 }

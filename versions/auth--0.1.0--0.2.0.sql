@@ -1641,6 +1641,26 @@ BEGIN
              THEN format('counted in shared memory (auth.api_key_rate_limit_slots = %s)',
                          current_setting('auth.api_key_rate_limit_slots'))
              ELSE 'auth is not in shared_preload_libraries: a rate-limited key''s uses are counted by a row update, exact but serializing that key''s requests until each transaction ends' END;
+    RETURN QUERY SELECT 'signing keys open',
+        NOT EXISTS (SELECT FROM auth.signing_keys k
+                     WHERE k.state <> 'revoked'
+                       AND NOT auth._sealed_opens('signing-key', k.id, k.private_key)),
+        'every signing key opens with the root key file (auth.root_key_file); restore the file they were sealed with, or revoke them';
+    RETURN QUERY SELECT 'current signing key',
+        EXISTS (SELECT FROM auth.signing_keys k WHERE k.state = 'current')
+        OR NOT EXISTS (SELECT FROM auth.signing_keys k),
+        'a current key signs issued JWTs (none at all: the first auth.issue_jwt() makes one); else auth.rotate_signing_keys()';
+    RETURN QUERY SELECT 'no HS256 signing keys',
+        NOT EXISTS (SELECT FROM auth.signing_keys k WHERE k.algorithm = 'HS256' AND k.state <> 'revoked'),
+        'an HS256 secret must be shared with every verifier, who can then sign too; prefer EdDSA, ES256 or RS256';
+    RETURN QUERY SELECT 'previous signing keys within grace',
+        NOT EXISTS (SELECT FROM auth.signing_keys k
+                     WHERE k.state = 'previous'
+                       AND k.retired_at + auth._setting_interval('auth.jwt_previous_key_grace') <= auth.now()),
+        'previous keys past auth.jwt_previous_key_grace verify nothing: revoke them (auth.revoke_signing_key)';
+    RETURN QUERY SELECT 'issuer keys refreshed',
+        NOT EXISTS (SELECT FROM auth.issuers i WHERE i.keys_set_at < auth.now() - interval '7 days'),
+        'every trusted issuer''s JWKS was pushed within a week (auth.set_issuer_jwks)';
     RETURN QUERY SELECT 'tables closed to PUBLIC',
         NOT EXISTS (SELECT FROM pg_class c
                      WHERE c.relnamespace = 'auth'::regnamespace AND c.relkind = 'r'
@@ -1649,6 +1669,8 @@ BEGIN
         'every table in schema auth has RLS enabled and grants nothing to PUBLIC';
 END
 $$;
+COMMENT ON FUNCTION auth.check() IS
+    'admin: rows (check, ok, detail) to run after install or upgrade';
 
 -- issue 10: ending credentials refuses (40001) rather than miss one its snapshot cannot see
 CREATE FUNCTION auth._credentials_missed(user_id uuid, except_session uuid,
@@ -2901,6 +2923,621 @@ $$;
 COMMENT ON FUNCTION auth.cleanup() IS
     'admin and maintenance: deletes sessions and API keys expired or revoked (or ended by revoke_all_sessions) longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, dead one-time secrets, and anonymous users idle past auth.anonymous_ttl (audited with their count); returns the counts and logs them';
 
+-- issue 11: signed tokens (JWTs issued and verified in C), signing keys
+-- sealed under the root key file, trusted external issuers; the admin
+-- tier gains their admin functions.
+
+-- signing keys: the keys this database signs its JWTs with (src/jwt.c,
+-- src/jwt_keys.c, src/jwt_cache.c).  Private parts and HS256 secrets are
+-- sealed with a key derived from the root key file (src/keys_at_rest.c),
+-- never stored in clear; public keys are served by auth.jwks().
+
+CREATE TABLE auth.signing_keys (
+    id           uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    kid          text NOT NULL,
+    algorithm    text NOT NULL,
+    -- standby (published, not yet signing), current (signs), previous
+    -- (verifies for auth.jwt_previous_key_grace after retired_at), revoked
+    state        text NOT NULL DEFAULT 'standby',
+    public_jwk   jsonb,               -- NULL for HS256: a secret is never public
+    private_key  bytea NOT NULL,      -- sealed: AES-256-GCM under the root key
+    created_at   timestamptz NOT NULL DEFAULT auth.now(),
+    activated_at timestamptz,
+    retired_at   timestamptz,
+    revoked_at   timestamptz,
+    CONSTRAINT signing_keys_kid_key UNIQUE (kid),
+    CONSTRAINT signing_keys_kid_check CHECK (length(kid) BETWEEN 1 AND 128),
+    CONSTRAINT signing_keys_algorithm_check
+        CHECK (algorithm IN ('EdDSA', 'ES256', 'RS256', 'HS256')),
+    CONSTRAINT signing_keys_state_check
+        CHECK (state IN ('standby', 'current', 'previous', 'revoked')),
+    CONSTRAINT signing_keys_public_check
+        CHECK ((algorithm = 'HS256') = (public_jwk IS NULL))
+);
+-- at most one key signs
+CREATE UNIQUE INDEX signing_keys_current_key ON auth.signing_keys ((true))
+    WHERE state = 'current';
+ALTER TABLE auth.signing_keys ENABLE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('auth.signing_keys', '');
+COMMENT ON TABLE auth.signing_keys IS
+    'JWT signing keys; private parts and secrets sealed under the root key file';
+
+CREATE FUNCTION auth._jwt_keys_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'auth_jwt_keys_changed'
+    LANGUAGE C;
+COMMENT ON FUNCTION auth._jwt_keys_changed() IS
+    'internal: invalidates every backend''s cache of signing keys and issuers when the change commits';
+REVOKE ALL ON FUNCTION auth._jwt_keys_changed() FROM PUBLIC;
+
+CREATE TRIGGER signing_keys_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON auth.signing_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION auth._jwt_keys_changed();
+
+CREATE FUNCTION auth._sealed_opens(purpose text, id uuid, sealed bytea) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'auth_sealed_opens'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION auth._sealed_opens(text, uuid, bytea) IS
+    'internal: whether a sealed secret opens with the root key (auth.check())';
+REVOKE ALL ON FUNCTION auth._sealed_opens(text, uuid, bytea) FROM PUBLIC;
+
+CREATE FUNCTION auth._signing_key_generate(alg text, id uuid,
+                                           OUT public_jwk jsonb, OUT private_key bytea)
+    AS 'MODULE_PATHNAME', 'auth_signing_key_generate'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION auth._signing_key_generate(text, uuid) IS
+    'internal: a fresh key for the row id, its private part sealed';
+REVOKE ALL ON FUNCTION auth._signing_key_generate(text, uuid) FROM PUBLIC;
+
+CREATE FUNCTION auth._signing_key_import(jwk jsonb, id uuid, OUT algorithm text,
+                                         OUT public_jwk jsonb, OUT private_key bytea)
+    AS 'MODULE_PATHNAME', 'auth_signing_key_import'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION auth._signing_key_import(jsonb, uuid) IS
+    'internal: an existing key or secret (a JWK with its private part) for the row id, sealed';
+REVOKE ALL ON FUNCTION auth._signing_key_import(jsonb, uuid) FROM PUBLIC;
+
+-- Stores a key in the state asked for; a new current key retires the one
+-- before it to previous.  Key changes are serialised by the table lock.
+CREATE FUNCTION auth._add_signing_key(id uuid, kid text, algorithm text, state text,
+                                      public_jwk jsonb, private_key bytea)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_now timestamptz := auth.now();
+BEGIN
+    IF state IS NULL OR state NOT IN ('standby', 'current') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid signing key state',
+            HINT = 'A new key is standby or current.';
+    END IF;
+    IF kid IS NULL OR length(kid) NOT BETWEEN 1 AND 128 OR kid !~ '^[\x21-\x7e]+$' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid kid',
+            DETAIL = 'A kid is 1 to 128 printable ASCII characters.';
+    END IF;
+    IF EXISTS (SELECT FROM auth.signing_keys k WHERE k.kid = _add_signing_key.kid) THEN
+        RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'kid is already taken';
+    END IF;
+    IF state = 'current' THEN
+        UPDATE auth.signing_keys k SET state = 'previous', retired_at = v_now
+         WHERE k.state = 'current';
+    END IF;
+    INSERT INTO auth.signing_keys (id, kid, algorithm, state, public_jwk, private_key,
+                                   created_at, activated_at)
+    VALUES (id, kid, algorithm, state, public_jwk, private_key, v_now,
+            CASE WHEN state = 'current' THEN v_now END);
+    PERFORM auth._audit('signing_key_created', NULL, NULL, NULL,
+                        jsonb_build_object('kid', kid, 'algorithm', algorithm, 'state', state));
+    RETURN kid;
+END
+$$;
+COMMENT ON FUNCTION auth._add_signing_key(uuid, text, text, text, jsonb, bytea) IS
+    'internal: stores a new signing key (a new current key retires the current one)';
+REVOKE ALL ON FUNCTION auth._add_signing_key(uuid, text, text, text, jsonb, bytea) FROM PUBLIC;
+
+CREATE FUNCTION auth.create_signing_key(alg text DEFAULT 'EdDSA', state text DEFAULT 'standby')
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id uuid := gen_random_uuid();
+    v_key record;
+BEGIN
+    IF alg IS NULL OR alg NOT IN ('EdDSA', 'ES256', 'RS256', 'HS256') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'unsupported signing algorithm',
+            HINT = 'Use EdDSA, ES256, RS256 or HS256.';
+    END IF;
+    LOCK TABLE auth.signing_keys IN SHARE ROW EXCLUSIVE MODE;
+    SELECT * INTO v_key FROM auth._signing_key_generate(alg, v_id);
+    RETURN auth._add_signing_key(v_id, v_id::text, alg, state, v_key.public_jwk, v_key.private_key);
+END
+$$;
+COMMENT ON FUNCTION auth.create_signing_key(text, text) IS
+    'admin: makes a signing key (EdDSA, ES256, RS256 of 2048 bits, HS256 of 256 random bits), standby or current; returns its kid';
+REVOKE ALL ON FUNCTION auth.create_signing_key(text, text) FROM PUBLIC;
+
+CREATE FUNCTION auth.import_signing_key(jwk jsonb, state text DEFAULT 'standby')
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id uuid := gen_random_uuid();
+    v_key record;
+BEGIN
+    IF jwk IS NULL OR pg_column_size(jwk) > 16384 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid signing key',
+            DETAIL = 'A JWK of at most 16 kB.';
+    END IF;
+    LOCK TABLE auth.signing_keys IN SHARE ROW EXCLUSIVE MODE;
+    SELECT * INTO v_key FROM auth._signing_key_import(jwk, v_id);
+    RETURN auth._add_signing_key(v_id, coalesce(jwk->>'kid', v_id::text), v_key.algorithm,
+                                 state, v_key.public_jwk, v_key.private_key);
+END
+$$;
+COMMENT ON FUNCTION auth.import_signing_key(jsonb, text) IS
+    'admin: brings an existing key or secret (a JWK with its private part; an HS256 secret of at least 32 bytes); returns its kid';
+REVOKE ALL ON FUNCTION auth.import_signing_key(jsonb, text) FROM PUBLIC;
+
+CREATE FUNCTION auth.rotate_signing_keys() RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_now timestamptz := auth.now();
+    v_current auth.signing_keys;
+    v_standby auth.signing_keys;
+    v_id uuid := gen_random_uuid();
+    v_key record;
+BEGIN
+    LOCK TABLE auth.signing_keys IN SHARE ROW EXCLUSIVE MODE;
+    SELECT * INTO v_current FROM auth.signing_keys k WHERE k.state = 'current';
+    SELECT * INTO v_standby FROM auth.signing_keys k WHERE k.state = 'standby'
+     ORDER BY k.created_at LIMIT 1;
+    IF v_standby.id IS NULL THEN
+        -- nothing waits: a fresh key of the current one's algorithm signs
+        SELECT * INTO v_key FROM auth._signing_key_generate(coalesce(v_current.algorithm, 'EdDSA'), v_id);
+        INSERT INTO auth.signing_keys (id, kid, algorithm, state, public_jwk, private_key, created_at)
+        VALUES (v_id, v_id::text, coalesce(v_current.algorithm, 'EdDSA'), 'standby',
+                v_key.public_jwk, v_key.private_key, v_now)
+        RETURNING * INTO v_standby;
+        v_id := gen_random_uuid();
+    END IF;
+    UPDATE auth.signing_keys k SET state = 'previous', retired_at = v_now
+     WHERE k.state = 'current';
+    UPDATE auth.signing_keys k SET state = 'current', activated_at = v_now
+     WHERE k.id = v_standby.id;
+    -- a fresh standby of the same algorithm, published before it signs
+    SELECT * INTO v_key FROM auth._signing_key_generate(v_standby.algorithm, v_id);
+    INSERT INTO auth.signing_keys (id, kid, algorithm, state, public_jwk, private_key, created_at)
+    VALUES (v_id, v_id::text, v_standby.algorithm, 'standby', v_key.public_jwk, v_key.private_key, v_now);
+    PERFORM auth._audit('signing_keys_rotated', NULL, NULL, NULL,
+                        jsonb_build_object('current', v_standby.kid, 'previous', v_current.kid,
+                                           'standby', v_id::text));
+    RETURN v_standby.kid;
+END
+$$;
+COMMENT ON FUNCTION auth.rotate_signing_keys() IS
+    'admin: standby becomes current, current becomes previous (verifying for auth.jwt_previous_key_grace), a fresh standby is made; returns the new current kid';
+REVOKE ALL ON FUNCTION auth.rotate_signing_keys() FROM PUBLIC;
+
+CREATE FUNCTION auth.revoke_signing_key(kid text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id uuid;
+BEGIN
+    LOCK TABLE auth.signing_keys IN SHARE ROW EXCLUSIVE MODE;
+    UPDATE auth.signing_keys k SET state = 'revoked', revoked_at = auth.now()
+     WHERE k.kid = revoke_signing_key.kid AND k.state <> 'revoked'
+    RETURNING k.id INTO v_id;
+    IF v_id IS NULL THEN
+        RETURN false;
+    END IF;
+    PERFORM auth._audit('signing_key_revoked', NULL, NULL, NULL,
+                        jsonb_build_object('kid', kid));
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION auth.revoke_signing_key(text) IS
+    'admin: revokes a signing key: every token it signed is refused at once; false when unknown or already revoked';
+REVOKE ALL ON FUNCTION auth.revoke_signing_key(text) FROM PUBLIC;
+
+CREATE FUNCTION auth.jwks() RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object('keys', coalesce(jsonb_agg(
+               k.public_jwk || jsonb_build_object('kid', k.kid, 'alg', k.algorithm, 'use', 'sig')
+               ORDER BY k.created_at, k.kid), '[]'))
+      FROM auth.signing_keys k
+     WHERE k.public_jwk IS NOT NULL
+       AND (k.state IN ('current', 'standby')
+            OR (k.state = 'previous'
+                AND k.retired_at + auth._setting_interval('auth.jwt_previous_key_grace') > auth.now()))
+$$;
+COMMENT ON FUNCTION auth.jwks() IS
+    'the public signing keys (current, standby, previous within its grace) as an RFC 7517 JWK set, for /.well-known/jwks.json; never a private part or an HS256 secret';
+
+-- jwt: signed tokens issued and verified in C (src/jwt.c).  A token this
+-- database issues from a session or an API key names it in sid, and is
+-- refused as soon as that credential ends.
+
+CREATE FUNCTION auth.verify_jwt(token text, audience text DEFAULT NULL,
+                                OUT valid boolean, OUT code text, OUT user_id uuid,
+                                OUT claims jsonb, OUT kid text)
+    AS 'MODULE_PATHNAME', 'auth_verify_jwt'
+    LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION auth.verify_jwt(text, text) IS
+    'checks a JWT; code NULL when valid, else INVALID, BAD_SIGNATURE, UNKNOWN_KEY, EXPIRED, NOT_YET_VALID, WRONG_AUDIENCE, WRONG_ISSUER, REVOKED or UNKNOWN_SUBJECT; never raises for a bad token';
+
+CREATE FUNCTION auth.authenticate_jwt(token text, is_local boolean DEFAULT true)
+RETURNS uuid
+    AS 'MODULE_PATHNAME', 'auth_authenticate_jwt'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION auth.authenticate_jwt(text, boolean) IS
+    'verifies a JWT and sets an identity of kind jwt for the transaction (or, is_local false, the connection); returns the user; 28000 with the reason in the detail';
+
+CREATE FUNCTION auth.jwt() RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'auth_jwt_claims_sql'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION auth.jwt() IS
+    'the claims of the current identity in Supabase''s shape (a JWT identity''s own claims; sub, role, aal, session_id or api_key_id, org, scopes for the others); NULL when nobody is authenticated';
+
+CREATE FUNCTION auth._jwt_issuer() RETURNS text
+    AS 'MODULE_PATHNAME', 'auth_jwt_issuer_sql'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION auth._jwt_issuer() IS
+    'internal: auth.jwt_issuer, the iss of this database''s own tokens';
+REVOKE ALL ON FUNCTION auth._jwt_issuer() FROM PUBLIC;
+
+CREATE FUNCTION auth._jwt_sign(claims jsonb) RETURNS text
+    AS 'MODULE_PATHNAME', 'auth_jwt_sign'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION auth._jwt_sign(jsonb) IS
+    'internal: the claims signed with the current key, as a compact JWS';
+REVOKE ALL ON FUNCTION auth._jwt_sign(jsonb) FROM PUBLIC;
+
+-- Builds the claims and signs them: the registered claims are the
+-- extension's, the caller's own may not replace them (22023), and the hook
+-- named by auth.jwt_claims_hook (superuser-set) adds its own.  The first
+-- token ever issued makes the first key (EdDSA, current).
+CREATE FUNCTION auth._issue_jwt(user_id uuid, sid_field text, sid uuid, org_id uuid,
+                                scopes text[], ttl interval, audience text, claims jsonb)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_now timestamptz := auth.now();
+    v_ttl interval := coalesce(ttl, auth._setting_interval('auth.jwt_ttl'));
+    v_max interval := auth._setting_interval('auth.jwt_max_ttl');
+    v_hook text := current_setting('auth.jwt_claims_hook');
+    v_iat bigint := floor(extract(epoch FROM v_now))::bigint;
+    v_claims jsonb := coalesce(claims, '{}');
+    v_registered text[] := '{iss,sub,aud,exp,nbf,iat,jti,sid,session_id,api_key_id,org,scopes,scope,role,aal,amr}';
+    v_extra jsonb;
+BEGIN
+    IF v_ttl <= interval '0' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'ttl must be positive';
+    END IF;
+    IF v_ttl > v_max THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'ttl exceeds auth.jwt_max_ttl',
+            DETAIL = format('The longest lifetime is %s.', v_max);
+    END IF;
+    IF jsonb_typeof(v_claims) <> 'object' OR octet_length(v_claims::text) > 4096 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'claims must be a JSON object of at most 4 kB';
+    END IF;
+    IF audience IS NOT NULL AND length(audience) NOT BETWEEN 1 AND 512 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an audience is 1 to 512 characters';
+    END IF;
+    IF v_claims ?| v_registered THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'registered claims cannot be set',
+            DETAIL = format('These claims are the extension''s: %s.', array_to_string(v_registered, ', '));
+    END IF;
+    IF v_hook <> '' THEN
+        EXECUTE format('SELECT %s($1)', v_hook::regproc) INTO v_extra USING v_claims;
+        IF v_extra IS NOT NULL AND jsonb_typeof(v_extra) = 'object' THEN
+            v_claims := v_claims || (v_extra - v_registered);
+        END IF;
+    END IF;
+    v_claims := v_claims || jsonb_strip_nulls(jsonb_build_object(
+        'iss', auth._jwt_issuer(),
+        'sub', user_id,
+        'aud', audience,
+        'iat', v_iat,
+        'nbf', v_iat,
+        'exp', v_iat + floor(extract(epoch FROM v_ttl))::bigint,
+        'jti', gen_random_uuid(),
+        'sid', sid,
+        sid_field, sid,
+        'org', org_id,
+        'scopes', to_jsonb(scopes),
+        'role', 'authenticated',
+        'aal', 'aal1'));
+    IF NOT EXISTS (SELECT FROM auth.signing_keys k WHERE k.state = 'current') THEN
+        LOCK TABLE auth.signing_keys IN SHARE ROW EXCLUSIVE MODE;
+        IF NOT EXISTS (SELECT FROM auth.signing_keys k) THEN
+            PERFORM auth.create_signing_key('EdDSA', 'current');
+        END IF;
+    END IF;
+    RETURN auth._jwt_sign(v_claims);
+END
+$$;
+COMMENT ON FUNCTION auth._issue_jwt(uuid, text, uuid, uuid, text[], interval, text, jsonb) IS
+    'internal: builds the claims of a JWT and signs them';
+REVOKE ALL ON FUNCTION auth._issue_jwt(uuid, text, uuid, uuid, text[], interval, text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION auth.issue_jwt(ttl interval DEFAULT NULL, audience text DEFAULT NULL,
+                               scopes text[] DEFAULT NULL, claims jsonb DEFAULT '{}')
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_ident jsonb := auth.identity();
+    v_kind text := v_ident->>'kind';
+    v_held text[] := auth.scopes();
+    v_scopes text[];
+BEGIN
+    IF v_ident IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'not authenticated',
+            HINT = 'Call auth.authenticate() with the session token first.';
+    END IF;
+    -- a token would carry the user's identity past the impersonation
+    PERFORM auth._refuse_impersonation('issue JWTs');
+    IF v_kind NOT IN ('session', 'api_key') THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = 'only a session or an API key can issue a JWT',
+            HINT = 'A JWT cannot mint further JWTs: authenticate with the session or key it came from.';
+    END IF;
+    IF scopes IS NULL THEN
+        v_scopes := v_held;
+    ELSE
+        v_scopes := auth._check_scopes(scopes);
+        IF NOT auth._scopes_subset(v_scopes, v_held) THEN
+            RAISE EXCEPTION USING ERRCODE = '42501',
+                MESSAGE = 'a JWT can only carry a subset of the caller''s scopes';
+        END IF;
+    END IF;
+    RETURN auth._issue_jwt(auth.uid(),
+                           CASE v_kind WHEN 'session' THEN 'session_id' ELSE 'api_key_id' END,
+                           coalesce(auth.session_id(), auth.api_key_id()),
+                           auth.org_id(), v_scopes, ttl, audience, claims);
+END
+$$;
+COMMENT ON FUNCTION auth.issue_jwt(interval, text, text[], jsonb) IS
+    'a signed JWT for the current session or API key (sid names it, so ending it ends the token); scopes a subset of the caller''s';
+
+CREATE FUNCTION auth.issue_jwt_for(user_id uuid, scopes text[], ttl interval,
+                                   org_id uuid DEFAULT NULL, claims jsonb DEFAULT '{}')
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_user auth.users;
+BEGIN
+    SELECT * INTO v_user FROM auth.users u WHERE u.id = issue_jwt_for.user_id;
+    IF v_user.id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
+    END IF;
+    IF v_user.banned_until > auth.now() THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended';
+    END IF;
+    IF org_id IS NOT NULL AND NOT EXISTS (
+            SELECT FROM auth.members m
+             WHERE m.org_id = issue_jwt_for.org_id AND m.user_id = issue_jwt_for.user_id) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'not a member of this organization';
+    END IF;
+    RETURN auth._issue_jwt(user_id, 'session_id', NULL, org_id, auth._check_scopes(scopes),
+                           ttl, NULL, claims);
+END
+$$;
+COMMENT ON FUNCTION auth.issue_jwt_for(uuid, text[], interval, uuid, jsonb) IS
+    'admin: a signed service JWT for any user (a member of org_id when given), with the scopes given; no sid: it ends with its expiry or its key';
+REVOKE ALL ON FUNCTION auth.issue_jwt_for(uuid, text[], interval, uuid, jsonb) FROM PUBLIC;
+
+-- issuers: trusted external issuers of JWTs (an OIDC provider, another
+-- service).  The application pushes their JWKS; the database fetches
+-- nothing.  Their subjects map to users through auth.identities, or are
+-- user ids themselves (subject_mapping 'uuid').
+
+CREATE TABLE auth.issuers (
+    issuer          text PRIMARY KEY,
+    jwks            jsonb NOT NULL,
+    audiences       text[],           -- NULL: any; else aud must name one
+    subject_mapping text NOT NULL DEFAULT 'identity',
+    created_at      timestamptz NOT NULL DEFAULT auth.now(),
+    keys_set_at     timestamptz NOT NULL DEFAULT auth.now(),
+    CONSTRAINT issuers_issuer_check CHECK (length(issuer) BETWEEN 1 AND 512),
+    CONSTRAINT issuers_subject_mapping_check CHECK (subject_mapping IN ('identity', 'uuid'))
+);
+ALTER TABLE auth.issuers ENABLE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('auth.issuers', '');
+COMMENT ON TABLE auth.issuers IS
+    'trusted external issuers of JWTs and their public keys (JWKS)';
+
+CREATE TRIGGER issuers_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON auth.issuers
+    FOR EACH STATEMENT EXECUTE FUNCTION auth._jwt_keys_changed();
+
+CREATE TABLE auth.identities (
+    issuer     text NOT NULL REFERENCES auth.issuers (issuer) ON DELETE CASCADE,
+    subject    text NOT NULL,
+    user_id    uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+    created_at timestamptz NOT NULL DEFAULT auth.now(),
+    PRIMARY KEY (issuer, subject),
+    CONSTRAINT identities_subject_check CHECK (length(subject) BETWEEN 1 AND 255)
+);
+CREATE INDEX identities_user_id_idx ON auth.identities (user_id);
+ALTER TABLE auth.identities ENABLE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('auth.identities', '');
+COMMENT ON TABLE auth.identities IS
+    'links from an external issuer''s subject to a user';
+
+CREATE FUNCTION auth._jwks_check(jwks jsonb) RETURNS integer
+    AS 'MODULE_PATHNAME', 'auth_jwks_check'
+    LANGUAGE C IMMUTABLE STRICT;
+COMMENT ON FUNCTION auth._jwks_check(jsonb) IS
+    'internal: the number of public RS256, ES256 and EdDSA keys in a JWKS; 22023 for anything else';
+REVOKE ALL ON FUNCTION auth._jwks_check(jsonb) FROM PUBLIC;
+
+CREATE FUNCTION auth._check_jwks(jwks jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF jwks IS NULL OR octet_length(jwks::text) > 65536 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid JWKS',
+            DETAIL = 'A JWKS of at most 64 kB.';
+    END IF;
+    IF auth._jwks_check(jwks) > 32 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid JWKS',
+            DETAIL = 'An issuer has at most 32 keys.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._check_jwks(jsonb) IS
+    'internal: validates an issuer''s JWKS (22023)';
+REVOKE ALL ON FUNCTION auth._check_jwks(jsonb) FROM PUBLIC;
+
+CREATE FUNCTION auth.add_issuer(issuer text, jwks jsonb, audiences text[] DEFAULT NULL,
+                                subject_mapping text DEFAULT 'identity')
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF issuer IS NULL OR length(issuer) NOT BETWEEN 1 AND 512 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an issuer is 1 to 512 characters';
+    END IF;
+    IF issuer = auth._jwt_issuer() THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'the issuer is this database''s own',
+            HINT = 'Its keys are the signing keys: auth.import_signing_key().';
+    END IF;
+    IF subject_mapping IS NULL OR subject_mapping NOT IN ('identity', 'uuid') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid subject mapping',
+            HINT = 'identity (through auth.identities) or uuid (sub is the user id).';
+    END IF;
+    IF audiences IS NOT NULL AND (cardinality(audiences) > 16 OR EXISTS (
+            SELECT FROM unnest(audiences) a WHERE a IS NULL OR length(a) NOT BETWEEN 1 AND 512)) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid audiences',
+            DETAIL = 'At most 16 audiences of 1 to 512 characters.';
+    END IF;
+    PERFORM auth._check_jwks(jwks);
+    IF EXISTS (SELECT FROM auth.issuers i WHERE i.issuer = add_issuer.issuer) THEN
+        RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'issuer already exists',
+            HINT = 'Refresh its keys with auth.set_issuer_jwks().';
+    END IF;
+    INSERT INTO auth.issuers (issuer, jwks, audiences, subject_mapping)
+    VALUES (issuer, jwks, audiences, subject_mapping);
+    PERFORM auth._audit('issuer_added', NULL, NULL, NULL,
+                        jsonb_build_object('issuer', issuer, 'subject_mapping', subject_mapping));
+END
+$$;
+COMMENT ON FUNCTION auth.add_issuer(text, jsonb, text[], text) IS
+    'admin: trusts an external issuer of JWTs with its public keys (JWKS); subject_mapping identity (auth.identities) or uuid';
+REVOKE ALL ON FUNCTION auth.add_issuer(text, jsonb, text[], text) FROM PUBLIC;
+
+CREATE FUNCTION auth.set_issuer_jwks(issuer text, jwks jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM auth._check_jwks(jwks);
+    UPDATE auth.issuers i SET jwks = set_issuer_jwks.jwks, keys_set_at = auth.now()
+     WHERE i.issuer = set_issuer_jwks.issuer;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'issuer does not exist';
+    END IF;
+    PERFORM auth._audit('issuer_keys_set', NULL, NULL, NULL, jsonb_build_object('issuer', issuer));
+END
+$$;
+COMMENT ON FUNCTION auth.set_issuer_jwks(text, jsonb) IS
+    'admin: replaces an issuer''s public keys (the application refreshes them; the database fetches nothing)';
+REVOKE ALL ON FUNCTION auth.set_issuer_jwks(text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION auth.remove_issuer(issuer text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM auth.issuers i WHERE i.issuer = remove_issuer.issuer;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM auth._audit('issuer_removed', NULL, NULL, NULL, jsonb_build_object('issuer', issuer));
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION auth.remove_issuer(text) IS
+    'admin: stops trusting an issuer (its tokens are refused at once) and drops its identity links';
+REVOKE ALL ON FUNCTION auth.remove_issuer(text) FROM PUBLIC;
+
+CREATE FUNCTION auth.link_identity(issuer text, subject text, user_id uuid) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF subject IS NULL OR length(subject) NOT BETWEEN 1 AND 255 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'a subject is 1 to 255 characters';
+    END IF;
+    IF NOT EXISTS (SELECT FROM auth.issuers i WHERE i.issuer = link_identity.issuer) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'issuer does not exist';
+    END IF;
+    IF NOT EXISTS (SELECT FROM auth.users u WHERE u.id = link_identity.user_id) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
+    END IF;
+    INSERT INTO auth.identities (issuer, subject, user_id)
+    VALUES (issuer, subject, user_id)
+    ON CONFLICT ON CONSTRAINT identities_pkey DO UPDATE SET user_id = EXCLUDED.user_id;
+END
+$$;
+COMMENT ON FUNCTION auth.link_identity(text, text, uuid) IS
+    'admin: maps an external issuer''s subject to a user (replacing an earlier link)';
+REVOKE ALL ON FUNCTION auth.link_identity(text, text, uuid) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION auth._admin_functions() RETURNS regprocedure[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ARRAY[
+        'auth.create_session(uuid, interval, inet, text)',
+        'auth.revoke_user_sessions(uuid)',
+        'auth.cleanup()',
+        'auth.check()',
+        'auth.allow_email(text)',
+        'auth.disallow_email(text)',
+        'auth.create_email_verification(uuid)',
+        'auth.create_api_key_for(uuid, text, text[], interval, uuid, text, integer, interval, integer, integer, interval, jsonb)',
+        'auth.set_api_key_limits(uuid, integer, interval, integer, integer, interval)',
+        'auth.list_users(text, boolean, text, boolean, integer, integer)',
+        'auth.create_user(text, text, text, text, boolean)',
+        'auth.update_user_as_admin(uuid, text, text, text, boolean, jsonb, text)',
+        'auth.set_user_password(uuid, text, boolean)',
+        'auth.ban_user(uuid, timestamptz, text)',
+        'auth.unban_user(uuid)',
+        'auth.delete_user(uuid, uuid)',
+        'auth.list_user_sessions(uuid)',
+        'auth.revoke_all_sessions()',
+        -- issue 11 (defined after this file: resolved when called)
+        'auth.create_signing_key(text, text)',
+        'auth.import_signing_key(jsonb, text)',
+        'auth.rotate_signing_keys()',
+        'auth.revoke_signing_key(text)',
+        'auth.issue_jwt_for(uuid, text[], interval, uuid, jsonb)',
+        'auth.add_issuer(text, jsonb, text[], text)',
+        'auth.set_issuer_jwks(text, jsonb)',
+        'auth.remove_issuer(text)',
+        'auth.link_identity(text, text, uuid)'
+    ]::text[]::regprocedure[] || auth._issuer_functions()
+$$;
+COMMENT ON FUNCTION auth._admin_functions() IS
+    'internal: the admin tier, granted by auth.grant_admin()';
+
 -- issue 14: global roles and auth.has_global_permission()
 -- The permissions of a role (of an organization, or global): at most 64
 -- resource:action strings (resource:* and * allowed).
@@ -3031,10 +3668,21 @@ AS $$
         'auth.delete_user(uuid, uuid)',
         'auth.list_user_sessions(uuid)',
         'auth.revoke_all_sessions()',
+        -- issue 11 (defined after this file: resolved when called)
+        'auth.create_signing_key(text, text)',
+        'auth.import_signing_key(jsonb, text)',
+        'auth.rotate_signing_keys()',
+        'auth.revoke_signing_key(text)',
+        'auth.issue_jwt_for(uuid, text[], interval, uuid, jsonb)',
+        'auth.add_issuer(text, jsonb, text[], text)',
+        'auth.set_issuer_jwks(text, jsonb)',
+        'auth.remove_issuer(text)',
+        'auth.link_identity(text, text, uuid)',
+        -- issue 14 (likewise)
         'auth.create_global_role(text, text[])',
         'auth.set_user_role(uuid, text)',
         'auth.impersonate(uuid, text, interval)'
-    ]::pg_catalog.text[]::regprocedure[] || auth._issuer_functions()
+    ]::text[]::regprocedure[] || auth._issuer_functions()
 $$;
 COMMENT ON FUNCTION auth._admin_functions() IS
     'internal: the admin tier, granted by auth.grant_admin()';

@@ -27,10 +27,21 @@ AS $$
         'auth.delete_user(uuid, uuid)',
         'auth.list_user_sessions(uuid)',
         'auth.revoke_all_sessions()',
+        -- issue 11 (defined after this file: resolved when called)
+        'auth.create_signing_key(text, text)',
+        'auth.import_signing_key(jsonb, text)',
+        'auth.rotate_signing_keys()',
+        'auth.revoke_signing_key(text)',
+        'auth.issue_jwt_for(uuid, text[], interval, uuid, jsonb)',
+        'auth.add_issuer(text, jsonb, text[], text)',
+        'auth.set_issuer_jwks(text, jsonb)',
+        'auth.remove_issuer(text)',
+        'auth.link_identity(text, text, uuid)',
+        -- issue 14 (likewise)
         'auth.create_global_role(text, text[])',
         'auth.set_user_role(uuid, text)',
         'auth.impersonate(uuid, text, interval)'
-    ]::pg_catalog.text[]::regprocedure[] || auth._issuer_functions()
+    ]::text[]::regprocedure[] || auth._issuer_functions()
 $$;
 COMMENT ON FUNCTION auth._admin_functions() IS
     'internal: the admin tier, granted by auth.grant_admin()';
@@ -213,6 +224,26 @@ BEGIN
              THEN format('counted in shared memory (auth.api_key_rate_limit_slots = %s)',
                          current_setting('auth.api_key_rate_limit_slots'))
              ELSE 'auth is not in shared_preload_libraries: a rate-limited key''s uses are counted by a row update, exact but serializing that key''s requests until each transaction ends' END;
+    RETURN QUERY SELECT 'signing keys open',
+        NOT EXISTS (SELECT FROM auth.signing_keys k
+                     WHERE k.state <> 'revoked'
+                       AND NOT auth._sealed_opens('signing-key', k.id, k.private_key)),
+        'every signing key opens with the root key file (auth.root_key_file); restore the file they were sealed with, or revoke them';
+    RETURN QUERY SELECT 'current signing key',
+        EXISTS (SELECT FROM auth.signing_keys k WHERE k.state = 'current')
+        OR NOT EXISTS (SELECT FROM auth.signing_keys k),
+        'a current key signs issued JWTs (none at all: the first auth.issue_jwt() makes one); else auth.rotate_signing_keys()';
+    RETURN QUERY SELECT 'no HS256 signing keys',
+        NOT EXISTS (SELECT FROM auth.signing_keys k WHERE k.algorithm = 'HS256' AND k.state <> 'revoked'),
+        'an HS256 secret must be shared with every verifier, who can then sign too; prefer EdDSA, ES256 or RS256';
+    RETURN QUERY SELECT 'previous signing keys within grace',
+        NOT EXISTS (SELECT FROM auth.signing_keys k
+                     WHERE k.state = 'previous'
+                       AND k.retired_at + auth._setting_interval('auth.jwt_previous_key_grace') <= auth.now()),
+        'previous keys past auth.jwt_previous_key_grace verify nothing: revoke them (auth.revoke_signing_key)';
+    RETURN QUERY SELECT 'issuer keys refreshed',
+        NOT EXISTS (SELECT FROM auth.issuers i WHERE i.keys_set_at < auth.now() - interval '7 days'),
+        'every trusted issuer''s JWKS was pushed within a week (auth.set_issuer_jwks)';
     RETURN QUERY SELECT 'tables closed to PUBLIC',
         NOT EXISTS (SELECT FROM pg_class c
                      WHERE c.relnamespace = 'auth'::regnamespace AND c.relkind = 'r'

@@ -34,6 +34,15 @@
 #       comparison with a constant that passes every row, `id > 0`, with
 #       RLS off (serial)                                       goal <= 1.15x;
 #       the same query with no filter at all is shown as well
+#   (k) pgbench TPS of auth.authenticate_jwt: HS256 without the revocation
+#       check vs verify_session (goal within 1.2x); EdDSA and ES256 with
+#       and without it; and the signature cost per verification (the
+#       server-side time a token of the algorithm takes beyond an HS256
+#       one, serially) against
+#       OpenSSL's own verify time on this machine (`openssl speed`), the
+#       physical limit                                     goal <= 1.2x
+#
+# BENCH_ONLY=jwt runs (k) alone (with verify_session as its baseline).
 #
 # Needs PGHOST/PGPORT/PGUSER/PGDATABASE of a superuser (the harness exports
 # them for a throwaway cluster).  Creates the database $BENCH_DB (default
@@ -55,6 +64,7 @@ RUNS=${BENCH_RUNS:-5}
 PGB_T=${BENCH_PGBENCH_T:-10}
 PGB_ROUNDS=${BENCH_PGBENCH_ROUNDS:-5}
 CLIENTS=${BENCH_CLIENTS:-2}
+ONLY=${BENCH_ONLY:-}
 ADMIN_DB=${PGDATABASE:-postgres}
 
 find_bin() {
@@ -118,6 +128,8 @@ done
 
 say "loading data: 20,000 users and sessions, 1M documents"
 psql_db -f "$HERE/setup.sql" >/dev/null
+say "(k) issuing 2,000 JWTs per algorithm (HS256, EdDSA, ES256)"
+psql_db -f "$HERE/setup_jwt.sql" >/dev/null
 
 # The owner whose documents (b) and (c) count: the user of token 1.  A uuid
 # is no secret; the token itself never leaves the server.
@@ -180,6 +192,7 @@ $SERIAL"
 SERIAL="SET LOCAL max_parallel_workers_per_gather = 0;"
 PARALLEL="SET LOCAL max_parallel_workers_per_gather = 2; SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0; SET LOCAL min_parallel_table_scan_size = 0;"
 
+if [ "$ONLY" != jwt ]; then
 # ------------------------------------------------------------- sanity
 say "checking that every side computes the same answer"
 check=$(psql_db -At <<-SQL
@@ -360,12 +373,30 @@ done
 printf '  parallel workers launched: literal %s, auth.uid() %s\n' \
 	"$(workers_of p_literal)" "$(workers_of p_auth)"
 
+fi # not BENCH_ONLY=jwt
+
+# (k) every token of every algorithm authenticates, with and without the
+# revocation check
+jwt_ok=$(psql_db -At <<-SQL
+	SELECT count(*) FILTER (WHERE v.valid) || '/' || count(*) FROM bench_jwts j, auth.verify_jwt(j.token) v;
+	SET auth.jwt_check_revocation = off;
+	SELECT count(*) FILTER (WHERE v.valid) || '/' || count(*) FROM bench_jwts j, auth.verify_jwt(j.token) v;
+SQL
+)
+printf 'sanity (k): valid JWTs %s (without the revocation check %s)\n' $jwt_ok
+if [ "$(echo $jwt_ok | tr ' ' '\n' | sort -u)" != 6000/6000 ]; then
+	echo "error: not every benchmark JWT is valid" >&2
+	exit 1
+fi
+
 # ------------------------------------------------------------- pgbench
 say "(d, e, g, h) pgbench -c $CLIENTS (8 for g_*8) -T $PGB_T -M prepared, $PGB_ROUNDS rounds of 12 scripts"
 pgb() { # label script
-	local out=$WORK/pgbench.$1.$r c=$CLIENTS
+	local out=$WORK/pgbench.$1.$r c=$CLIENTS opts=${PGOPTIONS:-}
 	case $1 in *8) c=8 ;; esac
-	if ! "$PGBENCH_BIN" -n -c "$c" -j "$c" -T "$PGB_T" -M prepared \
+	# (k) without the revocation check: set for the connections
+	case $1 in *_nocheck) opts="$opts -c auth.jwt_check_revocation=off" ;; esac
+	if ! PGOPTIONS="$opts" "$PGBENCH_BIN" -n -c "$c" -j "$c" -T "$PGB_T" -M prepared \
 		-f "$HERE/$2" "$DB" >"$out" 2>&1; then
 		echo "error: pgbench $2 failed:" >&2
 		cat "$out" >&2
@@ -389,6 +420,16 @@ pgb_scripts=(pgbench_verify.sql pgbench_token.sql pgbench_select1.sql pgbench_ha
 	pgbench_magic_link.sql pgbench_sign_in.sql
 	pgbench_api_key.sql pgbench_api_key_rated.sql pgbench_api_key.sql pgbench_select1.sql
 	pgbench_sign_in_failing.sql pgbench_verify_password.sql)
+jwt_labels=(i_hs256_nocheck i_eddsa i_eddsa_nocheck i_es256 i_es256_nocheck i_hs256)
+jwt_scripts=(pgbench_jwt_hs256.sql pgbench_jwt_eddsa.sql pgbench_jwt_eddsa.sql
+	pgbench_jwt_es256.sql pgbench_jwt_es256.sql pgbench_jwt_hs256.sql)
+if [ "$ONLY" = jwt ]; then
+	pgb_labels=(d_verify "${jwt_labels[@]}")
+	pgb_scripts=(pgbench_verify.sql "${jwt_scripts[@]}")
+else
+	pgb_labels+=("${jwt_labels[@]}")
+	pgb_scripts+=("${jwt_scripts[@]}")
+fi
 for ((r = 1; r <= PGB_ROUNDS; r++)); do
 	for ((k = 0; k < ${#pgb_labels[@]}; k++)); do
 		j=$(((r - 1 + k) % ${#pgb_labels[@]}))
@@ -432,6 +473,67 @@ else
 	grep -v '^RESULT ' "$WORK/node.out"
 fi
 node_rps() { awk -v k="$1" '$1 == "RESULT" && $2 == k { print $3 }' "$WORK/node.out"; }
+# ------------------------------------------------------------- (k) summary
+# OpenSSL's own verify rate for the same algorithms on this machine; the
+# signature cost of a token is what it takes beyond an HS256 token without
+# the check (per client: TPS is summed over $CLIENTS clients).
+ossl=$(openssl speed -seconds 2 ed25519 ecdsap256 2>/dev/null || true)
+ossl_ed=$(awk '/Ed25519\)/ && $NF ~ /^[0-9.]+$/ { print $NF }' <<<"$ossl" | tail -1)
+ossl_es=$(awk '/nistp256\)/ && $NF ~ /^[0-9.]+$/ { print $NF }' <<<"$ossl" | tail -1)
+i_hs_nc=$(tps_median i_hs256_nocheck); i_hs=$(tps_median i_hs256)
+i_ed=$(tps_median i_eddsa); i_ed_nc=$(tps_median i_eddsa_nocheck)
+i_es=$(tps_median i_es256); i_es_nc=$(tps_median i_es256_nocheck)
+d_verify_i=$(tps_median d_verify)
+# The signature cost, serially and server side: the execution time of
+# verifying an algorithm's 2,000 tokens (without the revocation check, best
+# of 3) beyond that of the HS256 ones, per token; pgbench's TPS on a shared
+# 2-core machine would count the wait for a core too.
+jwt_exec() { # alg -> ms
+	for k in 1 2 3; do
+		psql_db -At -c "SET auth.jwt_check_revocation = off" \
+			-c "EXPLAIN (ANALYZE, TIMING OFF) SELECT count(*) FROM bench_jwts j, auth.verify_jwt(j.token) v WHERE j.alg = '$1' AND v.valid" |
+			sed -n 's/^Execution Time: \([0-9.]*\) ms/\1/p'
+	done | sort -g | head -1
+}
+x_hs=$(jwt_exec HS256); x_ed=$(jwt_exec EdDSA); x_es=$(jwt_exec ES256)
+sigcost() { # ms of an algorithm -> microseconds per verification beyond HS256
+	awk -v t="$1" -v h="$x_hs" 'BEGIN { printf "%.1f", (t - h) / 2000 * 1000 }'
+}
+jwt_summary() {
+	local ed_cost es_cost ed_ossl es_ossl
+	ed_cost=$(sigcost "$x_ed"); es_cost=$(sigcost "$x_es")
+	ed_ossl=$(awk -v v="${ossl_ed:-0}" 'BEGIN { if (v > 0) printf "%.1f", 1e6 / v; else print 0 }')
+	es_ossl=$(awk -v v="${ossl_es:-0}" 'BEGIN { if (v > 0) printf "%.1f", 1e6 / v; else print 0 }')
+	row "pgbench verify_session / jwt HS256 no check" "$i_hs_nc" "$d_verify_i" "$(ratio "$d_verify_i" "$i_hs_nc")" le 1.2 tps
+	row "  jwt HS256 with the revocation check" "$i_hs" "$d_verify_i" "$(ratio "$d_verify_i" "$i_hs")" info "" tps
+	row "pgbench jwt EdDSA / HS256 (no check)" "$i_ed_nc" "$i_hs_nc" "$(ratio "$i_ed_nc" "$i_hs_nc")" info "" tps
+	row "  EdDSA with the check" "$i_ed" "$i_hs_nc" "$(ratio "$i_ed" "$i_hs_nc")" info "" tps
+	row "pgbench jwt ES256 / HS256 (no check)" "$i_es_nc" "$i_hs_nc" "$(ratio "$i_es_nc" "$i_hs_nc")" info "" tps
+	row "  ES256 with the check" "$i_es" "$i_hs_nc" "$(ratio "$i_es" "$i_hs_nc")" info "" tps
+	printf '%-40s %-12s %-12s %-14s %-9s %s\n' "EdDSA signature us / openssl verify us" "$ed_cost" "$ed_ossl" \
+		"$(awk -v a="$ed_cost" -v b="$ed_ossl" 'BEGIN { printf "%.2fx", (b > 0) ? a / b : 0 }')" "<= 1.2x" \
+		"$(awk -v a="$ed_cost" -v b="$ed_ossl" 'BEGIN { print (b > 0 && a / b <= 1.2) ? "ok" : "MISSED" }')"
+	printf '%-40s %-12s %-12s %-14s %-9s %s\n' "ES256 signature us / openssl verify us" "$es_cost" "$es_ossl" \
+		"$(awk -v a="$es_cost" -v b="$es_ossl" 'BEGIN { printf "%.2fx", (b > 0) ? a / b : 0 }')" "<= 1.2x" \
+		"$(awk -v a="$es_cost" -v b="$es_ossl" 'BEGIN { print (b > 0 && a / b <= 1.2) ? "ok" : "MISSED" }')"
+}
+if [ "$ONLY" = jwt ]; then
+	ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", (b > 0) ? a / b : 0 }'; }
+	row() { # as below
+		awk -v name="$1" -v a="$2" -v b="$3" -v r="$4" -v op="$5" -v g="$6" 'BEGIN {
+			fa = sprintf("%.0f tps", a); fb = sprintf("%.0f tps", b); verdict = "info"; goal = ""
+			if (op == "le") { goal = sprintf("<= %sx", g); verdict = (r <= g) ? "ok" : "MISSED" }
+			printf "%-40s %-12s %-12s %-14s %-9s %s\n", name, fa, fb, sprintf("%.2fx", r), goal, verdict
+		}'
+	}
+	echo
+	echo "summary (k) (medians; tps higher is better; signature cost in microseconds per verification)"
+	printf '%-40s %-12s %-12s %-14s %-9s %s\n' bench auth baseline ratio goal result
+	jwt_summary
+	echo
+	echo "bench finished in $(($(date +%s) - started)) s ($(nproc 2>/dev/null || echo ?) cores)"
+	exit 0
+fi
 
 # ------------------------------------------------------------- summary
 a_hand=$(median a_hand); a_auth=$(median a_auth); a_hand_ban=$(median a_hand_ban)
@@ -489,5 +591,6 @@ if [ -n "$(node_rps one)" ]; then
 	row "node: 4 round trips / better-auth" "$i_four" "$i_ba" "$(ratio "$i_four" "$i_ba")" info "" rps
 fi
 echo "(h) autonomous writes by: $(psql_db -Atc "SELECT auth._autonomous_path()")"
+jwt_summary
 echo
 echo "bench finished in $(($(date +%s) - started)) s ($(nproc 2>/dev/null || echo ?) cores)"
