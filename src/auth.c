@@ -12,6 +12,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "account.h"
 #include "apikey.h"
 #include "autonomous.h"
 #include "clock.h"
@@ -51,6 +52,7 @@ _PG_init(void)
 	auth_password_init();
 	auth_onetime_init();
 	auth_organization_init();
+	auth_account_init();
 	auth_postgrest_init();
 	auth_mfa_init();
 #if PG_VERSION_NUM >= 150000

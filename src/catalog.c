@@ -263,7 +263,9 @@ auth_columns_resolve(Relation rel, AuthColumnMap *map)
 		column_maps[ncolumn_maps++] = map;
 	}
 	for (i = 0; i < map->ncolumns; i++)
-		map->attnums[i] = column_attnum(rel, map->names[i]);
+		map->attnums[i] = map->names[i][0] == '?' ?
+			attnameAttNum(rel, map->names[i] + 1, false) :
+			column_attnum(rel, map->names[i]);
 	map->relid = RelationGetRelid(rel);
 }
 

@@ -55,8 +55,56 @@ extern Oid	auth_schema_owner(void);
 extern Snapshot auth_read_snapshot(void);
 
 /*
+ * What identifies the snapshot a per-statement cache was loaded with.  From
+ * PG14 on the count of completed transactions tells whether anything
+ * committed in between; before that, the snapshot itself (a new copy per
+ * statement) and its in-progress list stand in for it.
+ */
+typedef struct AuthSnapshotKey
+{
+	TransactionId xmin;
+	TransactionId xmax;
+	CommandId	curcid;
+#if PG_VERSION_NUM >= 140000
+	uint64		completions;
+#else
+	Snapshot	snapshot;
+	uint32		xcnt;
+#endif
+} AuthSnapshotKey;
+
+static inline void
+auth_snapshot_key(Snapshot snap, AuthSnapshotKey *key)
+{
+	key->xmin = snap->xmin;
+	key->xmax = snap->xmax;
+	key->curcid = snap->curcid;
+#if PG_VERSION_NUM >= 140000
+	key->completions = snap->snapXactCompletionCount;
+#else
+	key->snapshot = snap;
+	key->xcnt = snap->xcnt;
+#endif
+}
+
+/* Whether a cache loaded with key sees what snap sees. */
+static inline bool
+auth_snapshot_key_matches(Snapshot snap, const AuthSnapshotKey *key)
+{
+	return snap->xmin == key->xmin && snap->xmax == key->xmax &&
+		snap->curcid == key->curcid &&
+#if PG_VERSION_NUM >= 140000
+		snap->snapXactCompletionCount == key->completions;
+#else
+		snap == key->snapshot && snap->xcnt == key->xcnt;
+#endif
+}
+
+/*
  * The column numbers of one table, by name: looked up on first use and
- * again after any relcache invalidation of the table.
+ * again after any relcache invalidation of the table.  A name starting with
+ * "?" is a column a later version added: where the table lacks it (the
+ * SQL of an older version still installed), it reads as NULL.
  */
 typedef struct AuthColumnMap
 {
@@ -84,7 +132,8 @@ auth_has_column(const AuthColumnMap *map, int i)
 static inline bool
 auth_slot_isnull(TupleTableSlot *slot, const AuthColumnMap *map, int i)
 {
-	return slot->tts_isnull[map->attnums[i] - 1];
+	return map->attnums[i] == InvalidAttrNumber ||
+		slot->tts_isnull[map->attnums[i] - 1];
 }
 
 static inline Datum

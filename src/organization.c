@@ -46,25 +46,6 @@ typedef struct Membership
 	bool		mfa_required;	/* hidden from an aal1 identity */
 } Membership;
 
-/*
- * What identifies the snapshot a cache was loaded with.  From PG14 on the
- * count of completed transactions tells whether anything committed in
- * between; before that, the snapshot itself (a new copy per statement) and
- * its in-progress list stand in for it.
- */
-typedef struct SnapshotKey
-{
-	TransactionId xmin;
-	TransactionId xmax;
-	CommandId	curcid;
-#if PG_VERSION_NUM >= 140000
-	uint64		completions;
-#else
-	Snapshot	snapshot;
-	uint32		xcnt;
-#endif
-} SnapshotKey;
-
 typedef struct TeamMembership
 {
 	pg_uuid_t	team_id;
@@ -75,7 +56,7 @@ typedef struct MembershipCache
 {
 	bool		valid;
 	pg_uuid_t	user_id;
-	SnapshotKey snapshot;
+	AuthSnapshotKey snapshot;
 	int			nmemberships;
 	Membership *memberships;	/* sorted by org_id */
 	int			nteams;
@@ -343,33 +324,11 @@ load_mfa_required(const pg_uuid_t *user_id)
 	cache.mfa_loaded = true;
 }
 
-static void
-snapshot_key(Snapshot snap, SnapshotKey *key)
-{
-	key->xmin = snap->xmin;
-	key->xmax = snap->xmax;
-	key->curcid = snap->curcid;
-#if PG_VERSION_NUM >= 140000
-	key->completions = snap->snapXactCompletionCount;
-#else
-	key->snapshot = snap;
-	key->xcnt = snap->xcnt;
-#endif
-}
-
 /* Whether the cache was loaded with a snapshot that sees what snap sees. */
 static inline bool
 cache_matches(Snapshot snap, const pg_uuid_t *user_id)
 {
-	return cache.valid &&
-		snap->xmin == cache.snapshot.xmin &&
-		snap->xmax == cache.snapshot.xmax &&
-		snap->curcid == cache.snapshot.curcid &&
-#if PG_VERSION_NUM >= 140000
-		snap->snapXactCompletionCount == cache.snapshot.completions &&
-#else
-		snap == cache.snapshot.snapshot && snap->xcnt == cache.snapshot.xcnt &&
-#endif
+	return cache.valid && auth_snapshot_key_matches(snap, &cache.snapshot) &&
 		memcmp(&cache.user_id, user_id, UUID_LEN) == 0;
 }
 
@@ -386,7 +345,7 @@ current_memberships(void)
 	if (!cache_matches(snap, &ident->user_id))
 	{
 		load_cache(&ident->user_id);
-		snapshot_key(snap, &cache.snapshot);
+		auth_snapshot_key(snap, &cache.snapshot);
 	}
 	if (ident->aal < 2 && !cache.mfa_loaded)
 		load_mfa_required(&ident->user_id);

@@ -84,6 +84,13 @@ auth_session_init(void)
 	session_kind_id = auth_register_credential_kind(&session_kind);
 }
 
+/* Whether an identity stands on a session. */
+bool
+auth_identity_is_session(const AuthIdentity *ident)
+{
+	return ident->kind == session_kind_id;
+}
+
 /* A row of auth.sessions, as far as verification reads it. */
 typedef struct SessionRow
 {
@@ -97,6 +104,7 @@ typedef struct SessionRow
 	bool		has_org;
 	pg_uuid_t	active_org_id;
 	int			aal;			/* 2 after a second factor */
+	bool		impersonation;	/* never extended */
 } SessionRow;
 
 enum
@@ -112,6 +120,7 @@ enum
 	COL_AAL,
 	COL_AMR,
 	COL_AUTH_TIME,
+	COL_IMPERSONATOR_ID,
 	NUM_COLUMNS
 };
 static const char *const column_names[NUM_COLUMNS] = {
@@ -126,6 +135,7 @@ static const char *const column_names[NUM_COLUMNS] = {
 	[COL_AAL] = "?aal",
 	[COL_AMR] = "?amr",
 	[COL_AUTH_TIME] = "?auth_time",
+	[COL_IMPERSONATOR_ID] = "?impersonator_id",	/* 0.2.0 */
 };
 static AttrNumber column_attnums[NUM_COLUMNS];
 static AuthColumnMap columns = AUTH_COLUMN_MAP(column_names, column_attnums);
@@ -306,6 +316,8 @@ fetch_live_session(AuthRel index, RegProcedure eqproc, Datum key,
 			if (isnull)			/* a session from before 0.2.0 */
 				*auth_time = row->created_at;
 		}
+		row->impersonation = !auth_slot_isnull(slot, &columns,
+											   COL_IMPERSONATOR_ID);
 		live = !row->revoked && !row->banned && row->expires_at > now &&
 			row->created_at > sessions_not_before();
 	}
@@ -315,7 +327,8 @@ fetch_live_session(AuthRel index, RegProcedure eqproc, Datum key,
 }
 
 /*
- * Sliding expiry: extends a session last refreshed more than
+ * Sliding expiry: extends a session (not an impersonation session, whose
+ * end is fixed when it starts) last refreshed more than
  * auth.session_refresh_age ago to now + auth.session_ttl, capped at
  * created_at + auth.session_max_lifetime.  The write is handed to a worker
  * and not waited for: in the caller's transaction it would hold the row
@@ -337,7 +350,7 @@ refresh_if_due(SessionRow *row)
 	 */
 	if (row->refreshed_at >
 		now - (TimestampTz) session_refresh_age * USECS_PER_SEC ||
-		RecoveryInProgress())
+		row->impersonation || RecoveryInProgress())
 		return;
 	new_expires = Min(now + (TimestampTz) session_ttl * USECS_PER_SEC,
 					  row->created_at +

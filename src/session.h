@@ -8,7 +8,10 @@
 
 #include "fmgr.h"
 
+#include "identity.h"
+
 extern void auth_session_init(void);
+extern bool auth_identity_is_session(const AuthIdentity *ident);
 
 /* SQL function auth.authenticate, also called by request.c */
 extern Datum auth_authenticate(PG_FUNCTION_ARGS);

@@ -22,9 +22,13 @@ DECLARE
     v_actor jsonb := auth._audit_actor();
 BEGIN
     INSERT INTO auth.audit_log (occurred_at, event, user_id, session_id, ip, detail,
-                                actor_id, actor_role)
+                                actor_id, actor_role, impersonator_id)
     VALUES (v_at, event, user_id, session_id, ip, coalesce(detail, '{}'),
-            (v_actor->>'actor_id')::uuid, v_actor->>'actor_role')
+            (v_actor->>'actor_id')::uuid, v_actor->>'actor_role',
+            -- or the impersonator of the session the event names (its start)
+            coalesce((v_actor->>'impersonator_id')::uuid,
+                     (SELECT s.impersonator_id FROM auth.sessions s
+                       WHERE s.id OPERATOR(pg_catalog.=) _audit.session_id)))
     RETURNING id INTO v_id;
     -- Any role may LISTEN: the payload names the audit row and the event,
     -- no account (a listener with access to auth.audit_log reads the rest),
@@ -188,8 +192,10 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_ended jsonb := auth._end_credentials(auth._require_account_uid(), 'revoke_all');
+    v_ended jsonb;
 BEGIN
+    PERFORM auth._refuse_impersonation('sign out everywhere');
+    v_ended := auth._end_credentials(auth._require_account_uid(), 'revoke_all');
     sessions_revoked := (v_ended->>'sessions_revoked')::int;
     api_keys_revoked := (v_ended->>'api_keys_revoked')::int;
     -- the current session is gone: so is the identity (the SET clause
@@ -217,6 +223,7 @@ DECLARE
     v_key bytea := sha256(convert_to(v_uid::text, 'UTF8'));
     v_try jsonb;
 BEGIN
+    PERFORM auth._refuse_impersonation('change the password');
     IF keep_api_keys IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'keep_api_keys must not be null';
     END IF;
@@ -337,6 +344,21 @@ BEGIN
        FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
     SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email
        FOR NO KEY UPDATE;
+    -- An anonymous user redeeming it for an address nobody has keeps their
+    -- id (and so their rows): the address becomes theirs, verified.
+    IF v_user.id IS NULL AND auth._anonymous_caller() IS NOT NULL THEN
+        BEGIN
+            UPDATE auth.users u
+               SET email = secret.email, email_verified_at = v_now, is_anonymous = false,
+                   updated_at = v_now
+             WHERE u.id = auth.uid()
+            RETURNING * INTO v_user;
+            PERFORM auth._audit('anonymous_linked', v_user.id, auth.session_id(), ip,
+                                jsonb_build_object('method', method, 'email', secret.email));
+        EXCEPTION WHEN unique_violation THEN   -- taken meanwhile: sign in to it
+            SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
+        END;
+    END IF;
     IF v_user.id IS NULL THEN
         IF NOT auth._setting_bool('auth.magic_link_sign_up') THEN
             RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired sign-in link or code';
@@ -441,6 +463,7 @@ DECLARE
     v_key record;
     v_grant auth.api_key_grant;
 BEGIN
+    PERFORM auth._refuse_impersonation('create API keys');
     PERFORM auth._check_api_key_fields(coalesce(name, ''), metadata);
     IF NOT auth._api_key_prefix_is_valid(v_prefix) THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid API key prefix',
@@ -613,7 +636,9 @@ AS $$
            ('scopes', 32, 'items'),              -- per API key
            ('factor label', 64, 'characters'),
            ('factors', 10, 'items'),             -- second factors per user
-           ('user agent', 512, 'characters')     -- kept; the rest is cut
+           ('user agent', 512, 'characters'),    -- kept; the rest is cut
+           ('impersonation reason', 1000, 'characters'),
+           ('username', 32, 'characters')
 $$;
 COMMENT ON FUNCTION auth._limits() IS
     'internal: the bound on every field a caller supplies (README "Limits")';
@@ -932,25 +957,10 @@ RETURNS auth.session_grant
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-#variable_conflict use_variable
-DECLARE
-    v_grant auth.session_grant;
-    v_user auth.users := auth._check_sign_in_password(auth._normalize_email(email), password, ip);
 BEGIN
-    -- (a suspended user is refused by auth._issue_session, only now that
-    -- the password was right, so a ban reveals nothing to a guesser)
-    IF v_user.email_verified_at IS NULL AND auth._setting_bool('auth.require_verified_email') THEN
-        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'email is not verified',
-            HINT = 'Verify the email with the link sent to it, giving the password, or sign in with a magic link.';
-    END IF;
-    IF auth._password_needs_rehash(v_user.password_hash) THEN
-        UPDATE auth.users u SET password_hash = auth.hash_password(password),
-                                updated_at = auth.now()
-         WHERE u.id = v_user.id AND u.password_hash = v_user.password_hash;
-    END IF;
-    v_grant := auth._open_first_factor_session(v_user.id, 'password', ip, user_agent);
-    PERFORM auth._audit('sign_in', v_grant.user_id, v_grant.session_id, ip, '{}');
-    RETURN v_grant;
+    RETURN auth._open_password_session(
+        auth._check_sign_in_password(auth._normalize_email(email), password, ip),
+        password, ip, user_agent, '{}');
 END
 $$;
 COMMENT ON FUNCTION auth.sign_in(text, text, inet, text) IS
@@ -1196,6 +1206,11 @@ DECLARE
     v_uid uuid := auth._require_account_uid();
     v_new text := auth._normalize_email(new_email);
 BEGIN
+    PERFORM auth._refuse_impersonation('change the email');
+    IF EXISTS (SELECT FROM auth.users u WHERE u.id = v_uid AND u.is_anonymous) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an anonymous user has no email to change',
+            HINT = 'Link an email with auth.link_email_password() or a magic link.';
+    END IF;
     IF EXISTS (SELECT FROM auth.users u WHERE auth._email_key(u.email) = v_new) THEN
         RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'email is already registered';
     END IF;
@@ -1364,17 +1379,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid role name',
             HINT = format('A custom role is 1 to %s lowercase letters, digits, - and _, and not owner, admin or member.', v_max);
     END IF;
-    IF cardinality(permissions) > auth._limit('permissions') THEN
-        RAISE EXCEPTION USING ERRCODE = '22023',
-            MESSAGE = format('a role holds at most %s permissions', auth._limit('permissions'));
-    END IF;
-    IF permissions IS NULL OR EXISTS (SELECT FROM unnest(permissions) p
-                                       WHERE p IS NULL OR length(p) > auth._limit('permission')
-                                          OR p !~ '^([a-z][a-z0-9_-]*:([a-z][a-z0-9_-]*|\*)|\*)$') THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid permission',
-            HINT = format('A permission is resource:action, resource:* or *, of at most %s characters.',
-                          auth._limit('permission'));
-    END IF;
+    PERFORM auth._check_permission_list(permissions);
 END
 $$;
 COMMENT ON FUNCTION auth._check_role_definition(text, text[]) IS
@@ -1704,57 +1709,8 @@ RETURNS auth.users
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-#variable_conflict use_variable
-DECLARE
-    v_key bytea := sha256(convert_to(email, 'UTF8'));
-    v_try jsonb;
-    v_user auth.users;
-    v_ok boolean;
 BEGIN
-    IF password IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'password is required';
-    END IF;
-    v_try := auth._count_attempt('sign_in', v_key);
-    IF NOT (v_try->>'allowed')::boolean THEN
-        RAISE EXCEPTION USING ERRCODE = 'PT429',
-            MESSAGE = 'too many failed sign-ins for this email',
-            DETAIL = format('Sign-in for this email is locked until %s; wait until then, or reset the password.',
-                            v_try->>'retry_at'),
-            HINT = auth._retry_hint((v_try->>'retry_at')::timestamptz, auth._clock());
-    END IF;
-
-    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = email;
-    -- a stored hash of an unknown format is just a wrong password
-    BEGIN
-        v_ok := auth.verify_password(CASE WHEN length(password) > auth._limit('password') THEN ''
-                                          ELSE password END,
-                                     coalesce(v_user.password_hash, auth._dummy_password_hash()))
-                AND v_user.password_hash IS NOT NULL AND length(password) <= auth._limit('password');
-    EXCEPTION WHEN invalid_parameter_value THEN
-        -- to the server log only: a client must not learn that the email
-        -- has an account
-        RAISE LOG 'user % has a password hash that cannot be verified', v_user.id;
-        v_ok := false;
-    END;
-    IF NOT v_ok THEN
-        -- The attempt is counted already; an audit row that cannot be
-        -- written is a warning, not a different answer.
-        BEGIN
-            PERFORM auth._autonomous(jsonb_build_object(
-                'op', 'audit', 'event', 'sign_in_failed', 'user_id', v_user.id, 'ip', ip,
-                'at', auth._clock(), 'notify', auth._setting_bool('auth.notify_events'),
-                'detail', jsonb_build_object('email', left(email, 254),
-                                             'attempt', (v_try->>'count')::int)));
-        EXCEPTION WHEN insufficient_resources THEN
-            RAISE WARNING 'failed sign-in not audited: %', SQLERRM;
-        END;
-        RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = 'invalid email or password';
-    END IF;
-    DELETE FROM auth.attempts a WHERE a.scope = 'sign_in' AND a.key = v_key;
-    -- what follows (a session) must not outlive an end of the user's
-    -- credentials committed after the hash above was read
-    PERFORM auth._creating_credential(v_user.id, v_user.credentials_epoch, NULL);
-    RETURN v_user;
+    RETURN auth._check_password_login('email', email, sha256(convert_to(email, 'UTF8')), password, ip);
 END
 $$;
 COMMENT ON FUNCTION auth._check_sign_in_password(text, text, inet) IS
@@ -2268,6 +2224,15 @@ COMMENT ON FUNCTION auth._lock_keyed(text, boolean) IS
     'internal: takes a transaction lock of the extension''s own on a key; false when not wait and it is held';
 REVOKE ALL ON FUNCTION auth._lock_keyed(text, boolean) FROM PUBLIC;
 
+-- issue 14: impersonation, its accessor first: the audit actor below names
+-- the impersonator (the sessions' column comes with the impersonation
+-- section further down, and nothing reads it before)
+CREATE FUNCTION auth.impersonator_id() RETURNS uuid
+    AS 'MODULE_PATHNAME', 'auth_impersonator_id'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION auth.impersonator_id() IS
+    'who impersonates the authenticated user (the identity is an impersonation session), NULL otherwise';
+
 -- issue 14: administration and the account lifecycle (admin functions, self-service, audit with
 -- the actor, and revoke_all_sessions).
 -- The audit log names who acted.
@@ -2286,10 +2251,11 @@ AS $$
     SELECT jsonb_build_object(
         'actor_id', auth.uid(),
         'actor_role', CASE WHEN current_setting('role') = 'none' THEN session_user::text
-                           ELSE current_setting('role') END)
+                           ELSE current_setting('role') END,
+        'impersonator_id', auth.impersonator_id())
 $$;
 COMMENT ON FUNCTION auth._audit_actor() IS
-    'internal: the actor of an audit row: the authenticated user and the calling database role';
+    'internal: the actor of an audit row: the authenticated user, the calling database role and the impersonator';
 REVOKE ALL ON FUNCTION auth._audit_actor() FROM PUBLIC;
 
 -- Sessions record their last authentication (for delete_account);
@@ -2436,9 +2402,9 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'role must not be null';
     END IF;
     PERFORM auth._check_length(role, 'role');
-    IF role NOT IN ('user', 'admin') THEN
+    IF NOT EXISTS (SELECT FROM auth.global_roles r WHERE r.name = role) THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('role "%s" does not exist', role),
-            HINT = 'A user''s role is user or admin.';
+            HINT = 'A user''s role is user, admin, or one made by auth.create_global_role().';
     END IF;
 END
 $$;
@@ -2847,6 +2813,7 @@ DECLARE
     v_key bytea := sha256(convert_to(v_uid::text, 'UTF8'));
     v_try jsonb;
 BEGIN
+    PERFORM auth._refuse_impersonation('delete the account');
     IF password IS NULL THEN
         -- fresh: the session's user proved who they are (sign-in, link,
         -- code) within auth.fresh_age; a sliding refresh does not count
@@ -2920,7 +2887,23 @@ AS $$
 DECLARE
     v_now timestamptz := auth.now();
     v_grace interval := auth._setting_interval('auth.cleanup_grace');
+    v_idle timestamptz := auth.now() - auth._setting_interval('auth.anonymous_ttl');
+    v_anonymous bigint;
 BEGIN
+    -- anonymous users with no session created or refreshed for
+    -- auth.anonymous_ttl (but the owners of an organization); the
+    -- application's rows go as its foreign keys say.  Counted in the audit
+    -- log: the result keeps the columns of 0.1.0.
+    DELETE FROM auth.users u
+     WHERE u.is_anonymous AND u.created_at < v_idle
+       AND NOT EXISTS (SELECT FROM auth.sessions s
+                        WHERE s.user_id = u.id AND greatest(s.created_at, s.refreshed_at) >= v_idle)
+       AND NOT EXISTS (SELECT FROM auth.members m WHERE m.user_id = u.id AND m.role = 'owner');
+    GET DIAGNOSTICS v_anonymous = ROW_COUNT;
+    IF v_anonymous > 0 THEN
+        PERFORM auth._audit('anonymous_users_deleted', NULL, NULL, NULL,
+                            jsonb_build_object('count', v_anonymous));
+    END IF;
     DELETE FROM auth.sessions s
      WHERE s.expires_at < v_now - v_grace OR s.revoked_at < v_now - v_grace
         -- ended by auth.revoke_all_sessions() longer than the grace ago
@@ -2930,7 +2913,8 @@ BEGIN
     -- attempts no limit counts any more (codes count theirs for their lifetime)
     DELETE FROM auth.attempts a
      WHERE a.attempted_at < v_now - greatest(auth._setting_interval('auth.failed_sign_in_window'),
-                                             auth._setting_interval('auth.email_code_ttl') + interval '1 day');
+                                             auth._setting_interval('auth.email_code_ttl') + interval '1 day',
+                                             auth._setting_interval('auth.anonymous_sign_in_window'));
     GET DIAGNOSTICS attempts_deleted = ROW_COUNT;
     DELETE FROM auth.audit_log l
      WHERE l.occurred_at < v_now - auth._setting_interval('auth.audit_retention');
@@ -2953,7 +2937,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auth.cleanup() IS
-    'admin and maintenance: deletes sessions and API keys expired or revoked (or ended by revoke_all_sessions) longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, and dead one-time secrets; returns the counts and logs them';
+    'admin and maintenance: deletes sessions and API keys expired or revoked (or ended by revoke_all_sessions) longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, dead one-time secrets, and anonymous users idle past auth.anonymous_ttl (audited with their count); returns the counts and logs them';
 
 -- issue 11: signed tokens (JWTs issued and verified in C), signing keys
 -- sealed under the root key file, trusted external issuers; the admin
@@ -3318,6 +3302,8 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'not authenticated',
             HINT = 'Call auth.authenticate() with the session token first.';
     END IF;
+    -- a token would carry the user's identity past the impersonation
+    PERFORM auth._refuse_impersonation('issue JWTs');
     IF v_kind NOT IN ('session', 'api_key') THEN
         RAISE EXCEPTION USING ERRCODE = '42501',
             MESSAGE = 'only a session or an API key can issue a JWT',
@@ -4431,3 +4417,610 @@ $$;
 COMMENT ON FUNCTION auth._issuer_functions() IS
     'internal: the issuer tier, granted by auth.grant_issuer()';
 REVOKE ALL ON FUNCTION auth._issuer_functions() FROM PUBLIC;
+
+-- issue 14: global roles and auth.has_global_permission()
+-- The permissions of a role (of an organization, or global): at most 64
+-- resource:action strings (resource:* and * allowed).
+CREATE FUNCTION auth._check_permission_list(permissions text[]) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF cardinality(permissions) > auth._limit('permissions') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('a role holds at most %s permissions', auth._limit('permissions'));
+    END IF;
+    IF permissions IS NULL OR EXISTS (SELECT FROM unnest(permissions) p
+                                       WHERE p IS NULL OR length(p) > auth._limit('permission')
+                                          OR p !~ '^([a-z][a-z0-9_-]*:([a-z][a-z0-9_-]*|\*)|\*)$') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid permission',
+            HINT = format('A permission is resource:action, resource:* or *, of at most %s characters.',
+                          auth._limit('permission'));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._check_permission_list(text[]) IS
+    'internal: 22023 unless a role''s permissions are valid resource:action strings within their bounds';
+REVOKE ALL ON FUNCTION auth._check_permission_list(text[]) FROM PUBLIC;
+
+-- global roles: what a user may do across the whole application, whatever
+-- the organization: auth.users.role names one, and each grants
+-- resource:action permissions that policies read through
+-- auth.has_global_permission() (src/account.c).  "user" (nothing) and
+-- "admin" (everything) are built in; the application adds its own.
+
+CREATE TABLE auth.global_roles (
+    name        text PRIMARY KEY,
+    permissions text[] NOT NULL DEFAULT '{}',
+    created_at  timestamptz NOT NULL DEFAULT auth.now()
+);
+ALTER TABLE auth.global_roles ENABLE ROW LEVEL SECURITY;
+-- only custom roles are the database's own data; built-ins come with the extension
+SELECT pg_catalog.pg_extension_config_dump('auth.global_roles', 'WHERE name NOT IN (''user'', ''admin'')');
+COMMENT ON TABLE auth.global_roles IS
+    'global roles (built in: user, admin) and the resource:action permissions each grants across the application';
+INSERT INTO auth.global_roles (name, permissions) VALUES
+    ('user', '{}'),
+    ('admin', '{*}');
+
+CREATE FUNCTION auth.has_global_permission(permission text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'auth_has_global_permission'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION auth.has_global_permission(text) IS
+    'whether the authenticated user''s global role grants the permission (resource:action; resource:* and * grant more), and an API key''s scopes cover it; false for nobody';
+
+CREATE FUNCTION auth.create_global_role(name text, permissions text[]) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_max int := auth._limit('role');
+    v_created boolean;
+    v_permissions text[];
+BEGIN
+    IF name IS NULL OR length(name) > v_max OR name !~ '^[a-z][a-z0-9_-]*$' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid role name',
+            HINT = format('A global role is 1 to %s lowercase letters, digits, - and _, starting with a letter.', v_max);
+    END IF;
+    PERFORM auth._check_permission_list(permissions);
+    v_permissions := ARRAY(SELECT DISTINCT p FROM unnest(permissions) p ORDER BY p);
+    INSERT INTO auth.global_roles AS r (name, permissions)
+    VALUES (name, v_permissions)
+    ON CONFLICT DO NOTHING
+    RETURNING true INTO v_created;
+    IF v_created IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = format('global role "%s" already exists', name);
+    END IF;
+    PERFORM auth._audit('global_role_created', auth.uid(), auth.session_id(), NULL,
+                        jsonb_build_object('role', name, 'permissions', v_permissions));
+END
+$$;
+COMMENT ON FUNCTION auth.create_global_role(text, text[]) IS
+    'admin: creates a global role granting resource:action permissions; 22023 for a bad name or permission, 23505 when it exists';
+REVOKE ALL ON FUNCTION auth.create_global_role(text, text[]) FROM PUBLIC;
+
+CREATE FUNCTION auth.set_user_role(user_id uuid, role text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_old text;
+BEGIN
+    IF user_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user_id is required';
+    END IF;
+    PERFORM auth._check_user_role(role);
+    SELECT u.role INTO v_old FROM auth.users u WHERE u.id = user_id FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
+    END IF;
+    UPDATE auth.users u SET role = set_user_role.role, updated_at = auth.now() WHERE u.id = user_id;
+    PERFORM auth._audit('global_role_set', user_id, auth.session_id(), NULL,
+                        jsonb_build_object('role', role, 'previous_role', v_old));
+END
+$$;
+COMMENT ON FUNCTION auth.set_user_role(uuid, text) IS
+    'admin: gives a user a global role; 22023 for an unknown user or role';
+REVOKE ALL ON FUNCTION auth.set_user_role(uuid, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION auth._admin_functions() RETURNS regprocedure[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ARRAY[
+        'auth.create_session(uuid, interval, inet, text)',
+        'auth.revoke_user_sessions(uuid)',
+        'auth.cleanup()',
+        'auth.check()',
+        'auth.allow_email(text)',
+        'auth.disallow_email(text)',
+        'auth.create_email_verification(uuid)',
+        'auth.create_api_key_for(uuid, text, text[], interval, uuid, text, integer, interval, integer, integer, interval, jsonb)',
+        'auth.set_api_key_limits(uuid, integer, interval, integer, integer, interval)',
+        'auth.list_users(text, boolean, text, boolean, integer, integer)',
+        'auth.create_user(text, text, text, text, boolean)',
+        'auth.update_user_as_admin(uuid, text, text, text, boolean, jsonb, text)',
+        'auth.set_user_password(uuid, text, boolean)',
+        'auth.ban_user(uuid, timestamptz, text)',
+        'auth.unban_user(uuid)',
+        'auth.delete_user(uuid, uuid)',
+        'auth.list_user_sessions(uuid)',
+        'auth.revoke_all_sessions()',
+        -- issue 11 (defined after this file: resolved when called)
+        'auth.create_signing_key(text, text)',
+        'auth.import_signing_key(jsonb, text)',
+        'auth.rotate_signing_keys()',
+        'auth.revoke_signing_key(text)',
+        'auth.issue_jwt_for(uuid, text[], interval, uuid, jsonb)',
+        'auth.add_issuer(text, jsonb, text[], text)',
+        'auth.set_issuer_jwks(text, jsonb)',
+        'auth.remove_issuer(text)',
+        'auth.link_identity(text, text, uuid)',
+        -- issue 12 (defined in 89_mfa.sql, before this file)
+        'auth.import_totp_factor(uuid, text, text, integer, text)',
+        'auth.reset_mfa(uuid)',
+        -- issue 14 (likewise)
+        'auth.create_global_role(text, text[])',
+        'auth.set_user_role(uuid, text)',
+        'auth.impersonate(uuid, text, interval)'
+    ]::text[]::regprocedure[] || auth._issuer_functions()
+$$;
+COMMENT ON FUNCTION auth._admin_functions() IS
+    'internal: the admin tier, granted by auth.grant_admin()';
+
+-- issue 14: impersonation (auth.impersonate(), auth.impersonator_id(), the
+-- impersonator in sessions and audit rows)
+ALTER TABLE auth.sessions
+    ADD COLUMN impersonator_id uuid REFERENCES auth.users (id) ON DELETE CASCADE,
+    ADD COLUMN impersonation_reason text;
+ALTER TABLE auth.audit_log ADD COLUMN impersonator_id uuid;
+-- list_sessions() gains a column at the end (the definition above, which
+-- cannot name the column yet, is replaced)
+DROP FUNCTION auth.list_sessions();
+CREATE FUNCTION auth.list_sessions()
+RETURNS TABLE (id uuid, created_at timestamptz, refreshed_at timestamptz,
+               expires_at timestamptz, ip inet, user_agent text, is_current boolean,
+               impersonator_id uuid)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.id, s.created_at, s.refreshed_at, s.expires_at, s.ip, s.user_agent,
+           s.id IS NOT DISTINCT FROM auth.session_id(), s.impersonator_id
+      FROM auth.sessions s
+     WHERE s.user_id = auth._require_account_uid() AND s.revoked_at IS NULL
+       AND s.expires_at > auth.now() AND s.created_at > auth._sessions_not_before()
+     ORDER BY s.created_at DESC
+$$;
+COMMENT ON FUNCTION auth.list_sessions() IS
+    'the authenticated user''s live sessions, never their tokens; impersonator_id names who impersonates them in an impersonation session';
+
+-- impersonation: an administrator acts as a user for a limited time, through
+-- a session of that user's that records who impersonates and why
+-- (auth.sessions.impersonator_id; auth.impersonator_id() reads it,
+-- src/account.c); every audit row written meanwhile names both
+-- (auth.audit_log.impersonator_id, filled by auth._audit()).
+
+-- What an impersonation session may not do: anything that changes how the
+-- account is reached or outlives the session (password, email, API keys,
+-- signing out everywhere, another impersonation).
+CREATE FUNCTION auth._refuse_impersonation(action text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF auth.impersonator_id() IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = format('an impersonation session cannot %s', action),
+            HINT = 'Only the user, signed in themselves, may do this.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._refuse_impersonation(text) IS
+    'internal: 42501 under an impersonation session';
+REVOKE ALL ON FUNCTION auth._refuse_impersonation(text) FROM PUBLIC;
+
+CREATE FUNCTION auth.impersonate(user_id uuid, reason text, ttl interval DEFAULT NULL)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_admin uuid := auth._require_account_uid();
+    v_reason text := btrim(reason);
+    v_ttl interval;
+    v_role text;
+    v_grant auth.session_grant;
+BEGIN
+    PERFORM auth._refuse_impersonation('impersonate');
+    IF NOT auth.has_global_permission('users:impersonate') THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'permission denied: users:impersonate',
+            DETAIL = 'Your global role does not grant it.';
+    END IF;
+    IF user_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user_id is required';
+    END IF;
+    IF v_reason IS NULL OR v_reason = '' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'a reason is required',
+            HINT = 'Say why: it is kept with the session and in the audit log.';
+    END IF;
+    PERFORM auth._check_length(v_reason, 'impersonation reason');
+    IF ttl <= interval '0' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'ttl must be positive';
+    END IF;
+    v_ttl := auth._capped_ttl(ttl, 'auth.impersonation_ttl');
+    IF user_id = v_admin THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'cannot impersonate yourself';
+    END IF;
+    -- FOR SHARE: a role change or ban of the target waits, or is waited for
+    SELECT u.role INTO v_role FROM auth.users u WHERE u.id = user_id FOR SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
+    END IF;
+    -- an administrator is whoever may impersonate users themselves
+    IF NOT auth._setting_bool('auth.allow_impersonating_admins')
+       AND EXISTS (SELECT FROM auth.global_roles r
+                    WHERE r.name = v_role AND auth._scopes_cover(r.permissions, 'users:impersonate')) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'cannot impersonate an administrator',
+            DETAIL = 'The user''s global role may impersonate users; auth.allow_impersonating_admins is off.';
+    END IF;
+    v_grant := auth._issue_session(user_id, v_ttl, NULL, NULL);
+    UPDATE auth.sessions s SET impersonator_id = v_admin, impersonation_reason = v_reason
+     WHERE s.id = v_grant.session_id;
+    PERFORM auth._audit('impersonation_started', user_id, v_grant.session_id, NULL,
+                        jsonb_build_object('reason', v_reason, 'expires_at', v_grant.expires_at));
+    RETURN v_grant;
+END
+$$;
+COMMENT ON FUNCTION auth.impersonate(uuid, text, interval) IS
+    'admin: a session of the user for the signed-in administrator (global permission users:impersonate) to act as them, for ttl (default and at most auth.impersonation_ttl), never extended; 42501 for an administrator unless auth.allow_impersonating_admins';
+REVOKE ALL ON FUNCTION auth.impersonate(uuid, text, interval) FROM PUBLIC;
+
+CREATE FUNCTION auth.stop_impersonating() RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_session uuid := auth.session_id();
+BEGIN
+    IF auth.impersonator_id() IS NULL THEN
+        RETURN false;
+    END IF;
+    UPDATE auth.sessions s SET revoked_at = auth.now(), revoked_reason = 'impersonation_stopped'
+     WHERE s.id = v_session AND s.revoked_at IS NULL;
+    PERFORM auth._audit('impersonation_stopped', auth.uid(), v_session, NULL, '{}');
+    -- the session is gone: so is the identity (the SET clause restores
+    -- search_path only)
+    PERFORM auth._clear_identity();
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION auth.stop_impersonating() IS
+    'ends the current impersonation session and clears the identity; false when the identity is not one';
+
+CREATE OR REPLACE FUNCTION auth.rotate_api_key(key_id uuid, grace interval DEFAULT '0') RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_old auth.api_keys := auth._lock_manageable_api_key(key_id);
+    v_now timestamptz := auth.now();
+    v_new record;
+BEGIN
+    PERFORM auth._refuse_impersonation('rotate API keys');
+    IF grace IS NULL OR grace < interval '0' OR grace > interval '30 days' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'grace must be between 0 and 30 days';
+    END IF;
+    v_new := auth._generate_api_key(v_old.prefix);
+    UPDATE auth.api_keys k
+       SET key_hash = v_new.key_hash, start = left(v_new.key, length(k.prefix) + 5),
+           previous_key_hash = CASE WHEN grace > interval '0' THEN k.key_hash END,
+           previous_key_expires_at = CASE WHEN grace > interval '0' THEN v_now + grace END,
+           updated_at = v_now
+     WHERE k.id = key_id;
+    PERFORM auth._audit('api_key_rotated', v_old.user_id, auth.session_id(), NULL,
+                        jsonb_build_object('key_id', key_id, 'grace', grace));
+    RETURN v_new.key;
+END
+$$;
+COMMENT ON FUNCTION auth.rotate_api_key(uuid, interval) IS
+    'gives a key a new secret and returns it once; the old one works until grace (0 to 30 days) ends';
+
+-- issue 14: anonymous users (sign_in_anonymously, link_email_password, the
+-- upgrade by magic link or code, cleanup of idle ones)
+-- anonymous users: a user without an email (is_anonymous) signed in by
+-- auth.sign_in_anonymously(), so that an application can keep a visitor's
+-- rows under auth.uid() before they sign up; linking an email and password
+-- (auth.link_email_password) or redeeming a magic link or code while signed
+-- in as them makes them an ordinary user with the same id, so the rows
+-- stay.  auth.cleanup() removes those idle past auth.anonymous_ttl.
+
+ALTER TABLE auth.users
+    ALTER COLUMN email DROP NOT NULL,
+    ADD COLUMN is_anonymous boolean NOT NULL DEFAULT false,
+    ADD CONSTRAINT users_email_or_anonymous CHECK (email IS NOT NULL OR is_anonymous);
+
+-- The anonymous user the caller is signed in as, by a session of their own
+-- (not an API key, not an impersonation), locked; NULL otherwise.
+CREATE FUNCTION auth._anonymous_caller() RETURNS uuid
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT u.id FROM auth.users u
+     WHERE u.id OPERATOR(pg_catalog.=) auth.uid() AND u.is_anonymous
+       AND auth.session_id() IS NOT NULL AND auth.impersonator_id() IS NULL
+       FOR NO KEY UPDATE
+$$;
+COMMENT ON FUNCTION auth._anonymous_caller() IS
+    'internal: the anonymous user signed in by a session of their own, locked, or NULL';
+REVOKE ALL ON FUNCTION auth._anonymous_caller() FROM PUBLIC;
+
+CREATE FUNCTION auth.sign_in_anonymously(ip inet DEFAULT NULL)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_try jsonb;
+    v_id uuid;
+    v_grant auth.session_grant;
+BEGIN
+    IF NOT auth._setting_bool('auth.allow_anonymous_sign_in') THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'anonymous sign-in is disabled',
+            HINT = 'A superuser enables it with auth.allow_anonymous_sign_in.';
+    END IF;
+    -- Every sign-in counts, durably, against the limit of its address (all
+    -- calls without one share a single count).
+    v_try := auth._count_attempt('anonymous_sign_in',
+                                 sha256(convert_to(coalesce(host(ip), ''), 'UTF8')),
+                                 auth._setting_interval('auth.anonymous_sign_in_window'),
+                                 auth._setting_int('auth.anonymous_sign_in_limit'));
+    IF NOT (v_try->>'allowed')::boolean THEN
+        RAISE EXCEPTION USING ERRCODE = 'PT429',
+            MESSAGE = 'too many anonymous sign-ins from this address',
+            DETAIL = format('Anonymous sign-in from this address is limited until %s.', v_try->>'retry_at');
+    END IF;
+    INSERT INTO auth.users (email, is_anonymous) VALUES (NULL, true) RETURNING id INTO v_id;
+    PERFORM auth._audit('sign_up', v_id, NULL, ip, '{"method": "anonymous"}');
+    v_grant := auth._issue_session(v_id, NULL, ip, NULL);
+    PERFORM auth._audit('sign_in', v_id, v_grant.session_id, ip, '{"method": "anonymous"}');
+    RETURN v_grant;
+END
+$$;
+COMMENT ON FUNCTION auth.sign_in_anonymously(inet) IS
+    'creates an anonymous user (no email) and opens a session for it; 42501 unless auth.allow_anonymous_sign_in, PT429 past auth.anonymous_sign_in_limit per ip';
+
+CREATE FUNCTION auth.link_email_password(email text, password text) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_uid uuid := auth._require_account_uid();
+    v_email text := auth._normalize_email(email);
+    v_anonymous boolean;
+BEGIN
+    PERFORM auth._refuse_impersonation('link an email and password');
+    PERFORM auth._check_password_policy(password);
+    -- FOR NO KEY UPDATE: a second link of the same user waits, then finds
+    -- it no longer anonymous
+    SELECT u.is_anonymous INTO v_anonymous FROM auth.users u WHERE u.id = v_uid FOR NO KEY UPDATE;
+    IF NOT v_anonymous THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'the account is not anonymous',
+            HINT = 'Change its email or password instead.';
+    END IF;
+    BEGIN
+        UPDATE auth.users u
+           SET email = v_email, password_hash = auth.hash_password(password),
+               is_anonymous = false, updated_at = auth.now()
+         WHERE u.id = v_uid;
+    EXCEPTION WHEN unique_violation THEN
+        RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'email is already registered',
+            HINT = 'Sign in to that account instead.';
+    END;
+    PERFORM auth._audit('anonymous_linked', v_uid, auth.session_id(), NULL,
+                        jsonb_build_object('method', 'password', 'email', v_email));
+    RETURN v_uid;
+END
+$$;
+COMMENT ON FUNCTION auth.link_email_password(text, text) IS
+    'makes the authenticated anonymous user an ordinary one with an email (not yet verified) and a password, keeping their id; 22023 when not anonymous, 23505 when the email is taken';
+
+
+-- issue 14: usernames (set_username, sign_in_with_username through the
+-- password check and session sign_in now shares)
+-- Checks an account's password as sign-in does, the account found by its
+-- normalised email or username (login_kind 'email' or 'username'): the
+-- attempt is counted durably against attempt_key first, so that concurrent
+-- guesses are limited exactly; unknown logins and users without a password
+-- cost the same argon2 work; a failure is audited and raises 28P01, a
+-- lockout PT429.  On success the count is cleared and the user is
+-- returned.  (No lock: the session it leads to is re-checked against a
+-- password change or ban before commit, src/lifecycle.c.)
+CREATE FUNCTION auth._check_password_login(login_kind text, login text, attempt_key bytea,
+                                           password text, ip inet)
+RETURNS auth.users
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_try jsonb;
+    v_user auth.users;
+    v_ok boolean;
+BEGIN
+    IF password IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'password is required';
+    END IF;
+    v_try := auth._count_attempt('sign_in', attempt_key);
+    IF NOT (v_try->>'allowed')::boolean THEN
+        RAISE EXCEPTION USING ERRCODE = 'PT429',
+            MESSAGE = format('too many failed sign-ins for this %s', login_kind),
+            DETAIL = format('Sign-in for this %s is locked until %s; wait until then, or reset the password.',
+                            login_kind, v_try->>'retry_at'),
+            HINT = auth._retry_hint((v_try->>'retry_at')::timestamptz, auth._clock());
+    END IF;
+
+    IF login_kind = 'email' THEN
+        SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = login;
+    ELSE
+        SELECT * INTO v_user FROM auth.users u WHERE u.username = login;
+    END IF;
+    -- a stored hash of an unknown format is just a wrong password
+    BEGIN
+        v_ok := auth.verify_password(CASE WHEN length(password) > auth._limit('password') THEN ''
+                                          ELSE password END,
+                                     coalesce(v_user.password_hash, auth._dummy_password_hash()))
+                AND v_user.password_hash IS NOT NULL AND length(password) <= auth._limit('password');
+    EXCEPTION WHEN invalid_parameter_value THEN
+        -- to the server log only: a client must not learn that the login
+        -- has an account
+        RAISE LOG 'user % has a password hash that cannot be verified', v_user.id;
+        v_ok := false;
+    END;
+    IF NOT v_ok THEN
+        -- The attempt is counted already; an audit row that cannot be
+        -- written is a warning, not a different answer.
+        BEGIN
+            PERFORM auth._autonomous(jsonb_build_object(
+                'op', 'audit', 'event', 'sign_in_failed', 'user_id', v_user.id, 'ip', ip,
+                'at', auth._clock(), 'notify', auth._setting_bool('auth.notify_events'),
+                'detail', jsonb_build_object(login_kind, left(login, 254),
+                                             'attempt', (v_try->>'count')::int)));
+        EXCEPTION WHEN insufficient_resources THEN
+            RAISE WARNING 'failed sign-in not audited: %', SQLERRM;
+        END;
+        RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = format('invalid %s or password', login_kind);
+    END IF;
+    DELETE FROM auth.attempts a WHERE a.scope = 'sign_in' AND a.key = attempt_key;
+    -- what follows (a session) must not outlive an end of the user's
+    -- credentials committed after the hash above was read
+    PERFORM auth._creating_credential(v_user.id, v_user.credentials_epoch, NULL);
+    RETURN v_user;
+END
+$$;
+COMMENT ON FUNCTION auth._check_password_login(text, text, bytea, text, inet) IS
+    'internal: checks the password of the account with a normalized email or username, with the sign-in limits, and returns the user; 28P01 when wrong, PT429 when locked';
+REVOKE ALL ON FUNCTION auth._check_password_login(text, text, bytea, text, inet) FROM PUBLIC;
+
+-- The session a password sign-in opens once the password was right
+-- (sign_in, sign_in_with_username), audited as sign_in with detail.
+CREATE FUNCTION auth._open_password_session(signed_in auth.users, password text, ip inet,
+                                            user_agent text, detail jsonb)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_grant auth.session_grant;
+BEGIN
+    -- (a suspended user is refused by auth._issue_session, only now that
+    -- the password was right, so a ban reveals nothing to a guesser)
+    IF signed_in.email_verified_at IS NULL AND auth._setting_bool('auth.require_verified_email') THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'email is not verified',
+            HINT = 'Verify the email with the link sent to it, giving the password, or sign in with a magic link.';
+    END IF;
+    IF auth._password_needs_rehash(signed_in.password_hash) THEN
+        UPDATE auth.users u SET password_hash = auth.hash_password(password),
+                                updated_at = auth.now()
+         WHERE u.id = signed_in.id AND u.password_hash = signed_in.password_hash;
+    END IF;
+    v_grant := auth._open_first_factor_session(signed_in.id, 'password', ip, user_agent);
+    PERFORM auth._audit('sign_in', v_grant.user_id, v_grant.session_id, ip, detail);
+    RETURN v_grant;
+END
+$$;
+COMMENT ON FUNCTION auth._open_password_session(auth.users, text, inet, text, jsonb) IS
+    'internal: the session a password sign-in opens for the user whose password was right';
+REVOKE ALL ON FUNCTION auth._open_password_session(auth.users, text, inet, text, jsonb) FROM PUBLIC;
+
+
+-- usernames: an optional unique name (3 to 32 of a-z, 0-9, _ and ., case
+-- folded to lower case) to sign in with instead of the email, through the
+-- same password sign-in as auth.sign_in() (auth._check_password_login and
+-- auth._open_password_session).
+
+ALTER TABLE auth.users
+    ADD COLUMN username text,
+    ADD CONSTRAINT users_username_format CHECK (username ~ '^[a-z0-9_.]{3,32}$');
+CREATE UNIQUE INDEX users_username_key ON auth.users (username);
+
+-- A username in the form stored and compared: ASCII letters lower-cased,
+-- then 3 to 32 of a-z, 0-9, _ and . (22023 otherwise); anything outside
+-- ASCII (a Cyrillic а, a fullwidth ａ) is refused, not folded.
+CREATE FUNCTION auth._normalize_username(username text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_max int := auth._limit('username');
+    v text;
+BEGIN
+    IF username IS NULL OR username = '' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'username is required';
+    END IF;
+    -- the length first, before any work on a huge input
+    v := CASE WHEN octet_length(username) <= v_max
+              THEN translate(username, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') END;
+    IF v IS NULL OR v COLLATE "C" !~ '^[a-z0-9_.]{3,32}$' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid username',
+            HINT = format('A username is 3 to %s of the letters a to z, the digits, _ and . (upper case is taken as lower case).', v_max);
+    END IF;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION auth._normalize_username(text) IS
+    'internal: a username in lower case, 22023 unless 3 to 32 of a-z, 0-9, _ and .';
+REVOKE ALL ON FUNCTION auth._normalize_username(text) FROM PUBLIC;
+
+CREATE FUNCTION auth.set_username(username text) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_uid uuid := auth._require_account_uid();
+    v_name text := auth._normalize_username(username);
+    v_old text;
+BEGIN
+    PERFORM auth._refuse_impersonation('change the username');
+    SELECT u.username INTO v_old FROM auth.users u WHERE u.id = v_uid FOR NO KEY UPDATE;
+    BEGIN
+        UPDATE auth.users u SET username = v_name, updated_at = auth.now() WHERE u.id = v_uid;
+    EXCEPTION WHEN unique_violation THEN
+        RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'username is already taken';
+    END;
+    PERFORM auth._audit('username_set', v_uid, auth.session_id(), NULL,
+                        jsonb_build_object('username', v_name, 'previous_username', v_old));
+    RETURN v_name;
+END
+$$;
+COMMENT ON FUNCTION auth.set_username(text) IS
+    'gives the authenticated user a username (stored in lower case) and returns it; 22023 unless 3 to 32 of a-z, 0-9, _ and ., 23505 when taken';
+
+CREATE FUNCTION auth.sign_in_with_username(username text, password text, ip inet DEFAULT NULL,
+                                           user_agent text DEFAULT NULL)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_name text := auth._normalize_username(username);
+    v_key bytea;
+BEGIN
+    -- Failures count against the account's email when the name has one, so
+    -- a username is no second set of guesses at the same password; an
+    -- unknown name is counted under itself, at the same cost.
+    SELECT sha256(convert_to(auth._email_key(u.email), 'UTF8')) INTO v_key
+      FROM auth.users u WHERE u.username = v_name;
+    RETURN auth._open_password_session(
+        auth._check_password_login('username', v_name,
+                                   coalesce(v_key, sha256(convert_to('username:' || v_name, 'UTF8'))),
+                                   password, ip),
+        password, ip, user_agent, '{"method": "username"}');
+END
+$$;
+COMMENT ON FUNCTION auth.sign_in_with_username(text, text, inet, text) IS
+    'checks a username and password and opens a session, with the same failure limit and cost as sign_in; 28P01 when wrong, 28000 when suspended, PT429 after too many failures';

@@ -30,7 +30,9 @@ AS $$
            ('scopes', 32, 'items'),              -- per API key
            ('factor label', 64, 'characters'),
            ('factors', 10, 'items'),             -- second factors per user
-           ('user agent', 512, 'characters')     -- kept; the rest is cut
+           ('user agent', 512, 'characters'),    -- kept; the rest is cut
+           ('impersonation reason', 1000, 'characters'),
+           ('username', 32, 'characters')
 $$;
 COMMENT ON FUNCTION auth._limits() IS
     'internal: the bound on every field a caller supplies (README "Limits")';

@@ -14,6 +14,13 @@ CREATE FUNCTION auth.session_id() RETURNS uuid
 COMMENT ON FUNCTION auth.session_id() IS
     'id of the session the identity was authenticated with, NULL otherwise';
 
+-- (an impersonation session records who impersonates: 99_impersonation.sql)
+CREATE FUNCTION auth.impersonator_id() RETURNS uuid
+    AS 'MODULE_PATHNAME', 'auth_impersonator_id'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION auth.impersonator_id() IS
+    'who impersonates the authenticated user (the identity is an impersonation session), NULL otherwise';
+
 CREATE FUNCTION auth.is_authenticated() RETURNS boolean
     AS 'MODULE_PATHNAME', 'auth_is_authenticated'
     LANGUAGE C STABLE PARALLEL SAFE;

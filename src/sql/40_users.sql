@@ -276,6 +276,7 @@ DECLARE
     v_key bytea := sha256(convert_to(v_uid::text, 'UTF8'));
     v_try jsonb;
 BEGIN
+    PERFORM auth._refuse_impersonation('change the password');
     IF keep_api_keys IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'keep_api_keys must not be null';
     END IF;

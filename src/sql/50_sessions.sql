@@ -17,6 +17,9 @@ CREATE TABLE auth.sessions (
     -- when the user last proved who they are in this session (sign-in,
     -- magic link, code); a sliding refresh does not move it
     authenticated_at timestamptz NOT NULL DEFAULT auth.now(),
+    -- an impersonation session (auth.impersonate): who and why; never extended
+    impersonator_id uuid REFERENCES auth.users (id) ON DELETE CASCADE,
+    impersonation_reason text,
     CONSTRAINT sessions_token_hash_key UNIQUE (token_hash)
 );
 CREATE INDEX sessions_user_id_idx ON auth.sessions (user_id);
@@ -243,19 +246,20 @@ COMMENT ON FUNCTION auth.revoke_other_sessions() IS
 
 CREATE FUNCTION auth.list_sessions()
 RETURNS TABLE (id uuid, created_at timestamptz, refreshed_at timestamptz,
-               expires_at timestamptz, ip inet, user_agent text, is_current boolean)
+               expires_at timestamptz, ip inet, user_agent text, is_current boolean,
+               impersonator_id uuid)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT s.id, s.created_at, s.refreshed_at, s.expires_at, s.ip, s.user_agent,
-           s.id IS NOT DISTINCT FROM auth.session_id()
+           s.id IS NOT DISTINCT FROM auth.session_id(), s.impersonator_id
       FROM auth.sessions s
      WHERE s.user_id = auth._require_account_uid() AND s.revoked_at IS NULL
        AND s.expires_at > auth.now() AND s.created_at > auth._sessions_not_before()
      ORDER BY s.created_at DESC
 $$;
 COMMENT ON FUNCTION auth.list_sessions() IS
-    'the authenticated user''s live sessions, never their tokens';
+    'the authenticated user''s live sessions, never their tokens; impersonator_id names who impersonates them in an impersonation session';
 
 CREATE FUNCTION auth.revoke_user_sessions(user_id uuid) RETURNS integer
 LANGUAGE sql VOLATILE STRICT SECURITY DEFINER

@@ -110,21 +110,22 @@ COMMENT ON FUNCTION auth._count_attempt(text, bytea, interval, integer) IS
     'internal: durably counts an attempt against a limit, by default the failed sign-in limit';
 REVOKE ALL ON FUNCTION auth._count_attempt(text, bytea, interval, integer) FROM PUBLIC;
 
--- Checks an account's password as sign-in does: the attempt is counted
--- durably first, so that concurrent guesses are limited exactly; unknown
--- emails and users without a password cost the same argon2 work; a
--- failure is audited and raises 28P01, a lockout PT429.  On success the
--- count is cleared and the user is returned.  (No lock: the session it
--- leads to is re-checked against a password change or ban before commit,
--- src/lifecycle.c.)
-CREATE FUNCTION auth._check_sign_in_password(email text, password text, ip inet)
+-- Checks an account's password as sign-in does, the account found by its
+-- normalised email or username (login_kind 'email' or 'username'): the
+-- attempt is counted durably against attempt_key first, so that concurrent
+-- guesses are limited exactly; unknown logins and users without a password
+-- cost the same argon2 work; a failure is audited and raises 28P01, a
+-- lockout PT429.  On success the count is cleared and the user is
+-- returned.  (No lock: the session it leads to is re-checked against a
+-- password change or ban before commit, src/lifecycle.c.)
+CREATE FUNCTION auth._check_password_login(login_kind text, login text, attempt_key bytea,
+                                           password text, ip inet)
 RETURNS auth.users
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-    v_key bytea := sha256(convert_to(email, 'UTF8'));
     v_try jsonb;
     v_user auth.users;
     v_ok boolean;
@@ -132,16 +133,20 @@ BEGIN
     IF password IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'password is required';
     END IF;
-    v_try := auth._count_attempt('sign_in', v_key);
+    v_try := auth._count_attempt('sign_in', attempt_key);
     IF NOT (v_try->>'allowed')::boolean THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429',
-            MESSAGE = 'too many failed sign-ins for this email',
-            DETAIL = format('Sign-in for this email is locked until %s; wait until then, or reset the password.',
-                            v_try->>'retry_at'),
+            MESSAGE = format('too many failed sign-ins for this %s', login_kind),
+            DETAIL = format('Sign-in for this %s is locked until %s; wait until then, or reset the password.',
+                            login_kind, v_try->>'retry_at'),
             HINT = auth._retry_hint((v_try->>'retry_at')::timestamptz, auth._clock());
     END IF;
 
-    SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = email;
+    IF login_kind = 'email' THEN
+        SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = login;
+    ELSE
+        SELECT * INTO v_user FROM auth.users u WHERE u.username = login;
+    END IF;
     -- a stored hash of an unknown format is just a wrong password
     BEGIN
         v_ok := auth.verify_password(CASE WHEN length(password) > auth._limit('password') THEN ''
@@ -149,7 +154,7 @@ BEGIN
                                      coalesce(v_user.password_hash, auth._dummy_password_hash()))
                 AND v_user.password_hash IS NOT NULL AND length(password) <= auth._limit('password');
     EXCEPTION WHEN invalid_parameter_value THEN
-        -- to the server log only: a client must not learn that the email
+        -- to the server log only: a client must not learn that the login
         -- has an account
         RAISE LOG 'user % has a password hash that cannot be verified', v_user.id;
         v_ok := false;
@@ -161,26 +166,42 @@ BEGIN
             PERFORM auth._autonomous(jsonb_build_object(
                 'op', 'audit', 'event', 'sign_in_failed', 'user_id', v_user.id, 'ip', ip,
                 'at', auth._clock(), 'notify', auth._setting_bool('auth.notify_events'),
-                'detail', jsonb_build_object('email', left(email, 254),
+                'detail', jsonb_build_object(login_kind, left(login, 254),
                                              'attempt', (v_try->>'count')::int)));
         EXCEPTION WHEN insufficient_resources THEN
             RAISE WARNING 'failed sign-in not audited: %', SQLERRM;
         END;
-        RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = 'invalid email or password';
+        RAISE EXCEPTION USING ERRCODE = '28P01', MESSAGE = format('invalid %s or password', login_kind);
     END IF;
-    DELETE FROM auth.attempts a WHERE a.scope = 'sign_in' AND a.key = v_key;
+    DELETE FROM auth.attempts a WHERE a.scope = 'sign_in' AND a.key = attempt_key;
     -- what follows (a session) must not outlive an end of the user's
     -- credentials committed after the hash above was read
     PERFORM auth._creating_credential(v_user.id, v_user.credentials_epoch, NULL);
     RETURN v_user;
 END
 $$;
+COMMENT ON FUNCTION auth._check_password_login(text, text, bytea, text, inet) IS
+    'internal: checks the password of the account with a normalized email or username, with the sign-in limits, and returns the user; 28P01 when wrong, PT429 when locked';
+REVOKE ALL ON FUNCTION auth._check_password_login(text, text, bytea, text, inet) FROM PUBLIC;
+
+-- The same by email, failures counted per email.
+CREATE FUNCTION auth._check_sign_in_password(email text, password text, ip inet)
+RETURNS auth.users
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN auth._check_password_login('email', email, sha256(convert_to(email, 'UTF8')), password, ip);
+END
+$$;
 COMMENT ON FUNCTION auth._check_sign_in_password(text, text, inet) IS
     'internal: checks a normalized email''s password with the sign-in limits and returns the user; 28P01 when wrong, PT429 when locked';
 REVOKE ALL ON FUNCTION auth._check_sign_in_password(text, text, inet) FROM PUBLIC;
 
-CREATE FUNCTION auth.sign_in(email text, password text, ip inet DEFAULT NULL,
-                             user_agent text DEFAULT NULL)
+-- The session a password sign-in opens once the password was right
+-- (sign_in, sign_in_with_username), audited as sign_in with detail.
+CREATE FUNCTION auth._open_password_session(signed_in auth.users, password text, ip inet,
+                                            user_agent text, detail jsonb)
 RETURNS auth.session_grant
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -188,22 +209,37 @@ AS $$
 #variable_conflict use_variable
 DECLARE
     v_grant auth.session_grant;
-    v_user auth.users := auth._check_sign_in_password(auth._normalize_email(email), password, ip);
 BEGIN
     -- (a suspended user is refused by auth._issue_session, only now that
     -- the password was right, so a ban reveals nothing to a guesser)
-    IF v_user.email_verified_at IS NULL AND auth._setting_bool('auth.require_verified_email') THEN
+    IF signed_in.email_verified_at IS NULL AND auth._setting_bool('auth.require_verified_email') THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'email is not verified',
             HINT = 'Verify the email with the link sent to it, giving the password, or sign in with a magic link.';
     END IF;
-    IF auth._password_needs_rehash(v_user.password_hash) THEN
+    IF auth._password_needs_rehash(signed_in.password_hash) THEN
         UPDATE auth.users u SET password_hash = auth.hash_password(password),
                                 updated_at = auth.now()
-         WHERE u.id = v_user.id AND u.password_hash = v_user.password_hash;
+         WHERE u.id = signed_in.id AND u.password_hash = signed_in.password_hash;
     END IF;
-    v_grant := auth._open_first_factor_session(v_user.id, 'password', ip, user_agent);
-    PERFORM auth._audit('sign_in', v_grant.user_id, v_grant.session_id, ip, '{}');
+    v_grant := auth._open_first_factor_session(signed_in.id, 'password', ip, user_agent);
+    PERFORM auth._audit('sign_in', v_grant.user_id, v_grant.session_id, ip, detail);
     RETURN v_grant;
+END
+$$;
+COMMENT ON FUNCTION auth._open_password_session(auth.users, text, inet, text, jsonb) IS
+    'internal: the session a password sign-in opens for the user whose password was right';
+REVOKE ALL ON FUNCTION auth._open_password_session(auth.users, text, inet, text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION auth.sign_in(email text, password text, ip inet DEFAULT NULL,
+                             user_agent text DEFAULT NULL)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN auth._open_password_session(
+        auth._check_sign_in_password(auth._normalize_email(email), password, ip),
+        password, ip, user_agent, '{}');
 END
 $$;
 COMMENT ON FUNCTION auth.sign_in(text, text, inet, text) IS

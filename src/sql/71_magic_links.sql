@@ -15,8 +15,9 @@ COMMENT ON TYPE auth.passwordless_grant IS
     'a session opened by a magic link or code: the session token (shown once), the session, where to go, whether the user was just created, and whether the password of an account never verified was removed; or, when the user has a second factor, no token but an MFA challenge for auth.verify_mfa';
 
 -- Opens a session for the email of a redeemed secret (28000 when none was
--- redeemed): finds the user, or creates one when auth.magic_link_sign_up is
--- on (28000 otherwise); the email is verified by the redemption itself.
+-- redeemed): finds the user, or gives the address to the anonymous user
+-- who redeems it, or creates one when auth.magic_link_sign_up is on (28000
+-- otherwise); the email is verified by the redemption itself.
 CREATE FUNCTION auth._passwordless_sign_in(secret auth.one_time_secrets, method text,
                                            ip inet, user_agent text)
 RETURNS auth.passwordless_grant
@@ -42,6 +43,21 @@ BEGIN
        FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
     SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email
        FOR NO KEY UPDATE;
+    -- An anonymous user redeeming it for an address nobody has keeps their
+    -- id (and so their rows): the address becomes theirs, verified.
+    IF v_user.id IS NULL AND auth._anonymous_caller() IS NOT NULL THEN
+        BEGIN
+            UPDATE auth.users u
+               SET email = secret.email, email_verified_at = v_now, is_anonymous = false,
+                   updated_at = v_now
+             WHERE u.id = auth.uid()
+            RETURNING * INTO v_user;
+            PERFORM auth._audit('anonymous_linked', v_user.id, auth.session_id(), ip,
+                                jsonb_build_object('method', method, 'email', secret.email));
+        EXCEPTION WHEN unique_violation THEN   -- taken meanwhile: sign in to it
+            SELECT * INTO v_user FROM auth.users u WHERE auth._email_key(u.email) = secret.email;
+        END;
+    END IF;
     IF v_user.id IS NULL THEN
         IF NOT auth._setting_bool('auth.magic_link_sign_up') THEN
             RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired sign-in link or code';

@@ -120,6 +120,11 @@ DECLARE
     v_uid uuid := auth._require_account_uid();
     v_new text := auth._normalize_email(new_email);
 BEGIN
+    PERFORM auth._refuse_impersonation('change the email');
+    IF EXISTS (SELECT FROM auth.users u WHERE u.id = v_uid AND u.is_anonymous) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an anonymous user has no email to change',
+            HINT = 'Link an email with auth.link_email_password() or a magic link.';
+    END IF;
     IF EXISTS (SELECT FROM auth.users u WHERE auth._email_key(u.email) = v_new) THEN
         RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'email is already registered';
     END IF;

@@ -211,6 +211,30 @@ $$;
 COMMENT ON FUNCTION auth.list_members(uuid) IS
     'the members of an organization the caller belongs to';
 
+-- The permissions of a role (of an organization, or global): at most 64
+-- resource:action strings (resource:* and * allowed).
+CREATE FUNCTION auth._check_permission_list(permissions text[]) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF cardinality(permissions) > auth._limit('permissions') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('a role holds at most %s permissions', auth._limit('permissions'));
+    END IF;
+    IF permissions IS NULL OR EXISTS (SELECT FROM unnest(permissions) p
+                                       WHERE p IS NULL OR length(p) > auth._limit('permission')
+                                          OR p !~ '^([a-z][a-z0-9_-]*:([a-z][a-z0-9_-]*|\*)|\*)$') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid permission',
+            HINT = format('A permission is resource:action, resource:* or *, of at most %s characters.',
+                          auth._limit('permission'));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION auth._check_permission_list(text[]) IS
+    'internal: 22023 unless a role''s permissions are valid resource:action strings within their bounds';
+REVOKE ALL ON FUNCTION auth._check_permission_list(text[]) FROM PUBLIC;
+
 -- Custom roles: names must not shadow the built-ins; permissions are
 -- resource:action strings (resource:* and * allowed).
 CREATE FUNCTION auth._check_role_definition(name text, permissions text[]) RETURNS void
@@ -225,17 +249,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid role name',
             HINT = format('A custom role is 1 to %s lowercase letters, digits, - and _, and not owner, admin or member.', v_max);
     END IF;
-    IF cardinality(permissions) > auth._limit('permissions') THEN
-        RAISE EXCEPTION USING ERRCODE = '22023',
-            MESSAGE = format('a role holds at most %s permissions', auth._limit('permissions'));
-    END IF;
-    IF permissions IS NULL OR EXISTS (SELECT FROM unnest(permissions) p
-                                       WHERE p IS NULL OR length(p) > auth._limit('permission')
-                                          OR p !~ '^([a-z][a-z0-9_-]*:([a-z][a-z0-9_-]*|\*)|\*)$') THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid permission',
-            HINT = format('A permission is resource:action, resource:* or *, of at most %s characters.',
-                          auth._limit('permission'));
-    END IF;
+    PERFORM auth._check_permission_list(permissions);
 END
 $$;
 COMMENT ON FUNCTION auth._check_role_definition(text, text[]) IS

@@ -31,6 +31,7 @@ DECLARE
     v_key record;
     v_grant auth.api_key_grant;
 BEGIN
+    PERFORM auth._refuse_impersonation('create API keys');
     PERFORM auth._check_api_key_fields(coalesce(name, ''), metadata);
     IF NOT auth._api_key_prefix_is_valid(v_prefix) THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'invalid API key prefix',
@@ -376,6 +377,7 @@ DECLARE
     v_now timestamptz := auth.now();
     v_new record;
 BEGIN
+    PERFORM auth._refuse_impersonation('rotate API keys');
     IF grace IS NULL OR grace < interval '0' OR grace > interval '30 days' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'grace must be between 0 and 30 days';
     END IF;

@@ -166,8 +166,10 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_ended jsonb := auth._end_credentials(auth._require_account_uid(), 'revoke_all');
+    v_ended jsonb;
 BEGIN
+    PERFORM auth._refuse_impersonation('sign out everywhere');
+    v_ended := auth._end_credentials(auth._require_account_uid(), 'revoke_all');
     sessions_revoked := (v_ended->>'sessions_revoked')::int;
     api_keys_revoked := (v_ended->>'api_keys_revoked')::int;
     -- the current session is gone: so is the identity (the SET clause

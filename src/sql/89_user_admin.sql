@@ -25,7 +25,8 @@ COMMENT ON FUNCTION auth._lock_user(uuid) IS
     'internal: the user''s row, locked for an update; 22023 when there is none';
 REVOKE ALL ON FUNCTION auth._lock_user(uuid) FROM PUBLIC;
 
--- The global roles a user may hold: the built-in user and admin.
+-- The global roles a user may hold: the built-in user and admin, and those
+-- auth.create_global_role() made (98_global_roles.sql).
 CREATE FUNCTION auth._check_user_role(role text) RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -35,9 +36,9 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'role must not be null';
     END IF;
     PERFORM auth._check_length(role, 'role');
-    IF role NOT IN ('user', 'admin') THEN
+    IF NOT EXISTS (SELECT FROM auth.global_roles r WHERE r.name = role) THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('role "%s" does not exist', role),
-            HINT = 'A user''s role is user or admin.';
+            HINT = 'A user''s role is user, admin, or one made by auth.create_global_role().';
     END IF;
 END
 $$;
@@ -446,6 +447,7 @@ DECLARE
     v_key bytea := sha256(convert_to(v_uid::text, 'UTF8'));
     v_try jsonb;
 BEGIN
+    PERFORM auth._refuse_impersonation('delete the account');
     IF password IS NULL THEN
         -- fresh: the session's user proved who they are (sign-in, link,
         -- code) within auth.fresh_age; a sliding refresh does not count

@@ -1,7 +1,9 @@
 -- admin: granting the admin tier, housekeeping, and the post-install check.
 
 -- Every function that acts for any user; EXECUTE is revoked from PUBLIC and
--- auth.grant_admin() grants them (and the issuer tier).
+-- auth.grant_admin() grants them (and the issuer tier).  The names are
+-- cast when called, not when this is created: some are defined in files
+-- after this one.
 CREATE FUNCTION auth._admin_functions() RETURNS regprocedure[]
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -37,7 +39,11 @@ AS $$
         'auth.link_identity(text, text, uuid)',
         -- issue 12 (defined in 89_mfa.sql, before this file)
         'auth.import_totp_factor(uuid, text, text, integer, text)',
-        'auth.reset_mfa(uuid)'
+        'auth.reset_mfa(uuid)',
+        -- issue 14 (likewise)
+        'auth.create_global_role(text, text[])',
+        'auth.set_user_role(uuid, text)',
+        'auth.impersonate(uuid, text, interval)'
     ]::text[]::regprocedure[] || auth._issuer_functions()
 $$;
 COMMENT ON FUNCTION auth._admin_functions() IS
@@ -124,7 +130,23 @@ AS $$
 DECLARE
     v_now timestamptz := auth.now();
     v_grace interval := auth._setting_interval('auth.cleanup_grace');
+    v_idle timestamptz := auth.now() - auth._setting_interval('auth.anonymous_ttl');
+    v_anonymous bigint;
 BEGIN
+    -- anonymous users with no session created or refreshed for
+    -- auth.anonymous_ttl (but the owners of an organization); the
+    -- application's rows go as its foreign keys say.  Counted in the audit
+    -- log: the result keeps the columns of 0.1.0.
+    DELETE FROM auth.users u
+     WHERE u.is_anonymous AND u.created_at < v_idle
+       AND NOT EXISTS (SELECT FROM auth.sessions s
+                        WHERE s.user_id = u.id AND greatest(s.created_at, s.refreshed_at) >= v_idle)
+       AND NOT EXISTS (SELECT FROM auth.members m WHERE m.user_id = u.id AND m.role = 'owner');
+    GET DIAGNOSTICS v_anonymous = ROW_COUNT;
+    IF v_anonymous > 0 THEN
+        PERFORM auth._audit('anonymous_users_deleted', NULL, NULL, NULL,
+                            jsonb_build_object('count', v_anonymous));
+    END IF;
     DELETE FROM auth.sessions s
      WHERE s.expires_at < v_now - v_grace OR s.revoked_at < v_now - v_grace
         -- ended by auth.revoke_all_sessions() longer than the grace ago
@@ -134,7 +156,8 @@ BEGIN
     -- attempts no limit counts any more (codes count theirs for their lifetime)
     DELETE FROM auth.attempts a
      WHERE a.attempted_at < v_now - greatest(auth._setting_interval('auth.failed_sign_in_window'),
-                                             auth._setting_interval('auth.email_code_ttl') + interval '1 day');
+                                             auth._setting_interval('auth.email_code_ttl') + interval '1 day',
+                                             auth._setting_interval('auth.anonymous_sign_in_window'));
     GET DIAGNOSTICS attempts_deleted = ROW_COUNT;
     DELETE FROM auth.audit_log l
      WHERE l.occurred_at < v_now - auth._setting_interval('auth.audit_retention');
@@ -157,7 +180,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auth.cleanup() IS
-    'admin and maintenance: deletes sessions and API keys expired or revoked (or ended by revoke_all_sessions) longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, and dead one-time secrets; returns the counts and logs them';
+    'admin and maintenance: deletes sessions and API keys expired or revoked (or ended by revoke_all_sessions) longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, dead one-time secrets, and anonymous users idle past auth.anonymous_ttl (audited with their count); returns the counts and logs them';
 REVOKE ALL ON FUNCTION auth.cleanup() FROM PUBLIC;
 
 CREATE FUNCTION auth.check()

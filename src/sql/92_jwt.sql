@@ -123,6 +123,8 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'not authenticated',
             HINT = 'Call auth.authenticate() with the session token first.';
     END IF;
+    -- a token would carry the user's identity past the impersonation
+    PERFORM auth._refuse_impersonation('issue JWTs');
     IF v_kind NOT IN ('session', 'api_key') THEN
         RAISE EXCEPTION USING ERRCODE = '42501',
             MESSAGE = 'only a session or an API key can issue a JWT',

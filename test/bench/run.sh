@@ -29,6 +29,11 @@
 #       (BEGIN, authenticate, query, COMMIT), and vs better-auth's getSession
 #       plus the same query                               goal >= 8x
 #       (skipped with a warning when node is missing; BENCH_NODE=0 skips it)
+#   (j) RLS `USING (auth.has_global_permission('docs:read'))` over the 1M
+#       documents of (b), for a user whose global role grants it, vs a
+#       comparison with a constant that passes every row, `id > 0`, with
+#       RLS off (serial)                                       goal <= 1.15x;
+#       the same query with no filter at all is shown as well
 #   (k) pgbench TPS of auth.authenticate_jwt: HS256 without the revocation
 #       check vs verify_session (goal within 1.2x); EdDSA and ES256 with
 #       and without it; and the signature cost per verification (the
@@ -118,8 +123,9 @@ say "creating database $DB"
 psql_admin -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" >/dev/null
 psql_admin -c "CREATE DATABASE $DB" >/dev/null
 # bench_app reads docs through auth.uid(), bench_supabase through the
-# Supabase-style function; neither is superuser or owner, so RLS applies.
-for role in bench_app bench_supabase bench_mfa; do
+# Supabase-style function, bench_global through auth.has_global_permission();
+# none is superuser or owner, so RLS applies.
+for role in bench_app bench_supabase bench_mfa bench_global; do
 	if [ -z "$(psql_admin -Atc "SELECT 1 FROM pg_roles WHERE rolname = '$role'")" ]; then
 		psql_admin -c "CREATE ROLE $role NOLOGIN NOSUPERUSER NOBYPASSRLS" >/dev/null
 		created_roles="$created_roles $role"
@@ -165,6 +171,18 @@ rls_supabase() {
 		"SET LOCAL ROLE bench_supabase;
 SET LOCAL request.jwt.claim.sub = '$OWNER';
 $2"
+}
+rls_global() { # label parallel-settings
+	explain "$1" "SELECT count(*) FROM docs" \
+		"$AUTHN
+SET LOCAL ROLE bench_global;
+$2"
+}
+global_literal() {
+	explain "$1" "SELECT count(*) FROM docs WHERE id > 0" "$2"
+}
+global_none() {
+	explain "$1" "SELECT count(*) FROM docs" "$2"
 }
 tenant_literal() {
 	explain "$1" "SELECT count(*) FROM tenant_rows WHERE org_id = ANY ('$OWNER_ORGS'::uuid[])" "$SERIAL"
@@ -280,6 +298,19 @@ check=$(psql_db -At <<-SQL
 	SELECT 'rls_auth_parallel', count(*) FROM docs;
 	COMMIT;
 	BEGIN;
+	$SERIAL
+	SELECT 'global_literal', count(*) FROM docs WHERE id > 0;
+	$AUTHN
+	SET LOCAL ROLE bench_global;
+	SELECT 'rls_global', count(*) FROM docs;
+	$PARALLEL
+	SELECT 'rls_global_parallel', count(*) FROM docs;
+	COMMIT;
+	BEGIN;
+	SET LOCAL ROLE bench_global;
+	SELECT 'rls_global_anonymous', count(*) FROM docs;
+	COMMIT;
+	BEGIN;
 	SET LOCAL ROLE bench_app;
 	SELECT 'rls_anonymous', count(*) FROM docs;
 	SET LOCAL ROLE bench_supabase;
@@ -316,12 +347,16 @@ tlit=$(val tenant_literal)
 lit=$(val literal)
 [ "$lit" -gt 0 ] && [ "$(val rls_auth)" = "$lit" ] && [ "$(val rls_auth_parallel)" = "$lit" ] &&
 	[ "$(val rls_supabase)" = "$lit" ] || ok=0
+[ "$(val global_literal)" = 1000000 ] && [ "$(val rls_global)" = 1000000 ] &&
+	[ "$(val rls_global_parallel)" = 1000000 ] && [ "$(val rls_global_anonymous)" = 0 ] || ok=0
 printf 'PostgreSQL %s, auth %s, shared_buffers %s, %s cores\n' "$(val server)" \
 	"$(val auth_version)" "$(val shared_buffers)" "$(nproc 2>/dev/null || echo ?)"
 printf 'sanity: verify_session %s/20000 live, hand SQL %s/20000, bad token %s;\n' \
 	"$(val a_auth)" "$(val a_hand)" "$(val bad_token)"
 printf '        docs (%s) rows for one owner: literal %s, auth.uid() %s (parallel %s), supabase-style %s, anonymous %s\n' \
 	"$(val docs_size)" "$lit" "$(val rls_auth)" "$(val rls_auth_parallel)" "$(val rls_supabase)" "$(val rls_anonymous)"
+printf '        docs through auth.has_global_permission(): literal %s, policy %s (parallel %s), anonymous %s\n' \
+	"$(val global_literal)" "$(val rls_global)" "$(val rls_global_parallel)" "$(val rls_global_anonymous)"
 printf '        tenant_rows rows in the 10 organizations: literal %s, auth.is_member() %s, basejump-style %s, anonymous %s\n' \
 	"$tlit" "$(val tenant_auth)" "$(val tenant_basejump)" "$(val tenant_anonymous)"
 if [ "$ok" != 1 ]; then
@@ -363,6 +398,14 @@ timed() { # out-file: reads the script on stdin
 			rls_auth p_auth "$PARALLEL"; rls_literal p_literal "$PARALLEL"
 		fi
 	done
+	global_literal warm "$SERIAL"; rls_global warm "$SERIAL"; global_none warm "$SERIAL"
+	for ((r = 1; r <= RUNS; r++)); do
+		if ((r % 2)); then
+			global_literal j_literal "$SERIAL"; rls_global j_global "$SERIAL"; global_none j_none "$SERIAL"
+		else
+			global_none j_none "$SERIAL"; rls_global j_global "$SERIAL"; global_literal j_literal "$SERIAL"
+		fi
+	done
 } >"$WORK/b.sql"
 {
 	tenant_literal warm; tenant_auth warm; tenant_basejump warm
@@ -389,7 +432,7 @@ cached=$(psql_db -At 2>/dev/null <<-'SQL' || echo "no (pg_prewarm unavailable)"
 	            ELSE 'no (bigger than shared_buffers ' || current_setting('shared_buffers') || ')' END;
 SQL
 )
-say "(b)(c) RLS over 1M rows, $RUNS runs each (serial, then parallel); docs in shared_buffers: $cached"
+say "(b)(c)(j) RLS over 1M rows, $RUNS runs each (serial, then parallel; then has_global_permission); docs in shared_buffers: $cached"
 timed "$WORK/b.out" <"$WORK/b.sql"
 tcached=$(psql_db -At -c "SELECT CASE WHEN pg_relation_size('tenant_rows') < 0.8 * pg_size_bytes(current_setting('shared_buffers')) THEN 'yes (' || pg_prewarm('tenant_rows') || ' pages)' ELSE 'no' END" 2>/dev/null || echo no)
 say "(f) RLS over 1M rows in 1,000 organizations, $RUNS runs (basejump-style 2); tenant_rows in shared_buffers: $tcached"
@@ -411,7 +454,7 @@ workers_of() { awk -v k="$1" '$1 == k && $2 == "workers" { print $3 }' "$WORK/ti
 
 echo
 echo "execution times in ms (server side), in run order:"
-for l in a_hand a_auth a_hand_ban b_literal b_auth c_supabase p_literal p_auth f_literal f_auth f_basejump; do
+for l in a_hand a_auth a_hand_ban b_literal b_auth c_supabase p_literal p_auth j_literal j_global j_none f_literal f_auth f_basejump; do
 	printf '  %-11s median %7.1f   min %7.1f   runs: %s\n' "$l" "$(median "$l")" \
 		"$(runs_of "$l" | tr ' ' '\n' | sort -g | head -1)" "$(runs_of "$l")"
 done
@@ -591,6 +634,7 @@ f_lit=$(median f_literal); f_auth=$(median f_auth); f_bj=$(median f_basejump)
 g_key=$(tps_median g_api_key); g_rated8=$(tps_median g_rated8)
 g_key8=$(tps_median g_api_key8); g_select1_8=$(tps_median g_select1_8)
 h_fail=$(tps_median h_sign_in_failing); h_verify=$(tps_median h_verify_password)
+j_lit=$(median j_literal); j_global=$(median j_global); j_none=$(median j_none)
 
 row() { # name auth baseline ratio-expression goal-op goal-value unit [ratio-suffix]
 	awk -v name="$1" -v a="$2" -v b="$3" -v r="$4" -v op="$5" -v g="$6" -v unit="$7" -v sfx="${8:-}" 'BEGIN {
@@ -616,6 +660,8 @@ row "pgbench verify_session / token lookup" "$d_verify" "$d_token" "$(ratio "$d_
 row "pgbench verify_session / SELECT 1" "$d_verify" "$d_select1" "$(ratio "$d_verify" "$d_select1")" info "" tps
 row "pgbench verify_session / hand SQL" "$d_verify" "$d_hand" "$(ratio "$d_verify" "$d_hand")" info "" tps
 row "pgbench magic link / password sign-in" "$e_magic" "$e_sign_in" "$(ratio "$e_magic" "$e_sign_in")" info "" tps
+row "RLS has_global_permission vs id > 0 (1M)" "$j_global" "$j_lit" "$(ratio "$j_global" "$j_lit")" le 1.15 ms
+row "  vs no filter at all" "$j_global" "$j_none" "$(ratio "$j_global" "$j_none")" info "" ms
 row "RLS is_member vs literal ANY (1M, 1k orgs)" "$f_auth" "$f_lit" "$(ratio "$f_auth" "$f_lit")" le 1.5 ms
 row "RLS basejump-style vs auth.is_member" "$f_auth" "$f_bj" "$(ratio "$f_bj" "$f_auth")" info "" ms " faster"
 row "pgbench verify_session / verify_api_key" "$g_key" "$d_verify" "$(ratio "$d_verify" "$g_key")" le 1.1 tps

@@ -78,6 +78,13 @@ CREATE POLICY docs_supabase ON docs TO bench_supabase USING (owner_id = bench.su
 GRANT USAGE ON SCHEMA bench TO bench_app, bench_supabase;
 GRANT SELECT ON docs TO bench_app, bench_supabase;
 
+-- (j) the same documents through a global permission: the user of token 1
+-- holds a global role granting docs:read, so the policy passes every row.
+SELECT auth.create_global_role('bench_reader', '{docs:read}');
+SELECT auth.set_user_role(user_id, 'bench_reader') FROM bench_tokens WHERE id = 1;
+CREATE POLICY docs_global ON docs TO bench_global USING (auth.has_global_permission('docs:read'));
+GRANT SELECT ON docs TO bench_global;
+
 -- (e) 100 users with a password (one argon2id hash at the default cost,
 -- shared) for sign-in; magic links go to fresh addresses, so the limit of
 -- requests per email is lifted for this database only.

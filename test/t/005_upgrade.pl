@@ -387,7 +387,7 @@ my $upgraded = objects('up');
 like($fresh, qr/^function auth\.sign_out\(\).*\| kind=f lang=plpgsql secdef=t /m,
 	'the description names functions with their attributes');
 like($fresh, qr/^member function auth\.uid\(\)$/m, 'the description lists members');
-like($fresh, qr/^column auth\.users\.email \| type=text notnull=t /m, 'the description lists columns');
+like($fresh, qr/^column auth\.users\.id \| type=uuid notnull=t /m, 'the description lists columns');
 like($fresh, qr/^extension config auth\.users \| condition=''$/m,
 	'the description lists the tables pg_dump keeps');
 is(line_diff($upgraded, $fresh), '',
