@@ -63,6 +63,12 @@ static bool identity_can_die = false;	/* its kind has a liveness check */
 static bool identity_live = false;
 static AuthIdentity identity_settled;
 
+/*
+ * Whether the liveness check is running: its own queries (SPI) start
+ * executors, whose hook must not check the identity again.
+ */
+static bool identity_checking = false;
+
 static ExecutorStart_hook_type prev_executor_start = NULL;
 static ProcessUtility_hook_type prev_process_utility = NULL;
 
@@ -196,7 +202,7 @@ settle_identity(void)
 {
 	const AuthIdentity *settled;
 
-	if (IsParallelWorker() || IsInParallelMode() ||
+	if (identity_checking || IsParallelWorker() || IsInParallelMode() ||
 		identity_current == NULL || !needs_recheck(identity_current) ||
 		!IsTransactionState() || IsAbortedTransactionBlockState())
 		return;
@@ -292,10 +298,28 @@ auth_identity_current(void)
 		return ident;
 	if (!identity_checked)
 	{
-		identity_settled = *ident;
-		/* without the extension (DROP EXTENSION) nothing is live */
-		identity_live = auth_extension_present() &&
-			auth_identity_kind(ident)->is_live(ident, &identity_settled);
+		bool		live = false;
+
+		/*
+		 * A query the check itself runs (a cache reload, a probe) sees the
+		 * identity as it is: re-entering the check would settle it twice.
+		 */
+		if (identity_checking)
+			return ident;
+		identity_checking = true;
+		PG_TRY();
+		{
+			identity_settled = *ident;
+			/* without the extension (DROP EXTENSION) nothing is live */
+			live = auth_extension_present() &&
+				auth_identity_kind(ident)->is_live(ident, &identity_settled);
+		}
+		PG_FINALLY();
+		{
+			identity_checking = false;
+		}
+		PG_END_TRY();
+		identity_live = live;
 		identity_checked = true;
 	}
 	return identity_live ? &identity_settled : NULL;

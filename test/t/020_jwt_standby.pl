@@ -88,6 +88,20 @@ my $verdicts = q{SELECT string_agg(coalesce(v.code, 'valid'), ',' ORDER BY t.a)
   FROM jwt_tokens t, auth.verify_jwt(t.token) v;};
 is($bg->query_safe($verdicts), 'valid,valid,valid', 'standby backend: warm cache, all valid');
 
+# A standby backend holding a connection-scope JWT identity while the
+# primary makes a key: at its next statement the identity is re-checked
+# through a reloaded cache, whose own query does not re-enter the check
+# (that once crashed the standby).
+my $holder = $standby->background_psql('postgres');
+is($holder->query_safe(
+		"SELECT auth.authenticate_jwt((SELECT token FROM jwt_tokens WHERE a = 0), false) IS NOT NULL"),
+	't', 'standby: a connection-scope JWT identity');
+query($primary, "SELECT auth.create_signing_key()");
+$primary->wait_for_catchup($standby);
+is($holder->query_safe('SELECT auth.uid() IS NOT NULL'), 't',
+	'standby: the identity lives through the key cache reload');
+$holder->quit;
+
 # The ES256 key is revoked on the primary: refused at once after replay.
 my $es_kid = query($primary,
 	"SELECT kid FROM auth.verify_jwt('$tok{ES256}')");
