@@ -46,3 +46,43 @@ SELECT auth.uid() = :'ann_id' AS still_ann_after_rotation;
 SELECT auth.session_id() IS NOT NULL AS has_session;
 RESET ALL;
 SELECT auth.uid() IS NULL AS nobody;
+
+-- 2. A JWT identity makes and manages no API key, and changes no
+-- organization unless issued from a session.
+BEGIN;
+SELECT auth.authenticate(:'ann') IS NOT NULL AS ok;
+SELECT (auth.create_api_key('ann-key', '{docs:read}')).key_id AS ann_key \gset
+SELECT auth.create_organization('Acme', 'acme-jwtattack') AS acme \gset
+SELECT auth.add_member(:'acme', :'bob_id', 'member');
+SELECT auth.issue_jwt(scopes => '{docs:read}') AS t_narrow \gset
+SELECT auth.issue_jwt() AS t_wide \gset
+COMMIT;
+BEGIN;
+SELECT auth.authenticate_jwt(:'t_narrow') = :'ann_id' AS narrow_jwt;
+SELECT pg_temp.err($$SELECT auth.create_api_key('wide', '{*}')$$) AS create_key;
+SELECT pg_temp.err(format($$SELECT auth.rotate_api_key(%L)$$, :'ann_key')) AS rotate_key;
+SELECT pg_temp.err(format($$SELECT auth.update_api_key(%L, name => 'x')$$, :'ann_key')) AS update_key;
+SELECT pg_temp.err(format($$SELECT auth.revoke_api_key(%L)$$, :'ann_key')) AS revoke_key;
+SELECT pg_temp.err($$SELECT count(*) FROM auth.list_api_keys()$$) AS list_keys;
+SELECT pg_temp.err(format($$SELECT auth.set_active_organization(%L)$$, :'acme')) AS set_active_org;
+SELECT pg_temp.err($$SELECT auth.create_organization('Evil')$$) AS create_org;
+-- its scopes do not hold organization:update
+SELECT pg_temp.err(format($$SELECT auth.update_organization(%L, name => 'Evil')$$, :'acme')) AS update_org;
+ROLLBACK;
+-- a token issued from a session with every scope may change an
+-- organization its user administers
+BEGIN;
+SELECT auth.authenticate_jwt(:'t_wide') = :'ann_id' AS wide_jwt;
+SELECT pg_temp.err(format($$SELECT auth.update_organization(%L, name => 'Acme Inc')$$, :'acme')) AS update_org;
+SELECT pg_temp.err($$SELECT auth.create_api_key('wide', '{*}')$$) AS create_key;
+ROLLBACK;
+-- a service token (no sid) changes no organization
+SELECT auth.issue_jwt_for(:'ann_id', '{*}', '1 hour', :'acme') AS t_service \gset
+BEGIN;
+SELECT auth.authenticate_jwt(:'t_service') = :'ann_id' AS service_jwt;
+SELECT pg_temp.err(format($$SELECT auth.update_organization(%L, name => 'Evil')$$, :'acme')) AS update_org;
+SELECT pg_temp.err(format($$SELECT auth.remove_member(%L, %L)$$, :'acme', :'bob_id')) AS remove_member;
+SELECT auth.org_id() = :'acme' AS reads_in_acme;
+ROLLBACK;
+-- the key survived
+SELECT count(*) AS ann_live_keys FROM auth.api_keys WHERE user_id = :'ann_id' AND revoked_at IS NULL;

@@ -285,6 +285,28 @@ auth_identity_init(void)
 	ProcessUtility_hook = identity_process_utility;
 }
 
+/* Runs the kind's liveness check, marked as running. */
+static bool
+check_live(const AuthIdentity *ident)
+{
+	bool		live = false;
+
+	identity_checking = true;
+	PG_TRY();
+	{
+		identity_settled = *ident;
+		/* without the extension (DROP EXTENSION) nothing is live */
+		live = auth_extension_present() &&
+			auth_identity_kind(ident)->is_live(ident, &identity_settled);
+	}
+	PG_FINALLY();
+	{
+		identity_checking = false;
+	}
+	PG_END_TRY();
+	return live;
+}
+
 /* The current identity, or NULL for nobody. */
 const AuthIdentity *
 auth_identity_current(void)
@@ -298,28 +320,13 @@ auth_identity_current(void)
 		return ident;
 	if (!identity_checked)
 	{
-		bool		live = false;
-
 		/*
 		 * A query the check itself runs (a cache reload, a probe) sees the
 		 * identity as it is: re-entering the check would settle it twice.
 		 */
 		if (identity_checking)
 			return ident;
-		identity_checking = true;
-		PG_TRY();
-		{
-			identity_settled = *ident;
-			/* without the extension (DROP EXTENSION) nothing is live */
-			live = auth_extension_present() &&
-				auth_identity_kind(ident)->is_live(ident, &identity_settled);
-		}
-		PG_FINALLY();
-		{
-			identity_checking = false;
-		}
-		PG_END_TRY();
-		identity_live = live;
+		identity_live = check_live(ident);
 		identity_checked = true;
 	}
 	return identity_live ? &identity_settled : NULL;
@@ -492,6 +499,8 @@ auth_require_account_uid(PG_FUNCTION_ARGS)
 	if (!auth_identity_kind(ident)->manages_account)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 strcmp(auth_identity_kind(ident)->syntax.name, "jwt") == 0 ?
+				 errmsg("a JWT identity cannot manage its user's account") :
 				 errmsg("an API key cannot manage its owner's account"),
 				 errhint("Sign in with a session to change credentials, sessions, email or memberships.")));
 	return auth_uuid_datum_cached(fcinfo, &ident->user_id);

@@ -525,6 +525,7 @@ AS $$
 DECLARE
     v_key auth.api_keys;
 BEGIN
+    PERFORM auth._require_not_jwt('manage API keys');
     -- the credentials lock first, then the row (the order every end keeps)
     PERFORM auth._share_user_credentials(k.user_id) FROM auth.api_keys k WHERE k.id = key_id;
     -- FOR NO KEY UPDATE, as the UPDATE that follows takes: a key being
@@ -555,6 +556,7 @@ DECLARE
     v_user uuid;
     v_now timestamptz := auth.now();
 BEGIN
+    PERFORM auth._require_not_jwt('manage API keys');
     SELECT k.user_id INTO v_user FROM auth.api_keys k
      WHERE k.id = key_id AND k.revoked_at IS NULL
        AND (k.id IN (SELECT auth._manageable_api_keys()) OR k.id = auth.api_key_id())
@@ -2233,7 +2235,8 @@ AS $$
 DECLARE
     v_sid uuid := auth.session_id();
 BEGIN
-    PERFORM auth.require_uid();
+    -- a JWT's organization is fixed in the token
+    PERFORM auth._require_not_jwt('change the active organization');
     IF v_sid IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'an active organization needs a session',
             HINT = 'Authenticate with a session token.';
@@ -3583,3 +3586,101 @@ REVOKE ALL ON FUNCTION auth._check_profile(text, text) FROM PUBLIC;
 -- Forgetting only narrows: anyone may (auth.postgrest_pre_request, which is
 -- not SECURITY DEFINER, starts every request with it).
 GRANT EXECUTE ON FUNCTION auth._clear_identity() TO PUBLIC;
+
+-- issue 11: after the outside attack: a JWT identity makes and manages no API key, and changes an organization only when issued from a session
+CREATE OR REPLACE FUNCTION auth._require_not_jwt(action text) RETURNS uuid
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF auth.identity() OPERATOR(pg_catalog.->>) 'kind' OPERATOR(pg_catalog.=) 'jwt' THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = format('a JWT identity cannot %s', action),
+            HINT = 'Authenticate with the session or API key the token was issued from.';
+    END IF;
+    RETURN auth.require_uid();
+END
+$$;
+COMMENT ON FUNCTION auth._require_not_jwt(text) IS
+    'internal: the authenticated user; 28000 when nobody, 42501 under a JWT identity';
+
+CREATE OR REPLACE FUNCTION auth.create_api_key(name text, scopes text[] DEFAULT '{}',
+                                    expires_in interval DEFAULT NULL, org_id uuid DEFAULT NULL,
+                                    prefix text DEFAULT NULL, rate_limit_max integer DEFAULT NULL,
+                                    rate_limit_window interval DEFAULT NULL,
+                                    remaining integer DEFAULT NULL, refill_amount integer DEFAULT NULL,
+                                    refill_interval interval DEFAULT NULL,
+                                    metadata jsonb DEFAULT '{}')
+RETURNS auth.api_key_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_uid uuid := auth._require_not_jwt('make API keys');
+    v_caller_key uuid := auth.api_key_id();
+BEGIN
+    IF v_caller_key IS NOT NULL THEN
+        -- its children would escape its limits
+        IF EXISTS (SELECT FROM auth.api_keys k WHERE k.id = v_caller_key
+                      AND (k.rate_limit_max IS NOT NULL OR k.remaining IS NOT NULL)) THEN
+            RAISE EXCEPTION USING ERRCODE = '42501',
+                MESSAGE = 'an API key with usage limits cannot create keys';
+        END IF;
+        IF NOT auth._scopes_subset(auth._check_scopes(scopes), auth.scopes()) THEN
+            RAISE EXCEPTION USING ERRCODE = '42501',
+                MESSAGE = 'an API key can only create keys with a subset of its own scopes';
+        END IF;
+        IF auth.org_id() IS NOT NULL AND org_id IS DISTINCT FROM auth.org_id() THEN
+            RAISE EXCEPTION USING ERRCODE = '42501',
+                MESSAGE = 'an organization''s API key can only create keys for that organization';
+        END IF;
+    END IF;
+    IF org_id IS NOT NULL THEN
+        PERFORM auth._require_permission(org_id, 'apikey:create');
+    END IF;
+    RETURN auth._create_api_key(v_uid, v_caller_key, false, name, scopes, expires_in, org_id,
+                                prefix, rate_limit_max, rate_limit_window, remaining,
+                                refill_amount, refill_interval, metadata);
+END
+$$;
+COMMENT ON FUNCTION auth.create_api_key(text, text[], interval, uuid, text, integer, interval,
+                                        integer, integer, interval, jsonb) IS
+    'creates an API key for the authenticated user and returns it once; an organization key needs apikey:create there; an API key may only create keys with a subset of its scopes';
+
+CREATE OR REPLACE FUNCTION auth._manageable_api_keys() RETURNS SETOF uuid
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT k.id FROM auth.api_keys k
+     WHERE k.user_id = auth._require_not_jwt('manage API keys') AND auth.api_key_id() IS NULL
+    UNION ALL
+    SELECT d FROM auth._api_key_descendants(auth.api_key_id()) d
+$$;
+COMMENT ON FUNCTION auth._manageable_api_keys() IS
+    'internal: ids of the API keys the caller may list and manage';
+
+CREATE OR REPLACE FUNCTION auth._require_permission(org_id uuid, permission text) RETURNS uuid
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_uid uuid := auth.require_uid();
+BEGIN
+    IF auth.identity() OPERATOR(pg_catalog.->>) 'kind' OPERATOR(pg_catalog.=) 'jwt'
+       AND auth.session_id() IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = 'a JWT identity not issued from a session cannot change an organization',
+            HINT = 'Authenticate with a session.';
+    END IF;
+    IF org_id IS NULL OR NOT auth.has_permission(org_id, permission) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = format('permission denied: %s', permission),
+            DETAIL = 'The organization does not exist, or your role in it does not grant this permission.';
+    END IF;
+    RETURN v_uid;
+END
+$$;
+COMMENT ON FUNCTION auth._require_permission(uuid, text) IS
+    'internal: the caller''s id, or 42501 naming the missing permission';
+REVOKE ALL ON FUNCTION auth._require_not_jwt(text) FROM PUBLIC;
