@@ -16,6 +16,18 @@ CREATE FUNCTION pg_temp.payload(token text) RETURNS jsonb
 LANGUAGE sql IMMUTABLE AS $$
     SELECT convert_from(pg_temp.unb64url(split_part(token, '.', 2)), 'UTF8')::jsonb
 $$;
+-- SQLSTATE, message and detail of a refusal.
+CREATE FUNCTION pg_temp.errd(statement text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE d text;
+BEGIN
+    EXECUTE statement;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+    RETURN SQLSTATE || ': ' || SQLERRM || coalesce(' / ' || nullif(d, ''), '');
+END
+$$;
 CREATE FUNCTION pg_temp.v(token text) RETURNS text
 LANGUAGE sql AS $$
     SELECT CASE WHEN v.valid THEN 'valid' ELSE v.code END FROM auth.verify_jwt(token) v
@@ -86,3 +98,27 @@ SELECT auth.org_id() = :'acme' AS reads_in_acme;
 ROLLBACK;
 -- the key survived
 SELECT count(*) AS ann_live_keys FROM auth.api_keys WHERE user_id = :'ann_id' AND revoked_at IS NULL;
+
+-- 3. Keys OpenSSL would take but that sign nothing safely: an RSA exponent
+-- of 1 (the signature is the padded hash: anyone forges it) or 3, and an
+-- EC private key whose d is not the private key of its x, y.
+\set rfc_n 'ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ'
+SELECT pg_temp.errd(format($$SELECT auth.add_issuer('https://weak.example', %L)$$,
+       jsonb_build_object('keys', jsonb_build_array(jsonb_build_object('kty', 'RSA', 'n', :'rfc_n', 'e', 'AQ')))))
+       AS rsa_e1_issuer;
+SELECT pg_temp.errd(format($$SELECT auth.add_issuer('https://weak.example', %L)$$,
+       jsonb_build_object('keys', jsonb_build_array(jsonb_build_object('kty', 'RSA', 'n', :'rfc_n', 'e', 'Aw')))))
+       AS rsa_e3_issuer;
+SELECT pg_temp.errd(format($$SELECT auth.add_issuer('https://weak.example', %L)$$,
+       jsonb_build_object('keys', jsonb_build_array(jsonb_build_object('kty', 'RSA', 'n', :'rfc_n', 'e', 'AQAA')))))
+       AS rsa_even_issuer;
+SELECT pg_temp.errd(format($$SELECT auth.import_signing_key(%L)$$,
+       jsonb_build_object('kty', 'RSA', 'n', :'rfc_n', 'e', 'AQ', 'd', 'AQ', 'p', 'AQ', 'q', 'AQ',
+                          'dp', 'AQ', 'dq', 'AQ', 'qi', 'AQ'))) AS rsa_e1_import;
+-- the RFC 7515 A.3 public key with another d
+SELECT pg_temp.errd($$SELECT auth.import_signing_key('{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"}')$$) AS ec_wrong_d;
+-- its own d still imports
+SELECT auth.import_signing_key('{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}') IS NOT NULL AS ec_right_d;
+-- an EC point off the curve
+SELECT pg_temp.errd($$SELECT auth.add_issuer('https://weak.example', '{"keys": [{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"}]}')$$) AS ec_off_curve;
+SELECT count(*) AS weak_issuers FROM auth.issuers WHERE issuer = 'https://weak.example';
