@@ -122,3 +122,31 @@ SELECT auth.import_signing_key('{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub
 -- an EC point off the curve
 SELECT pg_temp.errd($$SELECT auth.add_issuer('https://weak.example', '{"keys": [{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"}]}')$$) AS ec_off_curve;
 SELECT count(*) AS weak_issuers FROM auth.issuers WHERE issuer = 'https://weak.example';
+
+-- 4. Claims policies read as facts about the identity are not the caller's.
+BEGIN;
+SELECT auth.authenticate(:'ann') IS NOT NULL AS ok;
+SELECT pg_temp.errd($$SELECT auth.issue_jwt(claims => '{"email": "bob@x", "app_metadata": {"role": "admin"}, "user_role": "admin", "is_anonymous": true}')$$) AS facts;
+SELECT pg_temp.err(format($$SELECT auth.issue_jwt(claims => %L)$$, jsonb_build_object(c, 'x'))) AS refused, c
+  FROM unnest(ARRAY['email', 'phone', 'app_metadata', 'user_metadata', 'user_role', 'is_anonymous',
+                    'session_id', 'aal', 'amr', 'role']) c;
+SELECT auth.issue_jwt(claims => '{"plan": "pro"}') IS NOT NULL AS own_claims_ok;
+COMMIT;
+-- An external issuer's token: role, aal, org, session_id and sub are the
+-- identity's, not the issuer's.  The issuer's key is RFC 7515 A.3's, made
+-- this database's current key only to sign its tokens here.
+SELECT auth.import_signing_key('{"kty":"EC","crv":"P-256","kid":"ext-1","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}', 'current') AS ext_kid;
+SELECT auth.add_issuer('https://ext.example', '{"keys": [{"kty":"EC","crv":"P-256","kid":"ext-1","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}',
+                       subject_mapping => 'uuid');
+SELECT auth._jwt_sign(jsonb_build_object('iss', 'https://ext.example', 'sub', :'bob_id',
+           'exp', floor(extract(epoch FROM auth.now()))::bigint + 600,
+           'role', 'service_role', 'aal', 'aal2', 'org', gen_random_uuid(),
+           'session_id', gen_random_uuid(), 'sid', gen_random_uuid(), 'email', 'bob@ext.example')) AS t_ext \gset
+SELECT auth.create_signing_key('EdDSA', 'current') IS NOT NULL AS own_key_current;
+BEGIN;
+SELECT auth.authenticate_jwt(:'t_ext') = :'bob_id' AS external_bob;
+SELECT auth.jwt() ->> 'role' AS role, auth.jwt() ->> 'aal' AS aal, auth.jwt() ? 'org' AS has_org,
+       auth.jwt() ? 'session_id' AS has_session_id, auth.jwt() ? 'sid' AS has_sid,
+       auth.jwt() ->> 'sub' = :'bob_id' AS sub_is_bob, auth.jwt() ->> 'email' AS issuer_email,
+       auth.jwt() ->> 'iss' AS iss;
+COMMIT;

@@ -1034,30 +1034,82 @@ append_uuid(StringInfo buf, const char *field, const pg_uuid_t *u)
 														 UUIDPGetDatum(u))));
 }
 
-/*
- * The claims of text as jsonb, parsed once per call site while the text
- * stays the same: a policy calls auth.jwt() once per row.
- */
 typedef struct ClaimsCache
 {
 	char	   *text;
+	bool		has_org;
+	pg_uuid_t	org_id;
 	Jsonb	   *claims;
 } ClaimsCache;
 
+/*
+ * An external issuer's claims with this database's word on the identity:
+ * sub (the user), role, aal and org are the identity's, and the issuer's
+ * session_id, api_key_id and sid are dropped (policies read them all as
+ * facts about the identity).  Tokens of this database are left as they
+ * are: their claims are this database's.
+ */
 static Jsonb *
-claims_cached(FunctionCallInfo fcinfo, const char *text)
+identity_claims(Jsonb *claims, const AuthIdentity *ident)
+{
+	static const char *const theirs[] = {"sub", "role", "aal", "org",
+	"session_id", "api_key_id", "sid"};
+	Datum		names[lengthof(theirs)];
+	ArrayType  *arr;
+	StringInfoData ours;
+	bool		present;
+	char	   *iss = member_string(claims, "iss", &present);
+
+	if (iss == NULL || jwt_issuer == NULL || strcmp(iss, jwt_issuer) == 0)
+		return claims;
+	for (int i = 0; i < (int) lengthof(theirs); i++)
+		names[i] = CStringGetTextDatum(theirs[i]);
+	arr = construct_array(names, lengthof(theirs), TEXTOID, -1, false,
+						  TYPALIGN_INT);
+	claims = DatumGetJsonbP(DirectFunctionCall2(jsonb_delete_array,
+												JsonbPGetDatum(claims),
+												PointerGetDatum(arr)));
+	initStringInfo(&ours);
+	appendStringInfoString(&ours,
+						   "{\"role\": \"authenticated\", \"aal\": \"aal1\"");
+	append_uuid(&ours, "sub", &ident->user_id);
+	if (ident->has_org)
+		append_uuid(&ours, "org", &ident->org_id);
+	appendStringInfoChar(&ours, '}');
+	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+											  JsonbPGetDatum(claims),
+											  DirectFunctionCall1(jsonb_in,
+																  CStringGetDatum(ours.data))));
+}
+
+/*
+ * The claims of text as jsonb (with ident, a JWT identity's: see
+ * identity_claims), parsed once per call site while the text and the
+ * identity's org stay the same: a policy calls auth.jwt() once per row.
+ */
+static Jsonb *
+claims_cached(FunctionCallInfo fcinfo, const char *text,
+			  const AuthIdentity *ident)
 {
 	ClaimsCache *cache = fcinfo->flinfo->fn_extra;
 	MemoryContext old;
+	bool		has_org = ident != NULL && ident->has_org;
 
-	if (cache != NULL && strcmp(cache->text, text) == 0)
+	if (cache != NULL && strcmp(cache->text, text) == 0 &&
+		cache->has_org == has_org &&
+		(!has_org || memcmp(&cache->org_id, &ident->org_id, UUID_LEN) == 0))
 		return cache->claims;
 	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 	/* a value already handed out is never freed: a new one is made */
-	cache = palloc(sizeof(ClaimsCache));
+	cache = palloc0(sizeof(ClaimsCache));
 	cache->text = pstrdup(text);
+	cache->has_org = has_org;
+	if (has_org)
+		cache->org_id = ident->org_id;
 	cache->claims = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
 													   CStringGetDatum(text)));
+	if (ident != NULL)
+		cache->claims = identity_claims(cache->claims, ident);
 	MemoryContextSwitchTo(old);
 	fcinfo->flinfo->fn_extra = cache;
 	return cache->claims;
@@ -1084,7 +1136,7 @@ auth_jwt_claims_sql(PG_FUNCTION_ARGS)
 	if (ident->kind == jwt_kind_id && jwt_claims != NULL &&
 		jwt_claims[0] != '\0')
 	{
-		Jsonb	   *claims = claims_cached(fcinfo, jwt_claims);
+		Jsonb	   *claims = claims_cached(fcinfo, jwt_claims, ident);
 		pg_uuid_t	sub;
 		bool		present;
 
@@ -1118,7 +1170,7 @@ auth_jwt_claims_sql(PG_FUNCTION_ARGS)
 		}
 	}
 	appendStringInfoString(&buf, "]}");
-	PG_RETURN_JSONB_P(claims_cached(fcinfo, buf.data));
+	PG_RETURN_JSONB_P(claims_cached(fcinfo, buf.data, NULL));
 }
 
 /* ---------------------------------------------------------------------
