@@ -150,3 +150,75 @@ SELECT auth.jwt() ->> 'role' AS role, auth.jwt() ->> 'aal' AS aal, auth.jwt() ? 
        auth.jwt() ->> 'sub' = :'bob_id' AS sub_is_bob, auth.jwt() ->> 'email' AS issuer_email,
        auth.jwt() ->> 'iss' AS iss;
 COMMIT;
+
+-- 5. A removed member's JWT no longer acts in the organization: the
+-- identity keeps its user, without the org (one probe of auth.members).
+SELECT token AS bob FROM auth.create_session(:'bob_id') \gset
+BEGIN;
+SELECT auth.authenticate(:'bob') IS NOT NULL AS ok;
+SELECT auth.set_active_organization(:'acme');
+SELECT auth.issue_jwt() AS t_bob_org \gset
+COMMIT;
+SELECT auth.issue_jwt_for(:'bob_id', '{*}', '1 hour', :'acme') AS t_bob_service \gset
+SELECT auth.authenticate_jwt(:'t_bob_org', false) = :'bob_id' AS bob_connection;
+SELECT auth.org_id() = :'acme' AS in_acme, auth.jwt() ->> 'org' = :'acme' AS claims_acme;
+BEGIN;
+SELECT auth.authenticate(:'ann') IS NOT NULL AS ok;
+SELECT auth.remove_member(:'acme', :'bob_id');
+COMMIT;
+-- the connection-scope identity, at its next transaction
+SELECT auth.uid() = :'bob_id' AS still_bob, auth.org_id() IS NULL AS no_org,
+       auth.jwt() ? 'org' AS claims_org, auth.is_member(:'acme') AS member;
+RESET ALL;
+BEGIN;
+SELECT auth.authenticate_jwt(:'t_bob_org') = :'bob_id' AS bob_session_jwt;
+SELECT auth.org_id() IS NULL AS no_org, auth.jwt() ? 'org' AS claims_org;
+ROLLBACK;
+BEGIN;
+SELECT auth.authenticate_jwt(:'t_bob_service') = :'bob_id' AS bob_service_jwt;
+SELECT auth.org_id() IS NULL AS no_org;
+ROLLBACK;
+-- not checked with auth.jwt_check_revocation off (documented)
+BEGIN;
+SET LOCAL auth.jwt_check_revocation = off;
+SELECT auth.authenticate_jwt(:'t_bob_org') = :'bob_id' AS unchecked;
+SELECT auth.org_id() = :'acme' AS org_kept;
+ROLLBACK;
+
+-- 6. Tokens without a session or key behind them (service tokens, an
+-- external issuer's) check their user: banned is REVOKED, deleted (or
+-- never there) UNKNOWN_SUBJECT, unless auth.jwt_check_revocation is off.
+INSERT INTO auth.users (email, email_verified_at) VALUES ('cid@jwtattack.example', now());
+SELECT id AS cid_id FROM auth.users WHERE email = 'cid@jwtattack.example' \gset
+SELECT auth.issue_jwt_for(:'bob_id', '{}', '1 hour') AS t_bob_svc \gset
+SELECT auth.issue_jwt_for(:'cid_id', '{}', '1 hour') AS t_cid_svc \gset
+SELECT auth.import_signing_key('{"kty":"EC","crv":"P-256","kid":"ext-2","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}', 'current') AS ext_kid;
+SELECT auth.set_issuer_jwks('https://ext.example', '{"keys": [{"kty":"EC","crv":"P-256","kid":"ext-2","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}');
+SELECT auth._jwt_sign(jsonb_build_object('iss', 'https://ext.example', 'sub', :'bob_id',
+           'exp', floor(extract(epoch FROM auth.now()))::bigint + 600)) AS t_ext_bob \gset
+SELECT auth._jwt_sign(jsonb_build_object('iss', 'https://ext.example', 'sub', :'cid_id',
+           'exp', floor(extract(epoch FROM auth.now()))::bigint + 600)) AS t_ext_cid \gset
+SELECT auth._jwt_sign(jsonb_build_object('iss', 'https://ext.example', 'sub', gen_random_uuid(),
+           'exp', floor(extract(epoch FROM auth.now()))::bigint + 600)) AS t_ext_nobody \gset
+SELECT auth.create_signing_key('EdDSA', 'current') IS NOT NULL AS own_key_current;
+SELECT pg_temp.v(:'t_bob_svc') AS bob_svc, pg_temp.v(:'t_ext_bob') AS bob_ext,
+       pg_temp.v(:'t_cid_svc') AS cid_svc, pg_temp.v(:'t_ext_cid') AS cid_ext,
+       pg_temp.v(:'t_ext_nobody') AS nobody_ext;
+-- a connection-scope identity of a service token, then the ban
+SELECT auth.authenticate_jwt(:'t_bob_svc', false) = :'bob_id' AS bob_connection;
+SELECT (auth.ban_user(:'bob_id')).sessions_revoked >= 0 AS banned;
+SELECT auth.delete_user(:'cid_id');
+SELECT auth.uid() IS NULL AS bob_gone;
+RESET ALL;
+SELECT pg_temp.v(:'t_bob_svc') AS bob_svc, pg_temp.v(:'t_ext_bob') AS bob_ext,
+       pg_temp.v(:'t_cid_svc') AS cid_svc, pg_temp.v(:'t_ext_cid') AS cid_ext,
+       pg_temp.v(:'t_ext_nobody') AS nobody_ext;
+SELECT pg_temp.errd(format($$SELECT auth.authenticate_jwt(%L)$$, :'t_bob_svc')) ~ 'REVOKED' AS refused_banned,
+       pg_temp.errd(format($$SELECT auth.authenticate_jwt(%L)$$, :'t_cid_svc')) ~ 'UNKNOWN_SUBJECT' AS refused_deleted;
+BEGIN;
+SET LOCAL auth.jwt_check_revocation = off;
+SELECT pg_temp.v(:'t_bob_svc') AS bob_svc, pg_temp.v(:'t_ext_bob') AS bob_ext,
+       pg_temp.v(:'t_ext_nobody') AS nobody_ext;
+ROLLBACK;
+SELECT auth.unban_user(:'bob_id');
+SELECT pg_temp.v(:'t_bob_svc') AS bob_svc, pg_temp.v(:'t_ext_bob') AS bob_ext;
