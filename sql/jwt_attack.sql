@@ -222,3 +222,11 @@ SELECT pg_temp.v(:'t_bob_svc') AS bob_svc, pg_temp.v(:'t_ext_bob') AS bob_ext,
 ROLLBACK;
 SELECT auth.unban_user(:'bob_id');
 SELECT pg_temp.v(:'t_bob_svc') AS bob_svc, pg_temp.v(:'t_ext_bob') AS bob_ext;
+
+-- 7. With sealed keys about, a missing root key file is not replaced by a
+-- new one (that would orphan every sealed key): 55000, and no file made.
+SET auth.root_key_file = 'jwt_attack_absent.key';
+SELECT regexp_replace(pg_temp.errd($$SELECT auth.create_signing_key('HS256')$$), '"[^"]*"', '"<path>"') AS missing_file;
+SELECT pg_stat_file('jwt_attack_absent.key', true) IS NULL AS no_file_made;
+RESET auth.root_key_file;
+SELECT auth.create_signing_key('HS256') IS NOT NULL AS with_the_file;
