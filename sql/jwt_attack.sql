@@ -230,3 +230,17 @@ SELECT regexp_replace(pg_temp.errd($$SELECT auth.create_signing_key('HS256')$$),
 SELECT pg_stat_file('jwt_attack_absent.key', true) IS NULL AS no_file_made;
 RESET auth.root_key_file;
 SELECT auth.create_signing_key('HS256') IS NOT NULL AS with_the_file;
+
+-- 8. The key cache holds at most 256 keys: revoked ones never crowd out
+-- the current key.  And auth.check() names an issuer without audiences.
+SELECT count(auth.create_signing_key()) AS standby_keys FROM generate_series(1, 300);
+SELECT count(*) FILTER (WHERE auth.revoke_signing_key(k.kid)) >= 300 AS revoked
+  FROM auth.signing_keys k WHERE k.state = 'standby';
+SELECT auth.create_signing_key('EdDSA', 'current') IS NOT NULL AS fresh_current;
+BEGIN;
+SELECT auth.authenticate(:'ann') IS NOT NULL AS ok;
+SELECT auth.issue_jwt() AS t_after_many \gset
+COMMIT;
+SELECT pg_temp.v(:'t_after_many') AS after_many_revoked;
+SELECT "check", ok FROM auth.check() WHERE "check" = 'issuer audiences';
+SELECT auth.remove_issuer('https://ext.example');

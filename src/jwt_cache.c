@@ -99,9 +99,27 @@ state_from_name(const char *s)
 	return JWT_KEY_STANDBY;
 }
 
+/*
+ * The keys that verify (current, standby, previous) first, the newest
+ * retired first; the revoked ones (which answer REVOKED rather than
+ * UNKNOWN_KEY) only in the room the issuers' keys leave, so that they
+ * never crowd out a live key.
+ */
 static AuthQuery keys_query = {
 	.sql = "SELECT k.id, k.kid, k.algorithm, k.state, k.public_jwk, "
-	"k.private_key, k.retired_at FROM auth.signing_keys k",
+	"k.private_key, k.retired_at FROM auth.signing_keys k "
+	"WHERE k.state OPERATOR(pg_catalog.<>) 'revoked' "
+	"ORDER BY k.retired_at DESC NULLS FIRST",
+	.nargs = 0,
+	.read_only = true,
+	.latest_snapshot = true,
+};
+
+static AuthQuery revoked_keys_query = {
+	.sql = "SELECT k.id, k.kid, k.algorithm, k.state, k.public_jwk, "
+	"k.private_key, k.retired_at FROM auth.signing_keys k "
+	"WHERE k.state OPERATOR(pg_catalog.=) 'revoked' "
+	"ORDER BY k.retired_at DESC NULLS FIRST",
 	.nargs = 0,
 	.read_only = true,
 	.latest_snapshot = true,
@@ -284,6 +302,10 @@ ensure_loaded(void)
 									   NULL);
 		(void) auth_query_run_as_owner(&issuers_query, NULL, 0,
 									   read_issuers, NULL);
+		if (building.nkeys < MAX_KEYS)
+			(void) auth_query_run_as_owner(&revoked_keys_query, NULL,
+										   MAX_KEYS - building.nkeys,
+										   read_keys, NULL);
 	}
 	PG_CATCH();
 	{

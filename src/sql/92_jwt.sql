@@ -102,7 +102,10 @@ BEGIN
         'scopes', to_jsonb(scopes),
         'role', 'authenticated',
         'aal', 'aal1'));
-    IF NOT EXISTS (SELECT FROM auth.signing_keys k WHERE k.state = 'current') THEN
+    -- only the very first token locks (to make the first key once): with
+    -- keys but none current, signing fails (55000) without waiting
+    IF NOT EXISTS (SELECT FROM auth.signing_keys k WHERE k.state = 'current')
+       AND NOT EXISTS (SELECT FROM auth.signing_keys k) THEN
         LOCK TABLE auth.signing_keys IN SHARE ROW EXCLUSIVE MODE;
         IF NOT EXISTS (SELECT FROM auth.signing_keys k) THEN
             PERFORM auth.create_signing_key('EdDSA', 'current');
