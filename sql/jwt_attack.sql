@@ -56,6 +56,12 @@ SELECT auth.rotate_signing_keys() IS NOT NULL AS rotated;
 COMMIT;
 SELECT auth.uid() = :'ann_id' AS still_ann_after_rotation;
 SELECT auth.session_id() IS NOT NULL AS has_session;
+-- a transaction sending more invalidations than the shared queue holds
+-- resets every cache of the backend (its own included)
+CREATE TABLE jwt_attack_flood (a int);
+DO $$ BEGIN FOR i IN 1..3000 LOOP EXECUTE format('ALTER TABLE jwt_attack_flood ALTER COLUMN a SET STATISTICS %s', i % 100); END LOOP; END $$;
+SELECT auth.uid() = :'ann_id' AS still_ann_after_flood;
+DROP TABLE jwt_attack_flood;
 RESET ALL;
 SELECT auth.uid() IS NULL AS nobody;
 
