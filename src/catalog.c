@@ -44,6 +44,10 @@ static const char *const rel_names[AUTH_REL_COUNT] = {
 		"api_keys_previous_key_hash_key",
 	[AUTH_REL_API_KEYS_PKEY] = "api_keys_pkey",
 	[AUTH_REL_SESSION_EPOCH] = "session_epoch",
+	[AUTH_REL_USERS] = "users",
+	[AUTH_REL_USERS_PKEY] = "users_pkey",
+	[AUTH_REL_MEMBERS] = "members",
+	[AUTH_REL_MEMBERS_PKEY] = "members_pkey",
 };
 
 static Oid	rel_oids[AUTH_REL_COUNT];
@@ -278,14 +282,27 @@ bool
 auth_probe_index(Relation rel, Oid indexoid, RegProcedure eqproc, Datum key,
 				 TupleTableSlot *slot)
 {
+	return auth_probe_index_keys(rel, indexoid, eqproc, 1, &key, slot);
+}
+
+/*
+ * The same with the first nkeys key columns of the index, all of one type
+ * compared with eqproc (auth.members' primary key: org_id, user_id).
+ */
+bool
+auth_probe_index_keys(Relation rel, Oid indexoid, RegProcedure eqproc,
+					  int nkeys, const Datum *keys, TupleTableSlot *slot)
+{
 	Relation	index = index_open(indexoid, AccessShareLock);
 	IndexScanDesc scan;
-	ScanKeyData skey;
+	ScanKeyData skey[INDEX_MAX_KEYS];
 	bool		found;
 
-	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, eqproc, key);
-	scan = index_beginscan(rel, index, auth_read_snapshot(), 1, 0);
-	index_rescan(scan, &skey, 1, NULL, 0);
+	Assert(nkeys >= 1 && nkeys <= INDEX_MAX_KEYS);
+	for (int i = 0; i < nkeys; i++)
+		ScanKeyInit(&skey[i], i + 1, BTEqualStrategyNumber, eqproc, keys[i]);
+	scan = index_beginscan(rel, index, auth_read_snapshot(), nkeys, 0);
+	index_rescan(scan, skey, nkeys, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	if (found)
 		slot_getallattrs(slot);

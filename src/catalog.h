@@ -28,6 +28,10 @@ typedef enum AuthRel
 	AUTH_REL_API_KEYS_PREVIOUS_KEY_HASH_KEY,
 	AUTH_REL_API_KEYS_PKEY,
 	AUTH_REL_SESSION_EPOCH,
+	AUTH_REL_USERS,
+	AUTH_REL_USERS_PKEY,
+	AUTH_REL_MEMBERS,
+	AUTH_REL_MEMBERS_PKEY,
 	AUTH_REL_COUNT
 } AuthRel;
 
@@ -120,6 +124,9 @@ typedef struct AuthColumnMap
 extern void auth_columns_resolve(Relation rel, AuthColumnMap *map);
 extern bool auth_probe_index(Relation rel, Oid indexoid, RegProcedure eqproc,
 							 Datum key, TupleTableSlot *slot);
+extern bool auth_probe_index_keys(Relation rel, Oid indexoid,
+								  RegProcedure eqproc, int nkeys,
+								  const Datum *keys, TupleTableSlot *slot);
 
 /* Whether the table has column i of map ("?name": maybe not). */
 static inline bool

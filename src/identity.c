@@ -74,6 +74,12 @@ static Datum assurance_amr;
 static TimestampTz assurance_auth_time;
 static MemoryContext assurance_context = NULL;
 
+/*
+ * Whether the liveness check is running: its own queries (SPI) start
+ * executors, whose hook must not check the identity again.
+ */
+static bool identity_checking = false;
+
 static ExecutorStart_hook_type prev_executor_start = NULL;
 static ProcessUtility_hook_type prev_process_utility = NULL;
 
@@ -209,7 +215,7 @@ settle_identity(void)
 {
 	const AuthIdentity *settled;
 
-	if (IsParallelWorker() || IsInParallelMode() ||
+	if (identity_checking || IsParallelWorker() || IsInParallelMode() ||
 		identity_current == NULL || !needs_recheck(identity_current) ||
 		!IsTransactionState() || IsAbortedTransactionBlockState())
 		return;
@@ -293,6 +299,28 @@ auth_identity_init(void)
 	ProcessUtility_hook = identity_process_utility;
 }
 
+/* Runs the kind's liveness check, marked as running. */
+static bool
+check_live(const AuthIdentity *ident)
+{
+	bool		live = false;
+
+	identity_checking = true;
+	PG_TRY();
+	{
+		identity_settled = *ident;
+		/* without the extension (DROP EXTENSION) nothing is live */
+		live = auth_extension_present() &&
+			auth_identity_kind(ident)->is_live(ident, &identity_settled);
+	}
+	PG_FINALLY();
+	{
+		identity_checking = false;
+	}
+	PG_END_TRY();
+	return live;
+}
+
 /* The current identity, or NULL for nobody. */
 const AuthIdentity *
 auth_identity_current(void)
@@ -306,10 +334,13 @@ auth_identity_current(void)
 		return ident;
 	if (!identity_checked)
 	{
-		identity_settled = *ident;
-		/* without the extension (DROP EXTENSION) nothing is live */
-		identity_live = auth_extension_present() &&
-			auth_identity_kind(ident)->is_live(ident, &identity_settled);
+		/*
+		 * A query the check itself runs (a cache reload, a probe) sees the
+		 * identity as it is: re-entering the check would settle it twice.
+		 */
+		if (identity_checking)
+			return ident;
+		identity_live = check_live(ident);
 		identity_checked = true;
 	}
 	return identity_live ? &identity_settled : NULL;
@@ -482,6 +513,8 @@ auth_require_account_uid(PG_FUNCTION_ARGS)
 	if (!auth_identity_kind(ident)->manages_account)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 strcmp(auth_identity_kind(ident)->syntax.name, "jwt") == 0 ?
+				 errmsg("a JWT identity cannot manage its user's account") :
 				 errmsg("an API key cannot manage its owner's account"),
 				 errhint("Sign in with a session to change credentials, sessions, email or memberships.")));
 	return auth_uuid_datum_cached(fcinfo, &ident->user_id);

@@ -21,8 +21,11 @@
 
 #include <openssl/err.h>
 
+#include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
+#include "executor/tuptable.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -30,6 +33,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
@@ -596,6 +600,71 @@ linked_user(const char *issuer, const char *subject, pg_uuid_t *user)
 	return true;
 }
 
+/* ---------------------------------------------------------------------
+ * The user and the organization behind a token without a live-checkable
+ * sid: one index probe each, unless auth.jwt_check_revocation is off
+ * --------------------------------------------------------------------- */
+
+static const char *const user_column_names[] = {"banned_until"};
+static AttrNumber user_attnums[lengthof(user_column_names)];
+static AuthColumnMap user_columns = AUTH_COLUMN_MAP(user_column_names,
+													user_attnums);
+
+/*
+ * Whether user_id is a member of org_id: one probe of auth.members'
+ * primary key (org_id, user_id).
+ */
+static bool
+still_member(const pg_uuid_t *org_id, const pg_uuid_t *user_id)
+{
+	Relation	rel = auth_table_try_open(AUTH_REL_MEMBERS);
+	TupleTableSlot *slot;
+	Datum		keys[2];
+	bool		found;
+
+	if (rel == NULL)
+		return false;
+	slot = table_slot_create(rel, NULL);
+	keys[0] = UUIDPGetDatum((pg_uuid_t *) org_id);
+	keys[1] = UUIDPGetDatum((pg_uuid_t *) user_id);
+	found = auth_probe_index_keys(rel, auth_rel_oid(AUTH_REL_MEMBERS_PKEY),
+								  F_UUID_EQ, 2, keys, slot);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	return found;
+}
+
+/*
+ * The verdict on the user of a token that names no session or key whose
+ * liveness covers its user (a service token, an external issuer's): one
+ * probe of auth.users' primary key.  UNKNOWN_SUBJECT when the user was
+ * deleted (or never existed), REVOKED while banned.
+ */
+static JwtCode
+user_verdict(const pg_uuid_t *user_id)
+{
+	Relation	rel = auth_table_try_open(AUTH_REL_USERS);
+	TupleTableSlot *slot;
+	JwtCode		code = JWT_UNKNOWN_SUBJECT;
+
+	if (rel == NULL)
+		return code;
+	slot = table_slot_create(rel, NULL);
+	auth_columns_resolve(rel, &user_columns);
+	if (auth_probe_index(rel, auth_rel_oid(AUTH_REL_USERS_PKEY), F_UUID_EQ,
+						 UUIDPGetDatum((pg_uuid_t *) user_id), slot))
+	{
+		bool		isnull;
+		TimestampTz banned_until = auth_slot_timestamp(slot, &user_columns,
+													   0, &isnull);
+
+		code = !isnull && banned_until > auth_now() ? JWT_REVOKED : JWT_VALID;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	return code;
+}
+
 enum
 {
 	H_ALG,
@@ -826,6 +895,9 @@ verify_token(const char *token, Size len, const char *audience,
 				return;
 			}
 		}
+		else if (v->has_user && jwt_check_revocation &&
+				 (v->code = user_verdict(&v->user_id)) != JWT_VALID)
+			return;
 	}
 	else
 	{
@@ -842,6 +914,9 @@ verify_token(const char *token, Size len, const char *audience,
 			v->code = JWT_UNKNOWN_SUBJECT;
 			return;
 		}
+		if (jwt_check_revocation &&
+			(v->code = user_verdict(&v->user_id)) != JWT_VALID)
+			return;
 	}
 	if (want_jsonb)
 		v->claims = claims_jsonb(v->claims_text);
@@ -970,6 +1045,10 @@ auth_authenticate_jwt(PG_FUNCTION_ARGS)
 				 errdetail("Reason: %s.", code_names[v.code]),
 				 errhint("Get a new token from its issuer.")));
 	identity_of(&v, &ident);
+	/* a member no more acts in the organization the token names */
+	if (ident.has_org && jwt_check_revocation &&
+		!still_member(&ident.org_id, &ident.user_id))
+		ident.has_org = false;
 	/* the payload as the issuer wrote it: valid UTF-8 JSON, checked */
 	text_claims = v.claims_text;
 	auth_identity_set(&ident, is_local);
@@ -1008,6 +1087,13 @@ jwt_is_live(const AuthIdentity *ident, AuthIdentity *settled)
 								 "session" : "api_key",
 								 &ident->user_id, &ident->credential_id))
 		return false;
+	if (ident->tag[0] == SID_NONE && jwt_check_revocation &&
+		user_verdict(&ident->user_id) != JWT_VALID)
+		return false;
+	/* a member no more: the identity, without the organization */
+	if (ident->has_org && jwt_check_revocation &&
+		!still_member(&ident->org_id, &ident->user_id))
+		settled->has_org = false;
 	if (conn_own_key && ident->kind == conn_ident.kind &&
 		memcmp(&ident->user_id, &conn_ident.user_id, UUID_LEN) == 0 &&
 		memcmp(&ident->credential_id, &conn_ident.credential_id,
@@ -1034,30 +1120,89 @@ append_uuid(StringInfo buf, const char *field, const pg_uuid_t *u)
 														 UUIDPGetDatum(u))));
 }
 
-/*
- * The claims of text as jsonb, parsed once per call site while the text
- * stays the same: a policy calls auth.jwt() once per row.
- */
 typedef struct ClaimsCache
 {
 	char	   *text;
+	bool		has_org;
+	pg_uuid_t	org_id;
 	Jsonb	   *claims;
 } ClaimsCache;
 
+/*
+ * An external issuer's claims with this database's word on the identity:
+ * sub (the user), role, aal and org are the identity's, and the issuer's
+ * session_id, api_key_id and sid are dropped (policies read them all as
+ * facts about the identity).  Tokens of this database are left as they
+ * are: their claims are this database's.
+ */
 static Jsonb *
-claims_cached(FunctionCallInfo fcinfo, const char *text)
+identity_claims(Jsonb *claims, const AuthIdentity *ident)
+{
+	static const char *const theirs[] = {"sub", "role", "aal", "org",
+	"session_id", "api_key_id", "sid"};
+	Datum		names[lengthof(theirs)];
+	ArrayType  *arr;
+	StringInfoData ours;
+	bool		present;
+	char	   *iss = member_string(claims, "iss", &present);
+
+	if (iss == NULL || jwt_issuer == NULL || strcmp(iss, jwt_issuer) == 0)
+	{
+		/* the organization dropped with a membership */
+		if (!ident->has_org && member(claims, "org") != NULL)
+			claims = DatumGetJsonbP(DirectFunctionCall2(jsonb_delete,
+														JsonbPGetDatum(claims),
+														CStringGetTextDatum("org")));
+		return claims;
+	}
+	for (int i = 0; i < (int) lengthof(theirs); i++)
+		names[i] = CStringGetTextDatum(theirs[i]);
+	arr = construct_array(names, lengthof(theirs), TEXTOID, -1, false,
+						  TYPALIGN_INT);
+	claims = DatumGetJsonbP(DirectFunctionCall2(jsonb_delete_array,
+												JsonbPGetDatum(claims),
+												PointerGetDatum(arr)));
+	initStringInfo(&ours);
+	appendStringInfoString(&ours,
+						   "{\"role\": \"authenticated\", \"aal\": \"aal1\"");
+	append_uuid(&ours, "sub", &ident->user_id);
+	if (ident->has_org)
+		append_uuid(&ours, "org", &ident->org_id);
+	appendStringInfoChar(&ours, '}');
+	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+											  JsonbPGetDatum(claims),
+											  DirectFunctionCall1(jsonb_in,
+																  CStringGetDatum(ours.data))));
+}
+
+/*
+ * The claims of text as jsonb (with ident, a JWT identity's: see
+ * identity_claims), parsed once per call site while the text and the
+ * identity's org stay the same: a policy calls auth.jwt() once per row.
+ */
+static Jsonb *
+claims_cached(FunctionCallInfo fcinfo, const char *text,
+			  const AuthIdentity *ident)
 {
 	ClaimsCache *cache = fcinfo->flinfo->fn_extra;
 	MemoryContext old;
+	bool		has_org = ident != NULL && ident->has_org;
 
-	if (cache != NULL && strcmp(cache->text, text) == 0)
+	if (cache != NULL && strcmp(cache->text, text) == 0 &&
+		cache->has_org == has_org &&
+		(!has_org || memcmp(&cache->org_id, &ident->org_id, UUID_LEN) == 0))
 		return cache->claims;
 	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 	/* a value already handed out is never freed: a new one is made */
-	cache = palloc(sizeof(ClaimsCache));
+	cache = palloc0(sizeof(ClaimsCache));
 	cache->text = pstrdup(text);
+	cache->has_org = has_org;
+	if (has_org)
+		cache->org_id = ident->org_id;
 	cache->claims = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
 													   CStringGetDatum(text)));
+	if (ident != NULL)
+		cache->claims = identity_claims(cache->claims, ident);
 	MemoryContextSwitchTo(old);
 	fcinfo->flinfo->fn_extra = cache;
 	return cache->claims;
@@ -1084,7 +1229,7 @@ auth_jwt_claims_sql(PG_FUNCTION_ARGS)
 	if (ident->kind == jwt_kind_id && jwt_claims != NULL &&
 		jwt_claims[0] != '\0')
 	{
-		Jsonb	   *claims = claims_cached(fcinfo, jwt_claims);
+		Jsonb	   *claims = claims_cached(fcinfo, jwt_claims, ident);
 		pg_uuid_t	sub;
 		bool		present;
 
@@ -1119,7 +1264,7 @@ auth_jwt_claims_sql(PG_FUNCTION_ARGS)
 		}
 	}
 	appendStringInfoString(&buf, "]}");
-	PG_RETURN_JSONB_P(claims_cached(fcinfo, buf.data));
+	PG_RETURN_JSONB_P(claims_cached(fcinfo, buf.data, NULL));
 }
 
 /* ---------------------------------------------------------------------

@@ -10,7 +10,11 @@
  * the change commits, and WAL-logs it with the commit, so a hot standby's
  * backends get it as they replay.  The cache is loaded with the latest
  * snapshot: a change that committed before the invalidation arrived is
- * always seen by the reload it causes.
+ * always seen by the reload it causes.  A reload builds a new cache in a
+ * context of its own and swaps it in only when complete: an invalidation
+ * arriving during the reload, or a lookup re-entered from the reload's own
+ * queries, finds the old cache whole (and the re-entered lookup does not
+ * reload again).
  */
 #include "postgres.h"
 
@@ -32,11 +36,19 @@
 
 #define MAX_KEYS	256			/* own keys and issuers' keys, loaded */
 
-static MemoryContext cache_cxt = NULL;
-static JwtKey *keys = NULL;
-static int	nkeys = 0;
-static JwtIssuer *issuers = NULL;
-static int	nissuers = 0;
+/* One loaded cache: its context holds everything it points to. */
+typedef struct JwtCache
+{
+	MemoryContext cxt;
+	JwtKey	   *keys;
+	int			nkeys;
+	JwtIssuer  *issuers;
+	int			nissuers;
+} JwtCache;
+
+static JwtCache cache;			/* in use */
+static JwtCache building;		/* being loaded */
+static bool loading = false;
 static bool cache_valid = false;
 static uint64 invalidations = 0;
 static Oid	keys_relid = InvalidOid;
@@ -58,24 +70,21 @@ auth_jwt_cache_init(void)
 	CacheRegisterRelcacheCallback(jwt_relcache_callback, (Datum) 0);
 }
 
-/* Frees what OpenSSL holds and wipes the secrets. */
+/* Frees what OpenSSL holds, wipes the secrets and frees the context. */
 static void
-cache_release(void)
+cache_release(JwtCache *c)
 {
-	for (int i = 0; i < nkeys; i++)
+	for (int i = 0; i < c->nkeys; i++)
 	{
-		EVP_PKEY_free(keys[i].pkey);
-		EVP_PKEY_free(keys[i].private_pkey);
-		auth_jws_verifier_free(keys[i].verifier);
-		if (keys[i].secret != NULL)
-			explicit_bzero(keys[i].secret, keys[i].secret_len);
+		EVP_PKEY_free(c->keys[i].pkey);
+		EVP_PKEY_free(c->keys[i].private_pkey);
+		auth_jws_verifier_free(c->keys[i].verifier);
+		if (c->keys[i].secret != NULL)
+			explicit_bzero(c->keys[i].secret, c->keys[i].secret_len);
 	}
-	keys = NULL;
-	nkeys = 0;
-	issuers = NULL;
-	nissuers = 0;
-	if (cache_cxt != NULL)
-		MemoryContextReset(cache_cxt);
+	if (c->cxt != NULL)
+		MemoryContextDelete(c->cxt);
+	memset(c, 0, sizeof(*c));
 }
 
 static int
@@ -90,9 +99,27 @@ state_from_name(const char *s)
 	return JWT_KEY_STANDBY;
 }
 
+/*
+ * The keys that verify (current, standby, previous) first, the newest
+ * retired first; the revoked ones (which answer REVOKED rather than
+ * UNKNOWN_KEY) only in the room the issuers' keys leave, so that they
+ * never crowd out a live key.
+ */
 static AuthQuery keys_query = {
 	.sql = "SELECT k.id, k.kid, k.algorithm, k.state, k.public_jwk, "
-	"k.private_key, k.retired_at FROM auth.signing_keys k",
+	"k.private_key, k.retired_at FROM auth.signing_keys k "
+	"WHERE k.state OPERATOR(pg_catalog.<>) 'revoked' "
+	"ORDER BY k.retired_at DESC NULLS FIRST",
+	.nargs = 0,
+	.read_only = true,
+	.latest_snapshot = true,
+};
+
+static AuthQuery revoked_keys_query = {
+	.sql = "SELECT k.id, k.kid, k.algorithm, k.state, k.public_jwk, "
+	"k.private_key, k.retired_at FROM auth.signing_keys k "
+	"WHERE k.state OPERATOR(pg_catalog.=) 'revoked' "
+	"ORDER BY k.retired_at DESC NULLS FIRST",
 	.nargs = 0,
 	.read_only = true,
 	.latest_snapshot = true,
@@ -101,13 +128,13 @@ static AuthQuery keys_query = {
 static void
 read_keys(SPITupleTable *rows, uint64 nrows, void *arg)
 {
-	MemoryContext old = MemoryContextSwitchTo(cache_cxt);
+	MemoryContext old = MemoryContextSwitchTo(building.cxt);
 
-	for (uint64 r = 0; r < nrows && nkeys < MAX_KEYS; r++)
+	for (uint64 r = 0; r < nrows && building.nkeys < MAX_KEYS; r++)
 	{
 		HeapTuple	tup = rows->vals[r];
 		TupleDesc	desc = rows->tupdesc;
-		JwtKey	   *k = &keys[nkeys];
+		JwtKey	   *k = &building.keys[building.nkeys];
 		bool		isnull;
 		Datum		d;
 		int			alg;
@@ -147,7 +174,7 @@ read_keys(SPITupleTable *rows, uint64 nrows, void *arg)
 		k->sealed = DatumGetByteaPCopy(d);
 		d = SPI_getbinval(tup, desc, 7, &isnull);
 		k->retired_at = isnull ? 0 : DatumGetTimestampTz(d);
-		nkeys++;
+		building.nkeys++;
 	}
 	MemoryContextSwitchTo(old);
 }
@@ -189,10 +216,11 @@ add_issuer_keys(JwtIssuer *iss, Jsonb *jwks)
 		const char *why;
 		char	   *kid;
 
-		if (tok != WJB_ELEM || v.type != jbvBinary || nkeys >= MAX_KEYS)
+		if (tok != WJB_ELEM || v.type != jbvBinary ||
+			building.nkeys >= MAX_KEYS)
 			continue;
 		jwk = JsonbValueToJsonb(&v);
-		key = &keys[nkeys];
+		key = &building.keys[building.nkeys];
 		memset(key, 0, sizeof(*key));
 		key->pkey = auth_jwk_to_pkey(jwk, false, &alg, &unused, &unused_len,
 									 &why);
@@ -203,21 +231,21 @@ add_issuer_keys(JwtIssuer *iss, Jsonb *jwks)
 		key->issuer = iss;
 		kid = auth_jsonb_get_string(jwk, "kid");
 		strlcpy(key->kid, kid == NULL ? "" : kid, sizeof(key->kid));
-		nkeys++;
+		building.nkeys++;
 	}
 }
 
 static void
 read_issuers(SPITupleTable *rows, uint64 nrows, void *arg)
 {
-	MemoryContext old = MemoryContextSwitchTo(cache_cxt);
+	MemoryContext old = MemoryContextSwitchTo(building.cxt);
 
-	issuers = palloc0(sizeof(JwtIssuer) * Max(nrows, 1));
+	building.issuers = palloc0(sizeof(JwtIssuer) * Max(nrows, 1));
 	for (uint64 r = 0; r < nrows; r++)
 	{
 		HeapTuple	tup = rows->vals[r];
 		TupleDesc	desc = rows->tupdesc;
-		JwtIssuer  *iss = &issuers[nissuers++];
+		JwtIssuer  *iss = &building.issuers[building.nissuers++];
 		bool		isnull;
 		Datum		d;
 
@@ -246,37 +274,50 @@ read_issuers(SPITupleTable *rows, uint64 nrows, void *arg)
 	MemoryContextSwitchTo(old);
 }
 
-/* Loads the cache when it is not valid. */
+/*
+ * Loads the cache when it is not valid, into a new context swapped in at
+ * the end.  Re-entered from the load's own queries, it keeps the old one.
+ */
 static void
 ensure_loaded(void)
 {
 	uint64		seen;
 	Oid			nsp;
 
-	if (cache_valid)
+	if (cache_valid || loading)
 		return;
-	if (cache_cxt == NULL)
-		cache_cxt = AllocSetContextCreate(TopMemoryContext, "auth jwt keys",
-										  ALLOCSET_SMALL_SIZES);
-	cache_release();
 	nsp = get_namespace_oid("auth", false);
 	keys_relid = get_relname_relid("signing_keys", nsp);
 	issuers_relid = get_relname_relid("issuers", nsp);
 	seen = invalidations;
-	keys = MemoryContextAllocZero(cache_cxt, sizeof(JwtKey) * MAX_KEYS);
+	memset(&building, 0, sizeof(building));
+	building.cxt = AllocSetContextCreate(TopMemoryContext, "auth jwt keys",
+										 ALLOCSET_SMALL_SIZES);
+	building.keys = MemoryContextAllocZero(building.cxt,
+										   sizeof(JwtKey) * MAX_KEYS);
+	loading = true;
 	PG_TRY();
 	{
 		(void) auth_query_run_as_owner(&keys_query, NULL, 0, read_keys,
 									   NULL);
 		(void) auth_query_run_as_owner(&issuers_query, NULL, 0,
 									   read_issuers, NULL);
+		if (building.nkeys < MAX_KEYS)
+			(void) auth_query_run_as_owner(&revoked_keys_query, NULL,
+										   MAX_KEYS - building.nkeys,
+										   read_keys, NULL);
 	}
 	PG_CATCH();
 	{
-		cache_release();
+		loading = false;
+		cache_release(&building);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	loading = false;
+	cache_release(&cache);
+	cache = building;
+	memset(&building, 0, sizeof(building));
 	/* valid unless a change arrived while loading: then load again next */
 	cache_valid = seen == invalidations;
 }
@@ -286,9 +327,9 @@ JwtIssuer *
 auth_jwt_issuer(const char *iss)
 {
 	ensure_loaded();
-	for (int i = 0; iss != NULL && i < nissuers; i++)
-		if (strcmp(issuers[i].issuer, iss) == 0)
-			return &issuers[i];
+	for (int i = 0; iss != NULL && i < cache.nissuers; i++)
+		if (strcmp(cache.issuers[i].issuer, iss) == 0)
+			return &cache.issuers[i];
 	return NULL;
 }
 
@@ -297,9 +338,10 @@ JwtKey *
 auth_jwt_key_by_kid(const char *kid, JwtIssuer *issuer)
 {
 	ensure_loaded();
-	for (int i = 0; i < nkeys; i++)
-		if (keys[i].issuer == issuer && strcmp(keys[i].kid, kid) == 0)
-			return &keys[i];
+	for (int i = 0; i < cache.nkeys; i++)
+		if (cache.keys[i].issuer == issuer &&
+			strcmp(cache.keys[i].kid, kid) == 0)
+			return &cache.keys[i];
 	return NULL;
 }
 
@@ -313,9 +355,9 @@ auth_jwt_keys_for(JwtIssuer *issuer, int alg, JwtKey **out, int max)
 	int			n = 0;
 
 	ensure_loaded();
-	for (int i = 0; i < nkeys && n < max; i++)
-		if (keys[i].issuer == issuer && keys[i].alg == alg)
-			out[n++] = &keys[i];
+	for (int i = 0; i < cache.nkeys && n < max; i++)
+		if (cache.keys[i].issuer == issuer && cache.keys[i].alg == alg)
+			out[n++] = &cache.keys[i];
 	return n;
 }
 
@@ -341,9 +383,10 @@ JwtKey *
 auth_jwt_current_key(void)
 {
 	ensure_loaded();
-	for (int i = 0; i < nkeys; i++)
-		if (keys[i].issuer == NULL && keys[i].state == JWT_KEY_CURRENT)
-			return &keys[i];
+	for (int i = 0; i < cache.nkeys; i++)
+		if (cache.keys[i].issuer == NULL &&
+			cache.keys[i].state == JWT_KEY_CURRENT)
+			return &cache.keys[i];
 	return NULL;
 }
 
@@ -368,7 +411,7 @@ auth_jwt_key_open(JwtKey *key)
 				 errhint("The root key file (auth.root_key_file) is missing or not the one the key was sealed with; see auth.check().")));
 	if (key->alg == JWT_ALG_HS256)
 	{
-		key->secret = MemoryContextAlloc(cache_cxt, len);
+		key->secret = MemoryContextAlloc(cache.cxt, len);
 		memcpy(key->secret, plain, len);
 		key->secret_len = len;
 	}

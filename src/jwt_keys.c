@@ -167,6 +167,19 @@ rsa_from_jwk(Jsonb *jwk, bool want_private, const char **why)
 
 	bn[0] = jwk_bn(jwk, "n");
 	bn[1] = jwk_bn(jwk, "e");
+	/*
+	 * A small or even exponent makes signatures forgeable (e = 1: the
+	 * signature is the padded hash); RFC 8017 keys use 65537.
+	 */
+	if (bn[1] != NULL &&
+		(!BN_is_odd(bn[1]) || BN_num_bits(bn[1]) < 17))
+	{
+		BN_free(bn[0]);
+		BN_free(bn[1]);
+		OSSL_PARAM_BLD_free(bld);
+		*why = "An RSA key's exponent e is odd and at least 65537.";
+		return NULL;
+	}
 	ok = bld != NULL && bn[0] != NULL && bn[1] != NULL &&
 		OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn[0]) &&
 		OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn[1]);
@@ -232,6 +245,23 @@ okp_from_jwk(Jsonb *jwk, bool want_private, const char **why)
 		}
 	}
 	return pkey;
+}
+
+/*
+ * Whether OpenSSL finds the key sound: a public key valid (an RSA modulus
+ * that is odd and composite with a sound exponent, an EC point on the
+ * curve), and a private key consistent with its public part (pairwise).
+ */
+static bool
+pkey_checked(EVP_PKEY *pkey, bool private)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+	bool		ok;
+
+	ok = ctx != NULL && EVP_PKEY_public_check(ctx) == 1 &&
+		(!private || EVP_PKEY_pairwise_check(ctx) == 1);
+	EVP_PKEY_CTX_free(ctx);
+	return ok;
 }
 
 /*
@@ -310,6 +340,14 @@ auth_jwk_to_pkey(Jsonb *jwk, bool want_private, int *alg, uint8 **secret,
 	}
 	else
 		*why = "The kty is not OKP, EC, RSA or oct.";
+	if (pkey != NULL && !pkey_checked(pkey, want_private))
+	{
+		EVP_PKEY_free(pkey);
+		pkey = NULL;
+		*why = want_private ?
+			"The key fails OpenSSL's key check: its public and private parts do not belong together." :
+			"The key fails OpenSSL's public key check.";
+	}
 	if (pkey != NULL && given_alg != NULL &&
 		strcmp(given_alg, auth_jwt_alg_names[*alg]) != 0)
 	{

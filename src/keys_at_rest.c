@@ -27,6 +27,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include "catalog.h"
 #include "keys_at_rest.h"
 
 #define ROOT_KEY_LEN	32
@@ -82,6 +83,7 @@ read_root_key(const char *path, uint8 *out)
 	uint8		buf[ROOT_KEY_LEN + 1];
 	int			fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
 	ssize_t		n;
+	struct stat st;
 
 	if (fd < 0)
 	{
@@ -91,6 +93,24 @@ read_root_key(const char *path, uint8 *out)
 				(errcode_for_file_access(),
 				 errmsg("could not open the root key file \"%s\": %m",
 						path)));
+	}
+	/* a key others may read is no secret: refuse it before reading it */
+	if (fstat(fd, &st) != 0)
+	{
+		CloseTransientFile(fd);
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat the root key file \"%s\": %m",
+						path)));
+	}
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+	{
+		CloseTransientFile(fd);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the root key file \"%s\" is accessible to group or others",
+						path),
+				 errhint("chmod 0600 the file (as the server's operating system user).")));
 	}
 	n = read(fd, buf, sizeof(buf));
 	CloseTransientFile(fd);
@@ -173,6 +193,24 @@ create_root_key(const char *path)
 	fsync_fname(tmp[0] ? tmp : ".", true);
 }
 
+static AuthQuery sealed_query = {
+	.sql = "SELECT 1 FROM auth.signing_keys k WHERE k.private_key IS NOT NULL",
+	.nargs = 0,
+	.read_only = true,
+	.latest_snapshot = true,
+};
+
+/*
+ * Whether any row holds a value sealed under some root key: a new root key
+ * would orphan them (the file was moved away, or auth.root_key_file names
+ * another one).
+ */
+static bool
+sealed_rows_exist(void)
+{
+	return auth_query_run_as_owner(&sealed_query, NULL, 1, NULL, NULL) > 0;
+}
+
 /*
  * The root key, read on first need; created (on a primary) only to seal,
  * never to open: a missing file with sealed rows about is an error, not a
@@ -193,6 +231,12 @@ get_root_key(bool create)
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("the root key file \"%s\" is missing", path),
 					 errhint("Restore the root key file the keys were sealed with; see auth.check().")));
+		if (sealed_rows_exist())
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the root key file \"%s\" is missing", path),
+					 errdetail("Signing keys sealed with a root key exist: a new root key would leave them unopenable."),
+					 errhint("Restore the root key file the keys were sealed with (auth.root_key_file); see auth.check().")));
 		create_root_key(path);
 		if (!read_root_key(path, root_key))
 			ereport(ERROR,

@@ -552,6 +552,7 @@ AS $$
 DECLARE
     v_key auth.api_keys;
 BEGIN
+    PERFORM auth._require_not_jwt('manage API keys');
     -- the credentials lock first, then the row (the order every end keeps)
     PERFORM auth._share_user_credentials(k.user_id) FROM auth.api_keys k WHERE k.id = key_id;
     -- FOR NO KEY UPDATE, as the UPDATE that follows takes: a key being
@@ -582,6 +583,7 @@ DECLARE
     v_user uuid;
     v_now timestamptz := auth.now();
 BEGIN
+    PERFORM auth._require_not_jwt('manage API keys');
     SELECT k.user_id INTO v_user FROM auth.api_keys k
      WHERE k.id = key_id AND k.revoked_at IS NULL
        AND (k.id IN (SELECT auth._manageable_api_keys()) OR k.id = auth.api_key_id())
@@ -1674,6 +1676,9 @@ BEGIN
     RETURN QUERY SELECT 'issuer keys refreshed',
         NOT EXISTS (SELECT FROM auth.issuers i WHERE i.keys_set_at < auth.now() - interval '7 days'),
         'every trusted issuer''s JWKS was pushed within a week (auth.set_issuer_jwks)';
+    RETURN QUERY SELECT 'issuer audiences',
+        NOT EXISTS (SELECT FROM auth.issuers i WHERE i.audiences IS NULL OR cardinality(i.audiences) = 0),
+        'every trusted issuer lists the audiences its tokens must name (auth.add_issuer(..., audiences)): without, a token the issuer made for any other service is accepted here';
     RETURN QUERY SELECT 'tables closed to PUBLIC',
         NOT EXISTS (SELECT FROM pg_class c
                      WHERE c.relnamespace = 'auth'::regnamespace AND c.relkind = 'r'
@@ -2198,7 +2203,8 @@ AS $$
 DECLARE
     v_sid uuid := auth.session_id();
 BEGIN
-    PERFORM auth.require_uid();
+    -- a JWT's organization is fixed in the token
+    PERFORM auth._require_not_jwt('change the active organization');
     IF v_sid IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'an active organization needs a session',
             HINT = 'Authenticate with a session token.';
@@ -3234,6 +3240,9 @@ DECLARE
     v_iat bigint := floor(extract(epoch FROM v_now))::bigint;
     v_claims jsonb := coalesce(claims, '{}');
     v_registered text[] := '{iss,sub,aud,exp,nbf,iat,jti,sid,session_id,api_key_id,org,scopes,scope,role,aal,amr}';
+    -- what Supabase-style policies read as facts about the identity: only
+    -- this database (or the superuser's hook) says them
+    v_identity text[] := '{email,phone,app_metadata,user_metadata,user_role,is_anonymous}';
     v_extra jsonb;
 BEGIN
     IF v_ttl <= interval '0' THEN
@@ -3252,6 +3261,11 @@ BEGIN
     IF v_claims ?| v_registered THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'registered claims cannot be set',
             DETAIL = format('These claims are the extension''s: %s.', array_to_string(v_registered, ', '));
+    END IF;
+    IF v_claims ?| v_identity THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'claims about the identity cannot be set',
+            DETAIL = format('Policies read these as facts about the identity: %s.', array_to_string(v_identity, ', ')),
+            HINT = 'Add them with auth.jwt_claims_hook, or name your own claims otherwise.';
     END IF;
     IF v_hook <> '' THEN
         EXECUTE format('SELECT %s($1)', v_hook::regproc) INTO v_extra USING v_claims;
@@ -3273,7 +3287,10 @@ BEGIN
         'scopes', to_jsonb(scopes),
         'role', 'authenticated',
         'aal', 'aal1'));
-    IF NOT EXISTS (SELECT FROM auth.signing_keys k WHERE k.state = 'current') THEN
+    -- only the very first token locks (to make the first key once): with
+    -- keys but none current, signing fails (55000) without waiting
+    IF NOT EXISTS (SELECT FROM auth.signing_keys k WHERE k.state = 'current')
+       AND NOT EXISTS (SELECT FROM auth.signing_keys k) THEN
         LOCK TABLE auth.signing_keys IN SHARE ROW EXCLUSIVE MODE;
         IF NOT EXISTS (SELECT FROM auth.signing_keys k) THEN
             PERFORM auth.create_signing_key('EdDSA', 'current');
@@ -5024,3 +5041,106 @@ END
 $$;
 COMMENT ON FUNCTION auth.sign_in_with_username(text, text, inet, text) IS
     'checks a username and password and opens a session, with the same failure limit and cost as sign_in; 28P01 when wrong, 28000 when suspended, PT429 after too many failures';
+
+-- issue 11: after the outside attack: a JWT identity makes and manages no API key, and changes an organization only when issued from a session
+CREATE OR REPLACE FUNCTION auth._require_not_jwt(action text) RETURNS uuid
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF auth.identity() OPERATOR(pg_catalog.->>) 'kind' OPERATOR(pg_catalog.=) 'jwt' THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = format('a JWT identity cannot %s', action),
+            HINT = 'Authenticate with the session or API key the token was issued from.';
+    END IF;
+    RETURN auth.require_uid();
+END
+$$;
+COMMENT ON FUNCTION auth._require_not_jwt(text) IS
+    'internal: the authenticated user; 28000 when nobody, 42501 under a JWT identity';
+
+CREATE OR REPLACE FUNCTION auth.create_api_key(name text, scopes text[] DEFAULT '{}',
+                                    expires_in interval DEFAULT NULL, org_id uuid DEFAULT NULL,
+                                    prefix text DEFAULT NULL, rate_limit_max integer DEFAULT NULL,
+                                    rate_limit_window interval DEFAULT NULL,
+                                    remaining integer DEFAULT NULL, refill_amount integer DEFAULT NULL,
+                                    refill_interval interval DEFAULT NULL,
+                                    metadata jsonb DEFAULT '{}')
+RETURNS auth.api_key_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_uid uuid := auth._require_not_jwt('make API keys');
+    v_caller_key uuid := auth.api_key_id();
+BEGIN
+    IF v_caller_key IS NOT NULL THEN
+        -- its children would escape its limits
+        IF EXISTS (SELECT FROM auth.api_keys k WHERE k.id = v_caller_key
+                      AND (k.rate_limit_max IS NOT NULL OR k.remaining IS NOT NULL)) THEN
+            RAISE EXCEPTION USING ERRCODE = '42501',
+                MESSAGE = 'an API key with usage limits cannot create keys';
+        END IF;
+        IF NOT auth._scopes_subset(auth._check_scopes(scopes), auth.scopes()) THEN
+            RAISE EXCEPTION USING ERRCODE = '42501',
+                MESSAGE = 'an API key can only create keys with a subset of its own scopes';
+        END IF;
+        IF auth.org_id() IS NOT NULL AND org_id IS DISTINCT FROM auth.org_id() THEN
+            RAISE EXCEPTION USING ERRCODE = '42501',
+                MESSAGE = 'an organization''s API key can only create keys for that organization';
+        END IF;
+    END IF;
+    IF org_id IS NOT NULL THEN
+        PERFORM auth._require_permission(org_id, 'apikey:create');
+    END IF;
+    RETURN auth._create_api_key(v_uid, v_caller_key, false, name, scopes, expires_in, org_id,
+                                prefix, rate_limit_max, rate_limit_window, remaining,
+                                refill_amount, refill_interval, metadata);
+END
+$$;
+COMMENT ON FUNCTION auth.create_api_key(text, text[], interval, uuid, text, integer, interval,
+                                        integer, integer, interval, jsonb) IS
+    'creates an API key for the authenticated user and returns it once; an organization key needs apikey:create there; an API key may only create keys with a subset of its scopes';
+
+CREATE OR REPLACE FUNCTION auth._manageable_api_keys() RETURNS SETOF uuid
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT k.id FROM auth.api_keys k
+     WHERE k.user_id = auth._require_not_jwt('manage API keys') AND auth.api_key_id() IS NULL
+    UNION ALL
+    SELECT d FROM auth._api_key_descendants(auth.api_key_id()) d
+$$;
+COMMENT ON FUNCTION auth._manageable_api_keys() IS
+    'internal: ids of the API keys the caller may list and manage';
+
+CREATE OR REPLACE FUNCTION auth._require_permission(org_id uuid, permission text) RETURNS uuid
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_uid uuid := auth.require_uid();
+BEGIN
+    IF auth.identity() OPERATOR(pg_catalog.->>) 'kind' OPERATOR(pg_catalog.=) 'jwt'
+       AND auth.session_id() IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = 'a JWT identity not issued from a session cannot change an organization',
+            HINT = 'Authenticate with a session.';
+    END IF;
+    IF org_id IS NOT NULL AND auth._mfa_blocks(org_id) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'this organization requires a second factor',
+            DETAIL = 'MFA_REQUIRED', HINT = 'Verify a second factor with auth.step_up_mfa().';
+    END IF;
+    IF org_id IS NULL OR NOT auth.has_permission(org_id, permission) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = format('permission denied: %s', permission),
+            DETAIL = 'The organization does not exist, or your role in it does not grant this permission.';
+    END IF;
+    RETURN v_uid;
+END
+$$;
+COMMENT ON FUNCTION auth._require_permission(uuid, text) IS
+    'internal: the caller''s id, or 42501 naming the missing permission';
+REVOKE ALL ON FUNCTION auth._require_not_jwt(text) FROM PUBLIC;
+

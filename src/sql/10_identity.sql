@@ -40,6 +40,25 @@ COMMENT ON FUNCTION auth._require_account_uid() IS
     'internal: the authenticated user for account functions; 28000 when nobody, 42501 for an API key';
 REVOKE ALL ON FUNCTION auth._require_account_uid() FROM PUBLIC;
 
+-- A JWT is a bearer token for reading data under RLS: it makes and manages
+-- no credential (it would outlive its scopes and its session).
+CREATE FUNCTION auth._require_not_jwt(action text) RETURNS uuid
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF auth.identity() OPERATOR(pg_catalog.->>) 'kind' OPERATOR(pg_catalog.=) 'jwt' THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = format('a JWT identity cannot %s', action),
+            HINT = 'Authenticate with the session or API key the token was issued from.';
+    END IF;
+    RETURN auth.require_uid();
+END
+$$;
+COMMENT ON FUNCTION auth._require_not_jwt(text) IS
+    'internal: the authenticated user; 28000 when nobody, 42501 under a JWT identity';
+REVOKE ALL ON FUNCTION auth._require_not_jwt(text) FROM PUBLIC;
+
 CREATE FUNCTION auth.api_key_id() RETURNS uuid
     AS 'MODULE_PATHNAME', 'auth_api_key_id'
     LANGUAGE C STABLE PARALLEL SAFE;

@@ -126,7 +126,9 @@ COMMENT ON FUNCTION auth._role_rank(text) IS
     'internal: rank of a role: owner 3, admin 2, any other 1';
 REVOKE ALL ON FUNCTION auth._role_rank(text) FROM PUBLIC;
 
--- 42501 unless the authenticated user holds the permission in the organization.
+-- 42501 unless the authenticated user holds the permission in the
+-- organization; under a JWT identity, only from a token issued from a
+-- session (its scopes apply), never one from an API key or a service token.
 CREATE FUNCTION auth._require_permission(org_id uuid, permission text) RETURNS uuid
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -134,6 +136,12 @@ AS $$
 DECLARE
     v_uid uuid := auth.require_uid();
 BEGIN
+    IF auth.identity() OPERATOR(pg_catalog.->>) 'kind' OPERATOR(pg_catalog.=) 'jwt'
+       AND auth.session_id() IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = 'a JWT identity not issued from a session cannot change an organization',
+            HINT = 'Authenticate with a session.';
+    END IF;
     IF org_id IS NOT NULL AND auth._mfa_blocks(org_id) THEN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'this organization requires a second factor',
             DETAIL = 'MFA_REQUIRED', HINT = 'Verify a second factor with auth.step_up_mfa().';

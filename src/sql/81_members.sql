@@ -353,7 +353,8 @@ AS $$
 DECLARE
     v_sid uuid := auth.session_id();
 BEGIN
-    PERFORM auth.require_uid();
+    -- a JWT's organization is fixed in the token
+    PERFORM auth._require_not_jwt('change the active organization');
     IF v_sid IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'an active organization needs a session',
             HINT = 'Authenticate with a session token.';

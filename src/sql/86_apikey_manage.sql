@@ -126,7 +126,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-    v_uid uuid := auth.require_uid();
+    v_uid uuid := auth._require_not_jwt('make API keys');
     v_caller_key uuid := auth.api_key_id();
 BEGIN
     IF v_caller_key IS NOT NULL THEN
@@ -187,7 +187,7 @@ LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT k.id FROM auth.api_keys k
-     WHERE k.user_id = auth.require_uid() AND auth.api_key_id() IS NULL
+     WHERE k.user_id = auth._require_not_jwt('manage API keys') AND auth.api_key_id() IS NULL
     UNION ALL
     SELECT d FROM auth._api_key_descendants(auth.api_key_id()) d
 $$;
@@ -204,6 +204,7 @@ AS $$
 DECLARE
     v_key auth.api_keys;
 BEGIN
+    PERFORM auth._require_not_jwt('manage API keys');
     -- the credentials lock first, then the row (the order every end keeps)
     PERFORM auth._share_user_credentials(k.user_id) FROM auth.api_keys k WHERE k.id = key_id;
     -- FOR NO KEY UPDATE, as the UPDATE that follows takes: a key being
@@ -347,6 +348,7 @@ DECLARE
     v_user uuid;
     v_now timestamptz := auth.now();
 BEGIN
+    PERFORM auth._require_not_jwt('manage API keys');
     SELECT k.user_id INTO v_user FROM auth.api_keys k
      WHERE k.id = key_id AND k.revoked_at IS NULL
        AND (k.id IN (SELECT auth._manageable_api_keys()) OR k.id = auth.api_key_id())

@@ -248,6 +248,9 @@ BEGIN
     RETURN QUERY SELECT 'issuer keys refreshed',
         NOT EXISTS (SELECT FROM auth.issuers i WHERE i.keys_set_at < auth.now() - interval '7 days'),
         'every trusted issuer''s JWKS was pushed within a week (auth.set_issuer_jwks)';
+    RETURN QUERY SELECT 'issuer audiences',
+        NOT EXISTS (SELECT FROM auth.issuers i WHERE i.audiences IS NULL OR cardinality(i.audiences) = 0),
+        'every trusted issuer lists the audiences its tokens must name (auth.add_issuer(..., audiences)): without, a token the issuer made for any other service is accepted here';
     RETURN QUERY SELECT 'tables closed to PUBLIC',
         NOT EXISTS (SELECT FROM pg_class c
                      WHERE c.relnamespace = 'auth'::regnamespace AND c.relkind = 'r'

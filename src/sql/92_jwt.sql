@@ -55,6 +55,9 @@ DECLARE
     v_iat bigint := floor(extract(epoch FROM v_now))::bigint;
     v_claims jsonb := coalesce(claims, '{}');
     v_registered text[] := '{iss,sub,aud,exp,nbf,iat,jti,sid,session_id,api_key_id,org,scopes,scope,role,aal,amr}';
+    -- what Supabase-style policies read as facts about the identity: only
+    -- this database (or the superuser's hook) says them
+    v_identity text[] := '{email,phone,app_metadata,user_metadata,user_role,is_anonymous}';
     v_extra jsonb;
 BEGIN
     IF v_ttl <= interval '0' THEN
@@ -73,6 +76,11 @@ BEGIN
     IF v_claims ?| v_registered THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'registered claims cannot be set',
             DETAIL = format('These claims are the extension''s: %s.', array_to_string(v_registered, ', '));
+    END IF;
+    IF v_claims ?| v_identity THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'claims about the identity cannot be set',
+            DETAIL = format('Policies read these as facts about the identity: %s.', array_to_string(v_identity, ', ')),
+            HINT = 'Add them with auth.jwt_claims_hook, or name your own claims otherwise.';
     END IF;
     IF v_hook <> '' THEN
         EXECUTE format('SELECT %s($1)', v_hook::regproc) INTO v_extra USING v_claims;
@@ -94,7 +102,10 @@ BEGIN
         'scopes', to_jsonb(scopes),
         'role', 'authenticated',
         'aal', 'aal1'));
-    IF NOT EXISTS (SELECT FROM auth.signing_keys k WHERE k.state = 'current') THEN
+    -- only the very first token locks (to make the first key once): with
+    -- keys but none current, signing fails (55000) without waiting
+    IF NOT EXISTS (SELECT FROM auth.signing_keys k WHERE k.state = 'current')
+       AND NOT EXISTS (SELECT FROM auth.signing_keys k) THEN
         LOCK TABLE auth.signing_keys IN SHARE ROW EXCLUSIVE MODE;
         IF NOT EXISTS (SELECT FROM auth.signing_keys k) THEN
             PERFORM auth.create_signing_key('EdDSA', 'current');

@@ -46,6 +46,10 @@ is(-s $primary->data_dir . '/auth_root.key', 32, 'primary: it holds 256 bits');
 $primary->backup('base');
 my $standby = PostgreSQL::Test::Cluster->new('standby');
 $standby->init_from_backup($primary, 'base', has_streaming => 1);
+# The test framework copies the backup with the umask's modes; a root key
+# file others may read is refused, so it gets the mode pg_basebackup of a
+# data directory without group access gives it.
+chmod 0600, $standby->data_dir . '/auth_root.key';
 $standby->append_conf('postgresql.conf', "hot_standby = on\nlog_statement = none\nlog_min_error_statement = panic\n");
 $standby->start;
 $primary->wait_for_catchup($standby);
@@ -88,6 +92,20 @@ my $verdicts = q{SELECT string_agg(coalesce(v.code, 'valid'), ',' ORDER BY t.a)
   FROM jwt_tokens t, auth.verify_jwt(t.token) v;};
 is($bg->query_safe($verdicts), 'valid,valid,valid', 'standby backend: warm cache, all valid');
 
+# A standby backend holding a connection-scope JWT identity while the
+# primary makes a key: at its next statement the identity is re-checked
+# through a reloaded cache, whose own query does not re-enter the check
+# (that once crashed the standby).
+my $holder = $standby->background_psql('postgres');
+is($holder->query_safe(
+		"SELECT auth.authenticate_jwt((SELECT token FROM jwt_tokens WHERE a = 0), false) IS NOT NULL"),
+	't', 'standby: a connection-scope JWT identity');
+query($primary, "SELECT auth.create_signing_key()");
+$primary->wait_for_catchup($standby);
+is($holder->query_safe('SELECT auth.uid() IS NOT NULL'), 't',
+	'standby: the identity lives through the key cache reload');
+$holder->quit;
+
 # The ES256 key is revoked on the primary: refused at once after replay.
 my $es_kid = query($primary,
 	"SELECT kid FROM auth.verify_jwt('$tok{ES256}')");
@@ -117,6 +135,24 @@ SELECT code FROM auth.verify_jwt('$tok{HS256}');}),
 	qr/ERROR:\s+55000: the root key file ".*missing_root.key" is missing/,
 	'standby: a missing root key file is an error, not a new key');
 ok(!-e $standby->data_dir . '/missing_root.key', 'standby: no file was created');
+
+# A root key file that group or others may read is refused (55000) by a
+# backend that reads it, and so is replacing a missing one while sealed
+# keys exist.
+my $root_file = $primary->data_dir . '/auth_root.key';
+chmod 0640, $root_file;
+like(query_error($primary, "SELECT auth.create_signing_key('HS256')"),
+	qr/ERROR:\s+55000: the root key file ".*auth_root.key" is accessible to group or others/,
+	'primary: a group-readable root key file is refused');
+chmod 0600, $root_file;
+rename $root_file, "$root_file.moved";
+like(query_error($primary, "SELECT auth.create_signing_key('HS256')"),
+	qr/ERROR:\s+55000: the root key file ".*auth_root.key" is missing/,
+	'primary: no new root key while sealed keys exist');
+ok(!-e $root_file, 'primary: no file was created');
+rename "$root_file.moved", $root_file;
+is(query($primary, "SELECT auth.create_signing_key('HS256') IS NOT NULL"), 't',
+	'primary: with the file back, keys are made');
 
 # No token and no key in either server's log.
 for my $node ($primary, $standby)
