@@ -7,6 +7,7 @@
 //   PGHOST=... PGPORT=... PGDATABASE=... PGUSER=example_app \
 //   CHROMIUM=/usr/bin/chromium SCREENSHOT_DIR=/tmp node test/e2e.mjs
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
 import { chromium } from 'playwright-core';
@@ -49,6 +50,31 @@ async function signUp(page, email, password) {
 async function addNote(page, body) {
 	await page.fill('input[name=body]', body);
 	await Promise.all([page.waitForURL(`${base}/`), page.click('text=Add note')]);
+}
+// TOTP (RFC 6238: HOTP of RFC 4226 over 30-second steps, HMAC-SHA1, 6
+// digits) from the base32 secret the page shows, written here from the RFCs.
+function base32Decode(s) {
+	const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+	let bits = '';
+	for (const ch of s.replace(/=+$/, '').toUpperCase()) {
+		const v = alphabet.indexOf(ch);
+		assert.ok(v >= 0, 'a base32 secret');
+		bits += v.toString(2).padStart(5, '0');
+	}
+	return Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+}
+function totp(secret, step) {
+	const msg = Buffer.alloc(8);
+	msg.writeBigUInt64BE(BigInt(step));
+	const h = createHmac('sha1', base32Decode(secret)).update(msg).digest();
+	const o = h[h.length - 1] & 0xf;
+	return String((h.readUInt32BE(o) & 0x7fffffff) % 1e6).padStart(6, '0');
+}
+const stepNow = () => Math.floor(Date.now() / 1000 / 30);
+// Six digits that are no code of the factor anywhere near now.
+function wrongCode(secret) {
+	const near = new Set([-3, -2, -1, 0, 1, 2, 3].map((d) => totp(secret, stepNow() + d)));
+	return ['000000', '123456', '999999'].find((c) => !near.has(c));
 }
 const noteTexts = (page) => page.locator('#notes li').allTextContents();
 const sessionCookie = async (ctx) => (await ctx.cookies()).find((c) => c.name === 'sid');
@@ -189,6 +215,173 @@ try {
 		const r = await ann1.request.post(`${base}/orgs`, { form: { name: 'x'.repeat(300) }, maxRedirects: 0 });
 		assert.equal(r.status(), 400);
 	});
+	// ------------------------------------------------- second factor
+	const eve = cat.replace('cat-', 'eve-');
+	const eveCtx = await browser.newContext();
+	const e1 = await eveCtx.newPage();
+	let secret, uri, enrolledStep, recovery;
+	const signInWithPassword = async (p, email, password, to) => {
+		await p.goto(`${base}/signin`);
+		await p.fill('form[action="/signin"] input[name=email]', email);
+		await p.fill('form[action="/signin"] input[name=password]', password);
+		await Promise.all([p.waitForURL(to), p.click('text=Sign in >> nth=-1')]);
+	};
+	// Submits the code form; returns the HTTP status of the answer.
+	const submitCode = async (p, code) => {
+		await p.fill('#mfa-code', code);
+		const [r] = await Promise.all([
+			p.waitForResponse((r) => r.url() === `${base}/mfa` && r.request().method() === 'POST'),
+			p.click('text=Verify'),
+		]);
+		await p.waitForLoadState();
+		return r.status();
+	};
+	const signOut = (p) => Promise.all([p.waitForURL(`${base}/signin`), p.click('#signout')]);
+	// Enrolls TOTP on /security and confirms it with the current step.
+	async function enroll(p, label) {
+		await p.goto(`${base}/security`);
+		await p.fill('input[name=label]', label);
+		await Promise.all([p.waitForURL(`${base}/security/totp`), p.click('text=Add authenticator app')]);
+		const s = (await p.textContent('#totp-secret')).trim();
+		const u = (await p.textContent('#totp-uri')).trim();
+		const st = stepNow();
+		await p.fill('#totp-code', totp(s, st));
+		await Promise.all([p.waitForURL(`${base}/security`), p.click('text=Confirm')]);
+		return { s, u, st };
+	}
+
+	await step('mfa: a user enrolls an authenticator app (TOTP computed per RFC 6238) and the session is aal2', async () => {
+		await signUp(e1, eve, 'eve password 1');
+		assert.equal(await e1.textContent('#aal'), 'aal1');
+		({ s: secret, u: uri, st: enrolledStep } = await enroll(e1, 'phone'));
+		assert.match(secret, /^[A-Z2-7]{32}$/);
+		assert.ok(uri.startsWith('otpauth://totp/') && uri.includes(`secret=${secret}`), 'an otpauth URI with the secret');
+		const row = await e1.textContent('#factors');
+		assert.ok(row.includes('phone') && row.includes('totp') && row.includes('verified') && !row.includes('not confirmed'), 'listed, verified');
+		assert.equal(await e1.textContent('#aal'), 'aal2');
+		await e1.goto(`${base}/`);
+		assert.equal(await e1.textContent('#aal'), 'aal2');
+	});
+	await step('mfa: a wrong code does not confirm an enrollment', async () => {
+		await e1.goto(`${base}/security`);
+		await e1.fill('input[name=label]', 'tablet');
+		await Promise.all([e1.waitForURL(`${base}/security/totp`), e1.click('text=Add authenticator app')]);
+		const other = (await e1.textContent('#totp-secret')).trim();
+		assert.notEqual(other, secret);
+		await e1.fill('#totp-code', wrongCode(other));
+		const [r] = await Promise.all([e1.waitForResponse((r) => r.url().endsWith('/security/totp/verify')), e1.click('text=Confirm')]);
+		assert.equal(r.status(), 400);
+		await e1.goto(`${base}/security`);
+		assert.match(await e1.textContent('#factors'), /tablet.*not confirmed/s);
+		// an unconfirmed factor goes (aal2 session)
+		await Promise.all([e1.waitForURL(`${base}/security`), e1.click('#factors tr:has-text("tablet") >> text=Remove')]);
+		assert.equal(await e1.locator('#factors tr').count(), 1);
+	});
+	await step('mfa: recovery codes are shown once', async () => {
+		await e1.goto(`${base}/security`);
+		await Promise.all([e1.waitForURL(`${base}/security/recovery-codes`), e1.click('text=Generate recovery codes')]);
+		recovery = (await e1.locator('#recovery-codes li').allTextContents()).map((x) => x.trim());
+		assert.equal(recovery.length, 10);
+		for (const c of recovery) assert.match(c, /^[a-z0-9]{4}(-[a-z0-9]{4}){3}$/i);
+	});
+	await step('mfa: no page shows the secret, the URI or a recovery code again', async () => {
+		for (const where of ['/security', '/', '/keys', '/orgs']) {
+			await e1.goto(`${base}${where}`);
+			const html = await e1.content();
+			assert.ok(!html.includes(secret) && !html.includes(uri.replace(/&/g, '&amp;')) && !html.includes('secret='), `no secret on ${where}`);
+			assert.ok(!recovery.some((c) => html.includes(c)), `no recovery code on ${where}`);
+		}
+	});
+	await step('mfa: sign out, sign in with the password: asked for a code, the challenge in an HttpOnly cookie', async () => {
+		await signOut(e1);
+		await signInWithPassword(e1, eve, 'eve password 1', `${base}/mfa`);
+		assert.equal(e1.url(), `${base}/mfa`, 'no challenge in the URL');
+		assert.equal(await sessionCookie(eveCtx), undefined, 'no session yet');
+		const c = (await eveCtx.cookies(`${base}/mfa`)).find((x) => x.name === 'mfa');
+		assert.ok(c && c.httpOnly && c.path === '/mfa' && c.value.startsWith('mfc_'), 'the challenge cookie');
+		assert.ok(!(await e1.content()).includes(c.value), 'the challenge is not in the page');
+		// without a code nothing is signed in
+		const home = await e1.request.get(`${base}/`, { maxRedirects: 0 });
+		assert.equal(home.status(), 303);
+	});
+	await step('mfa: a wrong code is refused with 401', async () => {
+		assert.equal(await submitCode(e1, wrongCode(secret)), 401);
+		assert.match(await e1.textContent('#mfa-error'), /not valid/);
+		assert.equal(await sessionCookie(eveCtx), undefined);
+	});
+	await step('mfa: the right code (the next TOTP step) signs in with aal2 shown', async () => {
+		// the enrollment used its step; the server accepts one step ahead
+		assert.equal(await submitCode(e1, totp(secret, enrolledStep + 1)), 303);
+		assert.equal(e1.url(), `${base}/`);
+		assert.equal(await e1.textContent('#aal'), 'aal2');
+		assert.match((await sessionCookie(eveCtx)).value, /^ses_/);
+		assert.equal((await eveCtx.cookies(`${base}/mfa`)).find((x) => x.name === 'mfa'), undefined, 'the challenge cookie is cleared');
+	});
+	await step('mfa: a recovery code works once', async () => {
+		await signOut(e1);
+		await signInWithPassword(e1, eve, 'eve password 1', `${base}/mfa`);
+		assert.equal(await submitCode(e1, recovery[0].toUpperCase()), 303);
+		assert.equal(await e1.textContent('#aal'), 'aal2');
+		await signOut(e1);
+		await signInWithPassword(e1, eve, 'eve password 1', `${base}/mfa`);
+		assert.equal(await submitCode(e1, recovery[0]), 401);
+		assert.equal(await submitCode(e1, recovery[1]), 303);
+		assert.equal(await e1.textContent('#aal'), 'aal2');
+	});
+	await step('mfa: too many wrong codes is 429 with Retry-After', async () => {
+		const r = await fetch(`${base}/signin`, { method: 'POST', redirect: 'manual',
+			body: new URLSearchParams({ email: eve, password: 'eve password 1' }) });
+		assert.equal(r.status, 303);
+		assert.equal(r.headers.get('location'), '/mfa');
+		const challenge = r.headers.getSetCookie().map((c) => /^mfa=([^;]+)/.exec(c)?.[1]).find(Boolean);
+		assert.ok(challenge, 'a challenge cookie');
+		const tries = [];
+		for (let i = 0; i < 8 && tries.at(-1) !== 429; i++) {
+			const t = await fetch(`${base}/mfa`, { method: 'POST', redirect: 'manual', headers: { cookie: `mfa=${challenge}` },
+				body: new URLSearchParams({ code: wrongCode(secret) }) });
+			tries.push(t.status);
+			if (t.status === 429) {
+				const after = Number(t.headers.get('retry-after'));
+				assert.ok(after > 0 && after <= 24 * 3600, `Retry-After ${after}`);
+				assert.ok(t.headers.getSetCookie().some((c) => /^mfa=;/.test(c)), 'the challenge cookie is cleared');
+			}
+		}
+		assert.equal(tries.at(-1), 429);
+		assert.ok(tries.slice(0, -1).every((s) => s === 401) && tries.length >= 2, `statuses ${tries}`);
+	});
+	await eveCtx.close();
+	const fay = cat.replace('cat-', 'fay-');
+	const fayCtx = await browser.newContext();
+	const f1 = await fayCtx.newPage();
+	const magic = async (p, email, to) => {
+		await fetch(`${base}/magic-link`, { method: 'POST', body: new URLSearchParams({ email }) });
+		const link = logs.filter((l) => l.startsWith(`magic link for ${email}: `)).at(-1).split(': ')[1];
+		await p.goto(link);
+		assert.equal(p.url(), to);
+	};
+	let faySecret, fayStep;
+	await step('mfa: a magic link into an account with a second factor asks for a code too', async () => {
+		await magic(f1, fay, `${base}/`);
+		({ s: faySecret, st: fayStep } = await enroll(f1, 'phone'));
+		await signOut(f1);
+		await magic(f1, fay, `${base}/mfa`);
+		assert.equal(await sessionCookie(fayCtx), undefined);
+		assert.equal(await submitCode(f1, totp(faySecret, fayStep + 1)), 303);
+		assert.equal(await f1.textContent('#aal'), 'aal2');
+	});
+	await step('mfa: removing the factor (aal2) ends the second step; the session drops to aal1', async () => {
+		await f1.goto(`${base}/security`);
+		await Promise.all([f1.waitForURL(`${base}/security`), f1.click('#factors >> text=Remove')]);
+		assert.equal(await f1.locator('#factors tr').count(), 0);
+		assert.equal(await f1.textContent('#aal'), 'aal1');
+		// recovery codes need aal2: 403
+		const r = await f1.request.post(`${base}/security/recovery-codes`, { maxRedirects: 0 });
+		assert.equal(r.status(), 403);
+		await signOut(f1);
+		await magic(f1, fay, `${base}/`);
+		assert.equal(await f1.textContent('#aal'), 'aal1');
+	});
+	await fayCtx.close();
 	await step('screenshot saved', async () => {
 		await ann1.goto(`${base}/`);
 		const file = path.join(process.env.SCREENSHOT_DIR ?? '/tmp', 'example-app.png');
