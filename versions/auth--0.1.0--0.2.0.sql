@@ -194,8 +194,8 @@ AS $$
 DECLARE
     v_ended jsonb;
 BEGIN
-    PERFORM auth._refuse_impersonation('sign out everywhere');
-    v_ended := auth._end_credentials(auth._require_account_uid(), 'revoke_all');
+    v_ended := auth._end_credentials(auth._require_account_owner('sign out everywhere'),
+                                     'revoke_all');
     sessions_revoked := (v_ended->>'sessions_revoked')::int;
     api_keys_revoked := (v_ended->>'api_keys_revoked')::int;
     -- the current session is gone: so is the identity (the SET clause
@@ -215,7 +215,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_uid uuid := auth._require_account_uid();
+    v_uid uuid := auth._require_account_owner('change the password');
     v_hash text;
     v_ended jsonb;
     -- A stolen session must not be a way to guess the password: attempts
@@ -223,7 +223,6 @@ DECLARE
     v_key bytea := sha256(convert_to(v_uid::text, 'UTF8'));
     v_try jsonb;
 BEGIN
-    PERFORM auth._refuse_impersonation('change the password');
     IF keep_api_keys IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'keep_api_keys must not be null';
     END IF;
@@ -420,7 +419,8 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired email change link',
             HINT = 'Request the change again.';
     END IF;
-    PERFORM auth._require_account_uid();  -- not with an API key
+    -- not with an API key, nor impersonating, nor below aal2 with a factor
+    PERFORM auth._require_account_owner('change the email');
     -- the credentials lock, then the row (the order every end keeps); FOR
     -- NO KEY UPDATE never waits for a session or key being created
     PERFORM auth._lock_user_credentials(v_secret.user_id, false);
@@ -1203,10 +1203,9 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_uid uuid := auth._require_account_uid();
+    v_uid uuid := auth._require_account_owner('change the email');
     v_new text := auth._normalize_email(new_email);
 BEGIN
-    PERFORM auth._refuse_impersonation('change the email');
     IF EXISTS (SELECT FROM auth.users u WHERE u.id = v_uid AND u.is_anonymous) THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an anonymous user has no email to change',
             HINT = 'Link an email with auth.link_email_password() or a magic link.';
@@ -2807,13 +2806,12 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_uid uuid := auth._require_account_uid();
+    v_uid uuid := auth._require_account_owner('delete the account');
     v_hash text;
     v_authenticated timestamptz;
     v_key bytea := sha256(convert_to(v_uid::text, 'UTF8'));
     v_try jsonb;
 BEGIN
-    PERFORM auth._refuse_impersonation('delete the account');
     IF password IS NULL THEN
         -- fresh: the session's user proved who they are (sign-in, link,
         -- code) within auth.fresh_age; a sliding refresh does not count
@@ -3823,21 +3821,16 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_uid uuid := auth._require_account_uid();
+    v_uid uuid := auth._require_account_owner('manage second factors');
 BEGIN
     IF auth.session_id() IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'second factors are managed from a session';
-    END IF;
-    IF auth.aal() IS DISTINCT FROM 'aal2' AND auth._has_mfa(v_uid) THEN
-        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'a second factor is required',
-            DETAIL = 'MFA_REQUIRED',
-            HINT = 'Verify a second factor with auth.step_up_mfa() first.';
     END IF;
     RETURN v_uid;
 END
 $$;
 COMMENT ON FUNCTION auth._require_mfa_session() IS
-    'internal: the session''s user, or 42501 (MFA_REQUIRED below aal2 once the user has a factor)';
+    'internal: the session''s user, or 42501 (an API key, impersonation; MFA_REQUIRED below aal2 once the user has a factor)';
 REVOKE ALL ON FUNCTION auth._require_mfa_session() FROM PUBLIC;
 
 -- Counts a try of a second factor durably, before it is checked, per user
@@ -4146,6 +4139,7 @@ DECLARE
     v_sid uuid := auth.session_id();
     v_method text;
 BEGIN
+    PERFORM auth._refuse_impersonation('step up');
     IF v_sid IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'a step-up needs a session';
     END IF;
@@ -4981,11 +4975,10 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_uid uuid := auth._require_account_uid();
+    v_uid uuid := auth._require_account_owner('change the username');
     v_name text := auth._normalize_username(username);
     v_old text;
 BEGIN
-    PERFORM auth._refuse_impersonation('change the username');
     SELECT u.username INTO v_old FROM auth.users u WHERE u.id = v_uid FOR NO KEY UPDATE;
     BEGIN
         UPDATE auth.users u SET username = v_name, updated_at = auth.now() WHERE u.id = v_uid;
@@ -5024,3 +5017,63 @@ END
 $$;
 COMMENT ON FUNCTION auth.sign_in_with_username(text, text, inet, text) IS
     'checks a username and password and opens a session, with the same failure limit and cost as sign_in; 28P01 when wrong, 28000 when suspended, PT429 after too many failures';
+
+-- issue 12/14: after the outside attack
+CREATE OR REPLACE FUNCTION auth.revoke_other_sessions() RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN auth._revoke_sessions(auth._require_account_owner('sign out other sessions'),
+                                 auth.session_id(), 'revoked');
+END
+$$;
+COMMENT ON FUNCTION auth.revoke_other_sessions() IS
+    'revokes every session of the authenticated user but the current one; returns how many; 42501 with an API key, an impersonation session, or below aal2 once the user has a second factor (MFA_REQUIRED)';
+
+CREATE OR REPLACE FUNCTION auth._require_account_owner(action text) RETURNS uuid
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_uid uuid := auth._require_account_uid();
+BEGIN
+    PERFORM auth._refuse_impersonation(action);
+    IF auth.aal() IS DISTINCT FROM 'aal2' AND auth._has_mfa(v_uid) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'a second factor is required',
+            DETAIL = 'MFA_REQUIRED',
+            HINT = format('Verify a second factor with auth.step_up_mfa() to %s.', action);
+    END IF;
+    RETURN v_uid;
+END
+$$;
+COMMENT ON FUNCTION auth._require_account_owner(text) IS
+    'internal: the signed-in user for a change of how the account is reached or an end of its credentials; 42501 for an API key or impersonation, MFA_REQUIRED below aal2 once the user has a factor';
+
+CREATE OR REPLACE FUNCTION auth._email_factor_moved() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id uuid;
+BEGIN
+    DELETE FROM auth.mfa_factors f
+     WHERE f.user_id = NEW.id AND f.type = 'email'
+    RETURNING f.id INTO v_id;
+    IF v_id IS NOT NULL THEN
+        PERFORM auth._audit('factor_removed', NEW.id, auth.session_id(), NULL,
+                            jsonb_build_object('factor_id', v_id, 'type', 'email',
+                                               'reason', 'email_changed'));
+        PERFORM auth._mfa_factors_gone(NEW.id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION auth._email_factor_moved() IS
+    'internal: a changed email removes the user''s email factor (audited factor_removed)';
+REVOKE ALL ON FUNCTION auth._require_account_owner(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION auth._email_factor_moved() FROM PUBLIC;
+CREATE TRIGGER users_email_factor_moved
+    AFTER UPDATE OF email ON auth.users
+    FOR EACH ROW WHEN (OLD.email IS DISTINCT FROM NEW.email)
+    EXECUTE FUNCTION auth._email_factor_moved();

@@ -168,8 +168,8 @@ AS $$
 DECLARE
     v_ended jsonb;
 BEGIN
-    PERFORM auth._refuse_impersonation('sign out everywhere');
-    v_ended := auth._end_credentials(auth._require_account_uid(), 'revoke_all');
+    v_ended := auth._end_credentials(auth._require_account_owner('sign out everywhere'),
+                                     'revoke_all');
     sessions_revoked := (v_ended->>'sessions_revoked')::int;
     api_keys_revoked := (v_ended->>'api_keys_revoked')::int;
     -- the current session is gone: so is the identity (the SET clause

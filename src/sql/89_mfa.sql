@@ -222,28 +222,25 @@ CREATE TRIGGER api_keys_take_aal
     FOR EACH ROW EXECUTE FUNCTION auth._api_key_aal();
 
 -- The user of the current session for changes to second factors: 42501
--- for an API key; once the user has a verified factor, 42501 MFA_REQUIRED
--- below aal2, so a stolen aal1 session cannot add or strip factors.
+-- for an API key or an impersonation session (an impersonator must not
+-- leave with a seed, or strip the user's factors); once the user has a
+-- verified factor, 42501 MFA_REQUIRED below aal2, so a stolen aal1
+-- session cannot add or strip factors (auth._require_account_owner).
 CREATE FUNCTION auth._require_mfa_session() RETURNS uuid
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_uid uuid := auth._require_account_uid();
+    v_uid uuid := auth._require_account_owner('manage second factors');
 BEGIN
     IF auth.session_id() IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'second factors are managed from a session';
-    END IF;
-    IF auth.aal() IS DISTINCT FROM 'aal2' AND auth._has_mfa(v_uid) THEN
-        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'a second factor is required',
-            DETAIL = 'MFA_REQUIRED',
-            HINT = 'Verify a second factor with auth.step_up_mfa() first.';
     END IF;
     RETURN v_uid;
 END
 $$;
 COMMENT ON FUNCTION auth._require_mfa_session() IS
-    'internal: the session''s user, or 42501 (MFA_REQUIRED below aal2 once the user has a factor)';
+    'internal: the session''s user, or 42501 (an API key, impersonation; MFA_REQUIRED below aal2 once the user has a factor)';
 REVOKE ALL ON FUNCTION auth._require_mfa_session() FROM PUBLIC;
 
 -- Counts a try of a second factor durably, before it is checked, per user
@@ -405,6 +402,36 @@ COMMENT ON FUNCTION auth._mfa_factors_gone(uuid) IS
     'internal: once a user has no verified factor, their sessions and keys drop to aal1 and their recovery codes and challenges go';
 REVOKE ALL ON FUNCTION auth._mfa_factors_gone(uuid) FROM PUBLIC;
 
+-- A moved address never carries the second factor with it: whatever
+-- changes the email (confirm_email_change, an admin, a link), the email
+-- factor goes, or a takeover of the new mailbox would pass it.
+CREATE FUNCTION auth._email_factor_moved() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id uuid;
+BEGIN
+    DELETE FROM auth.mfa_factors f
+     WHERE f.user_id = NEW.id AND f.type = 'email'
+    RETURNING f.id INTO v_id;
+    IF v_id IS NOT NULL THEN
+        PERFORM auth._audit('factor_removed', NEW.id, auth.session_id(), NULL,
+                            jsonb_build_object('factor_id', v_id, 'type', 'email',
+                                               'reason', 'email_changed'));
+        PERFORM auth._mfa_factors_gone(NEW.id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION auth._email_factor_moved() IS
+    'internal: a changed email removes the user''s email factor (audited factor_removed)';
+REVOKE ALL ON FUNCTION auth._email_factor_moved() FROM PUBLIC;
+CREATE TRIGGER users_email_factor_moved
+    AFTER UPDATE OF email ON auth.users
+    FOR EACH ROW WHEN (OLD.email IS DISTINCT FROM NEW.email)
+    EXECUTE FUNCTION auth._email_factor_moved();
+
 -- A session raised to aal2 by a second factor: method and time in amr.
 CREATE FUNCTION auth._raise_session(session_id uuid, method text) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -552,6 +579,7 @@ DECLARE
     v_sid uuid := auth.session_id();
     v_method text;
 BEGIN
+    PERFORM auth._refuse_impersonation('step up');
     IF v_sid IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'a step-up needs a session';
     END IF;

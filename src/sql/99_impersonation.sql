@@ -24,6 +24,32 @@ COMMENT ON FUNCTION auth._refuse_impersonation(text) IS
     'internal: 42501 under an impersonation session';
 REVOKE ALL ON FUNCTION auth._refuse_impersonation(text) FROM PUBLIC;
 
+-- The one gate of everything that changes how the account is reached or
+-- ends its credentials (password, email, username, deletion, signing out
+-- elsewhere, second factors): the signed-in user themselves (42501 for an
+-- API key or an impersonation session) and, once they have a verified
+-- second factor, at aal2 (42501 MFA_REQUIRED): an aal1 session (older
+-- than the factor, made by an admin) must not move the account away.
+CREATE FUNCTION auth._require_account_owner(action text) RETURNS uuid
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_uid uuid := auth._require_account_uid();
+BEGIN
+    PERFORM auth._refuse_impersonation(action);
+    IF auth.aal() IS DISTINCT FROM 'aal2' AND auth._has_mfa(v_uid) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'a second factor is required',
+            DETAIL = 'MFA_REQUIRED',
+            HINT = format('Verify a second factor with auth.step_up_mfa() to %s.', action);
+    END IF;
+    RETURN v_uid;
+END
+$$;
+COMMENT ON FUNCTION auth._require_account_owner(text) IS
+    'internal: the signed-in user for a change of how the account is reached or an end of its credentials; 42501 for an API key or impersonation, MFA_REQUIRED below aal2 once the user has a factor';
+REVOKE ALL ON FUNCTION auth._require_account_owner(text) FROM PUBLIC;
+
 CREATE FUNCTION auth.impersonate(user_id uuid, reason text, ttl interval DEFAULT NULL)
 RETURNS auth.session_grant
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER

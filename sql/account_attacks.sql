@@ -1,0 +1,112 @@
+-- The outside attack on MFA and impersonation: what an aal1 session of a
+-- user with a second factor, an impersonation session, the mailbox alone,
+-- a support role, a banned user and anonymous users may no longer do.
+\i sql/include/setup.psql
+\i sql/include/as_user.psql
+\i sql/include/totp.psql
+-- the SQLSTATE, message and detail of a refusal
+CREATE FUNCTION pg_temp.as_user_detail(token text, statement text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    r text;
+    d text;
+BEGIN
+    PERFORM auth.authenticate(token);
+    EXECUTE statement INTO r;
+    RETURN coalesce(nullif(r, ''), 'ok');
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+    RETURN SQLSTATE || ': ' || SQLERRM || coalesce(' (' || nullif(d, '') || ')', '');
+END
+$$;
+-- the rows this test writes go at its end (the database is shared)
+SELECT coalesce(max(id), 0) AS audit_start FROM auth.audit_log \gset
+
+-- 1. Zoe has a verified TOTP factor and the email factor.  An aal1 session
+-- of hers (from before the enrollment, or made by an admin) can no longer
+-- move the account or end its credentials.
+SELECT auth.sign_up('zoe@attack.example', 'zoe password') AS zoe \gset
+UPDATE auth.users SET email_verified_at = now() WHERE id = :'zoe';
+SELECT token AS zoe_old FROM auth.sign_in('zoe@attack.example', 'zoe password') \gset
+SELECT token AS zoe_enroll FROM auth.sign_in('zoe@attack.example', 'zoe password') \gset
+BEGIN;
+SELECT auth.authenticate(:'zoe_enroll') IS NOT NULL AS authenticated;
+SELECT factor_id AS zoe_f, secret AS zoe_secret FROM auth.enroll_totp('phone') \gset
+SELECT auth.verify_totp_enrollment(:'zoe_f', pg_temp.totp(:'zoe_secret', auth.now())) AS verified;
+SELECT auth.enable_email_factor() IS NOT NULL AS email_factor;
+COMMIT;
+SELECT token AS zoe_admin FROM auth.create_session(:'zoe') \gset
+SELECT pg_temp.as_user(:'zoe_old', $$SELECT auth.aal()$$) AS old_session,
+       pg_temp.as_user(:'zoe_admin', $$SELECT auth.aal()$$) AS admin_session;
+SELECT pg_temp.as_user_detail(:'zoe_old', $$SELECT auth.request_email_change('mallory@attack.example')$$) AS email_change;
+SELECT pg_temp.as_user_detail(:'zoe_admin', $$SELECT auth.change_password('zoe password', 'mallory password')$$) AS change_password;
+SELECT pg_temp.as_user_detail(:'zoe_admin', $$SELECT auth.set_username('mallory')$$) AS set_username;
+SELECT pg_temp.as_user_detail(:'zoe_admin', $$SELECT auth.delete_account('zoe password')$$) AS delete_account;
+SELECT pg_temp.as_user_detail(:'zoe_old', $$SELECT auth.revoke_other_sessions()$$) AS revoke_other_sessions;
+SELECT pg_temp.as_user_detail(:'zoe_old', $$SELECT auth.revoke_all_credentials()$$) AS revoke_all_credentials;
+-- A change requested at aal2 cannot be confirmed from an aal1 session.
+SELECT pg_temp.as_user(:'zoe_enroll', $$SELECT auth.request_email_change('zoe@new.example')$$) AS zoe_ect \gset
+SELECT pg_temp.as_user_detail(:'zoe_old', format('SELECT auth.confirm_email_change(%L)', :'zoe_ect')) AS confirm_from_aal1;
+-- Nothing moved, nothing ended.
+SELECT u.email, u.username,
+       (SELECT count(*) FROM auth.sessions s WHERE s.user_id = u.id AND s.revoked_at IS NULL) AS live_sessions
+  FROM auth.users u WHERE u.id = :'zoe';
+-- After a step-up, the same session may; the confirmed change removes the
+-- email factor (the new mailbox does not carry it), TOTP stays.
+BEGIN;
+SELECT auth.authenticate(:'zoe_old') IS NOT NULL AS authenticated;
+SELECT auth.step_up_mfa(pg_temp.totp(:'zoe_secret', auth.now() + interval '30s')) AS stepped_up;
+SELECT auth.confirm_email_change(:'zoe_ect') = :'zoe' AS moved;
+SELECT string_agg(type, ',' ORDER BY type) AS factors_left FROM auth.list_factors();
+COMMIT;
+SELECT event, detail->>'type' AS type, detail->>'reason' AS reason
+  FROM auth.audit_log WHERE user_id = :'zoe' AND event = 'factor_removed';
+-- With only the email factor, a moved address leaves no factor at all:
+-- the email factor goes whoever changes the address.
+SELECT auth.sign_up('yan@attack.example', 'yan password') AS yan \gset
+UPDATE auth.users SET email_verified_at = now() WHERE id = :'yan';
+SELECT token AS yan_t FROM auth.sign_in('yan@attack.example', 'yan password') \gset
+SELECT pg_temp.as_user(:'yan_t', $$SELECT auth.enable_email_factor() IS NOT NULL$$) AS yan_email_factor;
+UPDATE auth.users SET email = 'yan@moved.example' WHERE id = :'yan';
+SELECT count(*) AS yan_factors FROM auth.mfa_factors WHERE user_id = :'yan';
+
+-- 3. An impersonation session manages no second factor and ends no
+-- credential: the impersonator cannot leave with a seed, codes or the
+-- user's sessions.
+SELECT auth.sign_up('pat@attack.example', 'pat password') AS pat \gset
+UPDATE auth.users SET email_verified_at = now() WHERE id = :'pat';
+SELECT auth.sign_up('sam@attack.example', 'sam password') AS sam \gset
+SELECT auth.create_global_role('support_only', '{users:impersonate}');
+SELECT auth.set_user_role(:'sam', 'support_only');
+SELECT token AS sam_token FROM auth.sign_in('sam@attack.example', 'sam password') \gset
+SELECT token AS pat_token FROM auth.sign_in('pat@attack.example', 'pat password') \gset
+CREATE ROLE regress_att_admin;
+SELECT auth.grant_admin('regress_att_admin');
+SET ROLE regress_att_admin;
+SELECT pg_temp.as_user(:'sam_token', format('SELECT (auth.impersonate(%L, %L)).token', :'pat', 'ticket 7')) AS imp_pat \gset
+SELECT pg_temp.as_user(:'sam_token', format('SELECT (auth.impersonate(%L, %L)).token', :'zoe', 'ticket 8')) AS imp_zoe \gset
+RESET ROLE;
+SELECT pg_temp.as_user(:'imp_pat', $$SELECT auth.impersonator_id() IS NOT NULL$$) AS impersonating;
+SELECT pg_temp.as_user(:'imp_pat', $$SELECT (auth.enroll_totp()).factor_id IS NOT NULL$$) AS enroll;
+SELECT pg_temp.as_user(:'imp_pat', $$SELECT auth.enable_email_factor() IS NOT NULL$$) AS enable_email;
+SELECT pg_temp.as_user(:'imp_pat', $$SELECT auth.generate_recovery_codes() IS NOT NULL$$) AS recovery_codes;
+SELECT pg_temp.as_user(:'imp_pat', $$SELECT auth.revoke_other_sessions()$$) AS revoke_other_sessions;
+SELECT pg_temp.as_user(:'imp_pat', $$SELECT (auth.revoke_all_credentials()).sessions_revoked$$) AS revoke_all;
+-- pat's own unverified factor: the impersonator can neither verify nor remove it
+BEGIN;
+SELECT auth.authenticate(:'pat_token') IS NOT NULL AS authenticated;
+SELECT factor_id AS pat_f FROM auth.enroll_totp('pat phone') \gset
+COMMIT;
+SELECT pg_temp.as_user(:'imp_pat', format('SELECT auth.verify_totp_enrollment(%L, %L)', :'pat_f', '000000')) AS verify_enrollment;
+SELECT pg_temp.as_user(:'imp_pat', format('SELECT auth.remove_factor(%L)', :'pat_f')) AS remove_factor;
+SELECT pg_temp.as_user(:'imp_zoe', $$SELECT auth.step_up_mfa('000000')$$) AS step_up;
+SELECT pg_temp.as_user(:'imp_zoe', format('SELECT auth.remove_factor(%L)', :'zoe_f')) AS remove_zoe_factor;
+SELECT (SELECT count(*) FROM auth.mfa_factors WHERE user_id = :'pat') AS pat_factors,
+       (SELECT count(*) FROM auth.mfa_recovery_codes WHERE user_id = :'pat') AS pat_codes,
+       (SELECT count(*) FROM auth.sessions WHERE user_id = :'pat' AND revoked_at IS NULL) AS pat_sessions;
+
+SELECT auth.revoke_admin('regress_att_admin');
+DROP ROLE regress_att_admin;
+SELECT auth.set_user_role(:'sam', 'user');
+DELETE FROM auth.global_roles WHERE name = 'support_only';
+DELETE FROM auth.audit_log WHERE id > :audit_start;
