@@ -21,6 +21,9 @@ END
 $$;
 -- the rows this test writes go at its end (the database is shared)
 SELECT coalesce(max(id), 0) AS audit_start FROM auth.audit_log \gset
+-- the clock at the start of a TOTP step, so that the codes below (now and
+-- one step later) stay within the window however slow the run
+SELECT pg_temp.clock_at((floor(extract(epoch FROM now()))::bigint / 30 + 1) * 30 + 1);
 
 -- 1. Zoe has a verified TOTP factor and the email factor.  An aal1 session
 -- of hers (from before the enrollment, or made by an admin) can no longer
@@ -105,8 +108,39 @@ SELECT (SELECT count(*) FROM auth.mfa_factors WHERE user_id = :'pat') AS pat_fac
        (SELECT count(*) FROM auth.mfa_recovery_codes WHERE user_id = :'pat') AS pat_codes,
        (SELECT count(*) FROM auth.sessions WHERE user_id = :'pat' AND revoked_at IS NULL) AS pat_sessions;
 
+-- 2. The mailbox alone is not two factors: after a magic link or an email
+-- code, the email factor is refused; after a password it still works.
+SELECT auth.sign_up('uma@attack.example', 'uma password') AS uma \gset
+UPDATE auth.users SET email_verified_at = now() WHERE id = :'uma';
+SELECT token AS uma_t FROM auth.sign_in('uma@attack.example', 'uma password') \gset
+BEGIN;
+SELECT auth.authenticate(:'uma_t') IS NOT NULL AS authenticated;
+SELECT factor_id AS uma_f, secret AS uma_secret FROM auth.enroll_totp() \gset
+SELECT auth.verify_totp_enrollment(:'uma_f', pg_temp.totp(:'uma_secret', auth.now())) AS verified;
+SELECT auth.enable_email_factor() IS NOT NULL AS email_factor;
+COMMIT;
+SELECT mfa_challenge AS uma_ml FROM auth.consume_magic_link(auth.create_magic_link('uma@attack.example')) \gset
+SELECT pg_temp.err(format('SELECT auth.create_mfa_email_code(%L)', :'uma_ml')) AS after_magic_link;
+SELECT mfa_challenge AS uma_ec FROM auth.sign_in_with_code('uma@attack.example', auth.create_email_code('uma@attack.example')) \gset
+SELECT pg_temp.err(format('SELECT auth.create_mfa_email_code(%L)', :'uma_ec')) AS after_email_code;
+-- a TOTP code still redeems such a challenge
+SELECT token IS NOT NULL AS totp_after_magic_link
+  FROM auth.verify_mfa(:'uma_ml', pg_temp.totp(:'uma_secret', auth.now() + interval '30s'));
+-- after a password, the email code is a second factor
+SELECT mfa_challenge AS uma_pw FROM auth.sign_in('uma@attack.example', 'uma password') \gset
+SELECT auth.create_mfa_email_code(:'uma_pw') AS uma_code \gset
+SELECT token IS NOT NULL AS email_after_password FROM auth.verify_mfa(:'uma_pw', :'uma_code');
+-- a code made on a challenge that was an email sign-in (before this
+-- check existed) is refused at verify_mfa
+SELECT mfa_challenge AS uma_old FROM auth.sign_in('uma@attack.example', 'uma password') \gset
+SELECT auth.create_mfa_email_code(:'uma_old') AS uma_old_code \gset
+UPDATE auth.mfa_challenges SET method = 'email_code'
+ WHERE secret_hash = auth._token_hash(:'uma_old', 'mfc');
+SELECT pg_temp.err(format('SELECT auth.verify_mfa(%L, %L)', :'uma_old', :'uma_old_code')) AS stale_email_code;
+
 SELECT auth.revoke_admin('regress_att_admin');
 DROP ROLE regress_att_admin;
 SELECT auth.set_user_role(:'sam', 'user');
 DELETE FROM auth.global_roles WHERE name = 'support_only';
 DELETE FROM auth.audit_log WHERE id > :audit_start;
+RESET auth.time_offset;

@@ -341,6 +341,13 @@ BEGIN
                 RETURN 'totp';
             END IF;
         END LOOP;
+        -- never after an email first factor (create_mfa_email_code refuses
+        -- to make one; a code made before is refused here)
+        IF challenge.email_code_hash IS NOT NULL AND challenge.method IN ('magic_link', 'email_code') THEN
+            RAISE EXCEPTION USING ERRCODE = '42501',
+                MESSAGE = 'the email cannot be the second factor after an email sign-in',
+                HINT = 'Use a TOTP or recovery code.';
+        END IF;
         IF challenge.email_code_hash IS NOT NULL AND challenge.email_code_expires_at > auth.now()
            AND auth._secret_equal(challenge.email_code_hash,
                                   sha256(convert_to(challenge.id::text || ':' || v_code, 'UTF8'))) THEN
@@ -722,6 +729,13 @@ BEGIN
     IF NOT EXISTS (SELECT FROM auth.mfa_factors f WHERE f.user_id = v_ch.user_id AND f.type = 'email') THEN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'email is not a second factor of this user',
             HINT = 'The user enables it with auth.enable_email_factor().';
+    END IF;
+    -- the mailbox that signed in is not a second factor as well
+    IF v_ch.method IN ('magic_link', 'email_code') THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = 'the email cannot be the second factor after an email sign-in',
+            DETAIL = format('The first factor was %s, from the same mailbox.', v_ch.method),
+            HINT = 'Use a TOTP or recovery code.';
     END IF;
     v_code := auth._generate_code();
     -- a new code replaces the previous; the tries of the challenge stay counted
