@@ -138,9 +138,33 @@ UPDATE auth.mfa_challenges SET method = 'email_code'
  WHERE secret_hash = auth._token_hash(:'uma_old', 'mfc');
 SELECT pg_temp.err(format('SELECT auth.verify_mfa(%L, %L)', :'uma_old', :'uma_old_code')) AS stale_email_code;
 
+-- 4. Impersonation does not raise the support user's permissions: sam's
+-- role grants only users:impersonate, bill's billing:* and users:delete.
+SELECT auth.sign_up('bill@attack.example', 'bill password') AS bill \gset
+SELECT auth.create_global_role('billing_admin', '{billing:*,users:delete}');
+SELECT auth.set_user_role(:'bill', 'billing_admin');
+SET ROLE regress_att_admin;
+SELECT pg_temp.as_user_detail(:'sam_token', format('SELECT (auth.impersonate(%L, %L)).token IS NOT NULL', :'bill', 'ticket 9')) AS impersonate_bill;
+RESET ROLE;
+-- a role covering them (through billing:* and users:*) may
+SELECT auth.create_global_role('support_lead', '{users:impersonate,users:*,billing:*}');
+SELECT auth.set_user_role(:'sam', 'support_lead');
+SET ROLE regress_att_admin;
+SELECT pg_temp.as_user(:'sam_token', format('SELECT (auth.impersonate(%L, %L)).token IS NOT NULL', :'bill', 'ticket 9')) AS lead_impersonates_bill;
+RESET ROLE;
+-- and with auth.allow_impersonating_admins on, anyone may be
+SELECT auth.set_user_role(:'sam', 'support_only');
+SET auth.allow_impersonating_admins = on;
+SET ROLE regress_att_admin;
+SELECT pg_temp.as_user(:'sam_token', format('SELECT (auth.impersonate(%L, %L)).token IS NOT NULL', :'bill', 'ticket 9')) AS allowed_by_setting;
+RESET ROLE;
+RESET auth.allow_impersonating_admins;
+
 SELECT auth.revoke_admin('regress_att_admin');
 DROP ROLE regress_att_admin;
 SELECT auth.set_user_role(:'sam', 'user');
-DELETE FROM auth.global_roles WHERE name = 'support_only';
+SELECT auth.set_user_role(:'bill', 'user');
+DELETE FROM auth.global_roles WHERE name IN ('support_only', 'support_lead', 'billing_admin');
+DELETE FROM auth.users WHERE id IN (:'zoe', :'yan', :'pat', :'sam', :'uma', :'bill');
 DELETE FROM auth.audit_log WHERE id > :audit_start;
 RESET auth.time_offset;

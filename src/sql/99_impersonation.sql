@@ -95,6 +95,17 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'cannot impersonate an administrator',
             DETAIL = 'The user''s global role may impersonate users; auth.allow_impersonating_admins is off.';
     END IF;
+    -- nor anyone whose global role grants what the impersonator's does not:
+    -- impersonation must not raise a support user's own permissions
+    IF NOT auth._setting_bool('auth.allow_impersonating_admins')
+       AND NOT auth._scopes_subset(
+               coalesce((SELECT r.permissions FROM auth.global_roles r WHERE r.name = v_role), '{}'),
+               coalesce((SELECT r.permissions FROM auth.global_roles r JOIN auth.users u ON u.role = r.name
+                          WHERE u.id = v_admin), '{}')) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = 'cannot impersonate a user with permissions you do not have',
+            DETAIL = format('The user''s global role "%s" grants permissions yours does not; auth.allow_impersonating_admins is off.', v_role);
+    END IF;
     v_grant := auth._issue_session(user_id, v_ttl, NULL, NULL);
     UPDATE auth.sessions s SET impersonator_id = v_admin, impersonation_reason = v_reason
      WHERE s.id = v_grant.session_id;
@@ -104,7 +115,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auth.impersonate(uuid, text, interval) IS
-    'admin: a session of the user for the signed-in administrator (global permission users:impersonate) to act as them, for ttl (default and at most auth.impersonation_ttl), never extended; 42501 for an administrator unless auth.allow_impersonating_admins';
+    'admin: a session of the user for the signed-in administrator (global permission users:impersonate) to act as them, for ttl (default and at most auth.impersonation_ttl), never extended; 42501 for an administrator, or a user whose global role grants a permission the impersonator''s does not, unless auth.allow_impersonating_admins';
 REVOKE ALL ON FUNCTION auth.impersonate(uuid, text, interval) FROM PUBLIC;
 
 CREATE FUNCTION auth.stop_impersonating() RETURNS boolean
