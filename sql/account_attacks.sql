@@ -160,6 +160,19 @@ SELECT pg_temp.as_user(:'sam_token', format('SELECT (auth.impersonate(%L, %L)).t
 RESET ROLE;
 RESET auth.allow_impersonating_admins;
 
+-- 5. Audit rows the autonomous worker writes name the caller's session,
+-- actor and impersonator: a wrong step-up code, a failed sign-in from an
+-- impersonation session.
+SELECT pg_temp.as_user(:'zoe_old', 'SELECT auth.session_id()') AS zoe_old_sid \gset
+SELECT pg_temp.as_user(:'zoe_old', $$SELECT auth.step_up_mfa('000000')$$) AS wrong_step_up;
+SELECT session_id = :'zoe_old_sid' AS right_session, actor_id = :'zoe' AS actor, impersonator_id
+  FROM auth.audit_log WHERE event = 'mfa_failed' AND user_id = :'zoe' ORDER BY id DESC LIMIT 1;
+SELECT pg_temp.as_user(:'imp_pat', 'SELECT auth.session_id()') AS imp_pat_sid \gset
+SELECT pg_temp.as_user(:'imp_pat', $$SELECT (auth.sign_in('pat@attack.example', 'not it')).token$$) AS wrong_sign_in;
+SELECT session_id = :'imp_pat_sid' AS right_session, actor_id = :'pat' AS actor,
+       impersonator_id = :'sam' AS impersonator
+  FROM auth.audit_log WHERE event = 'sign_in_failed' AND user_id = :'pat' ORDER BY id DESC LIMIT 1;
+
 SELECT auth.revoke_admin('regress_att_admin');
 DROP ROLE regress_att_admin;
 SELECT auth.set_user_role(:'sam', 'user');

@@ -9,9 +9,11 @@
 -- audit row's id and the event; auth.notify_events is now off by default
 -- (a setting in the shared library, nothing to change here).
 -- Records an event and announces it on the channel auth_events.
-CREATE OR REPLACE FUNCTION auth._audit(event text, user_id uuid, session_id uuid,
+DROP FUNCTION auth._audit(text, uuid, uuid, inet, jsonb, timestamptz);
+CREATE FUNCTION auth._audit(event text, user_id uuid, session_id uuid,
                             ip inet, detail jsonb DEFAULT '{}',
-                            occurred_at timestamptz DEFAULT NULL)
+                            occurred_at timestamptz DEFAULT NULL,
+                            actor jsonb DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -19,7 +21,8 @@ AS $$
 DECLARE
     v_id bigint;
     v_at timestamptz := coalesce(occurred_at, auth.now());
-    v_actor jsonb := auth._audit_actor();
+    -- (a row the autonomous worker writes carries its caller's actor)
+    v_actor jsonb := coalesce(actor, auth._audit_actor());
 BEGIN
     INSERT INTO auth.audit_log (occurred_at, event, user_id, session_id, ip, detail,
                                 actor_id, actor_role, impersonator_id)
@@ -41,9 +44,9 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb, timestamptz) IS
-    'internal: appends to auth.audit_log and notifies auth_events';
-REVOKE ALL ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb, timestamptz, jsonb) IS
+    'internal: appends to auth.audit_log and notifies auth_events; actor (from auth._audit_actor()) when written on a caller''s behalf';
+REVOKE ALL ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb, timestamptz, jsonb) FROM PUBLIC;
 
 -- issue 10: every SECURITY DEFINER function pins its search_path, the
 -- identity setters too (a SET clause restores only the settings it names,
@@ -1596,9 +1599,11 @@ BEGIN
         -- announced as the caller's settings say, not the worker's
         PERFORM pg_catalog.set_config('auth.notify_events',
                 CASE WHEN (request->>'notify')::boolean THEN 'on' ELSE 'off' END, true);
-        PERFORM auth._audit(request->>'event', (request->>'user_id')::uuid, NULL,
+        -- with the caller's session and actor (user, role, impersonator)
+        PERFORM auth._audit(request->>'event', (request->>'user_id')::uuid,
+                            (request->>'session_id')::uuid,
                             (request->>'ip')::inet, coalesce(request->'detail', '{}'),
-                            (request->>'at')::timestamptz);
+                            (request->>'at')::timestamptz, request->'actor');
         RETURN '{}';
     ELSE
         RAISE EXCEPTION 'unknown autonomous operation %', request->>'op';
@@ -3873,6 +3878,7 @@ AS $$
 BEGIN
     PERFORM auth._autonomous(jsonb_build_object(
         'op', 'audit', 'event', 'mfa_failed', 'user_id', user_id, 'ip', ip,
+        'session_id', auth.session_id(), 'actor', auth._audit_actor(),
         'at', auth._clock(), 'notify', auth._setting_bool('auth.notify_events'),
         'detail', detail));
 EXCEPTION WHEN insufficient_resources THEN
@@ -4905,6 +4911,7 @@ BEGIN
         BEGIN
             PERFORM auth._autonomous(jsonb_build_object(
                 'op', 'audit', 'event', 'sign_in_failed', 'user_id', v_user.id, 'ip', ip,
+                'session_id', auth.session_id(), 'actor', auth._audit_actor(),
                 'at', auth._clock(), 'notify', auth._setting_bool('auth.notify_events'),
                 'detail', jsonb_build_object(login_kind, left(login, 254),
                                              'attempt', (v_try->>'count')::int)));

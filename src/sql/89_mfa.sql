@@ -283,6 +283,7 @@ AS $$
 BEGIN
     PERFORM auth._autonomous(jsonb_build_object(
         'op', 'audit', 'event', 'mfa_failed', 'user_id', user_id, 'ip', ip,
+        'session_id', auth.session_id(), 'actor', auth._audit_actor(),
         'at', auth._clock(), 'notify', auth._setting_bool('auth.notify_events'),
         'detail', detail));
 EXCEPTION WHEN insufficient_resources THEN
