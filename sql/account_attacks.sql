@@ -173,6 +173,18 @@ SELECT session_id = :'imp_pat_sid' AS right_session, actor_id = :'pat' AS actor,
        impersonator_id = :'sam' AS impersonator
   FROM auth.audit_log WHERE event = 'sign_in_failed' AND user_id = :'pat' ORDER BY id DESC LIMIT 1;
 
+-- 6. Bans and MFA challenges: a banned user with a factor gets no
+-- challenge, and a ban ends the challenges already open.
+SELECT mfa_challenge AS uma_open FROM auth.sign_in('uma@attack.example', 'uma password') \gset
+SELECT sessions_revoked >= 0 AS banned FROM auth.ban_user(:'uma', reason => 'abuse');
+SELECT count(*) AS open_challenges FROM auth.mfa_challenges
+ WHERE user_id = :'uma' AND consumed_at IS NULL;
+SELECT pg_temp.err(format('SELECT auth.verify_mfa(%L, %L)', :'uma_open',
+                          pg_temp.totp(:'uma_secret', auth.now() + interval '60s'))) AS verify_after_ban;
+SELECT pg_temp.err($$SELECT auth.sign_in('uma@attack.example', 'uma password')$$) AS sign_in_banned;
+SELECT auth.unban_user(:'uma') IS NOT NULL AS unbanned;
+SELECT mfa_challenge IS NOT NULL AS challenge_again FROM auth.sign_in('uma@attack.example', 'uma password');
+
 SELECT auth.revoke_admin('regress_att_admin');
 DROP ROLE regress_att_admin;
 SELECT auth.set_user_role(:'sam', 'user');

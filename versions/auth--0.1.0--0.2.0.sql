@@ -114,6 +114,9 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
     END IF;
     v_sessions := auth._revoke_sessions(user_id, except_session, reason);
+    -- and the sign-ins waiting for a second factor (a ban, a reset, a claim)
+    UPDATE auth.mfa_challenges c SET consumed_at = v_now
+     WHERE c.user_id = user_id AND c.consumed_at IS NULL;
     IF end_api_keys OR v_claim THEN
         UPDATE auth.api_keys k SET revoked_at = v_now, updated_at = v_now
          WHERE k.user_id = user_id AND k.revoked_at IS NULL;
@@ -186,7 +189,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auth._end_credentials(uuid, text, uuid, boolean) IS
-    'internal: ends a user''s sessions (but one) and, unless told otherwise, API keys for a reason; an email change also its pending secrets; a claim of a never-verified account everything: password, keys, pending secrets, invitations, memberships and the organizations it alone owned';
+    'internal: ends a user''s sessions (but one), open MFA challenges and, unless told otherwise, API keys for a reason; an email change also its pending secrets; a claim of a never-verified account everything: password, keys, pending secrets, invitations, memberships and the organizations it alone owned';
 REVOKE ALL ON FUNCTION auth._end_credentials(uuid, text, uuid, boolean) FROM PUBLIC;
 
 CREATE FUNCTION auth.revoke_all_credentials(OUT sessions_revoked integer,
@@ -3776,8 +3779,18 @@ AS $$
 DECLARE
     v_now timestamptz := auth.now();
     v_grant auth.session_grant;
+    v_banned timestamptz;
 BEGIN
     IF auth._has_mfa(user_id) THEN
+        -- a suspended user gets no challenge (auth._issue_session refuses
+        -- the session alike)
+        SELECT u.banned_until INTO v_banned FROM auth.users u WHERE u.id = user_id;
+        IF v_banned > v_now THEN
+            RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended',
+                DETAIL = CASE WHEN v_banned < 'infinity'
+                              THEN format('The suspension ends at %s.', v_banned)
+                              ELSE 'The suspension has no end date.' END;
+        END IF;
         -- the user's challenges used or dead go as a new one comes
         DELETE FROM auth.mfa_challenges c
          WHERE c.user_id = user_id AND (c.consumed_at IS NOT NULL OR c.expires_at < v_now);

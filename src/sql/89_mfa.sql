@@ -179,8 +179,18 @@ AS $$
 DECLARE
     v_now timestamptz := auth.now();
     v_grant auth.session_grant;
+    v_banned timestamptz;
 BEGIN
     IF auth._has_mfa(user_id) THEN
+        -- a suspended user gets no challenge (auth._issue_session refuses
+        -- the session alike)
+        SELECT u.banned_until INTO v_banned FROM auth.users u WHERE u.id = user_id;
+        IF v_banned > v_now THEN
+            RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended',
+                DETAIL = CASE WHEN v_banned < 'infinity'
+                              THEN format('The suspension ends at %s.', v_banned)
+                              ELSE 'The suspension has no end date.' END;
+        END IF;
         -- the user's challenges used or dead go as a new one comes
         DELETE FROM auth.mfa_challenges c
          WHERE c.user_id = user_id AND (c.consumed_at IS NOT NULL OR c.expires_at < v_now);
