@@ -185,6 +185,28 @@ SELECT pg_temp.err($$SELECT auth.sign_in('uma@attack.example', 'uma password')$$
 SELECT auth.unban_user(:'uma') IS NOT NULL AS unbanned;
 SELECT mfa_challenge IS NOT NULL AS challenge_again FROM auth.sign_in('uma@attack.example', 'uma password');
 
+-- 7. The anonymous sign-in limit counts an IPv4-mapped IPv6 address as the
+-- IPv4 it is and IPv6 by its /64; an anonymous user has no API key.
+SET auth.allow_anonymous_sign_in = on;
+SET auth.anonymous_sign_in_limit = 2;
+SELECT ip, auth._anonymous_ip_key(ip::inet) AS counted_as
+  FROM (VALUES ('203.0.113.7'), ('::ffff:203.0.113.7'), ('2001:db8:1:2:aaaa::1'),
+               ('2001:db8:1:2:ffff::9/128'), ('2001:db8:1:3::1'), (NULL)) v (ip);
+SELECT (auth.sign_in_anonymously('203.0.113.7')).token IS NOT NULL AS first;
+SELECT (auth.sign_in_anonymously('::ffff:203.0.113.7')).token IS NOT NULL AS second_mapped;
+SELECT pg_temp.err($$SELECT auth.sign_in_anonymously('::ffff:cb00:7107')$$) AS third_mapped_hex;
+SELECT (auth.sign_in_anonymously('2001:db8:1:2::1')).token IS NOT NULL AS v6_first;
+SELECT (auth.sign_in_anonymously('2001:db8:1:2:dead::beef')).token IS NOT NULL AS v6_second;
+SELECT pg_temp.err($$SELECT auth.sign_in_anonymously('2001:db8:1:2:ffff:ffff:ffff:ffff')$$) AS v6_same_64;
+SELECT (auth.sign_in_anonymously('2001:db8:1:3::1')).token IS NOT NULL AS v6_next_64;
+SELECT token AS anon_token, user_id AS anon FROM auth.sign_in_anonymously('198.51.100.77') \gset
+SELECT pg_temp.as_user(:'anon_token', $$SELECT (auth.create_api_key('anon key')).key IS NOT NULL$$) AS anonymous_key;
+SELECT pg_temp.err(format('SELECT auth.create_api_key_for(%L, %L)', :'anon', 'admin key')) AS anonymous_key_by_admin;
+RESET auth.anonymous_sign_in_limit;
+RESET auth.allow_anonymous_sign_in;
+DELETE FROM auth.users WHERE is_anonymous;
+DELETE FROM auth.attempts WHERE scope = 'anonymous_sign_in';
+
 SELECT auth.revoke_admin('regress_att_admin');
 DROP ROLE regress_att_admin;
 SELECT auth.set_user_role(:'sam', 'user');

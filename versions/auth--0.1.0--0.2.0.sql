@@ -466,6 +466,7 @@ DECLARE
     v_expires timestamptz;
     v_banned timestamptz;
     v_epoch bigint;
+    v_anonymous boolean;
     v_key record;
     v_grant auth.api_key_grant;
 BEGIN
@@ -483,10 +484,16 @@ BEGIN
     -- No lock: a ban or an end of the user's credentials committed before
     -- this transaction commits fails it (src/lifecycle.c), and none waits
     -- for this transaction.
-    SELECT u.banned_until, u.credentials_epoch INTO v_banned, v_epoch
+    SELECT u.banned_until, u.credentials_epoch, u.is_anonymous INTO v_banned, v_epoch, v_anonymous
       FROM auth.users u WHERE u.id = user_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
+    END IF;
+    -- cleanup() removes an anonymous user idle by their sessions, and a
+    -- key would go with them while in use
+    IF v_anonymous THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'an anonymous user cannot have API keys',
+            HINT = 'Link an email first (auth.link_email_password() or a magic link).';
     END IF;
     PERFORM auth._creating_credential(user_id, v_epoch, auth.session_id());
     IF v_banned > v_now THEN
@@ -4811,9 +4818,9 @@ BEGIN
             HINT = 'A superuser enables it with auth.allow_anonymous_sign_in.';
     END IF;
     -- Every sign-in counts, durably, against the limit of its address (all
-    -- calls without one share a single count).
+    -- calls without one share a single count; an IPv6 address by its /64).
     v_try := auth._count_attempt('anonymous_sign_in',
-                                 sha256(convert_to(coalesce(host(ip), ''), 'UTF8')),
+                                 sha256(convert_to(auth._anonymous_ip_key(ip), 'UTF8')),
                                  auth._setting_interval('auth.anonymous_sign_in_window'),
                                  auth._setting_int('auth.anonymous_sign_in_limit'));
     IF NOT (v_try->>'allowed')::boolean THEN
@@ -5122,3 +5129,20 @@ CREATE TRIGGER users_email_factor_moved
     AFTER UPDATE OF email ON auth.users
     FOR EACH ROW WHEN (OLD.email IS DISTINCT FROM NEW.email)
     EXECUTE FUNCTION auth._email_factor_moved();
+
+-- issue 12/14: after the outside attack
+CREATE OR REPLACE FUNCTION auth._anonymous_ip_key(ip inet) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+        WHEN ip IS NULL THEN ''
+        WHEN family(ip) OPERATOR(pg_catalog.=) 4 THEN host(ip)
+        WHEN ip OPERATOR(pg_catalog.<<=) inet '::ffff:0.0.0.0/96'
+            THEN host(inet '0.0.0.0' OPERATOR(pg_catalog.+) (ip OPERATOR(pg_catalog.-) inet '::ffff:0.0.0.0'))
+        ELSE network(set_masklen(ip, 64))::text
+    END
+$$;
+COMMENT ON FUNCTION auth._anonymous_ip_key(inet) IS
+    'internal: the address an anonymous sign-in counts against: IPv4 (IPv4-mapped IPv6 unmapped), IPv6 by its /64';
+REVOKE ALL ON FUNCTION auth._anonymous_ip_key(inet) FROM PUBLIC;
