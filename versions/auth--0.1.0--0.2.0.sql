@@ -5070,7 +5070,7 @@ $$;
 COMMENT ON FUNCTION auth.sign_in_with_username(text, text, inet, text) IS
     'checks a username and password and opens a session, with the same failure limit and cost as sign_in; 28P01 when wrong, 28000 when suspended, PT429 after too many failures';
 
--- issue 12/14: after the outside attack
+-- issue 12/14: after the outside attack: one gate for account changes (aal2 once a factor exists, no impersonation); a moved email drops the email factor
 CREATE OR REPLACE FUNCTION auth.revoke_other_sessions() RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -5130,7 +5130,7 @@ CREATE TRIGGER users_email_factor_moved
     FOR EACH ROW WHEN (OLD.email IS DISTINCT FROM NEW.email)
     EXECUTE FUNCTION auth._email_factor_moved();
 
--- issue 12/14: after the outside attack
+-- issue 12/14: after the outside attack: the anonymous sign-in limit per IPv4, IPv4-mapped address or IPv6 /64
 CREATE OR REPLACE FUNCTION auth._anonymous_ip_key(ip inet) RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
