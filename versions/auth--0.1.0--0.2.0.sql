@@ -9,9 +9,11 @@
 -- audit row's id and the event; auth.notify_events is now off by default
 -- (a setting in the shared library, nothing to change here).
 -- Records an event and announces it on the channel auth_events.
-CREATE OR REPLACE FUNCTION auth._audit(event text, user_id uuid, session_id uuid,
+DROP FUNCTION auth._audit(text, uuid, uuid, inet, jsonb, timestamptz);
+CREATE FUNCTION auth._audit(event text, user_id uuid, session_id uuid,
                             ip inet, detail jsonb DEFAULT '{}',
-                            occurred_at timestamptz DEFAULT NULL)
+                            occurred_at timestamptz DEFAULT NULL,
+                            actor jsonb DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -19,7 +21,8 @@ AS $$
 DECLARE
     v_id bigint;
     v_at timestamptz := coalesce(occurred_at, auth.now());
-    v_actor jsonb := auth._audit_actor();
+    -- (a row the autonomous worker writes carries its caller's actor)
+    v_actor jsonb := coalesce(actor, auth._audit_actor());
 BEGIN
     INSERT INTO auth.audit_log (occurred_at, event, user_id, session_id, ip, detail,
                                 actor_id, actor_role, impersonator_id)
@@ -41,9 +44,9 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb, timestamptz) IS
-    'internal: appends to auth.audit_log and notifies auth_events';
-REVOKE ALL ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb, timestamptz, jsonb) IS
+    'internal: appends to auth.audit_log and notifies auth_events; actor (from auth._audit_actor()) when written on a caller''s behalf';
+REVOKE ALL ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb, timestamptz, jsonb) FROM PUBLIC;
 
 -- issue 10: every SECURITY DEFINER function pins its search_path, the
 -- identity setters too (a SET clause restores only the settings it names,
@@ -111,6 +114,9 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
     END IF;
     v_sessions := auth._revoke_sessions(user_id, except_session, reason);
+    -- and the sign-ins waiting for a second factor (a ban, a reset, a claim)
+    UPDATE auth.mfa_challenges c SET consumed_at = v_now
+     WHERE c.user_id = user_id AND c.consumed_at IS NULL;
     IF end_api_keys OR v_claim THEN
         UPDATE auth.api_keys k SET revoked_at = v_now, updated_at = v_now
          WHERE k.user_id = user_id AND k.revoked_at IS NULL;
@@ -183,7 +189,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auth._end_credentials(uuid, text, uuid, boolean) IS
-    'internal: ends a user''s sessions (but one) and, unless told otherwise, API keys for a reason; an email change also its pending secrets; a claim of a never-verified account everything: password, keys, pending secrets, invitations, memberships and the organizations it alone owned';
+    'internal: ends a user''s sessions (but one), open MFA challenges and, unless told otherwise, API keys for a reason; an email change also its pending secrets; a claim of a never-verified account everything: password, keys, pending secrets, invitations, memberships and the organizations it alone owned';
 REVOKE ALL ON FUNCTION auth._end_credentials(uuid, text, uuid, boolean) FROM PUBLIC;
 
 CREATE FUNCTION auth.revoke_all_credentials(OUT sessions_revoked integer,
@@ -194,8 +200,8 @@ AS $$
 DECLARE
     v_ended jsonb;
 BEGIN
-    PERFORM auth._refuse_impersonation('sign out everywhere');
-    v_ended := auth._end_credentials(auth._require_account_uid(), 'revoke_all');
+    v_ended := auth._end_credentials(auth._require_account_owner('sign out everywhere'),
+                                     'revoke_all');
     sessions_revoked := (v_ended->>'sessions_revoked')::int;
     api_keys_revoked := (v_ended->>'api_keys_revoked')::int;
     -- the current session is gone: so is the identity (the SET clause
@@ -215,7 +221,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_uid uuid := auth._require_account_uid();
+    v_uid uuid := auth._require_account_owner('change the password');
     v_hash text;
     v_ended jsonb;
     -- A stolen session must not be a way to guess the password: attempts
@@ -223,7 +229,6 @@ DECLARE
     v_key bytea := sha256(convert_to(v_uid::text, 'UTF8'));
     v_try jsonb;
 BEGIN
-    PERFORM auth._refuse_impersonation('change the password');
     IF keep_api_keys IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'keep_api_keys must not be null';
     END IF;
@@ -420,7 +425,8 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired email change link',
             HINT = 'Request the change again.';
     END IF;
-    PERFORM auth._require_account_uid();  -- not with an API key
+    -- not with an API key, nor impersonating, nor below aal2 with a factor
+    PERFORM auth._require_account_owner('change the email');
     -- the credentials lock, then the row (the order every end keeps); FOR
     -- NO KEY UPDATE never waits for a session or key being created
     PERFORM auth._lock_user_credentials(v_secret.user_id, false);
@@ -460,6 +466,7 @@ DECLARE
     v_expires timestamptz;
     v_banned timestamptz;
     v_epoch bigint;
+    v_anonymous boolean;
     v_key record;
     v_grant auth.api_key_grant;
 BEGIN
@@ -477,10 +484,16 @@ BEGIN
     -- No lock: a ban or an end of the user's credentials committed before
     -- this transaction commits fails it (src/lifecycle.c), and none waits
     -- for this transaction.
-    SELECT u.banned_until, u.credentials_epoch INTO v_banned, v_epoch
+    SELECT u.banned_until, u.credentials_epoch, u.is_anonymous INTO v_banned, v_epoch, v_anonymous
       FROM auth.users u WHERE u.id = user_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
+    END IF;
+    -- cleanup() removes an anonymous user idle by their sessions, and a
+    -- key would go with them while in use
+    IF v_anonymous THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'an anonymous user cannot have API keys',
+            HINT = 'Link an email first (auth.link_email_password() or a magic link).';
     END IF;
     PERFORM auth._creating_credential(user_id, v_epoch, auth.session_id());
     IF v_banned > v_now THEN
@@ -1205,10 +1218,9 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_uid uuid := auth._require_account_uid();
+    v_uid uuid := auth._require_account_owner('change the email');
     v_new text := auth._normalize_email(new_email);
 BEGIN
-    PERFORM auth._refuse_impersonation('change the email');
     IF EXISTS (SELECT FROM auth.users u WHERE u.id = v_uid AND u.is_anonymous) THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an anonymous user has no email to change',
             HINT = 'Link an email with auth.link_email_password() or a magic link.';
@@ -1599,9 +1611,11 @@ BEGIN
         -- announced as the caller's settings say, not the worker's
         PERFORM pg_catalog.set_config('auth.notify_events',
                 CASE WHEN (request->>'notify')::boolean THEN 'on' ELSE 'off' END, true);
-        PERFORM auth._audit(request->>'event', (request->>'user_id')::uuid, NULL,
+        -- with the caller's session and actor (user, role, impersonator)
+        PERFORM auth._audit(request->>'event', (request->>'user_id')::uuid,
+                            (request->>'session_id')::uuid,
                             (request->>'ip')::inet, coalesce(request->'detail', '{}'),
-                            (request->>'at')::timestamptz);
+                            (request->>'at')::timestamptz, request->'actor');
         RETURN '{}';
     ELSE
         RAISE EXCEPTION 'unknown autonomous operation %', request->>'op';
@@ -2813,13 +2827,12 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_uid uuid := auth._require_account_uid();
+    v_uid uuid := auth._require_account_owner('delete the account');
     v_hash text;
     v_authenticated timestamptz;
     v_key bytea := sha256(convert_to(v_uid::text, 'UTF8'));
     v_try jsonb;
 BEGIN
-    PERFORM auth._refuse_impersonation('delete the account');
     IF password IS NULL THEN
         -- fresh: the session's user proved who they are (sign-in, link,
         -- code) within auth.fresh_age; a sliding refresh does not count
@@ -3790,8 +3803,18 @@ AS $$
 DECLARE
     v_now timestamptz := auth.now();
     v_grant auth.session_grant;
+    v_banned timestamptz;
 BEGIN
     IF auth._has_mfa(user_id) THEN
+        -- a suspended user gets no challenge (auth._issue_session refuses
+        -- the session alike)
+        SELECT u.banned_until INTO v_banned FROM auth.users u WHERE u.id = user_id;
+        IF v_banned > v_now THEN
+            RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended',
+                DETAIL = CASE WHEN v_banned < 'infinity'
+                              THEN format('The suspension ends at %s.', v_banned)
+                              ELSE 'The suspension has no end date.' END;
+        END IF;
         -- the user's challenges used or dead go as a new one comes
         DELETE FROM auth.mfa_challenges c
          WHERE c.user_id = user_id AND (c.consumed_at IS NOT NULL OR c.expires_at < v_now);
@@ -3840,21 +3863,16 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_uid uuid := auth._require_account_uid();
+    v_uid uuid := auth._require_account_owner('manage second factors');
 BEGIN
     IF auth.session_id() IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'second factors are managed from a session';
-    END IF;
-    IF auth.aal() IS DISTINCT FROM 'aal2' AND auth._has_mfa(v_uid) THEN
-        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'a second factor is required',
-            DETAIL = 'MFA_REQUIRED',
-            HINT = 'Verify a second factor with auth.step_up_mfa() first.';
     END IF;
     RETURN v_uid;
 END
 $$;
 COMMENT ON FUNCTION auth._require_mfa_session() IS
-    'internal: the session''s user, or 42501 (MFA_REQUIRED below aal2 once the user has a factor)';
+    'internal: the session''s user, or 42501 (an API key, impersonation; MFA_REQUIRED below aal2 once the user has a factor)';
 REVOKE ALL ON FUNCTION auth._require_mfa_session() FROM PUBLIC;
 
 -- Counts a try of a second factor durably, before it is checked, per user
@@ -3897,6 +3915,7 @@ AS $$
 BEGIN
     PERFORM auth._autonomous(jsonb_build_object(
         'op', 'audit', 'event', 'mfa_failed', 'user_id', user_id, 'ip', ip,
+        'session_id', auth.session_id(), 'actor', auth._audit_actor(),
         'at', auth._clock(), 'notify', auth._setting_bool('auth.notify_events'),
         'detail', detail));
 EXCEPTION WHEN insufficient_resources THEN
@@ -3955,6 +3974,13 @@ BEGIN
                 RETURN 'totp';
             END IF;
         END LOOP;
+        -- never after an email first factor (create_mfa_email_code refuses
+        -- to make one; a code made before is refused here)
+        IF challenge.email_code_hash IS NOT NULL AND challenge.method IN ('magic_link', 'email_code') THEN
+            RAISE EXCEPTION USING ERRCODE = '42501',
+                MESSAGE = 'the email cannot be the second factor after an email sign-in',
+                HINT = 'Use a TOTP or recovery code.';
+        END IF;
         IF challenge.email_code_hash IS NOT NULL AND challenge.email_code_expires_at > auth.now()
            AND auth._secret_equal(challenge.email_code_hash,
                                   sha256(convert_to(challenge.id::text || ':' || v_code, 'UTF8'))) THEN
@@ -4163,6 +4189,7 @@ DECLARE
     v_sid uuid := auth.session_id();
     v_method text;
 BEGIN
+    PERFORM auth._refuse_impersonation('step up');
     IF v_sid IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'a step-up needs a session';
     END IF;
@@ -4305,6 +4332,13 @@ BEGIN
     IF NOT EXISTS (SELECT FROM auth.mfa_factors f WHERE f.user_id = v_ch.user_id AND f.type = 'email') THEN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'email is not a second factor of this user',
             HINT = 'The user enables it with auth.enable_email_factor().';
+    END IF;
+    -- the mailbox that signed in is not a second factor as well
+    IF v_ch.method IN ('magic_link', 'email_code') THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = 'the email cannot be the second factor after an email sign-in',
+            DETAIL = format('The first factor was %s, from the same mailbox.', v_ch.method),
+            HINT = 'Use a TOTP or recovery code.';
     END IF;
     v_code := auth._generate_code();
     -- a new code replaces the previous; the tries of the challenge stay counted
@@ -4683,6 +4717,17 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'cannot impersonate an administrator',
             DETAIL = 'The user''s global role may impersonate users; auth.allow_impersonating_admins is off.';
     END IF;
+    -- nor anyone whose global role grants what the impersonator's does not:
+    -- impersonation must not raise a support user's own permissions
+    IF NOT auth._setting_bool('auth.allow_impersonating_admins')
+       AND NOT auth._scopes_subset(
+               coalesce((SELECT r.permissions FROM auth.global_roles r WHERE r.name = v_role), '{}'),
+               coalesce((SELECT r.permissions FROM auth.global_roles r JOIN auth.users u ON u.role = r.name
+                          WHERE u.id = v_admin), '{}')) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = 'cannot impersonate a user with permissions you do not have',
+            DETAIL = format('The user''s global role "%s" grants permissions yours does not; auth.allow_impersonating_admins is off.', v_role);
+    END IF;
     v_grant := auth._issue_session(user_id, v_ttl, NULL, NULL);
     UPDATE auth.sessions s SET impersonator_id = v_admin, impersonation_reason = v_reason
      WHERE s.id = v_grant.session_id;
@@ -4692,7 +4737,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auth.impersonate(uuid, text, interval) IS
-    'admin: a session of the user for the signed-in administrator (global permission users:impersonate) to act as them, for ttl (default and at most auth.impersonation_ttl), never extended; 42501 for an administrator unless auth.allow_impersonating_admins';
+    'admin: a session of the user for the signed-in administrator (global permission users:impersonate) to act as them, for ttl (default and at most auth.impersonation_ttl), never extended; 42501 for an administrator, or a user whose global role grants a permission the impersonator''s does not, unless auth.allow_impersonating_admins';
 REVOKE ALL ON FUNCTION auth.impersonate(uuid, text, interval) FROM PUBLIC;
 
 CREATE FUNCTION auth.stop_impersonating() RETURNS boolean
@@ -4790,9 +4835,9 @@ BEGIN
             HINT = 'A superuser enables it with auth.allow_anonymous_sign_in.';
     END IF;
     -- Every sign-in counts, durably, against the limit of its address (all
-    -- calls without one share a single count).
+    -- calls without one share a single count; an IPv6 address by its /64).
     v_try := auth._count_attempt('anonymous_sign_in',
-                                 sha256(convert_to(coalesce(host(ip), ''), 'UTF8')),
+                                 sha256(convert_to(auth._anonymous_ip_key(ip), 'UTF8')),
                                  auth._setting_interval('auth.anonymous_sign_in_window'),
                                  auth._setting_int('auth.anonymous_sign_in_limit'));
     IF NOT (v_try->>'allowed')::boolean THEN
@@ -4903,6 +4948,7 @@ BEGIN
         BEGIN
             PERFORM auth._autonomous(jsonb_build_object(
                 'op', 'audit', 'event', 'sign_in_failed', 'user_id', v_user.id, 'ip', ip,
+                'session_id', auth.session_id(), 'actor', auth._audit_actor(),
                 'at', auth._clock(), 'notify', auth._setting_bool('auth.notify_events'),
                 'detail', jsonb_build_object(login_kind, left(login, 254),
                                              'attempt', (v_try->>'count')::int)));
@@ -4998,11 +5044,10 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_uid uuid := auth._require_account_uid();
+    v_uid uuid := auth._require_account_owner('change the username');
     v_name text := auth._normalize_username(username);
     v_old text;
 BEGIN
-    PERFORM auth._refuse_impersonation('change the username');
     SELECT u.username INTO v_old FROM auth.users u WHERE u.id = v_uid FOR NO KEY UPDATE;
     BEGIN
         UPDATE auth.users u SET username = v_name, updated_at = auth.now() WHERE u.id = v_uid;
@@ -5143,4 +5188,81 @@ $$;
 COMMENT ON FUNCTION auth._require_permission(uuid, text) IS
     'internal: the caller''s id, or 42501 naming the missing permission';
 REVOKE ALL ON FUNCTION auth._require_not_jwt(text) FROM PUBLIC;
+
+-- issue 12/14: after the outside attack: one gate for account changes (aal2 once a factor exists, no impersonation); a moved email drops the email factor
+CREATE OR REPLACE FUNCTION auth.revoke_other_sessions() RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN auth._revoke_sessions(auth._require_account_owner('sign out other sessions'),
+                                 auth.session_id(), 'revoked');
+END
+$$;
+COMMENT ON FUNCTION auth.revoke_other_sessions() IS
+    'revokes every session of the authenticated user but the current one; returns how many; 42501 with an API key, an impersonation session, or below aal2 once the user has a second factor (MFA_REQUIRED)';
+
+CREATE OR REPLACE FUNCTION auth._require_account_owner(action text) RETURNS uuid
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_uid uuid := auth._require_account_uid();
+BEGIN
+    PERFORM auth._refuse_impersonation(action);
+    IF auth.aal() IS DISTINCT FROM 'aal2' AND auth._has_mfa(v_uid) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'a second factor is required',
+            DETAIL = 'MFA_REQUIRED',
+            HINT = format('Verify a second factor with auth.step_up_mfa() to %s.', action);
+    END IF;
+    RETURN v_uid;
+END
+$$;
+COMMENT ON FUNCTION auth._require_account_owner(text) IS
+    'internal: the signed-in user for a change of how the account is reached or an end of its credentials; 42501 for an API key or impersonation, MFA_REQUIRED below aal2 once the user has a factor';
+
+CREATE OR REPLACE FUNCTION auth._email_factor_moved() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id uuid;
+BEGIN
+    DELETE FROM auth.mfa_factors f
+     WHERE f.user_id = NEW.id AND f.type = 'email'
+    RETURNING f.id INTO v_id;
+    IF v_id IS NOT NULL THEN
+        PERFORM auth._audit('factor_removed', NEW.id, auth.session_id(), NULL,
+                            jsonb_build_object('factor_id', v_id, 'type', 'email',
+                                               'reason', 'email_changed'));
+        PERFORM auth._mfa_factors_gone(NEW.id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION auth._email_factor_moved() IS
+    'internal: a changed email removes the user''s email factor (audited factor_removed)';
+REVOKE ALL ON FUNCTION auth._require_account_owner(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION auth._email_factor_moved() FROM PUBLIC;
+CREATE TRIGGER users_email_factor_moved
+    AFTER UPDATE OF email ON auth.users
+    FOR EACH ROW WHEN (OLD.email IS DISTINCT FROM NEW.email)
+    EXECUTE FUNCTION auth._email_factor_moved();
+
+-- issue 12/14: after the outside attack: the anonymous sign-in limit per IPv4, IPv4-mapped address or IPv6 /64
+CREATE OR REPLACE FUNCTION auth._anonymous_ip_key(ip inet) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+        WHEN ip IS NULL THEN ''
+        WHEN family(ip) OPERATOR(pg_catalog.=) 4 THEN host(ip)
+        WHEN ip OPERATOR(pg_catalog.<<=) inet '::ffff:0.0.0.0/96'
+            THEN host(inet '0.0.0.0' OPERATOR(pg_catalog.+) (ip OPERATOR(pg_catalog.-) inet '::ffff:0.0.0.0'))
+        ELSE network(set_masklen(ip, 64))::text
+    END
+$$;
+COMMENT ON FUNCTION auth._anonymous_ip_key(inet) IS
+    'internal: the address an anonymous sign-in counts against: IPv4 (IPv4-mapped IPv6 unmapped), IPv6 by its /64';
+REVOKE ALL ON FUNCTION auth._anonymous_ip_key(inet) FROM PUBLIC;
 

@@ -44,7 +44,8 @@ REVOKE ALL ON FUNCTION auth._audit_actor() FROM PUBLIC;
 -- auth_events.
 CREATE FUNCTION auth._audit(event text, user_id uuid, session_id uuid,
                             ip inet, detail jsonb DEFAULT '{}',
-                            occurred_at timestamptz DEFAULT NULL)
+                            occurred_at timestamptz DEFAULT NULL,
+                            actor jsonb DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -52,7 +53,8 @@ AS $$
 DECLARE
     v_id bigint;
     v_at timestamptz := coalesce(occurred_at, auth.now());
-    v_actor jsonb := auth._audit_actor();
+    -- (a row the autonomous worker writes carries its caller's actor)
+    v_actor jsonb := coalesce(actor, auth._audit_actor());
 BEGIN
     INSERT INTO auth.audit_log (occurred_at, event, user_id, session_id, ip, detail,
                                 actor_id, actor_role, impersonator_id)
@@ -74,6 +76,6 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb, timestamptz) IS
-    'internal: appends to auth.audit_log and notifies auth_events';
-REVOKE ALL ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb, timestamptz, jsonb) IS
+    'internal: appends to auth.audit_log and notifies auth_events; actor (from auth._audit_actor()) when written on a caller''s behalf';
+REVOKE ALL ON FUNCTION auth._audit(text, uuid, uuid, inet, jsonb, timestamptz, jsonb) FROM PUBLIC;

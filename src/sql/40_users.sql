@@ -268,7 +268,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_uid uuid := auth._require_account_uid();
+    v_uid uuid := auth._require_account_owner('change the password');
     v_hash text;
     v_ended jsonb;
     -- A stolen session must not be a way to guess the password: attempts
@@ -276,7 +276,6 @@ DECLARE
     v_key bytea := sha256(convert_to(v_uid::text, 'UTF8'));
     v_try jsonb;
 BEGIN
-    PERFORM auth._refuse_impersonation('change the password');
     IF keep_api_keys IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'keep_api_keys must not be null';
     END IF;

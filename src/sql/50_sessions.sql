@@ -237,12 +237,18 @@ $$;
 COMMENT ON FUNCTION auth.sign_out() IS
     'revokes the current session and clears the identity; false when there was no session to revoke';
 
+-- plpgsql: the gate is defined later in the install script
 CREATE FUNCTION auth.revoke_other_sessions() RETURNS integer
-LANGUAGE sql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT auth._revoke_sessions(auth._require_account_uid(), auth.session_id(), 'revoked') $$;
+AS $$
+BEGIN
+    RETURN auth._revoke_sessions(auth._require_account_owner('sign out other sessions'),
+                                 auth.session_id(), 'revoked');
+END
+$$;
 COMMENT ON FUNCTION auth.revoke_other_sessions() IS
-    'revokes every session of the authenticated user but the current one; returns how many';
+    'revokes every session of the authenticated user but the current one; returns how many; 42501 with an API key, an impersonation session, or below aal2 once the user has a second factor (MFA_REQUIRED)';
 
 CREATE FUNCTION auth.list_sessions()
 RETURNS TABLE (id uuid, created_at timestamptz, refreshed_at timestamptz,

@@ -31,7 +31,8 @@ REVOKE ALL ON FUNCTION auth._autonomous_path() FROM PUBLIC;
 
 -- Runs in the background worker.  op 'attempt': counts an attempt against
 -- a limit unless the limit is reached (serialised per key, so concurrent
--- attempts are counted exactly); op 'audit': an audit row.  With
+-- attempts are counted exactly); op 'audit': an audit row (with the
+-- caller's session_id and actor, from auth._audit_actor()).  With
 -- "nowait": true (the extension's own workers ask so), an attempt whose
 -- key is locked answers {"busy": true} instead of waiting: any role can
 -- take that advisory lock, and a pooled worker must not wait for it.
@@ -70,9 +71,11 @@ BEGIN
         -- announced as the caller's settings say, not the worker's
         PERFORM pg_catalog.set_config('auth.notify_events',
                 CASE WHEN (request->>'notify')::boolean THEN 'on' ELSE 'off' END, true);
-        PERFORM auth._audit(request->>'event', (request->>'user_id')::uuid, NULL,
+        -- with the caller's session and actor (user, role, impersonator)
+        PERFORM auth._audit(request->>'event', (request->>'user_id')::uuid,
+                            (request->>'session_id')::uuid,
                             (request->>'ip')::inet, coalesce(request->'detail', '{}'),
-                            (request->>'at')::timestamptz);
+                            (request->>'at')::timestamptz, request->'actor');
         RETURN '{}';
     ELSE
         RAISE EXCEPTION 'unknown autonomous operation %', request->>'op';
@@ -165,6 +168,7 @@ BEGIN
         BEGIN
             PERFORM auth._autonomous(jsonb_build_object(
                 'op', 'audit', 'event', 'sign_in_failed', 'user_id', v_user.id, 'ip', ip,
+                'session_id', auth.session_id(), 'actor', auth._audit_actor(),
                 'at', auth._clock(), 'notify', auth._setting_bool('auth.notify_events'),
                 'detail', jsonb_build_object(login_kind, left(login, 254),
                                              'attempt', (v_try->>'count')::int)));

@@ -117,10 +117,9 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_uid uuid := auth._require_account_uid();
+    v_uid uuid := auth._require_account_owner('change the email');
     v_new text := auth._normalize_email(new_email);
 BEGIN
-    PERFORM auth._refuse_impersonation('change the email');
     IF EXISTS (SELECT FROM auth.users u WHERE u.id = v_uid AND u.is_anonymous) THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'an anonymous user has no email to change',
             HINT = 'Link an email with auth.link_email_password() or a magic link.';
@@ -151,7 +150,8 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid or expired email change link',
             HINT = 'Request the change again.';
     END IF;
-    PERFORM auth._require_account_uid();  -- not with an API key
+    -- not with an API key, nor impersonating, nor below aal2 with a factor
+    PERFORM auth._require_account_owner('change the email');
     -- the credentials lock, then the row (the order every end keeps); FOR
     -- NO KEY UPDATE never waits for a session or key being created
     PERFORM auth._lock_user_credentials(v_secret.user_id, false);

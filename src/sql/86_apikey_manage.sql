@@ -28,6 +28,7 @@ DECLARE
     v_expires timestamptz;
     v_banned timestamptz;
     v_epoch bigint;
+    v_anonymous boolean;
     v_key record;
     v_grant auth.api_key_grant;
 BEGIN
@@ -45,10 +46,16 @@ BEGIN
     -- No lock: a ban or an end of the user's credentials committed before
     -- this transaction commits fails it (src/lifecycle.c), and none waits
     -- for this transaction.
-    SELECT u.banned_until, u.credentials_epoch INTO v_banned, v_epoch
+    SELECT u.banned_until, u.credentials_epoch, u.is_anonymous INTO v_banned, v_epoch, v_anonymous
       FROM auth.users u WHERE u.id = user_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
+    END IF;
+    -- cleanup() removes an anonymous user idle by their sessions, and a
+    -- key would go with them while in use
+    IF v_anonymous THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'an anonymous user cannot have API keys',
+            HINT = 'Link an email first (auth.link_email_password() or a magic link).';
     END IF;
     PERFORM auth._creating_credential(user_id, v_epoch, auth.session_id());
     IF v_banned > v_now THEN

@@ -85,6 +85,9 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
     END IF;
     v_sessions := auth._revoke_sessions(user_id, except_session, reason);
+    -- and the sign-ins waiting for a second factor (a ban, a reset, a claim)
+    UPDATE auth.mfa_challenges c SET consumed_at = v_now
+     WHERE c.user_id = user_id AND c.consumed_at IS NULL;
     IF end_api_keys OR v_claim THEN
         UPDATE auth.api_keys k SET revoked_at = v_now, updated_at = v_now
          WHERE k.user_id = user_id AND k.revoked_at IS NULL;
@@ -157,7 +160,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auth._end_credentials(uuid, text, uuid, boolean) IS
-    'internal: ends a user''s sessions (but one) and, unless told otherwise, API keys for a reason; an email change also its pending secrets; a claim of a never-verified account everything: password, keys, pending secrets, invitations, memberships and the organizations it alone owned';
+    'internal: ends a user''s sessions (but one), open MFA challenges and, unless told otherwise, API keys for a reason; an email change also its pending secrets; a claim of a never-verified account everything: password, keys, pending secrets, invitations, memberships and the organizations it alone owned';
 REVOKE ALL ON FUNCTION auth._end_credentials(uuid, text, uuid, boolean) FROM PUBLIC;
 
 CREATE FUNCTION auth.revoke_all_credentials(OUT sessions_revoked integer,
@@ -168,8 +171,8 @@ AS $$
 DECLARE
     v_ended jsonb;
 BEGIN
-    PERFORM auth._refuse_impersonation('sign out everywhere');
-    v_ended := auth._end_credentials(auth._require_account_uid(), 'revoke_all');
+    v_ended := auth._end_credentials(auth._require_account_owner('sign out everywhere'),
+                                     'revoke_all');
     sessions_revoked := (v_ended->>'sessions_revoked')::int;
     api_keys_revoked := (v_ended->>'api_keys_revoked')::int;
     -- the current session is gone: so is the identity (the SET clause

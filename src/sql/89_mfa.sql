@@ -179,8 +179,18 @@ AS $$
 DECLARE
     v_now timestamptz := auth.now();
     v_grant auth.session_grant;
+    v_banned timestamptz;
 BEGIN
     IF auth._has_mfa(user_id) THEN
+        -- a suspended user gets no challenge (auth._issue_session refuses
+        -- the session alike)
+        SELECT u.banned_until INTO v_banned FROM auth.users u WHERE u.id = user_id;
+        IF v_banned > v_now THEN
+            RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended',
+                DETAIL = CASE WHEN v_banned < 'infinity'
+                              THEN format('The suspension ends at %s.', v_banned)
+                              ELSE 'The suspension has no end date.' END;
+        END IF;
         -- the user's challenges used or dead go as a new one comes
         DELETE FROM auth.mfa_challenges c
          WHERE c.user_id = user_id AND (c.consumed_at IS NOT NULL OR c.expires_at < v_now);
@@ -222,28 +232,25 @@ CREATE TRIGGER api_keys_take_aal
     FOR EACH ROW EXECUTE FUNCTION auth._api_key_aal();
 
 -- The user of the current session for changes to second factors: 42501
--- for an API key; once the user has a verified factor, 42501 MFA_REQUIRED
--- below aal2, so a stolen aal1 session cannot add or strip factors.
+-- for an API key or an impersonation session (an impersonator must not
+-- leave with a seed, or strip the user's factors); once the user has a
+-- verified factor, 42501 MFA_REQUIRED below aal2, so a stolen aal1
+-- session cannot add or strip factors (auth._require_account_owner).
 CREATE FUNCTION auth._require_mfa_session() RETURNS uuid
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_uid uuid := auth._require_account_uid();
+    v_uid uuid := auth._require_account_owner('manage second factors');
 BEGIN
     IF auth.session_id() IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'second factors are managed from a session';
-    END IF;
-    IF auth.aal() IS DISTINCT FROM 'aal2' AND auth._has_mfa(v_uid) THEN
-        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'a second factor is required',
-            DETAIL = 'MFA_REQUIRED',
-            HINT = 'Verify a second factor with auth.step_up_mfa() first.';
     END IF;
     RETURN v_uid;
 END
 $$;
 COMMENT ON FUNCTION auth._require_mfa_session() IS
-    'internal: the session''s user, or 42501 (MFA_REQUIRED below aal2 once the user has a factor)';
+    'internal: the session''s user, or 42501 (an API key, impersonation; MFA_REQUIRED below aal2 once the user has a factor)';
 REVOKE ALL ON FUNCTION auth._require_mfa_session() FROM PUBLIC;
 
 -- Counts a try of a second factor durably, before it is checked, per user
@@ -286,6 +293,7 @@ AS $$
 BEGIN
     PERFORM auth._autonomous(jsonb_build_object(
         'op', 'audit', 'event', 'mfa_failed', 'user_id', user_id, 'ip', ip,
+        'session_id', auth.session_id(), 'actor', auth._audit_actor(),
         'at', auth._clock(), 'notify', auth._setting_bool('auth.notify_events'),
         'detail', detail));
 EXCEPTION WHEN insufficient_resources THEN
@@ -344,6 +352,13 @@ BEGIN
                 RETURN 'totp';
             END IF;
         END LOOP;
+        -- never after an email first factor (create_mfa_email_code refuses
+        -- to make one; a code made before is refused here)
+        IF challenge.email_code_hash IS NOT NULL AND challenge.method IN ('magic_link', 'email_code') THEN
+            RAISE EXCEPTION USING ERRCODE = '42501',
+                MESSAGE = 'the email cannot be the second factor after an email sign-in',
+                HINT = 'Use a TOTP or recovery code.';
+        END IF;
         IF challenge.email_code_hash IS NOT NULL AND challenge.email_code_expires_at > auth.now()
            AND auth._secret_equal(challenge.email_code_hash,
                                   sha256(convert_to(challenge.id::text || ':' || v_code, 'UTF8'))) THEN
@@ -404,6 +419,36 @@ $$;
 COMMENT ON FUNCTION auth._mfa_factors_gone(uuid) IS
     'internal: once a user has no verified factor, their sessions and keys drop to aal1 and their recovery codes and challenges go';
 REVOKE ALL ON FUNCTION auth._mfa_factors_gone(uuid) FROM PUBLIC;
+
+-- A moved address never carries the second factor with it: whatever
+-- changes the email (confirm_email_change, an admin, a link), the email
+-- factor goes, or a takeover of the new mailbox would pass it.
+CREATE FUNCTION auth._email_factor_moved() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id uuid;
+BEGIN
+    DELETE FROM auth.mfa_factors f
+     WHERE f.user_id = NEW.id AND f.type = 'email'
+    RETURNING f.id INTO v_id;
+    IF v_id IS NOT NULL THEN
+        PERFORM auth._audit('factor_removed', NEW.id, auth.session_id(), NULL,
+                            jsonb_build_object('factor_id', v_id, 'type', 'email',
+                                               'reason', 'email_changed'));
+        PERFORM auth._mfa_factors_gone(NEW.id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION auth._email_factor_moved() IS
+    'internal: a changed email removes the user''s email factor (audited factor_removed)';
+REVOKE ALL ON FUNCTION auth._email_factor_moved() FROM PUBLIC;
+CREATE TRIGGER users_email_factor_moved
+    AFTER UPDATE OF email ON auth.users
+    FOR EACH ROW WHEN (OLD.email IS DISTINCT FROM NEW.email)
+    EXECUTE FUNCTION auth._email_factor_moved();
 
 -- A session raised to aal2 by a second factor: method and time in amr.
 CREATE FUNCTION auth._raise_session(session_id uuid, method text) RETURNS void
@@ -552,6 +597,7 @@ DECLARE
     v_sid uuid := auth.session_id();
     v_method text;
 BEGIN
+    PERFORM auth._refuse_impersonation('step up');
     IF v_sid IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'a step-up needs a session';
     END IF;
@@ -694,6 +740,13 @@ BEGIN
     IF NOT EXISTS (SELECT FROM auth.mfa_factors f WHERE f.user_id = v_ch.user_id AND f.type = 'email') THEN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'email is not a second factor of this user',
             HINT = 'The user enables it with auth.enable_email_factor().';
+    END IF;
+    -- the mailbox that signed in is not a second factor as well
+    IF v_ch.method IN ('magic_link', 'email_code') THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = 'the email cannot be the second factor after an email sign-in',
+            DETAIL = format('The first factor was %s, from the same mailbox.', v_ch.method),
+            HINT = 'Use a TOTP or recovery code.';
     END IF;
     v_code := auth._generate_code();
     -- a new code replaces the previous; the tries of the challenge stay counted

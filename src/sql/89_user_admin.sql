@@ -441,13 +441,12 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_uid uuid := auth._require_account_uid();
+    v_uid uuid := auth._require_account_owner('delete the account');
     v_hash text;
     v_authenticated timestamptz;
     v_key bytea := sha256(convert_to(v_uid::text, 'UTF8'));
     v_try jsonb;
 BEGIN
-    PERFORM auth._refuse_impersonation('delete the account');
     IF password IS NULL THEN
         -- fresh: the session's user proved who they are (sign-in, link,
         -- code) within auth.fresh_age; a sliding refresh does not count

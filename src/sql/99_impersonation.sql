@@ -24,6 +24,32 @@ COMMENT ON FUNCTION auth._refuse_impersonation(text) IS
     'internal: 42501 under an impersonation session';
 REVOKE ALL ON FUNCTION auth._refuse_impersonation(text) FROM PUBLIC;
 
+-- The one gate of everything that changes how the account is reached or
+-- ends its credentials (password, email, username, deletion, signing out
+-- elsewhere, second factors): the signed-in user themselves (42501 for an
+-- API key or an impersonation session) and, once they have a verified
+-- second factor, at aal2 (42501 MFA_REQUIRED): an aal1 session (older
+-- than the factor, made by an admin) must not move the account away.
+CREATE FUNCTION auth._require_account_owner(action text) RETURNS uuid
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_uid uuid := auth._require_account_uid();
+BEGIN
+    PERFORM auth._refuse_impersonation(action);
+    IF auth.aal() IS DISTINCT FROM 'aal2' AND auth._has_mfa(v_uid) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'a second factor is required',
+            DETAIL = 'MFA_REQUIRED',
+            HINT = format('Verify a second factor with auth.step_up_mfa() to %s.', action);
+    END IF;
+    RETURN v_uid;
+END
+$$;
+COMMENT ON FUNCTION auth._require_account_owner(text) IS
+    'internal: the signed-in user for a change of how the account is reached or an end of its credentials; 42501 for an API key or impersonation, MFA_REQUIRED below aal2 once the user has a factor';
+REVOKE ALL ON FUNCTION auth._require_account_owner(text) FROM PUBLIC;
+
 CREATE FUNCTION auth.impersonate(user_id uuid, reason text, ttl interval DEFAULT NULL)
 RETURNS auth.session_grant
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -69,6 +95,17 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'cannot impersonate an administrator',
             DETAIL = 'The user''s global role may impersonate users; auth.allow_impersonating_admins is off.';
     END IF;
+    -- nor anyone whose global role grants what the impersonator's does not:
+    -- impersonation must not raise a support user's own permissions
+    IF NOT auth._setting_bool('auth.allow_impersonating_admins')
+       AND NOT auth._scopes_subset(
+               coalesce((SELECT r.permissions FROM auth.global_roles r WHERE r.name = v_role), '{}'),
+               coalesce((SELECT r.permissions FROM auth.global_roles r JOIN auth.users u ON u.role = r.name
+                          WHERE u.id = v_admin), '{}')) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = 'cannot impersonate a user with permissions you do not have',
+            DETAIL = format('The user''s global role "%s" grants permissions yours does not; auth.allow_impersonating_admins is off.', v_role);
+    END IF;
     v_grant := auth._issue_session(user_id, v_ttl, NULL, NULL);
     UPDATE auth.sessions s SET impersonator_id = v_admin, impersonation_reason = v_reason
      WHERE s.id = v_grant.session_id;
@@ -78,7 +115,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auth.impersonate(uuid, text, interval) IS
-    'admin: a session of the user for the signed-in administrator (global permission users:impersonate) to act as them, for ttl (default and at most auth.impersonation_ttl), never extended; 42501 for an administrator unless auth.allow_impersonating_admins';
+    'admin: a session of the user for the signed-in administrator (global permission users:impersonate) to act as them, for ttl (default and at most auth.impersonation_ttl), never extended; 42501 for an administrator, or a user whose global role grants a permission the impersonator''s does not, unless auth.allow_impersonating_admins';
 REVOKE ALL ON FUNCTION auth.impersonate(uuid, text, interval) FROM PUBLIC;
 
 CREATE FUNCTION auth.stop_impersonating() RETURNS boolean

@@ -25,6 +25,25 @@ COMMENT ON FUNCTION auth._anonymous_caller() IS
     'internal: the anonymous user signed in by a session of their own, locked, or NULL';
 REVOKE ALL ON FUNCTION auth._anonymous_caller() FROM PUBLIC;
 
+-- The key the anonymous sign-in limit counts against: an IPv4 address
+-- (an IPv4-mapped IPv6 one, ::ffff:a.b.c.d, as the IPv4 it is), an IPv6
+-- address by its /64 (what one subscriber is given), '' without one.
+CREATE FUNCTION auth._anonymous_ip_key(ip inet) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+        WHEN ip IS NULL THEN ''
+        WHEN family(ip) OPERATOR(pg_catalog.=) 4 THEN host(ip)
+        WHEN ip OPERATOR(pg_catalog.<<=) inet '::ffff:0.0.0.0/96'
+            THEN host(inet '0.0.0.0' OPERATOR(pg_catalog.+) (ip OPERATOR(pg_catalog.-) inet '::ffff:0.0.0.0'))
+        ELSE network(set_masklen(ip, 64))::text
+    END
+$$;
+COMMENT ON FUNCTION auth._anonymous_ip_key(inet) IS
+    'internal: the address an anonymous sign-in counts against: IPv4 (IPv4-mapped IPv6 unmapped), IPv6 by its /64';
+REVOKE ALL ON FUNCTION auth._anonymous_ip_key(inet) FROM PUBLIC;
+
 CREATE FUNCTION auth.sign_in_anonymously(ip inet DEFAULT NULL)
 RETURNS auth.session_grant
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -40,9 +59,9 @@ BEGIN
             HINT = 'A superuser enables it with auth.allow_anonymous_sign_in.';
     END IF;
     -- Every sign-in counts, durably, against the limit of its address (all
-    -- calls without one share a single count).
+    -- calls without one share a single count; an IPv6 address by its /64).
     v_try := auth._count_attempt('anonymous_sign_in',
-                                 sha256(convert_to(coalesce(host(ip), ''), 'UTF8')),
+                                 sha256(convert_to(auth._anonymous_ip_key(ip), 'UTF8')),
                                  auth._setting_interval('auth.anonymous_sign_in_window'),
                                  auth._setting_int('auth.anonymous_sign_in_limit'));
     IF NOT (v_try->>'allowed')::boolean THEN

@@ -41,11 +41,10 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_uid uuid := auth._require_account_uid();
+    v_uid uuid := auth._require_account_owner('change the username');
     v_name text := auth._normalize_username(username);
     v_old text;
 BEGIN
-    PERFORM auth._refuse_impersonation('change the username');
     SELECT u.username INTO v_old FROM auth.users u WHERE u.id = v_uid FOR NO KEY UPDATE;
     BEGIN
         UPDATE auth.users u SET username = v_name, updated_at = auth.now() WHERE u.id = v_uid;
