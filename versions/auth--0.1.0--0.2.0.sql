@@ -1570,29 +1570,39 @@ DECLARE
     v_scope text := request->>'scope';
     v_key bytea := decode(request->>'key', 'hex');
     v_at timestamptz := (request->>'at')::timestamptz;
-    v_window interval := (request->>'window')::interval;
-    v_max int := (request->>'max')::int;
-    v_count int;
-    v_retry timestamptz;
+    v_wait boolean := NOT coalesce((request->>'nowait')::boolean, false);
+    v_lock text;
+    v_item jsonb;
+    v_try jsonb;
+    v_out jsonb := '[]';
 BEGIN
     CASE request->>'op'
     WHEN 'attempt' THEN
         -- a lock of the extension's own: no role can hold it with SQL
-        IF NOT auth._lock_keyed(v_scope || ':' || encode(v_key, 'hex'),
-                                NOT coalesce((request->>'nowait')::boolean, false)) THEN
+        IF NOT auth._lock_keyed(v_scope || ':' || encode(v_key, 'hex'), v_wait) THEN
             RETURN jsonb_build_object('busy', true);
         END IF;
-        SELECT count(*) INTO v_count FROM auth.attempts a
-         WHERE a.scope = v_scope AND a.key = v_key AND a.attempted_at > v_at - v_window;
-        IF v_count >= v_max THEN
-            -- the limit frees up when the max-th newest attempt leaves the window
-            SELECT a.attempted_at + v_window INTO v_retry FROM auth.attempts a
-             WHERE a.scope = v_scope AND a.key = v_key AND a.attempted_at > v_at - v_window
-             ORDER BY a.attempted_at DESC OFFSET v_max - 1 LIMIT 1;
-            RETURN jsonb_build_object('allowed', false, 'count', v_count, 'retry_at', v_retry);
+        RETURN auth._take_attempt(v_scope, v_key, v_at, (request->>'window')::interval,
+                                  (request->>'max')::int);
+    WHEN 'attempts' THEN
+        IF jsonb_typeof(request->'attempts') IS DISTINCT FROM 'array' THEN
+            RAISE EXCEPTION 'autonomous attempts need an array';
         END IF;
-        INSERT INTO auth.attempts (scope, key, attempted_at) VALUES (v_scope, v_key, v_at);
-        RETURN jsonb_build_object('allowed', true, 'count', v_count + 1);
+        -- the same lock as op 'attempt' takes for the key
+        FOR v_lock IN SELECT (a.value->>'scope') || ':' || encode(decode(a.value->>'key', 'hex'), 'hex')
+                         FROM jsonb_array_elements(request->'attempts') a
+                        ORDER BY 1 LOOP
+            IF NOT auth._lock_keyed(v_lock, v_wait) THEN
+                RETURN jsonb_build_object('busy', true);
+            END IF;
+        END LOOP;
+        FOR v_item IN SELECT a.value FROM jsonb_array_elements(request->'attempts') a LOOP
+            v_try := auth._take_attempt(v_item->>'scope', decode(v_item->>'key', 'hex'), v_at,
+                                        (v_item->>'window')::interval, (v_item->>'max')::int);
+            v_out := v_out || jsonb_build_array(v_try);
+            EXIT WHEN NOT (v_try->>'allowed')::boolean;
+        END LOOP;
+        RETURN jsonb_build_object('attempts', v_out);
     WHEN 'audit' THEN
         -- announced as the caller's settings say, not the worker's
         PERFORM pg_catalog.set_config('auth.notify_events',
@@ -3848,19 +3858,33 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_max int := auth._setting_int('auth.mfa_max_attempts');
+    v_user jsonb := jsonb_build_object(
+        'scope', 'mfa', 'key', encode(uuid_send(user_id), 'hex'),
+        'window', auth._setting_interval('auth.failed_sign_in_window'), 'max', v_max);
+    v_tries jsonb;
     v_try jsonb;
 BEGIN
+    -- the challenge first: a challenge used up is refused without counting
+    -- against the user
+    v_tries := auth._autonomous(jsonb_build_object(
+        'op', 'attempts', 'at', auth._clock(),
+        'attempts', CASE WHEN challenge_id IS NULL THEN jsonb_build_array(v_user)
+                         ELSE jsonb_build_array(
+                                  jsonb_build_object(
+                                      'scope', 'mfa_challenge',
+                                      'key', encode(uuid_send(challenge_id), 'hex'),
+                                      'window', auth._setting_interval('auth.mfa_challenge_ttl')
+                                                + interval '1 day',
+                                      'max', v_max),
+                                  v_user) END))->'attempts';
     IF challenge_id IS NOT NULL THEN
-        v_try := auth._count_attempt('mfa_challenge', uuid_send(challenge_id),
-                                     auth._setting_interval('auth.mfa_challenge_ttl') + interval '1 day',
-                                     v_max);
+        v_try := v_tries->0;
         IF NOT (v_try->>'allowed')::boolean THEN
             RAISE EXCEPTION USING ERRCODE = 'PT429', MESSAGE = 'too many wrong codes',
                 HINT = 'Sign in again.';
         END IF;
     END IF;
-    v_try := auth._count_attempt('mfa', uuid_send(user_id),
-                                 auth._setting_interval('auth.failed_sign_in_window'), v_max);
+    v_try := v_tries->CASE WHEN challenge_id IS NULL THEN 0 ELSE 1 END;
     IF NOT (v_try->>'allowed')::boolean THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429', MESSAGE = 'too many wrong second-factor codes for this account',
             DETAIL = format('Second factors for this account are locked until %s.', v_try->>'retry_at');
@@ -3868,7 +3892,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auth._count_mfa_attempt(uuid, uuid) IS
-    'internal: durably counts a second-factor try per user and challenge; PT429 past auth.mfa_max_attempts';
+    'internal: durably counts a second-factor try per challenge and per user, in one round trip to the background worker; PT429 past auth.mfa_max_attempts';
 REVOKE ALL ON FUNCTION auth._count_mfa_attempt(uuid, uuid) FROM PUBLIC;
 
 -- A wrong second factor: audited outside the caller's transaction, which
@@ -5024,3 +5048,31 @@ END
 $$;
 COMMENT ON FUNCTION auth.sign_in_with_username(text, text, inet, text) IS
     'checks a username and password and opens a session, with the same failure limit and cost as sign_in; 28P01 when wrong, 28000 when suspended, PT429 after too many failures';
+
+-- issue 12: verify_mfa in one round trip
+CREATE FUNCTION auth._take_attempt(scope text, key bytea, at timestamptz, "window" interval,
+                                   max integer) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_count int;
+    v_retry timestamptz;
+BEGIN
+    SELECT count(*) INTO v_count FROM auth.attempts a
+     WHERE a.scope = scope AND a.key = key AND a.attempted_at > at - "window";
+    IF v_count >= max THEN
+        -- the limit frees up when the max-th newest attempt leaves the window
+        SELECT a.attempted_at + "window" INTO v_retry FROM auth.attempts a
+         WHERE a.scope = scope AND a.key = key AND a.attempted_at > at - "window"
+         ORDER BY a.attempted_at DESC OFFSET max - 1 LIMIT 1;
+        RETURN jsonb_build_object('allowed', false, 'count', v_count, 'retry_at', v_retry);
+    END IF;
+    INSERT INTO auth.attempts (scope, key, attempted_at) VALUES (scope, key, at);
+    RETURN jsonb_build_object('allowed', true, 'count', v_count + 1);
+END
+$$;
+COMMENT ON FUNCTION auth._take_attempt(text, bytea, timestamptz, interval, integer) IS
+    'internal: counts an attempt against a limit unless it is reached, under the key''s lock the caller holds';
+REVOKE ALL ON FUNCTION auth._take_attempt(text, bytea, timestamptz, interval, integer) FROM PUBLIC;
