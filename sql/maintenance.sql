@@ -14,7 +14,7 @@ SELECT p.oid::regprocedure AS granted
   FROM pg_proc p WHERE p.pronamespace = 'auth'::regnamespace
    AND has_function_privilege('regress_cron', p.oid, 'EXECUTE')
    AND NOT has_function_privilege('public', p.oid, 'EXECUTE')
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;
 -- and no more than that: not the functions that act for any user or
 -- return a secret
 SET ROLE regress_cron;

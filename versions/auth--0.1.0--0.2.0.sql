@@ -910,42 +910,9 @@ RETURNS auth.session_grant
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_now timestamptz := auth.now();
-    v_ttl interval := coalesce(ttl, auth._setting_interval('auth.session_ttl'));
-    v_max interval := auth._setting_interval('auth.session_max_lifetime');
-    v_grant auth.session_grant;
-    v_banned timestamptz;
-    v_epoch bigint;
 BEGIN
-    IF v_ttl <= interval '0' THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'session ttl must be positive';
-    END IF;
-    -- No lock: a ban or an end of the user's credentials committed before
-    -- this transaction commits fails it (src/lifecycle.c), and none waits
-    -- for this transaction.
-    SELECT u.banned_until, u.credentials_epoch INTO v_banned, v_epoch FROM auth.users u
-     WHERE u.id = _issue_session.user_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
-    END IF;
-    PERFORM auth._creating_credential(_issue_session.user_id, v_epoch, NULL);
-    IF v_banned > v_now THEN
-        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended',
-            DETAIL = CASE WHEN v_banned < 'infinity'
-                          THEN format('The suspension ends at %s.', v_banned)
-                          ELSE 'The suspension has no end date.' END;
-    END IF;
-    v_grant.token := auth._generate_token('ses');
-    v_grant.user_id := _issue_session.user_id;
-    INSERT INTO auth.sessions AS s (user_id, token_hash, created_at, refreshed_at,
-                                    expires_at, ip, user_agent, user_banned_until,
-                                    authenticated_at)
-    VALUES (_issue_session.user_id, auth._token_hash(v_grant.token, 'ses'), v_now, v_now,
-            v_now + least(v_ttl, v_max), _issue_session.ip,
-            left(_issue_session.user_agent, auth._limit('user agent')), v_banned, v_now)
-    RETURNING s.id, s.expires_at INTO v_grant.session_id, v_grant.expires_at;
-    RETURN v_grant;
+    RETURN auth._issue_session_with(user_id, ttl, ip, user_agent, 1::smallint, '[]'::jsonb,
+                                    NULL::timestamptz);
 END
 $$;
 COMMENT ON FUNCTION auth._issue_session(uuid, interval, inet, text) IS
@@ -3795,12 +3762,9 @@ BEGIN
                 v_now + auth._setting_interval('auth.mfa_challenge_ttl'));
         RETURN v_grant;
     END IF;
-    v_grant := auth._issue_session(user_id, NULL, ip, user_agent);
-    UPDATE auth.sessions s
-       SET amr = jsonb_build_array(jsonb_build_object('method', method, 'at', v_now)),
-           auth_time = v_now
-     WHERE s.id = v_grant.session_id;
-    RETURN v_grant;
+    RETURN auth._issue_session_with(user_id, NULL, ip, user_agent, 1::smallint,
+                                    jsonb_build_array(jsonb_build_object('method', method, 'at', v_now)),
+                                    v_now);
 END
 $$;
 COMMENT ON FUNCTION auth._open_first_factor_session(uuid, text, inet, text) IS
@@ -4146,12 +4110,11 @@ BEGIN
             HINT = 'Sign in again.';
     END IF;
     DELETE FROM auth.attempts a WHERE a.scope = 'mfa' AND a.key = uuid_send(v_ch.user_id);
-    v_grant := auth._issue_session(v_ch.user_id, NULL, ip, user_agent);
-    UPDATE auth.sessions s
-       SET aal = 2, auth_time = v_now,
-           amr = jsonb_build_array(jsonb_build_object('method', v_ch.method, 'at', v_ch.created_at),
-                                   jsonb_build_object('method', v_method, 'at', v_now))
-     WHERE s.id = v_grant.session_id;
+    v_grant := auth._issue_session_with(
+        v_ch.user_id, NULL, ip, user_agent, 2::smallint,
+        jsonb_build_array(jsonb_build_object('method', v_ch.method, 'at', v_ch.created_at),
+                          jsonb_build_object('method', v_method, 'at', v_now)),
+        v_now);
     PERFORM auth._audit('mfa_verified', v_ch.user_id, v_grant.session_id, ip,
                         jsonb_build_object('method', v_method, 'first_factor', v_ch.method,
                                            'challenge_id', v_ch.id));
@@ -5076,3 +5039,52 @@ $$;
 COMMENT ON FUNCTION auth._take_attempt(text, bytea, timestamptz, interval, integer) IS
     'internal: counts an attempt against a limit unless it is reached, under the key''s lock the caller holds';
 REVOKE ALL ON FUNCTION auth._take_attempt(text, bytea, timestamptz, interval, integer) FROM PUBLIC;
+
+CREATE FUNCTION auth._issue_session_with(user_id uuid, ttl interval, ip inet, user_agent text,
+                                         aal smallint, amr jsonb, auth_time timestamptz)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_now timestamptz := auth.now();
+    v_ttl interval := coalesce(ttl, auth._setting_interval('auth.session_ttl'));
+    v_max interval := auth._setting_interval('auth.session_max_lifetime');
+    v_grant auth.session_grant;
+    v_banned timestamptz;
+    v_epoch bigint;
+BEGIN
+    IF v_ttl <= interval '0' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'session ttl must be positive';
+    END IF;
+    -- No lock: a ban or an end of the user's credentials committed before
+    -- this transaction commits fails it (src/lifecycle.c), and none waits
+    -- for this transaction.
+    SELECT u.banned_until, u.credentials_epoch INTO v_banned, v_epoch FROM auth.users u
+     WHERE u.id = _issue_session_with.user_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
+    END IF;
+    PERFORM auth._creating_credential(_issue_session_with.user_id, v_epoch, NULL);
+    IF v_banned > v_now THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended',
+            DETAIL = CASE WHEN v_banned < 'infinity'
+                          THEN format('The suspension ends at %s.', v_banned)
+                          ELSE 'The suspension has no end date.' END;
+    END IF;
+    v_grant.token := auth._generate_token('ses');
+    v_grant.user_id := _issue_session_with.user_id;
+    INSERT INTO auth.sessions AS s (user_id, token_hash, created_at, refreshed_at,
+                                    expires_at, ip, user_agent, user_banned_until,
+                                    authenticated_at, aal, amr, auth_time)
+    VALUES (_issue_session_with.user_id, auth._token_hash(v_grant.token, 'ses'), v_now, v_now,
+            v_now + least(v_ttl, v_max), _issue_session_with.ip,
+            left(_issue_session_with.user_agent, auth._limit('user agent')), v_banned, v_now,
+            _issue_session_with.aal, _issue_session_with.amr, _issue_session_with.auth_time)
+    RETURNING s.id, s.expires_at INTO v_grant.session_id, v_grant.expires_at;
+    RETURN v_grant;
+END
+$$;
+COMMENT ON FUNCTION auth._issue_session_with(uuid, interval, inet, text, smallint, jsonb, timestamptz) IS
+    'internal: inserts a session with its assurance (aal, amr, auth_time) and returns its token';
+REVOKE ALL ON FUNCTION auth._issue_session_with(uuid, interval, inet, text, smallint, jsonb, timestamptz) FROM PUBLIC;

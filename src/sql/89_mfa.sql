@@ -191,12 +191,9 @@ BEGIN
                 v_now + auth._setting_interval('auth.mfa_challenge_ttl'));
         RETURN v_grant;
     END IF;
-    v_grant := auth._issue_session(user_id, NULL, ip, user_agent);
-    UPDATE auth.sessions s
-       SET amr = jsonb_build_array(jsonb_build_object('method', method, 'at', v_now)),
-           auth_time = v_now
-     WHERE s.id = v_grant.session_id;
-    RETURN v_grant;
+    RETURN auth._issue_session_with(user_id, NULL, ip, user_agent, 1::smallint,
+                                    jsonb_build_array(jsonb_build_object('method', method, 'at', v_now)),
+                                    v_now);
 END
 $$;
 COMMENT ON FUNCTION auth._open_first_factor_session(uuid, text, inet, text) IS
@@ -543,12 +540,11 @@ BEGIN
             HINT = 'Sign in again.';
     END IF;
     DELETE FROM auth.attempts a WHERE a.scope = 'mfa' AND a.key = uuid_send(v_ch.user_id);
-    v_grant := auth._issue_session(v_ch.user_id, NULL, ip, user_agent);
-    UPDATE auth.sessions s
-       SET aal = 2, auth_time = v_now,
-           amr = jsonb_build_array(jsonb_build_object('method', v_ch.method, 'at', v_ch.created_at),
-                                   jsonb_build_object('method', v_method, 'at', v_now))
-     WHERE s.id = v_grant.session_id;
+    v_grant := auth._issue_session_with(
+        v_ch.user_id, NULL, ip, user_agent, 2::smallint,
+        jsonb_build_array(jsonb_build_object('method', v_ch.method, 'at', v_ch.created_at),
+                          jsonb_build_object('method', v_method, 'at', v_now)),
+        v_now);
     PERFORM auth._audit('mfa_verified', v_ch.user_id, v_grant.session_id, ip,
                         jsonb_build_object('method', v_method, 'first_factor', v_ch.method,
                                            'challenge_id', v_ch.id));
