@@ -191,6 +191,30 @@ SELECT pg_temp.err(format('SELECT auth.verify_mfa(%L, %L)', :'ch8', pg_temp.totp
 SELECT count(*) AS failures_audited FROM auth.audit_log WHERE user_id = :'mia' AND event = 'mfa_failed';
 -- Also plain autocommit statements that fail.
 SELECT auth.verify_mfa(:'ch8', '000006');
+-- Both counts of a try go to the background worker in one request (op
+-- 'attempts'): one clock reading stamps the challenge's row and the user's.
+SELECT count(*) AS user_tries_counted_with_their_challenge
+  FROM auth.attempts u
+ WHERE u.scope = 'mfa' AND u.key = uuid_send(:'mia')
+   AND EXISTS (SELECT FROM auth.attempts c
+                WHERE c.scope = 'mfa_challenge' AND c.attempted_at = u.attempted_at);
+-- op 'attempts' itself: every key locked, then each counted in the order
+-- given; the first refused one ends the count (later ones not counted).
+CREATE TEMP TABLE tries AS
+SELECT jsonb_build_object('op', 'attempts', 'at', now(), 'attempts', jsonb_build_array(
+           jsonb_build_object('scope', 'test_a', 'key', 'aa', 'window', '1 hour', 'max', 2),
+           jsonb_build_object('scope', 'test_b', 'key', 'BB', 'window', '1 hour', 'max', 1),
+           jsonb_build_object('scope', 'test_c', 'key', 'cc', 'window', '1 hour', 'max', 5))) AS r;
+CREATE TEMP TABLE answers (n int, a jsonb);
+INSERT INTO answers SELECT g, auth._autonomous(r)->'attempts' FROM tries, generate_series(1, 3) g;
+SELECT n, jsonb_path_query_array(a, '$[*].allowed') AS allowed,
+       jsonb_path_query_array(a, '$[*].count') AS counts,
+       jsonb_path_query_array(a, '$[*].retry_at') <> '[]' AS says_when
+  FROM answers ORDER BY n;
+SELECT scope, encode(key, 'hex') AS key, count(*) FROM auth.attempts
+ WHERE scope LIKE 'test\_%' GROUP BY 1, 2 ORDER BY 1;
+SELECT pg_temp.err($$SELECT auth._autonomous('{"op": "attempts", "attempts": {}}')$$) AS not_an_array;
+DELETE FROM auth.attempts WHERE scope LIKE 'test\_%';
 -- Once the window has passed, the right code works.
 SET auth.time_offset = '2400s';
 SELECT mfa_challenge AS ch9 FROM auth.sign_in('mia@mfa.example', 'mia password') \gset

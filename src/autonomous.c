@@ -116,20 +116,36 @@ end_work(void)
 void
 auth_autonomous_run_dispatch(const char *request, bool nowait, char *response)
 {
+	static const char *const sql[] = {
+		"SELECT auth._autonomous_dispatch("
+		"$1::pg_catalog.jsonb)::pg_catalog.text",
+		"SELECT auth._autonomous_dispatch("
+		"$1::pg_catalog.jsonb OPERATOR(pg_catalog.||)"
+		" '{\"nowait\": true}')::pg_catalog.text",
+	};
+
+	/*
+	 * Prepared once per worker (a worker serves one database): a pooled
+	 * worker answers many calls, and each waits for it.
+	 */
+	static SPIPlanPtr plans[lengthof(sql)];
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
 	char	   *result;
 
 	begin_work("auth autonomous write");
+	if (plans[nowait] == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql[nowait], 1, argtypes);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare an autonomous write: %s",
+				 SPI_result_code_string(SPI_result));
+		plans[nowait] = plan;
+	}
 	values[0] = CStringGetTextDatum(request);
-	if (SPI_execute_with_args(nowait ?
-							  "SELECT auth._autonomous_dispatch("
-							  "$1::pg_catalog.jsonb OPERATOR(pg_catalog.||)"
-							  " '{\"nowait\": true}')::pg_catalog.text" :
-							  "SELECT auth._autonomous_dispatch("
-							  "$1::pg_catalog.jsonb)::pg_catalog.text",
-							  1, argtypes, values, NULL, false,
-							  1) != SPI_OK_SELECT ||
+	if (SPI_execute_plan(plans[nowait], values, NULL, false,
+						 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "auth autonomous dispatch returned no row");
 	result = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);

@@ -42,12 +42,34 @@ static char *root_key_file = NULL;
 static uint8 root_key[ROOT_KEY_LEN];
 static char root_key_path[MAXPGPATH] = "";
 
+/*
+ * The keys derived from that root key, by purpose: an HKDF costs several
+ * times the AES-GCM opening it keys, and a TOTP check opens a seed each
+ * time.  Kept no longer than the root key they come from.
+ */
+#define DERIVED_KEYS		4
+#define DERIVED_PURPOSE_LEN 32
+static struct
+{
+	char		purpose[DERIVED_PURPOSE_LEN];
+	uint8		key[32];
+}			derived[DERIVED_KEYS];
+static int	nderived = 0;
+
+static void
+forget_derived_keys(void)
+{
+	explicit_bzero(derived, sizeof(derived));
+	nderived = 0;
+}
+
 static void
 assign_root_key_file(const char *newval, void *extra)
 {
 	/* read again from the file now named, on next need */
 	explicit_bzero(root_key, sizeof(root_key));
 	root_key_path[0] = '\0';
+	forget_derived_keys();
 }
 
 void
@@ -224,6 +246,8 @@ get_root_key(bool create)
 	resolve_path(path);
 	if (strcmp(path, root_key_path) == 0)
 		return root_key;
+	forget_derived_keys();
+	root_key_path[0] = '\0';
 	if (!read_root_key(path, root_key))
 	{
 		if (!create)
@@ -254,10 +278,17 @@ derive_key(const char *purpose, bool create, uint8 *out)
 {
 	const uint8 *root = get_root_key(create);
 	static const char salt[] = "auth keys at rest v1";
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
+	EVP_PKEY_CTX *ctx;
 	size_t		outlen = 32;
 	bool		ok;
 
+	for (int i = 0; i < nderived; i++)
+		if (strcmp(derived[i].purpose, purpose) == 0)
+		{
+			memcpy(out, derived[i].key, 32);
+			return;
+		}
+	ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
 	ok = ctx != NULL &&
 		EVP_PKEY_derive_init(ctx) > 0 &&
 		EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) > 0 &&
@@ -272,6 +303,12 @@ derive_key(const char *purpose, bool create, uint8 *out)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not derive a key")));
+	if (nderived < DERIVED_KEYS && strlen(purpose) < DERIVED_PURPOSE_LEN)
+	{
+		strlcpy(derived[nderived].purpose, purpose, DERIVED_PURPOSE_LEN);
+		memcpy(derived[nderived].key, out, 32);
+		nderived++;
+	}
 }
 
 /* Seals len bytes of plain for the row id under purpose's key. */

@@ -925,42 +925,9 @@ RETURNS auth.session_grant
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_now timestamptz := auth.now();
-    v_ttl interval := coalesce(ttl, auth._setting_interval('auth.session_ttl'));
-    v_max interval := auth._setting_interval('auth.session_max_lifetime');
-    v_grant auth.session_grant;
-    v_banned timestamptz;
-    v_epoch bigint;
 BEGIN
-    IF v_ttl <= interval '0' THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'session ttl must be positive';
-    END IF;
-    -- No lock: a ban or an end of the user's credentials committed before
-    -- this transaction commits fails it (src/lifecycle.c), and none waits
-    -- for this transaction.
-    SELECT u.banned_until, u.credentials_epoch INTO v_banned, v_epoch FROM auth.users u
-     WHERE u.id = _issue_session.user_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
-    END IF;
-    PERFORM auth._creating_credential(_issue_session.user_id, v_epoch, NULL);
-    IF v_banned > v_now THEN
-        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended',
-            DETAIL = CASE WHEN v_banned < 'infinity'
-                          THEN format('The suspension ends at %s.', v_banned)
-                          ELSE 'The suspension has no end date.' END;
-    END IF;
-    v_grant.token := auth._generate_token('ses');
-    v_grant.user_id := _issue_session.user_id;
-    INSERT INTO auth.sessions AS s (user_id, token_hash, created_at, refreshed_at,
-                                    expires_at, ip, user_agent, user_banned_until,
-                                    authenticated_at)
-    VALUES (_issue_session.user_id, auth._token_hash(v_grant.token, 'ses'), v_now, v_now,
-            v_now + least(v_ttl, v_max), _issue_session.ip,
-            left(_issue_session.user_agent, auth._limit('user agent')), v_banned, v_now)
-    RETURNING s.id, s.expires_at INTO v_grant.session_id, v_grant.expires_at;
-    RETURN v_grant;
+    RETURN auth._issue_session_with(user_id, ttl, ip, user_agent, 1::smallint, '[]'::jsonb,
+                                    NULL::timestamptz);
 END
 $$;
 COMMENT ON FUNCTION auth._issue_session(uuid, interval, inet, text) IS
@@ -1584,29 +1551,39 @@ DECLARE
     v_scope text := request->>'scope';
     v_key bytea := decode(request->>'key', 'hex');
     v_at timestamptz := (request->>'at')::timestamptz;
-    v_window interval := (request->>'window')::interval;
-    v_max int := (request->>'max')::int;
-    v_count int;
-    v_retry timestamptz;
+    v_wait boolean := NOT coalesce((request->>'nowait')::boolean, false);
+    v_lock text;
+    v_item jsonb;
+    v_try jsonb;
+    v_out jsonb := '[]';
 BEGIN
     CASE request->>'op'
     WHEN 'attempt' THEN
         -- a lock of the extension's own: no role can hold it with SQL
-        IF NOT auth._lock_keyed(v_scope || ':' || encode(v_key, 'hex'),
-                                NOT coalesce((request->>'nowait')::boolean, false)) THEN
+        IF NOT auth._lock_keyed(v_scope || ':' || encode(v_key, 'hex'), v_wait) THEN
             RETURN jsonb_build_object('busy', true);
         END IF;
-        SELECT count(*) INTO v_count FROM auth.attempts a
-         WHERE a.scope = v_scope AND a.key = v_key AND a.attempted_at > v_at - v_window;
-        IF v_count >= v_max THEN
-            -- the limit frees up when the max-th newest attempt leaves the window
-            SELECT a.attempted_at + v_window INTO v_retry FROM auth.attempts a
-             WHERE a.scope = v_scope AND a.key = v_key AND a.attempted_at > v_at - v_window
-             ORDER BY a.attempted_at DESC OFFSET v_max - 1 LIMIT 1;
-            RETURN jsonb_build_object('allowed', false, 'count', v_count, 'retry_at', v_retry);
+        RETURN auth._take_attempt(v_scope, v_key, v_at, (request->>'window')::interval,
+                                  (request->>'max')::int);
+    WHEN 'attempts' THEN
+        IF jsonb_typeof(request->'attempts') IS DISTINCT FROM 'array' THEN
+            RAISE EXCEPTION 'autonomous attempts need an array';
         END IF;
-        INSERT INTO auth.attempts (scope, key, attempted_at) VALUES (v_scope, v_key, v_at);
-        RETURN jsonb_build_object('allowed', true, 'count', v_count + 1);
+        -- the same lock as op 'attempt' takes for the key
+        FOR v_lock IN SELECT (a.value->>'scope') || ':' || encode(decode(a.value->>'key', 'hex'), 'hex')
+                         FROM jsonb_array_elements(request->'attempts') a
+                        ORDER BY 1 LOOP
+            IF NOT auth._lock_keyed(v_lock, v_wait) THEN
+                RETURN jsonb_build_object('busy', true);
+            END IF;
+        END LOOP;
+        FOR v_item IN SELECT a.value FROM jsonb_array_elements(request->'attempts') a LOOP
+            v_try := auth._take_attempt(v_item->>'scope', decode(v_item->>'key', 'hex'), v_at,
+                                        (v_item->>'window')::interval, (v_item->>'max')::int);
+            v_out := v_out || jsonb_build_array(v_try);
+            EXIT WHEN NOT (v_try->>'allowed')::boolean;
+        END LOOP;
+        RETURN jsonb_build_object('attempts', v_out);
     WHEN 'audit' THEN
         -- announced as the caller's settings say, not the worker's
         PERFORM pg_catalog.set_config('auth.notify_events',
@@ -3825,12 +3802,9 @@ BEGIN
                 v_now + auth._setting_interval('auth.mfa_challenge_ttl'));
         RETURN v_grant;
     END IF;
-    v_grant := auth._issue_session(user_id, NULL, ip, user_agent);
-    UPDATE auth.sessions s
-       SET amr = jsonb_build_array(jsonb_build_object('method', method, 'at', v_now)),
-           auth_time = v_now
-     WHERE s.id = v_grant.session_id;
-    RETURN v_grant;
+    RETURN auth._issue_session_with(user_id, NULL, ip, user_agent, 1::smallint,
+                                    jsonb_build_array(jsonb_build_object('method', method, 'at', v_now)),
+                                    v_now);
 END
 $$;
 COMMENT ON FUNCTION auth._open_first_factor_session(uuid, text, inet, text) IS
@@ -3883,19 +3857,33 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_max int := auth._setting_int('auth.mfa_max_attempts');
+    v_user jsonb := jsonb_build_object(
+        'scope', 'mfa', 'key', encode(uuid_send(user_id), 'hex'),
+        'window', auth._setting_interval('auth.failed_sign_in_window'), 'max', v_max);
+    v_tries jsonb;
     v_try jsonb;
 BEGIN
+    -- the challenge first: a challenge used up is refused without counting
+    -- against the user
+    v_tries := auth._autonomous(jsonb_build_object(
+        'op', 'attempts', 'at', auth._clock(),
+        'attempts', CASE WHEN challenge_id IS NULL THEN jsonb_build_array(v_user)
+                         ELSE jsonb_build_array(
+                                  jsonb_build_object(
+                                      'scope', 'mfa_challenge',
+                                      'key', encode(uuid_send(challenge_id), 'hex'),
+                                      'window', auth._setting_interval('auth.mfa_challenge_ttl')
+                                                + interval '1 day',
+                                      'max', v_max),
+                                  v_user) END))->'attempts';
     IF challenge_id IS NOT NULL THEN
-        v_try := auth._count_attempt('mfa_challenge', uuid_send(challenge_id),
-                                     auth._setting_interval('auth.mfa_challenge_ttl') + interval '1 day',
-                                     v_max);
+        v_try := v_tries->0;
         IF NOT (v_try->>'allowed')::boolean THEN
             RAISE EXCEPTION USING ERRCODE = 'PT429', MESSAGE = 'too many wrong codes',
                 HINT = 'Sign in again.';
         END IF;
     END IF;
-    v_try := auth._count_attempt('mfa', uuid_send(user_id),
-                                 auth._setting_interval('auth.failed_sign_in_window'), v_max);
+    v_try := v_tries->CASE WHEN challenge_id IS NULL THEN 0 ELSE 1 END;
     IF NOT (v_try->>'allowed')::boolean THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429', MESSAGE = 'too many wrong second-factor codes for this account',
             DETAIL = format('Second factors for this account are locked until %s.', v_try->>'retry_at');
@@ -3903,7 +3891,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auth._count_mfa_attempt(uuid, uuid) IS
-    'internal: durably counts a second-factor try per user and challenge; PT429 past auth.mfa_max_attempts';
+    'internal: durably counts a second-factor try per challenge and per user, in one round trip to the background worker; PT429 past auth.mfa_max_attempts';
 REVOKE ALL ON FUNCTION auth._count_mfa_attempt(uuid, uuid) FROM PUBLIC;
 
 -- A wrong second factor: audited outside the caller's transaction, which
@@ -4165,12 +4153,11 @@ BEGIN
             HINT = 'Sign in again.';
     END IF;
     DELETE FROM auth.attempts a WHERE a.scope = 'mfa' AND a.key = uuid_send(v_ch.user_id);
-    v_grant := auth._issue_session(v_ch.user_id, NULL, ip, user_agent);
-    UPDATE auth.sessions s
-       SET aal = 2, auth_time = v_now,
-           amr = jsonb_build_array(jsonb_build_object('method', v_ch.method, 'at', v_ch.created_at),
-                                   jsonb_build_object('method', v_method, 'at', v_now))
-     WHERE s.id = v_grant.session_id;
+    v_grant := auth._issue_session_with(
+        v_ch.user_id, NULL, ip, user_agent, 2::smallint,
+        jsonb_build_array(jsonb_build_object('method', v_ch.method, 'at', v_ch.created_at),
+                          jsonb_build_object('method', v_method, 'at', v_now)),
+        v_now);
     PERFORM auth._audit('mfa_verified', v_ch.user_id, v_grant.session_id, ip,
                         jsonb_build_object('method', v_method, 'first_factor', v_ch.method,
                                            'challenge_id', v_ch.id));
@@ -5266,3 +5253,79 @@ COMMENT ON FUNCTION auth._anonymous_ip_key(inet) IS
     'internal: the address an anonymous sign-in counts against: IPv4 (IPv4-mapped IPv6 unmapped), IPv6 by its /64';
 REVOKE ALL ON FUNCTION auth._anonymous_ip_key(inet) FROM PUBLIC;
 
+-- issue 12: verify_mfa in one round trip
+CREATE FUNCTION auth._take_attempt(scope text, key bytea, at timestamptz, "window" interval,
+                                   max integer) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_count int;
+    v_retry timestamptz;
+BEGIN
+    SELECT count(*) INTO v_count FROM auth.attempts a
+     WHERE a.scope = scope AND a.key = key AND a.attempted_at > at - "window";
+    IF v_count >= max THEN
+        -- the limit frees up when the max-th newest attempt leaves the window
+        SELECT a.attempted_at + "window" INTO v_retry FROM auth.attempts a
+         WHERE a.scope = scope AND a.key = key AND a.attempted_at > at - "window"
+         ORDER BY a.attempted_at DESC OFFSET max - 1 LIMIT 1;
+        RETURN jsonb_build_object('allowed', false, 'count', v_count, 'retry_at', v_retry);
+    END IF;
+    INSERT INTO auth.attempts (scope, key, attempted_at) VALUES (scope, key, at);
+    RETURN jsonb_build_object('allowed', true, 'count', v_count + 1);
+END
+$$;
+COMMENT ON FUNCTION auth._take_attempt(text, bytea, timestamptz, interval, integer) IS
+    'internal: counts an attempt against a limit unless it is reached, under the key''s lock the caller holds';
+REVOKE ALL ON FUNCTION auth._take_attempt(text, bytea, timestamptz, interval, integer) FROM PUBLIC;
+
+CREATE FUNCTION auth._issue_session_with(user_id uuid, ttl interval, ip inet, user_agent text,
+                                         aal smallint, amr jsonb, auth_time timestamptz)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_now timestamptz := auth.now();
+    v_ttl interval := coalesce(ttl, auth._setting_interval('auth.session_ttl'));
+    v_max interval := auth._setting_interval('auth.session_max_lifetime');
+    v_grant auth.session_grant;
+    v_banned timestamptz;
+    v_epoch bigint;
+BEGIN
+    IF v_ttl <= interval '0' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'session ttl must be positive';
+    END IF;
+    -- No lock: a ban or an end of the user's credentials committed before
+    -- this transaction commits fails it (src/lifecycle.c), and none waits
+    -- for this transaction.
+    SELECT u.banned_until, u.credentials_epoch INTO v_banned, v_epoch FROM auth.users u
+     WHERE u.id = _issue_session_with.user_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
+    END IF;
+    PERFORM auth._creating_credential(_issue_session_with.user_id, v_epoch, NULL);
+    IF v_banned > v_now THEN
+        RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended',
+            DETAIL = CASE WHEN v_banned < 'infinity'
+                          THEN format('The suspension ends at %s.', v_banned)
+                          ELSE 'The suspension has no end date.' END;
+    END IF;
+    v_grant.token := auth._generate_token('ses');
+    v_grant.user_id := _issue_session_with.user_id;
+    INSERT INTO auth.sessions AS s (user_id, token_hash, created_at, refreshed_at,
+                                    expires_at, ip, user_agent, user_banned_until,
+                                    authenticated_at, aal, amr, auth_time)
+    VALUES (_issue_session_with.user_id, auth._token_hash(v_grant.token, 'ses'), v_now, v_now,
+            v_now + least(v_ttl, v_max), _issue_session_with.ip,
+            left(_issue_session_with.user_agent, auth._limit('user agent')), v_banned, v_now,
+            _issue_session_with.aal, _issue_session_with.amr, _issue_session_with.auth_time)
+    RETURNING s.id, s.expires_at INTO v_grant.session_id, v_grant.expires_at;
+    RETURN v_grant;
+END
+$$;
+COMMENT ON FUNCTION auth._issue_session_with(uuid, interval, inet, text, smallint, jsonb, timestamptz) IS
+    'internal: inserts a session with its assurance (aal, amr, auth_time) and returns its token';
+REVOKE ALL ON FUNCTION auth._issue_session_with(uuid, interval, inet, text, smallint, jsonb, timestamptz) FROM PUBLIC;

@@ -84,7 +84,8 @@ COMMENT ON TYPE auth.session_grant IS
 
 -- Creates a session for a user and returns its token, the only copy;
 -- 22023 for an unknown user, 28000 for a suspended one.
-CREATE FUNCTION auth._issue_session(user_id uuid, ttl interval, ip inet, user_agent text)
+CREATE FUNCTION auth._issue_session_with(user_id uuid, ttl interval, ip inet, user_agent text,
+                                         aal smallint, amr jsonb, auth_time timestamptz)
 RETURNS auth.session_grant
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -104,11 +105,11 @@ BEGIN
     -- this transaction commits fails it (src/lifecycle.c), and none waits
     -- for this transaction.
     SELECT u.banned_until, u.credentials_epoch INTO v_banned, v_epoch FROM auth.users u
-     WHERE u.id = _issue_session.user_id;
+     WHERE u.id = _issue_session_with.user_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'user does not exist';
     END IF;
-    PERFORM auth._creating_credential(_issue_session.user_id, v_epoch, NULL);
+    PERFORM auth._creating_credential(_issue_session_with.user_id, v_epoch, NULL);
     IF v_banned > v_now THEN
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'account is suspended',
             DETAIL = CASE WHEN v_banned < 'infinity'
@@ -116,15 +117,31 @@ BEGIN
                           ELSE 'The suspension has no end date.' END;
     END IF;
     v_grant.token := auth._generate_token('ses');
-    v_grant.user_id := _issue_session.user_id;
+    v_grant.user_id := _issue_session_with.user_id;
     INSERT INTO auth.sessions AS s (user_id, token_hash, created_at, refreshed_at,
                                     expires_at, ip, user_agent, user_banned_until,
-                                    authenticated_at)
-    VALUES (_issue_session.user_id, auth._token_hash(v_grant.token, 'ses'), v_now, v_now,
-            v_now + least(v_ttl, v_max), _issue_session.ip,
-            left(_issue_session.user_agent, auth._limit('user agent')), v_banned, v_now)
+                                    authenticated_at, aal, amr, auth_time)
+    VALUES (_issue_session_with.user_id, auth._token_hash(v_grant.token, 'ses'), v_now, v_now,
+            v_now + least(v_ttl, v_max), _issue_session_with.ip,
+            left(_issue_session_with.user_agent, auth._limit('user agent')), v_banned, v_now,
+            _issue_session_with.aal, _issue_session_with.amr, _issue_session_with.auth_time)
     RETURNING s.id, s.expires_at INTO v_grant.session_id, v_grant.expires_at;
     RETURN v_grant;
+END
+$$;
+COMMENT ON FUNCTION auth._issue_session_with(uuid, interval, inet, text, smallint, jsonb, timestamptz) IS
+    'internal: inserts a session with its assurance (aal, amr, auth_time) and returns its token';
+REVOKE ALL ON FUNCTION auth._issue_session_with(uuid, interval, inet, text, smallint, jsonb, timestamptz) FROM PUBLIC;
+
+-- A session of the first assurance level, no factor recorded (amr empty).
+CREATE FUNCTION auth._issue_session(user_id uuid, ttl interval, ip inet, user_agent text)
+RETURNS auth.session_grant
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN auth._issue_session_with(user_id, ttl, ip, user_agent, 1::smallint, '[]'::jsonb,
+                                    NULL::timestamptz);
 END
 $$;
 COMMENT ON FUNCTION auth._issue_session(uuid, interval, inet, text) IS

@@ -201,12 +201,9 @@ BEGIN
                 v_now + auth._setting_interval('auth.mfa_challenge_ttl'));
         RETURN v_grant;
     END IF;
-    v_grant := auth._issue_session(user_id, NULL, ip, user_agent);
-    UPDATE auth.sessions s
-       SET amr = jsonb_build_array(jsonb_build_object('method', method, 'at', v_now)),
-           auth_time = v_now
-     WHERE s.id = v_grant.session_id;
-    RETURN v_grant;
+    RETURN auth._issue_session_with(user_id, NULL, ip, user_agent, 1::smallint,
+                                    jsonb_build_array(jsonb_build_object('method', method, 'at', v_now)),
+                                    v_now);
 END
 $$;
 COMMENT ON FUNCTION auth._open_first_factor_session(uuid, text, inet, text) IS
@@ -253,27 +250,42 @@ COMMENT ON FUNCTION auth._require_mfa_session() IS
     'internal: the session''s user, or 42501 (an API key, impersonation; MFA_REQUIRED below aal2 once the user has a factor)';
 REVOKE ALL ON FUNCTION auth._require_mfa_session() FROM PUBLIC;
 
--- Counts a try of a second factor durably, before it is checked, per user
--- (and per challenge): PT429 past auth.mfa_max_attempts.
+-- Counts a try of a second factor durably, before it is checked, per
+-- challenge (when there is one) and per user, both in one round trip to
+-- the background worker: PT429 past auth.mfa_max_attempts.
 CREATE FUNCTION auth._count_mfa_attempt(user_id uuid, challenge_id uuid) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_max int := auth._setting_int('auth.mfa_max_attempts');
+    v_user jsonb := jsonb_build_object(
+        'scope', 'mfa', 'key', encode(uuid_send(user_id), 'hex'),
+        'window', auth._setting_interval('auth.failed_sign_in_window'), 'max', v_max);
+    v_tries jsonb;
     v_try jsonb;
 BEGIN
+    -- the challenge first: a challenge used up is refused without counting
+    -- against the user
+    v_tries := auth._autonomous(jsonb_build_object(
+        'op', 'attempts', 'at', auth._clock(),
+        'attempts', CASE WHEN challenge_id IS NULL THEN jsonb_build_array(v_user)
+                         ELSE jsonb_build_array(
+                                  jsonb_build_object(
+                                      'scope', 'mfa_challenge',
+                                      'key', encode(uuid_send(challenge_id), 'hex'),
+                                      'window', auth._setting_interval('auth.mfa_challenge_ttl')
+                                                + interval '1 day',
+                                      'max', v_max),
+                                  v_user) END))->'attempts';
     IF challenge_id IS NOT NULL THEN
-        v_try := auth._count_attempt('mfa_challenge', uuid_send(challenge_id),
-                                     auth._setting_interval('auth.mfa_challenge_ttl') + interval '1 day',
-                                     v_max);
+        v_try := v_tries->0;
         IF NOT (v_try->>'allowed')::boolean THEN
             RAISE EXCEPTION USING ERRCODE = 'PT429', MESSAGE = 'too many wrong codes',
                 HINT = 'Sign in again.';
         END IF;
     END IF;
-    v_try := auth._count_attempt('mfa', uuid_send(user_id),
-                                 auth._setting_interval('auth.failed_sign_in_window'), v_max);
+    v_try := v_tries->CASE WHEN challenge_id IS NULL THEN 0 ELSE 1 END;
     IF NOT (v_try->>'allowed')::boolean THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429', MESSAGE = 'too many wrong second-factor codes for this account',
             DETAIL = format('Second factors for this account are locked until %s.', v_try->>'retry_at');
@@ -281,7 +293,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auth._count_mfa_attempt(uuid, uuid) IS
-    'internal: durably counts a second-factor try per user and challenge; PT429 past auth.mfa_max_attempts';
+    'internal: durably counts a second-factor try per challenge and per user, in one round trip to the background worker; PT429 past auth.mfa_max_attempts';
 REVOKE ALL ON FUNCTION auth._count_mfa_attempt(uuid, uuid) FROM PUBLIC;
 
 -- A wrong second factor: audited outside the caller's transaction, which
@@ -573,12 +585,11 @@ BEGIN
             HINT = 'Sign in again.';
     END IF;
     DELETE FROM auth.attempts a WHERE a.scope = 'mfa' AND a.key = uuid_send(v_ch.user_id);
-    v_grant := auth._issue_session(v_ch.user_id, NULL, ip, user_agent);
-    UPDATE auth.sessions s
-       SET aal = 2, auth_time = v_now,
-           amr = jsonb_build_array(jsonb_build_object('method', v_ch.method, 'at', v_ch.created_at),
-                                   jsonb_build_object('method', v_method, 'at', v_now))
-     WHERE s.id = v_grant.session_id;
+    v_grant := auth._issue_session_with(
+        v_ch.user_id, NULL, ip, user_agent, 2::smallint,
+        jsonb_build_array(jsonb_build_object('method', v_ch.method, 'at', v_ch.created_at),
+                          jsonb_build_object('method', v_method, 'at', v_now)),
+        v_now);
     PERFORM auth._audit('mfa_verified', v_ch.user_id, v_grant.session_id, ip,
                         jsonb_build_object('method', v_method, 'first_factor', v_ch.method,
                                            'challenge_id', v_ch.id));
