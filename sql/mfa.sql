@@ -189,6 +189,21 @@ SELECT pg_temp.err(format('SELECT auth.verify_mfa(%L, %L)', :'ch7', pg_temp.totp
 SELECT mfa_challenge AS ch8 FROM auth.sign_in('mia@mfa.example', 'mia password') \gset
 SELECT pg_temp.err(format('SELECT auth.verify_mfa(%L, %L)', :'ch8', pg_temp.totp(:'mia_secret', auth.now())));
 SELECT count(*) AS failures_audited FROM auth.audit_log WHERE user_id = :'mia' AND event = 'mfa_failed';
+-- The per-user refusal carries its retry time in the hint (issue 13's
+-- machine-readable form); the per-challenge one has none: sign in again.
+CREATE FUNCTION pg_temp.hint_of(statement text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE h text;
+BEGIN
+    EXECUTE statement;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT;
+    RETURN h;
+END $f$;
+SELECT auth.retry_after(pg_temp.hint_of(format('SELECT auth.verify_mfa(%L, %L)', :'ch8', '000007'))) > 0
+       AS per_user_retry_after,
+       auth.retry_after(pg_temp.hint_of(format('SELECT auth.verify_mfa(%L, %L)', :'ch7', '000007'))) IS NULL
+       AS per_challenge_not_retryable;
 -- Also plain autocommit statements that fail.
 SELECT auth.verify_mfa(:'ch8', '000006');
 -- Both counts of a try go to the background worker in one request (op

@@ -3879,14 +3879,16 @@ BEGIN
     IF challenge_id IS NOT NULL THEN
         v_try := v_tries->0;
         IF NOT (v_try->>'allowed')::boolean THEN
+            -- not retryable as it is (no retry time): the challenge is dead
             RAISE EXCEPTION USING ERRCODE = 'PT429', MESSAGE = 'too many wrong codes',
-                HINT = 'Sign in again.';
+                DETAIL = 'This challenge is used up.', HINT = 'Sign in again.';
         END IF;
     END IF;
     v_try := v_tries->CASE WHEN challenge_id IS NULL THEN 0 ELSE 1 END;
     IF NOT (v_try->>'allowed')::boolean THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429', MESSAGE = 'too many wrong second-factor codes for this account',
-            DETAIL = format('Second factors for this account are locked until %s.', v_try->>'retry_at');
+            DETAIL = format('Second factors for this account are locked until %s.', v_try->>'retry_at'),
+            HINT = auth._retry_hint((v_try->>'retry_at')::timestamptz, auth._clock());
     END IF;
 END
 $$;
