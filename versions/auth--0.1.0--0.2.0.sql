@@ -1891,46 +1891,6 @@ $$;
 COMMENT ON FUNCTION auth.sign_up_and_sign_in(text, text, text, jsonb, inet, text) IS
     'creates a user with a password and opens a session (one argon2 hash); sign_up''s refusals, and 28000 under auth.require_verified_email';
 
-CREATE OR REPLACE FUNCTION auth.cleanup()
-RETURNS TABLE (sessions_deleted bigint, attempts_deleted bigint, audit_deleted bigint,
-               secrets_deleted bigint, api_keys_deleted bigint)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_now timestamptz := auth.now();
-    v_grace interval := auth._setting_interval('auth.cleanup_grace');
-BEGIN
-    DELETE FROM auth.sessions s
-     WHERE s.expires_at < v_now - v_grace OR s.revoked_at < v_now - v_grace;
-    GET DIAGNOSTICS sessions_deleted = ROW_COUNT;
-    -- attempts no limit counts any more (codes count theirs for their lifetime)
-    DELETE FROM auth.attempts a
-     WHERE a.attempted_at < v_now - greatest(auth._setting_interval('auth.failed_sign_in_window'),
-                                             auth._setting_interval('auth.email_code_ttl') + interval '1 day');
-    GET DIAGNOSTICS attempts_deleted = ROW_COUNT;
-    DELETE FROM auth.audit_log l
-     WHERE l.occurred_at < v_now - auth._setting_interval('auth.audit_retention');
-    GET DIAGNOSTICS audit_deleted = ROW_COUNT;
-    -- used, superseded or expired secrets, once no rate-limit window reads them
-    DELETE FROM auth.one_time_secrets o
-     WHERE greatest(o.expires_at, o.created_at + auth._setting_interval('auth.magic_link_rate_window'))
-           < v_now - v_grace;
-    GET DIAGNOSTICS secrets_deleted = ROW_COUNT;
-    DELETE FROM auth.api_keys k
-     WHERE k.expires_at < v_now - v_grace OR k.revoked_at < v_now - v_grace;
-    GET DIAGNOSTICS api_keys_deleted = ROW_COUNT;
-    -- hashes a rotation kept, once their grace period is over
-    UPDATE auth.api_keys k SET previous_key_hash = NULL, previous_key_expires_at = NULL
-     WHERE k.previous_key_expires_at <= v_now;
-    -- to the server log too: a scheduled job (pg_cron) keeps no result
-    RAISE LOG 'auth.cleanup() deleted % sessions, % attempts, % audit rows, % one-time secrets, % API keys',
-        sessions_deleted, attempts_deleted, audit_deleted, secrets_deleted, api_keys_deleted;
-    RETURN NEXT;
-END
-$$;
-COMMENT ON FUNCTION auth.cleanup() IS
-    'admin and maintenance: deletes sessions and API keys expired or revoked longer than auth.cleanup_grace ago, stale attempts, audit rows older than auth.audit_retention, and dead one-time secrets; returns the counts and logs them';
 
 -- requests: what an application's requests need beside authenticate():
 -- the signed-in user's own profile, the retry time of a refusal in a form
@@ -2286,21 +2246,6 @@ COMMENT ON FUNCTION auth._sessions_not_before() IS
     'internal: the cutoff of auth.revoke_all_sessions(), -infinity when none';
 REVOKE ALL ON FUNCTION auth._sessions_not_before() FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION auth.list_sessions()
-RETURNS TABLE (id uuid, created_at timestamptz, refreshed_at timestamptz,
-               expires_at timestamptz, ip inet, user_agent text, is_current boolean)
-LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT s.id, s.created_at, s.refreshed_at, s.expires_at, s.ip, s.user_agent,
-           s.id IS NOT DISTINCT FROM auth.session_id()
-      FROM auth.sessions s
-     WHERE s.user_id = auth._require_account_uid() AND s.revoked_at IS NULL
-       AND s.expires_at > auth.now() AND s.created_at > auth._sessions_not_before()
-     ORDER BY s.created_at DESC
-$$;
-COMMENT ON FUNCTION auth.list_sessions() IS
-    'the authenticated user''s live sessions, never their tokens';
 
 CREATE OR REPLACE FUNCTION auth.update_team(team_id uuid, name text) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -2846,33 +2791,6 @@ $$;
 COMMENT ON FUNCTION auth.delete_account(text) IS
     'deletes the authenticated user''s account: needs the password, or a session authenticated within auth.fresh_age; 2BP01 when the user is the last owner of an organization; 42501 with an API key';
 
-CREATE OR REPLACE FUNCTION auth._admin_functions() RETURNS regprocedure[]
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT ARRAY[
-        'auth.create_session(uuid, interval, inet, text)',
-        'auth.revoke_user_sessions(uuid)',
-        'auth.cleanup()',
-        'auth.check()',
-        'auth.allow_email(text)',
-        'auth.disallow_email(text)',
-        'auth.create_email_verification(uuid)',
-        'auth.create_api_key_for(uuid, text, text[], interval, uuid, text, integer, interval, integer, integer, interval, jsonb)',
-        'auth.set_api_key_limits(uuid, integer, interval, integer, integer, interval)',
-        'auth.list_users(text, boolean, text, boolean, integer, integer)',
-        'auth.create_user(text, text, text, text, boolean)',
-        'auth.update_user_as_admin(uuid, text, text, text, boolean, jsonb, text)',
-        'auth.set_user_password(uuid, text, boolean)',
-        'auth.ban_user(uuid, timestamptz, text)',
-        'auth.unban_user(uuid)',
-        'auth.delete_user(uuid, uuid)',
-        'auth.list_user_sessions(uuid)',
-        'auth.revoke_all_sessions()'
-    ]::regprocedure[] || auth._issuer_functions()
-$$;
-COMMENT ON FUNCTION auth._admin_functions() IS
-    'internal: the admin tier, granted by auth.grant_admin()';
 
 CREATE OR REPLACE FUNCTION auth.cleanup()
 RETURNS TABLE (sessions_deleted bigint, attempts_deleted bigint, audit_deleted bigint,
@@ -3523,46 +3441,6 @@ COMMENT ON FUNCTION auth.link_identity(text, text, uuid) IS
     'admin: maps an external issuer''s subject to a user (replacing an earlier link)';
 REVOKE ALL ON FUNCTION auth.link_identity(text, text, uuid) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION auth._admin_functions() RETURNS regprocedure[]
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT ARRAY[
-        'auth.create_session(uuid, interval, inet, text)',
-        'auth.revoke_user_sessions(uuid)',
-        'auth.cleanup()',
-        'auth.check()',
-        'auth.allow_email(text)',
-        'auth.disallow_email(text)',
-        'auth.create_email_verification(uuid)',
-        'auth.create_api_key_for(uuid, text, text[], interval, uuid, text, integer, interval, integer, integer, interval, jsonb)',
-        'auth.set_api_key_limits(uuid, integer, interval, integer, integer, interval)',
-        'auth.list_users(text, boolean, text, boolean, integer, integer)',
-        'auth.create_user(text, text, text, text, boolean)',
-        'auth.update_user_as_admin(uuid, text, text, text, boolean, jsonb, text)',
-        'auth.set_user_password(uuid, text, boolean)',
-        'auth.ban_user(uuid, timestamptz, text)',
-        'auth.unban_user(uuid)',
-        'auth.delete_user(uuid, uuid)',
-        'auth.list_user_sessions(uuid)',
-        'auth.revoke_all_sessions()',
-        -- issue 11 (defined after this file: resolved when called)
-        'auth.create_signing_key(text, text)',
-        'auth.import_signing_key(jsonb, text)',
-        'auth.rotate_signing_keys()',
-        'auth.revoke_signing_key(text)',
-        'auth.issue_jwt_for(uuid, text[], interval, uuid, jsonb)',
-        'auth.add_issuer(text, jsonb, text[], text)',
-        'auth.set_issuer_jwks(text, jsonb)',
-        'auth.remove_issuer(text)',
-        'auth.link_identity(text, text, uuid)',
-        -- issue 12 (defined in 89_mfa.sql, before this file)
-        'auth.import_totp_factor(uuid, text, text, integer, text)',
-        'auth.reset_mfa(uuid)'
-    ]::text[]::regprocedure[] || auth._issuer_functions()
-$$;
-COMMENT ON FUNCTION auth._admin_functions() IS
-    'internal: the admin tier, granted by auth.grant_admin()';
 
 -- issue 13/14: after the outside attack: a PostgREST request starts with nobody; profile fields checked; a claim clears the profile; delete_account's retry hint
 CREATE OR REPLACE FUNCTION auth._check_profile(name text, image text) RETURNS void
@@ -4397,27 +4275,6 @@ COMMENT ON FUNCTION auth.reset_mfa(uuid) IS
     'admin: removes every factor and recovery code of a user (a lost device), whose sessions and keys drop to aal1; audited; returns how many factors';
 REVOKE ALL ON FUNCTION auth.reset_mfa(uuid) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION auth._require_permission(org_id uuid, permission text) RETURNS uuid
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_uid uuid := auth.require_uid();
-BEGIN
-    IF org_id IS NOT NULL AND auth._mfa_blocks(org_id) THEN
-        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'this organization requires a second factor',
-            DETAIL = 'MFA_REQUIRED', HINT = 'Verify a second factor with auth.step_up_mfa().';
-    END IF;
-    IF org_id IS NULL OR NOT auth.has_permission(org_id, permission) THEN
-        RAISE EXCEPTION USING ERRCODE = '42501',
-            MESSAGE = format('permission denied: %s', permission),
-            DETAIL = 'The organization does not exist, or your role in it does not grant this permission.';
-    END IF;
-    RETURN v_uid;
-END
-$$;
-COMMENT ON FUNCTION auth._require_permission(uuid, text) IS
-    'internal: the caller''s id, or 42501 naming the missing permission';
 REVOKE ALL ON FUNCTION auth._require_permission(uuid, text) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION auth._require_member(org_id uuid) RETURNS uuid
