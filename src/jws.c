@@ -8,22 +8,7 @@
 #include <string.h>
 
 #include "jws.h"
-
-static int
-b64url_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
+#include "token_shape.h"
 
 /*
  * Decodes unpadded base64url; false for any other character, a length that
@@ -41,7 +26,7 @@ auth_b64url_decode(const char *in, size_t len, uint8_t *out, size_t *outlen)
 		return false;
 	for (size_t i = 0; i < len; i++)
 	{
-		int			v = b64url_value((unsigned char) in[i]);
+		int			v = auth_b64url_value((unsigned char) in[i]);
 
 		if (v < 0)
 			return false;

@@ -55,8 +55,9 @@ auth_b64url_encode(const uint8_t *data, size_t len, char *out)
 	*out = '\0';
 }
 
-static int
-b64url_value(char c)
+/* The value of a base64url character, or -1 for any other. */
+int
+auth_b64url_value(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -86,10 +87,10 @@ auth_token_is_shaped(const char *prefix, size_t nbytes, const char *token,
 		memcmp(token, prefix, plen) != 0 || token[plen] != '_')
 		return false;
 	for (size_t i = plen + 1; i < len; i++)
-		if (b64url_value(token[i]) < 0)
+		if (auth_b64url_value((unsigned char) token[i]) < 0)
 			return false;
 	/* the bits the last character carries beyond the bytes must be zero */
-	return (b64url_value(token[len - 1]) & ((1 << spare_bits) - 1)) == 0;
+	return (auth_b64url_value((unsigned char) token[len - 1]) & ((1 << spare_bits) - 1)) == 0;
 }
 
 /*

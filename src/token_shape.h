@@ -17,6 +17,7 @@ extern const char auth_b64url_alphabet[];
 
 extern bool auth_token_prefix_is_valid(const char *prefix);
 extern size_t auth_b64url_len(size_t nbytes);
+extern int	auth_b64url_value(unsigned char c);
 extern void auth_b64url_encode(const uint8_t *data, size_t len, char *out);
 extern bool auth_token_is_shaped(const char *prefix, size_t nbytes,
 								 const char *token, size_t len);
