@@ -1272,6 +1272,25 @@ auth_jwt_claims_sql(PG_FUNCTION_ARGS)
  * --------------------------------------------------------------------- */
 
 /*
+ * An asymmetric key for the row id: its private part (DER) sealed into
+ * *sealed, wiped from memory at once, its public JWK into *public_jwk;
+ * frees pkey.
+ */
+static void
+seal_pkey(EVP_PKEY *pkey, int alg, pg_uuid_t *id, Datum *sealed,
+		  Datum *public_jwk)
+{
+	Size		len;
+	uint8	   *der = auth_pkey_private_der(pkey, &len);
+	char	   *jwk = auth_pkey_public_jwk(pkey, alg);
+
+	EVP_PKEY_free(pkey);
+	*sealed = PointerGetDatum(auth_seal(AUTH_SEAL_SIGNING_KEY, id, der, len));
+	explicit_bzero(der, len);
+	*public_jwk = DirectFunctionCall1(jsonb_in, CStringGetDatum(jwk));
+}
+
+/*
  * SQL function: auth._signing_key_generate(alg text, id uuid,
  *   OUT public_jwk jsonb, OUT private_key bytea)
  * A fresh key for the row id: its public JWK (NULL for HS256) and its
@@ -1303,18 +1322,7 @@ auth_signing_key_generate(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		EVP_PKEY   *pkey = auth_jwt_generate(alg);
-		Size		len;
-		uint8	   *der;
-		char	   *jwk;
-
-		der = auth_pkey_private_der(pkey, &len);
-		jwk = auth_pkey_public_jwk(pkey, alg);
-		EVP_PKEY_free(pkey);
-		values[1] = PointerGetDatum(auth_seal(AUTH_SEAL_SIGNING_KEY, id, der,
-											  len));
-		explicit_bzero(der, len);
-		values[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(jwk));
+		seal_pkey(auth_jwt_generate(alg), alg, id, &values[1], &values[0]);
 		nulls[0] = false;
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc,
@@ -1362,17 +1370,7 @@ auth_signing_key_import(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		Size		len;
-		uint8	   *der;
-		char	   *pub;
-
-		der = auth_pkey_private_der(pkey, &len);
-		pub = auth_pkey_public_jwk(pkey, alg);
-		EVP_PKEY_free(pkey);
-		values[2] = PointerGetDatum(auth_seal(AUTH_SEAL_SIGNING_KEY, id, der,
-											  len));
-		explicit_bzero(der, len);
-		values[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(pub));
+		seal_pkey(pkey, alg, id, &values[2], &values[1]);
 		nulls[1] = false;
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc,
