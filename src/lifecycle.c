@@ -308,11 +308,28 @@ auth_creating_credential(PG_FUNCTION_ARGS)
 {
 	PendingCreation *c;
 	MemoryContext old;
+	ListCell   *lc;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("user and credentials epoch are required")));
+
+	/*
+	 * The same check noted already (a sign-in notes its password's row, then
+	 * its session): once is enough.  A noted entry belongs to this
+	 * subtransaction or one above it, so it lives at least as long.
+	 */
+	foreach(lc, pending_creations)
+	{
+		c = (PendingCreation *) lfirst(lc);
+		if (memcmp(&c->user_id, PG_GETARG_UUID_P(0), UUID_LEN) == 0 &&
+			c->epoch == PG_GETARG_INT64(1) &&
+			c->has_session == !PG_ARGISNULL(2) &&
+			(!c->has_session ||
+			 memcmp(&c->session_id, PG_GETARG_UUID_P(2), UUID_LEN) == 0))
+			PG_RETURN_VOID();
+	}
 	if (!creation_callbacks_registered)
 	{
 		RegisterXactCallback(creation_xact_callback, NULL);
