@@ -4,9 +4,10 @@
  *
  * A refusal raises an error, and the error rolls back whatever the call
  * wrote in the caller's transaction, so a counter of refusals written there
- * would never count.  auth._autonomous(request jsonb) has
- * auth._autonomous_dispatch(request) run in a transaction of its own,
- * committed (WAL-logged, so replicas keep it) before the result comes back.
+ * would never count.  auth._autonomous(request jsonb) has the request run
+ * in a transaction of its own (attempt counts in C, attempts.c; anything
+ * else by auth._autonomous_dispatch(request)), committed (WAL-logged, so
+ * replicas keep it) before the result comes back.
  *
  * The read path hands off its writes (a session's sliding refresh, an API
  * key's last_used_at) the same way, without waiting: a write in the
@@ -106,9 +107,10 @@ end_work(void)
 }
 
 /*
- * Runs auth._autonomous_dispatch(request) in a transaction of its own and
- * copies its result to response; errors propagate (the transaction is
- * then aborted by the caller's error handling).  nowait: a lock the
+ * Runs request in a transaction of its own and copies its result to
+ * response: attempts to count in C (attempts.c), anything else through
+ * auth._autonomous_dispatch(request).  Errors propagate (the transaction
+ * is then aborted by the caller's error handling).  nowait: a lock the
  * request would wait for makes it answer BUSY_RESPONSE instead (a pooled
  * worker serves others meanwhile, so nobody can stall the pool by holding
  * a lock it needs).
@@ -132,8 +134,18 @@ auth_autonomous_run_dispatch(const char *request, bool nowait, char *response)
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
 	char	   *result;
+	Jsonb	   *parsed;
 
 	begin_work("auth autonomous write");
+	parsed = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+												CStringGetDatum(request)));
+	if (auth_attempts_is_count(parsed))
+	{
+		strlcpy(response, auth_attempts_take(parsed, !nowait),
+				AUTONOMOUS_MAX_TEXT);
+		end_work();
+		return;
+	}
 	if (plans[nowait] == NULL)
 	{
 		SPIPlanPtr	plan = SPI_prepare(sql[nowait], 1, argtypes);
@@ -376,8 +388,8 @@ call_dynamic(const char *request)
 
 /*
  * SQL function: auth._autonomous(request jsonb) returns jsonb
- * Runs auth._autonomous_dispatch(request) in a transaction of its own and
- * returns its result once that transaction has committed.
+ * Runs request in a transaction of its own (auth_autonomous_run_dispatch)
+ * and returns its result once that transaction has committed.
  */
 PG_FUNCTION_INFO_V1(auth_autonomous);
 Datum

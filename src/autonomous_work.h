@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "utils/jsonb.h"
 #include "utils/palloc.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
@@ -35,6 +36,10 @@ extern void auth_autonomous_run_async(const AsyncWrite *w, int n);
 extern void auth_autonomous_recover(MemoryContext cxt);
 extern void auth_autonomous_fail_closed(const char *why)
 			pg_attribute_noreturn();
+
+/* attempts.c: counting attempts against limits, in the worker */
+extern bool auth_attempts_is_count(Jsonb *request);
+extern char *auth_attempts_take(Jsonb *request, bool wait);
 
 /* autonomous_pool.c: the extension's own workers (preloaded) */
 extern Datum auth_autonomous_pool_call(const char *request);

@@ -177,12 +177,19 @@ auth_lock_keyed(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a lock key is required")));
 	key = PG_GETARG_TEXT_PP(0);
-	PG_RETURN_BOOL(auth_lock_acquire(AUTH_LOCK_KEYED,
-									 hash_bytes_extended((const unsigned char *)
-														 VARDATA_ANY(key),
-														 VARSIZE_ANY_EXHDR(key),
-														 0),
-									 ExclusiveLock, PG_GETARG_BOOL(1)));
+	PG_RETURN_BOOL(auth_lock_keyed_acquire(VARDATA_ANY(key),
+										   VARSIZE_ANY_EXHDR(key),
+										   PG_GETARG_BOOL(1)));
+}
+
+/* The lock auth._lock_keyed takes, on len bytes of key. */
+bool
+auth_lock_keyed_acquire(const char *key, size_t len, bool wait)
+{
+	return auth_lock_acquire(AUTH_LOCK_KEYED,
+							 hash_bytes_extended((const unsigned char *) key,
+												 len, 0),
+							 ExclusiveLock, wait);
 }
 
 /*

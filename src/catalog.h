@@ -53,6 +53,7 @@ typedef enum AuthLockSpace
 
 extern bool auth_lock_acquire(AuthLockSpace space, uint64 key,
 							  LOCKMODE mode, bool wait);
+extern bool auth_lock_keyed_acquire(const char *key, size_t len, bool wait);
 extern bool auth_extension_present(void);
 extern bool auth_rel_exists(const char *name);
 extern Oid	auth_schema_owner(void);
@@ -160,7 +161,7 @@ extern TimestampTz auth_slot_timestamp(TupleTableSlot *slot,
  * backend's life.  latest_snapshot: run with the latest snapshot rather
  * than the statement's, to see what committed since (in any isolation).
  */
-#define AUTH_QUERY_MAX_ARGS 4
+#define AUTH_QUERY_MAX_ARGS 5
 
 typedef struct AuthQuery
 {

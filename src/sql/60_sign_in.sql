@@ -17,7 +17,7 @@ CREATE FUNCTION auth._autonomous(request jsonb) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'auth_autonomous'
     LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION auth._autonomous(jsonb) IS
-    'internal: runs auth._autonomous_dispatch(request) in a background worker''s own, committed transaction';
+    'internal: runs request in a background worker''s own, committed transaction: attempt counts in C, anything else by auth._autonomous_dispatch';
 REVOKE ALL ON FUNCTION auth._autonomous(jsonb) FROM PUBLIC;
 
 -- Who does the autonomous writes: 'workers' (the extension's own, when it
@@ -29,90 +29,16 @@ COMMENT ON FUNCTION auth._autonomous_path() IS
     'internal: workers when the extension''s own background workers do the autonomous writes, dynamic when each starts a dynamic worker';
 REVOKE ALL ON FUNCTION auth._autonomous_path() FROM PUBLIC;
 
--- Counts an attempt at against a limit unless the limit is reached;
--- {"allowed", "count", "retry_at"}.  The caller (the background worker)
--- holds the key's lock, so concurrent attempts are counted exactly.
-CREATE FUNCTION auth._take_attempt(scope text, key bytea, at timestamptz, "window" interval,
-                                   max integer) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_variable
-DECLARE
-    v_count int;
-    v_retry timestamptz;
-BEGIN
-    SELECT count(*) INTO v_count FROM auth.attempts a
-     WHERE a.scope = scope AND a.key = key AND a.attempted_at > at - "window";
-    IF v_count >= max THEN
-        -- the limit frees up when the max-th newest attempt leaves the window
-        SELECT a.attempted_at + "window" INTO v_retry FROM auth.attempts a
-         WHERE a.scope = scope AND a.key = key AND a.attempted_at > at - "window"
-         ORDER BY a.attempted_at DESC OFFSET max - 1 LIMIT 1;
-        RETURN jsonb_build_object('allowed', false, 'count', v_count, 'retry_at', v_retry);
-    END IF;
-    INSERT INTO auth.attempts (scope, key, attempted_at) VALUES (scope, key, at);
-    RETURN jsonb_build_object('allowed', true, 'count', v_count + 1);
-END
-$$;
-COMMENT ON FUNCTION auth._take_attempt(text, bytea, timestamptz, interval, integer) IS
-    'internal: counts an attempt against a limit unless it is reached, under the key''s lock the caller holds';
-REVOKE ALL ON FUNCTION auth._take_attempt(text, bytea, timestamptz, interval, integer) FROM PUBLIC;
-
--- Runs in the background worker.  op 'attempt': counts an attempt against
--- a limit unless the limit is reached (serialised per key, so concurrent
--- attempts are counted exactly); op 'attempts': several such counts
--- (scope, key, window, max each) in one transaction, so one round trip:
--- every key is locked first, in one order (two requests never deadlock),
--- then each is counted in the order given, and the first refused one ends
--- the count (those after it are not counted); its answer is
--- {"attempts": [answer, ...]}, one per attempt counted or refused; op
--- 'audit': an audit row (with the caller's session_id and actor, from
--- auth._audit_actor()).  With "nowait": true (the extension's own
--- workers ask so), an attempt whose key is locked answers {"busy": true}
--- instead of waiting, before anything is counted: a pooled worker must
--- not wait for another request's lock.
+-- Runs in the background worker, for what auth._autonomous asks that is
+-- not an attempt to count (the worker counts attempts itself, in C:
+-- src/attempts.c).  op 'audit': an audit row (with the caller's session_id
+-- and actor, from auth._audit_actor()).
 CREATE FUNCTION auth._autonomous_dispatch(request jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_scope text := request->>'scope';
-    v_key bytea := decode(request->>'key', 'hex');
-    v_at timestamptz := (request->>'at')::timestamptz;
-    v_wait boolean := NOT coalesce((request->>'nowait')::boolean, false);
-    v_lock text;
-    v_item jsonb;
-    v_try jsonb;
-    v_out jsonb := '[]';
 BEGIN
     CASE request->>'op'
-    WHEN 'attempt' THEN
-        -- a lock of the extension's own: no role can hold it with SQL
-        IF NOT auth._lock_keyed(v_scope || ':' || encode(v_key, 'hex'), v_wait) THEN
-            RETURN jsonb_build_object('busy', true);
-        END IF;
-        RETURN auth._take_attempt(v_scope, v_key, v_at, (request->>'window')::interval,
-                                  (request->>'max')::int);
-    WHEN 'attempts' THEN
-        IF jsonb_typeof(request->'attempts') IS DISTINCT FROM 'array' THEN
-            RAISE EXCEPTION 'autonomous attempts need an array';
-        END IF;
-        -- the same lock as op 'attempt' takes for the key
-        FOR v_lock IN SELECT (a.value->>'scope') || ':' || encode(decode(a.value->>'key', 'hex'), 'hex')
-                         FROM jsonb_array_elements(request->'attempts') a
-                        ORDER BY 1 LOOP
-            IF NOT auth._lock_keyed(v_lock, v_wait) THEN
-                RETURN jsonb_build_object('busy', true);
-            END IF;
-        END LOOP;
-        FOR v_item IN SELECT a.value FROM jsonb_array_elements(request->'attempts') a LOOP
-            v_try := auth._take_attempt(v_item->>'scope', decode(v_item->>'key', 'hex'), v_at,
-                                        (v_item->>'window')::interval, (v_item->>'max')::int);
-            v_out := v_out || jsonb_build_array(v_try);
-            EXIT WHEN NOT (v_try->>'allowed')::boolean;
-        END LOOP;
-        RETURN jsonb_build_object('attempts', v_out);
     WHEN 'audit' THEN
         -- announced as the caller's settings say, not the worker's
         PERFORM pg_catalog.set_config('auth.notify_events',

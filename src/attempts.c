@@ -1,0 +1,315 @@
+/*
+ * attempts.c: counting attempts against a limit (failed sign-ins, second-
+ * factor codes), exactly under concurrency (layer 5, beside autonomous.c).
+ *
+ * It runs in the background worker's own transaction (autonomous.c), on
+ * the caller's behalf and before the caller checks what it was given, so a
+ * refusal, a rollback or a cancelled statement cannot undo a count.  In C,
+ * called by the worker directly: every sign-in and every second factor
+ * waits for it, and as PL/pgSQL it was most of the worker's time.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "autonomous_pool.h"
+#include "autonomous_work.h"
+#include "catalog.h"
+
+#define MAX_ATTEMPT_KEYS	8	/* keys one request may count */
+#define MAX_KEY_BYTES		256
+
+typedef struct AttemptKey
+{
+	char	   *scope;
+	bytea	   *key;
+	char	   *lock;			/* scope:hex(key), the lock's name */
+	Interval   *window;
+	int32		max;
+} AttemptKey;
+
+/* A field of a JSON object as text (a string, number or boolean), or NULL. */
+static char *
+field_text(JsonbContainer *object, const char *name)
+{
+	JsonbValue	v;
+
+	if (!getKeyJsonValueFromContainer(object, name, strlen(name), &v))
+		return NULL;
+	switch (v.type)
+	{
+		case jbvString:
+			return pnstrdup(v.val.string.val, v.val.string.len);
+		case jbvNumeric:
+			return DatumGetCString(DirectFunctionCall1(numeric_out,
+													   NumericGetDatum(v.val.numeric)));
+		case jbvBool:
+			return pstrdup(v.val.boolean ? "true" : "false");
+		default:
+			return NULL;
+	}
+}
+
+static char *
+required_text(JsonbContainer *object, const char *name)
+{
+	char	   *s = field_text(object, name);
+
+	if (s == NULL)
+		elog(ERROR, "an attempt to count needs \"%s\"", name);
+	return s;
+}
+
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* One key of the request, its hex key validated and written lower-case. */
+static void
+read_key(JsonbContainer *item, AttemptKey *out)
+{
+	char	   *hex = required_text(item, "key");
+	size_t		len = strlen(hex);
+	StringInfoData lock;
+
+	if (len % 2 != 0 || len / 2 > MAX_KEY_BYTES)
+		elog(ERROR, "an attempt key must be hex of at most %d bytes",
+			 MAX_KEY_BYTES);
+	out->scope = required_text(item, "scope");
+	out->key = (bytea *) palloc(VARHDRSZ + len / 2);
+	SET_VARSIZE(out->key, VARHDRSZ + len / 2);
+	for (size_t i = 0; i < len; i += 2)
+	{
+		int			hi = hex_digit(hex[i]);
+		int			lo = hex_digit(hex[i + 1]);
+
+		if (hi < 0 || lo < 0)
+			elog(ERROR, "an attempt key must be hex");
+		((unsigned char *) VARDATA(out->key))[i / 2] = (hi << 4) | lo;
+	}
+	initStringInfo(&lock);
+	appendStringInfo(&lock, "%s:", out->scope);
+	for (size_t i = 0; i < len; i++)
+		appendStringInfoChar(&lock, pg_ascii_tolower((unsigned char) hex[i]));
+	out->lock = lock.data;
+	out->window = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+														CStringGetDatum(required_text(item, "window")),
+														ObjectIdGetDatum(InvalidOid),
+														Int32GetDatum(-1)));
+	out->max = pg_strtoint32(required_text(item, "max"));
+}
+
+static int
+compare_locks(const void *a, const void *b)
+{
+	return strcmp((*(const AttemptKey *const *) a)->lock,
+				  (*(const AttemptKey *const *) b)->lock);
+}
+
+static void
+read_int(SPITupleTable *rows, uint64 nrows, void *arg)
+{
+	bool		isnull;
+	Datum		d;
+
+	*(int32 *) arg = 0;
+	if (nrows == 0)
+		return;
+	d = SPI_getbinval(rows->vals[0], rows->tupdesc, 1, &isnull);
+	if (!isnull)
+		*(int32 *) arg = DatumGetInt32(d);
+}
+
+static void
+read_timestamp(SPITupleTable *rows, uint64 nrows, void *arg)
+{
+	bool		isnull = true;
+	Datum		d = (Datum) 0;
+
+	if (nrows > 0)
+		d = SPI_getbinval(rows->vals[0], rows->tupdesc, 1, &isnull);
+	*(TimestampTz *) arg = isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+}
+
+/*
+ * Counts an attempt of key at `at` unless `max` attempts fall within the
+ * window before it; appends the answer {"allowed", "count"[, "retry_at"]}
+ * and says whether it was allowed.  The caller holds the key's lock.
+ */
+static bool
+take_attempt(const AttemptKey *k, TimestampTz at, StringInfo answer)
+{
+	/* counted, and inserted unless the limit is reached, in one statement */
+	static AuthQuery take_query = {
+		"WITH c AS (SELECT pg_catalog.count(*)::pg_catalog.int4 AS n"
+		"  FROM auth.attempts a"
+		"  WHERE a.scope OPERATOR(pg_catalog.=) $1"
+		"   AND a.key OPERATOR(pg_catalog.=) $2"
+		"   AND a.attempted_at OPERATOR(pg_catalog.>) $3),"
+		" i AS (INSERT INTO auth.attempts (scope, key, attempted_at)"
+		"  SELECT $1, $2, $4 FROM c WHERE c.n OPERATOR(pg_catalog.<) $5)"
+		" SELECT c.n FROM c",
+		5, {TEXTOID, BYTEAOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID},
+		false, false, NULL
+	};
+
+	/* the limit frees up when the max-th newest attempt leaves the window */
+	static AuthQuery retry_query = {
+		"SELECT a.attempted_at FROM auth.attempts a"
+		" WHERE a.scope OPERATOR(pg_catalog.=) $1"
+		"   AND a.key OPERATOR(pg_catalog.=) $2"
+		"   AND a.attempted_at OPERATOR(pg_catalog.>) $3"
+		" ORDER BY a.attempted_at DESC OFFSET $4 LIMIT 1",
+		4, {TEXTOID, BYTEAOID, TIMESTAMPTZOID, INT8OID}, true, false, NULL
+	};
+	TimestampTz since = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+																TimestampTzGetDatum(at),
+																IntervalPGetDatum(k->window)));
+	Datum		values[5];
+	int32		count;
+
+	values[0] = CStringGetTextDatum(k->scope);
+	values[1] = PointerGetDatum(k->key);
+	values[2] = TimestampTzGetDatum(since);
+	values[3] = TimestampTzGetDatum(at);
+	values[4] = Int32GetDatum(k->max);
+	auth_query_run(&take_query, values, 0, read_int, &count);
+	if (count >= k->max)
+	{
+		TimestampTz oldest;
+		char		buf[MAXDATELEN + 1];
+
+		values[3] = Int64GetDatum((int64) Max(k->max, 1) - 1);
+		auth_query_run(&retry_query, values, 1, read_timestamp, &oldest);
+		appendStringInfo(answer, "{\"allowed\": false, \"count\": %d", count);
+		if (!TIMESTAMP_NOT_FINITE(oldest))
+		{
+			TimestampTz retry = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+																		TimestampTzGetDatum(oldest),
+																		IntervalPGetDatum(k->window)));
+
+			appendStringInfo(answer, ", \"retry_at\": \"%s\"",
+							 JsonEncodeDateTime(buf, TimestampTzGetDatum(retry),
+												TIMESTAMPTZOID, NULL));
+		}
+		else
+			appendStringInfoString(answer, ", \"retry_at\": null");
+		appendStringInfoChar(answer, '}');
+		return false;
+	}
+	appendStringInfo(answer, "{\"allowed\": true, \"count\": %d}", count + 1);
+	return true;
+}
+
+/*
+ * Counts the attempts of request, in the worker's transaction; the answer
+ * as JSON text.  request: {"op": "attempt", "scope", "key" (hex),
+ * "window", "max", "at"} or {"op": "attempts", "at", "attempts":
+ * [{"scope", "key", "window", "max"}, ...]}.  Every key is locked first,
+ * in one order (two requests never deadlock), then counted in the order
+ * given; the first refused one ends the count.  Answers the one count, or
+ * {"attempts": [answer, ...]}; {"busy": true}, counting nothing, when not
+ * wait and a key is locked (a pooled worker must not wait for another
+ * request's lock).
+ */
+char *
+auth_attempts_take(Jsonb *request, bool wait)
+{
+	JsonbContainer *root = &request->root;
+	char	   *op;
+	TimestampTz at;
+	AttemptKey	keys[MAX_ATTEMPT_KEYS];
+	AttemptKey *order[MAX_ATTEMPT_KEYS];
+	int			nkeys = 0;
+	bool		single;
+	StringInfoData answer;
+
+	if (!JsonContainerIsObject(root))
+		elog(ERROR, "an attempt to count must be an object");
+	op = required_text(root, "op");
+	single = strcmp(op, "attempt") == 0;
+	at = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+												 CStringGetDatum(required_text(root, "at")),
+												 ObjectIdGetDatum(InvalidOid),
+												 Int32GetDatum(-1)));
+	if (single)
+		read_key(root, &keys[nkeys++]);
+	else if (strcmp(op, "attempts") == 0)
+	{
+		JsonbValue	list;
+
+		if (!getKeyJsonValueFromContainer(root, "attempts", strlen("attempts"),
+										  &list) ||
+			list.type != jbvBinary || !JsonContainerIsArray(list.val.binary.data))
+			elog(ERROR, "autonomous attempts need an array");
+		if (JsonContainerSize(list.val.binary.data) > MAX_ATTEMPT_KEYS)
+			elog(ERROR, "at most %d attempts are counted at once",
+				 MAX_ATTEMPT_KEYS);
+		for (uint32 i = 0; i < JsonContainerSize(list.val.binary.data); i++)
+		{
+			JsonbValue *item = getIthJsonbValueFromContainer(list.val.binary.data, i);
+
+			if (item == NULL || item->type != jbvBinary ||
+				!JsonContainerIsObject(item->val.binary.data))
+				elog(ERROR, "an attempt to count must be an object");
+			read_key(item->val.binary.data, &keys[nkeys++]);
+		}
+	}
+	else
+		elog(ERROR, "not an attempt to count: %s", op);
+
+	/* a lock of the extension's own: no role can hold it with SQL */
+	for (int i = 0; i < nkeys; i++)
+		order[i] = &keys[i];
+	qsort(order, nkeys, sizeof(AttemptKey *), compare_locks);
+	for (int i = 0; i < nkeys; i++)
+		if (!auth_lock_keyed_acquire(order[i]->lock, strlen(order[i]->lock),
+									 wait))
+			return pstrdup(BUSY_RESPONSE);
+
+	initStringInfo(&answer);
+	if (single)
+		(void) take_attempt(&keys[0], at, &answer);
+	else
+	{
+		appendStringInfoString(&answer, "{\"attempts\": [");
+		for (int i = 0; i < nkeys; i++)
+		{
+			if (i > 0)
+				appendStringInfoString(&answer, ", ");
+			if (!take_attempt(&keys[i], at, &answer))
+				break;
+		}
+		appendStringInfoString(&answer, "]}");
+	}
+	return answer.data;
+}
+
+/* Whether request is an attempt to count (op "attempt" or "attempts"). */
+bool
+auth_attempts_is_count(Jsonb *request)
+{
+	JsonbValue	op;
+
+	return JsonContainerIsObject(&request->root) &&
+		getKeyJsonValueFromContainer(&request->root, "op", 2, &op) &&
+		op.type == jbvString &&
+		((op.val.string.len == 7 &&
+		  memcmp(op.val.string.val, "attempt", 7) == 0) ||
+		 (op.val.string.len == 8 &&
+		  memcmp(op.val.string.val, "attempts", 8) == 0));
+}
