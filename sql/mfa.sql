@@ -309,6 +309,41 @@ SELECT auth.aal() AS jwt_aal, auth.is_member(:'vault') AS jwt_member, auth.is_me
 COMMIT;
 SELECT pg_temp.as_user(:'mia_plain', $$SELECT auth.jwt()->>'aal'$$) AS claims_aal1,
        pg_temp.as_user(:'mia3', $$SELECT auth.jwt()->>'aal'$$) AS claims_aal2;
+-- A JWT issued from an aal2 session carries aal2 and the session's amr,
+-- and reaches the organization.  Once its session loses the second factor
+-- (downgraded, as removing the last factor or an admin's reset_mfa does),
+-- the same token is aal1 at once, in auth.aal() and auth.jwt() alike, for
+-- a connection-scope identity at its next transaction; with the
+-- revocation check off it keeps the aal it was issued with.
+SELECT token AS mia_jwt_session FROM auth._issue_session_with(:'mia', NULL, NULL, NULL, 2::smallint,
+    '[{"method": "password"}, {"method": "totp"}]', auth.now()) \gset
+SELECT pg_temp.as_user(:'mia_jwt_session', $$SELECT auth.issue_jwt()$$) AS jwt_aal2 \gset
+SELECT v.claims->>'aal' AS claim_aal, v.claims->'amr'->1->>'method' AS second_method,
+       v.claims->>'sid' = (SELECT s.id::text FROM auth.sessions s
+                            WHERE s.token_hash = auth._token_hash(:'mia_jwt_session', 'ses')) AS sid_is_session
+  FROM auth.verify_jwt(:'jwt_aal2') v;
+SELECT (auth.verify_jwt(pg_temp.as_user(:'mia_plain', $$SELECT auth.issue_jwt()$$))).claims->>'aal' AS from_aal1;
+BEGIN;
+SELECT auth.authenticate_jwt(:'jwt_aal2') IS NOT NULL AS authenticated;
+SELECT auth.aal() AS jwt_aal, auth.jwt()->>'aal' AS claims_aal, auth.is_member(:'vault') AS jwt_member;
+COMMIT;
+SELECT auth.authenticate_jwt(:'jwt_aal2', false) IS NOT NULL AS connection_scope;
+SELECT auth.aal() AS before_downgrade, auth.is_member(:'vault') AS member_before;
+UPDATE auth.sessions SET aal = 1 WHERE token_hash = auth._token_hash(:'mia_jwt_session', 'ses');
+SELECT auth.aal() AS after_downgrade, auth.jwt()->>'aal' AS claims_after, auth.is_member(:'vault') AS member_after;
+RESET auth.identity;
+BEGIN;
+SELECT auth.authenticate_jwt(:'jwt_aal2') IS NOT NULL AS authenticated;
+SELECT auth.aal() AS fresh_aal, auth.jwt()->>'aal' AS fresh_claims, auth.is_member(:'vault') AS fresh_member;
+COMMIT;
+SET auth.jwt_check_revocation = off;
+BEGIN;
+SELECT auth.authenticate_jwt(:'jwt_aal2') IS NOT NULL AS authenticated;
+SELECT auth.aal() AS unchecked_aal;
+COMMIT;
+RESET auth.jwt_check_revocation;
+-- A service token (issue_jwt_for) has no session behind it: aal1.
+SELECT (auth.verify_jwt(auth.issue_jwt_for(:'mia', NULL, '5 minutes'))).claims->>'aal' AS service_aal;
 -- The detail says why, for an application to ask for a second factor.
 BEGIN;
 SELECT auth.authenticate(:'mia_plain') IS NOT NULL AS authenticated;

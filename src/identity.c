@@ -125,11 +125,12 @@ auth_identity_credential_field(const AuthIdentity *ident)
  * Whether a credential of the kind named (a session, an API key) is live
  * for the user, through the kind's own liveness callback: a credential
  * derived from it (a JWT's sid) is checked with the same one probe.  Its
- * tag is zero: the credential, whichever of its secrets was shown.
+ * tag is zero: the credential, whichever of its secrets was shown.  *aal
+ * (unless NULL): the credential's assurance level as its row has it now.
  */
 bool
 auth_credential_is_live(const char *kind_name, const pg_uuid_t *user_id,
-						const pg_uuid_t *credential_id)
+						const pg_uuid_t *credential_id, uint8 *aal)
 {
 	for (int i = 0; i < nkinds; i++)
 		if (strcmp(kinds[i]->syntax.name, kind_name) == 0 &&
@@ -143,7 +144,11 @@ auth_credential_is_live(const char *kind_name, const pg_uuid_t *user_id,
 			probe.user_id = *user_id;
 			probe.credential_id = *credential_id;
 			settled = probe;
-			return kinds[i]->is_live(&probe, &settled);
+			if (!kinds[i]->is_live(&probe, &settled))
+				return false;
+			if (aal != NULL)
+				*aal = settled.aal >= 2 ? 2 : 1;
+			return true;
 		}
 	return false;
 }

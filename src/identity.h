@@ -58,7 +58,8 @@ extern void auth_identity_init(void);
 extern const char *auth_identity_credential_field(const AuthIdentity *ident);
 extern bool auth_credential_is_live(const char *kind_name,
 									const pg_uuid_t *user_id,
-									const pg_uuid_t *credential_id);
+									const pg_uuid_t *credential_id,
+									uint8 *aal);
 
 extern const AuthIdentity *auth_identity_current(void);
 extern void auth_identity_set(const AuthIdentity *ident, bool is_local);

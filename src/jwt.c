@@ -453,6 +453,7 @@ typedef struct JwtVerdict
 	pg_uuid_t	org_id;
 	char		scopes[AUTH_SCOPES_BUFLEN];
 	int64		exp;			/* seconds since the Unix epoch */
+	uint8		aal;			/* 2: aal2, else aal1 */
 } JwtVerdict;
 
 static TimestampTz
@@ -693,11 +694,12 @@ enum
 	C_ORG,
 	C_SCOPES,
 	C_SCOPE,
+	C_AAL,
 	C_NUM
 };
 static const char *const claim_names[C_NUM] = {
 	"iss", "sub", "exp", "nbf", "aud", "sid", "session_id", "api_key_id",
-	"org", "scopes", "scope"
+	"org", "scopes", "scope", "aal"
 };
 
 /*
@@ -866,6 +868,7 @@ verify_token(const char *token, Size len, const char *audience,
 		char	   *org;
 		char	   *sid;
 		char	   *of;
+		char	   *aal;
 
 		/* the database's own: sub, org and sid are uuids */
 		if (sub != NULL && !(v->has_user = parse_uuid(sub, &v->user_id)))
@@ -886,13 +889,28 @@ verify_token(const char *token, Size len, const char *audience,
 				v->sid_kind = SID_API_KEY;
 			else
 				return;
-			if (jwt_check_revocation &&
-				!auth_credential_is_live(v->sid_kind == SID_SESSION ?
-										 "session" : "api_key",
-										 &v->user_id, &v->sid))
-			{
-				v->code = JWT_REVOKED;
+
+			/*
+			 * aal2 only as the session or key it came from has it: a
+			 * token without a sid is aal1, and one whose session lost
+			 * its second factor since (a factor removed or reset) is
+			 * aal1 from then on, unless the check is off
+			 */
+			if (!claim_string(&c[C_AAL], &aal))
 				return;
+			v->aal = aal != NULL && strcmp(aal, "aal2") == 0 ? 2 : 1;
+			if (jwt_check_revocation)
+			{
+				uint8		live_aal;
+
+				if (!auth_credential_is_live(v->sid_kind == SID_SESSION ?
+											 "session" : "api_key",
+											 &v->user_id, &v->sid, &live_aal))
+				{
+					v->code = JWT_REVOKED;
+					return;
+				}
+				v->aal = Min(v->aal, live_aal);
 			}
 		}
 		else if (v->has_user && jwt_check_revocation &&
@@ -998,6 +1016,7 @@ identity_of(const JwtVerdict *v, AuthIdentity *ident)
 	ident->has_org = v->has_org;
 	ident->org_id = v->org_id;
 	ident->tag[0] = (uint8) v->sid_kind;
+	ident->aal = v->aal >= 2 ? 2 : 1;
 	/* exp, for the check of a connection-scope identity */
 	for (int i = 7; i >= 1; i--, exp >>= 8)
 		ident->tag[i] = (uint8) (exp & 0xff);
@@ -1082,11 +1101,18 @@ jwt_is_live(const AuthIdentity *ident, AuthIdentity *settled)
 	if (unix_to_timestamp((double) exp) +
 		(TimestampTz) jwt_leeway * USECS_PER_SEC <= now)
 		return false;
-	if (ident->tag[0] != SID_NONE &&
-		!auth_credential_is_live(ident->tag[0] == SID_SESSION ?
-								 "session" : "api_key",
-								 &ident->user_id, &ident->credential_id))
-		return false;
+	if (ident->tag[0] != SID_NONE)
+	{
+		uint8		live_aal;
+
+		if (!auth_credential_is_live(ident->tag[0] == SID_SESSION ?
+									 "session" : "api_key",
+									 &ident->user_id, &ident->credential_id,
+									 &live_aal))
+			return false;
+		/* its session lost its second factor: aal1 from now on */
+		settled->aal = Min(ident->aal, live_aal);
+	}
 	if (ident->tag[0] == SID_NONE && jwt_check_revocation &&
 		user_verdict(&ident->user_id) != JWT_VALID)
 		return false;
@@ -1125,6 +1151,7 @@ typedef struct ClaimsCache
 	char	   *text;
 	bool		has_org;
 	pg_uuid_t	org_id;
+	uint8		aal;
 	Jsonb	   *claims;
 } ClaimsCache;
 
@@ -1132,8 +1159,9 @@ typedef struct ClaimsCache
  * An external issuer's claims with this database's word on the identity:
  * sub (the user), role, aal and org are the identity's, and the issuer's
  * session_id, api_key_id and sid are dropped (policies read them all as
- * facts about the identity).  Tokens of this database are left as they
- * are: their claims are this database's.
+ * facts about the identity).  Tokens of this database keep their claims,
+ * which are this database's, but for what changed since they were issued:
+ * an organization left, a second factor lost (aal).
  */
 static Jsonb *
 identity_claims(Jsonb *claims, const AuthIdentity *ident)
@@ -1148,11 +1176,23 @@ identity_claims(Jsonb *claims, const AuthIdentity *ident)
 
 	if (iss == NULL || jwt_issuer == NULL || strcmp(iss, jwt_issuer) == 0)
 	{
+		char	   *aal = member_string(claims, "aal", &present);
+		char		want[8];
+		char		now_aal[32];
+
 		/* the organization dropped with a membership */
 		if (!ident->has_org && member(claims, "org") != NULL)
 			claims = DatumGetJsonbP(DirectFunctionCall2(jsonb_delete,
 														JsonbPGetDatum(claims),
 														CStringGetTextDatum("org")));
+		snprintf(want, sizeof(want), "aal%d", ident->aal >= 2 ? 2 : 1);
+		snprintf(now_aal, sizeof(now_aal), "{\"aal\": \"%s\"}", want);
+		/* the second factor lost since: the claim says what holds now */
+		if (aal == NULL || strcmp(aal, want) != 0)
+			claims = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+														JsonbPGetDatum(claims),
+														DirectFunctionCall1(jsonb_in,
+																			CStringGetDatum(now_aal))));
 		return claims;
 	}
 	for (int i = 0; i < (int) lengthof(theirs); i++)
@@ -1178,7 +1218,8 @@ identity_claims(Jsonb *claims, const AuthIdentity *ident)
 /*
  * The claims of text as jsonb (with ident, a JWT identity's: see
  * identity_claims), parsed once per call site while the text and the
- * identity's org stay the same: a policy calls auth.jwt() once per row.
+ * identity's org and aal stay the same: a policy calls auth.jwt() once
+ * per row.
  */
 static Jsonb *
 claims_cached(FunctionCallInfo fcinfo, const char *text,
@@ -1187,9 +1228,10 @@ claims_cached(FunctionCallInfo fcinfo, const char *text,
 	ClaimsCache *cache = fcinfo->flinfo->fn_extra;
 	MemoryContext old;
 	bool		has_org = ident != NULL && ident->has_org;
+	uint8		aal = ident != NULL ? ident->aal : 0;
 
 	if (cache != NULL && strcmp(cache->text, text) == 0 &&
-		cache->has_org == has_org &&
+		cache->has_org == has_org && cache->aal == aal &&
 		(!has_org || memcmp(&cache->org_id, &ident->org_id, UUID_LEN) == 0))
 		return cache->claims;
 	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
@@ -1197,6 +1239,7 @@ claims_cached(FunctionCallInfo fcinfo, const char *text,
 	cache = palloc0(sizeof(ClaimsCache));
 	cache->text = pstrdup(text);
 	cache->has_org = has_org;
+	cache->aal = aal;
 	if (has_org)
 		cache->org_id = ident->org_id;
 	cache->claims = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,

@@ -3100,10 +3100,12 @@ REVOKE ALL ON FUNCTION auth._jwt_sign(jsonb) FROM PUBLIC;
 
 -- Builds the claims and signs them: the registered claims are the
 -- extension's, the caller's own may not replace them (22023), and the hook
--- named by auth.jwt_claims_hook (superuser-set) adds its own.  The first
--- token ever issued makes the first key (EdDSA, current).
+-- named by auth.jwt_claims_hook (superuser-set) adds its own.  aal and amr
+-- are the issuing session's or key's (aal 1 and no amr without one).  The
+-- first token ever issued makes the first key (EdDSA, current).
 CREATE FUNCTION auth._issue_jwt(user_id uuid, sid_field text, sid uuid, org_id uuid,
-                                scopes text[], ttl interval, audience text, claims jsonb)
+                                scopes text[], ttl interval, audience text, claims jsonb,
+                                aal integer, amr jsonb)
 RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -3162,7 +3164,8 @@ BEGIN
         'org', org_id,
         'scopes', to_jsonb(scopes),
         'role', 'authenticated',
-        'aal', 'aal1'));
+        'aal', CASE WHEN aal >= 2 AND sid IS NOT NULL THEN 'aal2' ELSE 'aal1' END,
+        'amr', CASE WHEN sid IS NOT NULL THEN amr END));
     -- only the very first token locks (to make the first key once): with
     -- keys but none current, signing fails (55000) without waiting
     IF NOT EXISTS (SELECT FROM auth.signing_keys k WHERE k.state = 'current')
@@ -3175,9 +3178,9 @@ BEGIN
     RETURN auth._jwt_sign(v_claims);
 END
 $$;
-COMMENT ON FUNCTION auth._issue_jwt(uuid, text, uuid, uuid, text[], interval, text, jsonb) IS
-    'internal: builds the claims of a JWT and signs them';
-REVOKE ALL ON FUNCTION auth._issue_jwt(uuid, text, uuid, uuid, text[], interval, text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION auth._issue_jwt(uuid, text, uuid, uuid, text[], interval, text, jsonb, integer, jsonb) IS
+    'internal: builds the claims of a JWT (aal and amr those of the issuing session or key) and signs them';
+REVOKE ALL ON FUNCTION auth._issue_jwt(uuid, text, uuid, uuid, text[], interval, text, jsonb, integer, jsonb) FROM PUBLIC;
 
 CREATE FUNCTION auth.issue_jwt(ttl interval DEFAULT NULL, audience text DEFAULT NULL,
                                scopes text[] DEFAULT NULL, claims jsonb DEFAULT '{}')
@@ -3214,11 +3217,12 @@ BEGIN
     RETURN auth._issue_jwt(auth.uid(),
                            CASE v_kind WHEN 'session' THEN 'session_id' ELSE 'api_key_id' END,
                            coalesce(auth.session_id(), auth.api_key_id()),
-                           auth.org_id(), v_scopes, ttl, audience, claims);
+                           auth.org_id(), v_scopes, ttl, audience, claims,
+                           CASE auth.aal() WHEN 'aal2' THEN 2 ELSE 1 END, auth.amr());
 END
 $$;
 COMMENT ON FUNCTION auth.issue_jwt(interval, text, text[], jsonb) IS
-    'a signed JWT for the current session or API key (sid names it, so ending it ends the token); scopes a subset of the caller''s';
+    'a signed JWT for the current session or API key (sid names it, so ending it ends the token); scopes a subset of the caller''s; aal and amr the caller''s';
 
 CREATE FUNCTION auth.issue_jwt_for(user_id uuid, scopes text[], ttl interval,
                                    org_id uuid DEFAULT NULL, claims jsonb DEFAULT '{}')
@@ -3242,7 +3246,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'not a member of this organization';
     END IF;
     RETURN auth._issue_jwt(user_id, 'session_id', NULL, org_id, auth._check_scopes(scopes),
-                           ttl, NULL, claims);
+                           ttl, NULL, claims, 1, NULL);
 END
 $$;
 COMMENT ON FUNCTION auth.issue_jwt_for(uuid, text[], interval, uuid, jsonb) IS
