@@ -246,6 +246,14 @@ SELECT auth.step_up_mfa(pg_temp.totp(:'mia_secret', auth.now())) AS stepped_up;
 SELECT auth.aal() AS after, auth.amr()->1->>'method' AS method;
 COMMIT;
 SELECT pg_temp.as_user(:'mia_aal1', $$SELECT auth.aal()$$) AS stays_aal2;
+-- A second step-up with the same method moves its time: amr keeps one
+-- entry per method (every JWT the session issues carries it).
+SET auth.time_offset = '2760s';
+SELECT pg_temp.as_user(:'mia_aal1', format('SELECT auth.step_up_mfa(%L)', pg_temp.totp(:'mia_secret', auth.now()))) AS stepped_up_again;
+SELECT pg_temp.as_user(:'mia_aal1', $$SELECT jsonb_array_length(auth.amr()) || ' entries, totp ' ||
+    (SELECT count(*) FROM jsonb_array_elements(auth.amr()) e WHERE e->>'method' = 'totp') || ', ' ||
+    ((auth.amr()->-1->>'at')::timestamptz = auth.auth_time())::text$$) AS amr_after_second_step_up;
+SELECT pg_temp.as_user(:'mia_aal1', $$SELECT (auth.me()).aal$$) AS me_aal;
 RESET auth.time_offset;
 
 -- Bypasses, all refused: an aal1 session cannot add or strip factors, nor
@@ -331,6 +339,8 @@ SELECT auth.authenticate_jwt(:'jwt_aal2', false) IS NOT NULL AS connection_scope
 SELECT auth.aal() AS before_downgrade, auth.is_member(:'vault') AS member_before;
 UPDATE auth.sessions SET aal = 1 WHERE token_hash = auth._token_hash(:'mia_jwt_session', 'ses');
 SELECT auth.aal() AS after_downgrade, auth.jwt()->>'aal' AS claims_after, auth.is_member(:'vault') AS member_after;
+SELECT v.claims->>'aal' AS verify_claims_after, v.claims->'amr'->1->>'method' AS amr_as_issued
+  FROM auth.verify_jwt(:'jwt_aal2') v;
 RESET auth.identity;
 BEGIN;
 SELECT auth.authenticate_jwt(:'jwt_aal2') IS NOT NULL AS authenticated;

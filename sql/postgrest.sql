@@ -80,7 +80,7 @@ BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;
 SELECT pg_temp.request('GET', json_build_object('x-auth-token', :'pia_tok')::jsonb);
 SELECT auth.postgrest_pre_request();
 SELECT current_user, body FROM public.pg_notes;
-SELECT email, kind, scopes, aal IS NULL AS no_aal FROM auth.me();
+SELECT email, kind, scopes, aal FROM auth.me();
 COMMIT;
 
 -- Authorization: Bearer (what a client sends when PostgREST has no JWT

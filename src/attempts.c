@@ -66,18 +66,6 @@ required_text(JsonbContainer *object, const char *name)
 	return s;
 }
 
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* One key of the request, its hex key validated and written lower-case. */
 static void
 read_key(JsonbContainer *item, AttemptKey *out)
@@ -91,16 +79,8 @@ read_key(JsonbContainer *item, AttemptKey *out)
 			 MAX_KEY_BYTES);
 	out->scope = required_text(item, "scope");
 	out->key = (bytea *) palloc(VARHDRSZ + len / 2);
-	SET_VARSIZE(out->key, VARHDRSZ + len / 2);
-	for (size_t i = 0; i < len; i += 2)
-	{
-		int			hi = hex_digit(hex[i]);
-		int			lo = hex_digit(hex[i + 1]);
-
-		if (hi < 0 || lo < 0)
-			elog(ERROR, "an attempt key must be hex");
-		((unsigned char *) VARDATA(out->key))[i / 2] = (hi << 4) | lo;
-	}
+	/* an error for anything but hex digits */
+	SET_VARSIZE(out->key, VARHDRSZ + hex_decode(hex, len, VARDATA(out->key)));
 	initStringInfo(&lock);
 	appendStringInfo(&lock, "%s:", out->scope);
 	for (size_t i = 0; i < len; i++)
@@ -167,14 +147,19 @@ take_attempt(const AttemptKey *k, TimestampTz at, StringInfo answer)
 		false, false, NULL
 	};
 
-	/* the limit frees up when the max-th newest attempt leaves the window */
+	/*
+	 * the limit frees up when the max-th newest attempt leaves the window;
+	 * not read-only, so with a snapshot taken now, after the key's lock was
+	 * granted (the transaction's first one may predate the attempts that
+	 * others committed while this one waited for it)
+	 */
 	static AuthQuery retry_query = {
 		"SELECT a.attempted_at FROM auth.attempts a"
 		" WHERE a.scope OPERATOR(pg_catalog.=) $1"
 		"   AND a.key OPERATOR(pg_catalog.=) $2"
 		"   AND a.attempted_at OPERATOR(pg_catalog.>) $3"
 		" ORDER BY a.attempted_at DESC OFFSET $4 LIMIT 1",
-		4, {TEXTOID, BYTEAOID, TIMESTAMPTZOID, INT8OID}, true, false, NULL
+		4, {TEXTOID, BYTEAOID, TIMESTAMPTZOID, INT8OID}, false, false, NULL
 	};
 	TimestampTz since = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
 																TimestampTzGetDatum(at),
@@ -272,13 +257,18 @@ auth_attempts_take(Jsonb *request, bool wait)
 	else
 		elog(ERROR, "not an attempt to count: %s", op);
 
-	/* a lock of the extension's own: no role can hold it with SQL */
+	/*
+	 * Locks of the extension's own that only this code takes, in the
+	 * worker's short transaction: no role can hold one with SQL, nor with a
+	 * lock of its choosing that the extension takes in its own transaction
+	 * (a per-email request limit)
+	 */
 	for (int i = 0; i < nkeys; i++)
 		order[i] = &keys[i];
 	qsort(order, nkeys, sizeof(AttemptKey *), compare_locks);
 	for (int i = 0; i < nkeys; i++)
-		if (!auth_lock_keyed_acquire(order[i]->lock, strlen(order[i]->lock),
-									 wait))
+		if (!auth_lock_keyed_acquire(AUTH_LOCK_ATTEMPT, order[i]->lock,
+									 strlen(order[i]->lock), wait))
 			return pstrdup(BUSY_RESPONSE);
 
 	initStringInfo(&answer);

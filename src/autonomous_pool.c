@@ -185,10 +185,15 @@ auth_pool_wake_workers(Oid database, Oid role)
 			SetLatch(auth_pool->workers[i].latch);
 }
 
-/* Leaves the call slot after an error or a cancel (never forever taken). */
+/*
+ * Leaves the call slot after an error, a cancel or the backend's exit
+ * (never forever taken: the next backend in this slot would wait for it).
+ */
 static void
-leave_call(CallSlot *slot)
+leave_call(int code, Datum arg)
 {
+	CallSlot   *slot = (CallSlot *) DatumGetPointer(arg);
+
 	LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
 	if (slot->state == CALL_TAKEN)
 		slot->state = CALL_ABANDONED;	/* the worker frees it */
@@ -231,7 +236,8 @@ auth_autonomous_pool_call(const char *request)
 	auth_pool_wake_workers(MyDatabaseId, role);
 	LWLockRelease(auth_pool->lock);
 
-	PG_TRY();
+	/* on an error, and on a FATAL exit (pg_terminate_backend) as well */
+	PG_ENSURE_ERROR_CLEANUP(leave_call, PointerGetDatum(slot));
 	{
 		for (;;)
 		{
@@ -263,12 +269,7 @@ auth_autonomous_pool_call(const char *request)
 			CHECK_FOR_INTERRUPTS();
 		}
 	}
-	PG_CATCH();
-	{
-		leave_call(slot);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	PG_END_ENSURE_ERROR_CLEANUP(leave_call, PointerGetDatum(slot));
 	if (untaken)
 		auth_autonomous_fail_closed("no auth worker took the request");
 	if (failed)

@@ -12,7 +12,6 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
-#include "common/hashfn.h"
 #include "storage/lock.h"
 #include "miscadmin.h"
 #include "access/relation.h"
@@ -33,6 +32,7 @@
 #include "utils/snapmgr.h"
 
 #include "catalog.h"
+#include "token.h"
 
 static const char *const rel_names[AUTH_REL_COUNT] = {
 	[AUTH_REL_SESSIONS] = "sessions",
@@ -177,19 +177,28 @@ auth_lock_keyed(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a lock key is required")));
 	key = PG_GETARG_TEXT_PP(0);
-	PG_RETURN_BOOL(auth_lock_keyed_acquire(VARDATA_ANY(key),
+	PG_RETURN_BOOL(auth_lock_keyed_acquire(AUTH_LOCK_KEYED, VARDATA_ANY(key),
 										   VARSIZE_ANY_EXHDR(key),
 										   PG_GETARG_BOOL(1)));
 }
 
-/* The lock auth._lock_keyed takes, on len bytes of key. */
+/*
+ * A transaction lock of space on len bytes of key, named by the first 64
+ * bits of its SHA-256: nobody can choose a key whose lock is another's (a
+ * hash that can be inverted, as PostgreSQL's own can, would let an email
+ * chosen for the purpose hold a victim's lock).
+ */
 bool
-auth_lock_keyed_acquire(const char *key, size_t len, bool wait)
+auth_lock_keyed_acquire(AuthLockSpace space, const char *key, size_t len,
+						bool wait)
 {
-	return auth_lock_acquire(AUTH_LOCK_KEYED,
-							 hash_bytes_extended((const unsigned char *) key,
-												 len, 0),
-							 ExclusiveLock, wait);
+	uint8		digest[32];
+	uint64		name = 0;
+
+	auth_sha256(key, len, digest);
+	for (int i = 0; i < 8; i++)
+		name = (name << 8) | digest[i];
+	return auth_lock_acquire(space, name, ExclusiveLock, wait);
 }
 
 /*

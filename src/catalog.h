@@ -47,13 +47,15 @@ extern Relation auth_table_try_open(AuthRel rel);
 typedef enum AuthLockSpace
 {
 	AUTH_LOCK_USER_CREDENTIALS = 0x4155,	/* lifecycle.c */
-	AUTH_LOCK_KEYED = 0x4156,	/* auth._lock_keyed: attempts, requests */
+	AUTH_LOCK_KEYED = 0x4156,	/* auth._lock_keyed: per-email requests */
 	AUTH_LOCK_ALL_CREDENTIALS = 0x4157, /* lifecycle.c: bulk creations */
+	AUTH_LOCK_ATTEMPT = 0x4158, /* attempts.c: counts, in the worker only */
 } AuthLockSpace;
 
 extern bool auth_lock_acquire(AuthLockSpace space, uint64 key,
 							  LOCKMODE mode, bool wait);
-extern bool auth_lock_keyed_acquire(const char *key, size_t len, bool wait);
+extern bool auth_lock_keyed_acquire(AuthLockSpace space, const char *key,
+									size_t len, bool wait);
 extern bool auth_extension_present(void);
 extern bool auth_rel_exists(const char *name);
 extern Oid	auth_schema_owner(void);

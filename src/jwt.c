@@ -96,6 +96,7 @@ static char *jwt_claims_hook = NULL;
 static char *jwt_claims = NULL;
 
 static bool jwt_is_live(const AuthIdentity *ident, AuthIdentity *settled);
+static Jsonb *claims_with_aal(Jsonb *claims, uint8 aal);
 static const char *jwt_credential_field(const AuthIdentity *ident);
 
 static const AuthCredentialKind jwt_kind = {
@@ -937,7 +938,12 @@ verify_token(const char *token, Size len, const char *audience,
 			return;
 	}
 	if (want_jsonb)
+	{
 		v->claims = claims_jsonb(v->claims_text);
+		/* verify_jwt's claims say the aal that holds, as auth.jwt() does */
+		if (issuer == NULL)
+			v->claims = claims_with_aal(v->claims, v->aal);
+	}
 	v->code = JWT_VALID;
 }
 
@@ -1156,6 +1162,28 @@ typedef struct ClaimsCache
 } ClaimsCache;
 
 /*
+ * This database's claims with the aal that holds now: the token's, unless
+ * its session or key has lost its second factor since (or it names none);
+ * a token without the claim is left as it is.
+ */
+static Jsonb *
+claims_with_aal(Jsonb *claims, uint8 aal)
+{
+	bool		present;
+	char	   *claimed = member_string(claims, "aal", &present);
+	const char *now = aal >= 2 ? "aal2" : "aal1";
+	char		patch[32];
+
+	if (!present || (claimed != NULL && strcmp(claimed, now) == 0))
+		return claims;
+	snprintf(patch, sizeof(patch), "{\"aal\": \"%s\"}", now);
+	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+											  JsonbPGetDatum(claims),
+											  DirectFunctionCall1(jsonb_in,
+																  CStringGetDatum(patch))));
+}
+
+/*
  * An external issuer's claims with this database's word on the identity:
  * sub (the user), role, aal and org are the identity's, and the issuer's
  * session_id, api_key_id and sid are dropped (policies read them all as
@@ -1176,24 +1204,12 @@ identity_claims(Jsonb *claims, const AuthIdentity *ident)
 
 	if (iss == NULL || jwt_issuer == NULL || strcmp(iss, jwt_issuer) == 0)
 	{
-		char	   *aal = member_string(claims, "aal", &present);
-		char		want[8];
-		char		now_aal[32];
-
 		/* the organization dropped with a membership */
 		if (!ident->has_org && member(claims, "org") != NULL)
 			claims = DatumGetJsonbP(DirectFunctionCall2(jsonb_delete,
 														JsonbPGetDatum(claims),
 														CStringGetTextDatum("org")));
-		snprintf(want, sizeof(want), "aal%d", ident->aal >= 2 ? 2 : 1);
-		snprintf(now_aal, sizeof(now_aal), "{\"aal\": \"%s\"}", want);
-		/* the second factor lost since: the claim says what holds now */
-		if (aal == NULL || strcmp(aal, want) != 0)
-			claims = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
-														JsonbPGetDatum(claims),
-														DirectFunctionCall1(jsonb_in,
-																			CStringGetDatum(now_aal))));
-		return claims;
+		return claims_with_aal(claims, ident->aal);
 	}
 	for (int i = 0; i < (int) lengthof(theirs); i++)
 		names[i] = CStringGetTextDatum(theirs[i]);

@@ -87,6 +87,41 @@ auth_credentials_missed(PG_FUNCTION_ARGS)
 }
 
 /*
+ * SQL function: auth._aal2_missed(user_id uuid) returns boolean
+ * Whether, as the latest snapshot sees it, the user has a session or API
+ * key at aal2 while no verified second factor: one raised or made after
+ * the snapshot of a REPEATABLE READ downgrade (auth._mfa_factors_gone).
+ */
+PG_FUNCTION_INFO_V1(auth_aal2_missed);
+Datum
+auth_aal2_missed(PG_FUNCTION_ARGS)
+{
+	static AuthQuery missed = {
+		.sql = "SELECT NOT EXISTS (SELECT FROM auth.mfa_factors f"
+		"  WHERE f.user_id OPERATOR(pg_catalog.=) $1"
+		"  AND f.verified_at IS NOT NULL)"
+		" AND (EXISTS (SELECT FROM auth.sessions s"
+		"  WHERE s.user_id OPERATOR(pg_catalog.=) $1"
+		"  AND s.aal OPERATOR(pg_catalog.>=) 2 AND s.revoked_at IS NULL)"
+		" OR EXISTS (SELECT FROM auth.api_keys k"
+		"  WHERE k.user_id OPERATOR(pg_catalog.=) $1"
+		"  AND k.aal OPERATOR(pg_catalog.>=) 2 AND k.revoked_at IS NULL))",
+		.nargs = 1,
+		.argtypes = {UUIDOID},
+		.read_only = true,
+		.latest_snapshot = true,
+	};
+	Datum		values[1];
+	bool		result = false;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	values[0] = PG_GETARG_DATUM(0);
+	(void) auth_query_run(&missed, values, 1, read_bool, &result);
+	PG_RETURN_BOOL(result);
+}
+
+/*
  * The lock on a user's credentials (a lock of the extension's own, see
  * catalog.h), keyed by the first 8 bytes of the user's id (random in a v4
  * uuid).

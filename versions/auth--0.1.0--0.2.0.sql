@@ -234,7 +234,7 @@ BEGIN
     END IF;
     PERFORM auth._check_password_policy(new_password);
     v_try := auth._count_attempt('change_password', v_key);
-    IF NOT (v_try->>'allowed')::boolean THEN
+    IF (v_try->>'allowed')::boolean IS NOT TRUE THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429',
             MESSAGE = 'too many wrong current passwords',
             DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at'),
@@ -1096,7 +1096,7 @@ BEGIN
     v_try := auth._count_attempt('code', uuid_send(v_row.id),
                                  auth._setting_interval('auth.email_code_ttl') + interval '1 day',
                                  auth._setting_int('auth.code_max_attempts'));
-    IF NOT (v_try->>'allowed')::boolean THEN
+    IF (v_try->>'allowed')::boolean IS NOT TRUE THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429', MESSAGE = 'too many wrong codes',
             HINT = 'Request a new code.';
     END IF;
@@ -1913,11 +1913,11 @@ BEGIN
     me.kind := auth.identity()->>'kind';
     me.org_id := auth.org_id();
     me.scopes := auth.scopes();
-    me.aal := NULL;     -- reserved for multi-factor authentication
+    me.aal := auth.aal();
 END
 $$;
 COMMENT ON FUNCTION auth.me() IS
-    'the authenticated user''s id, email, name, image, email_verified, role, created_at, and the identity''s kind, org_id, scopes and aal (NULL until MFA); 28000 when nobody is authenticated';
+    'the authenticated user''s id, email, name, image, email_verified, role, created_at, and the identity''s kind, org_id, scopes and aal (auth.aal()); 28000 when nobody is authenticated';
 
 -- PostgREST's db-pre-request: authenticates the request's credential (a
 -- header named by auth.token_header, an Authorization: Bearer value, or a
@@ -2738,7 +2738,7 @@ BEGIN
         -- counted like change_password's tries, so a stolen session cannot
         -- guess the password here either
         v_try := auth._count_attempt('change_password', v_key);
-        IF NOT (v_try->>'allowed')::boolean THEN
+        IF (v_try->>'allowed')::boolean IS NOT TRUE THEN
             RAISE EXCEPTION USING ERRCODE = 'PT429',
                 MESSAGE = 'too many wrong current passwords',
                 DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at'),
@@ -3728,14 +3728,14 @@ BEGIN
                                   v_user) END))->'attempts';
     IF challenge_id IS NOT NULL THEN
         v_try := v_tries->0;
-        IF NOT (v_try->>'allowed')::boolean THEN
+        IF (v_try->>'allowed')::boolean IS NOT TRUE THEN
             -- not retryable as it is (no retry time): the challenge is dead
             RAISE EXCEPTION USING ERRCODE = 'PT429', MESSAGE = 'too many wrong codes',
                 DETAIL = 'This challenge is used up.', HINT = 'Sign in again.';
         END IF;
     END IF;
     v_try := v_tries->CASE WHEN challenge_id IS NULL THEN 0 ELSE 1 END;
-    IF NOT (v_try->>'allowed')::boolean THEN
+    IF (v_try->>'allowed')::boolean IS NOT TRUE THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429', MESSAGE = 'too many wrong second-factor codes for this account',
             DETAIL = format('Second factors for this account are locked until %s.', v_try->>'retry_at'),
             HINT = auth._retry_hint((v_try->>'retry_at')::timestamptz, auth._clock());
@@ -3856,6 +3856,16 @@ COMMENT ON FUNCTION auth._check_second_factor(uuid, text, auth.mfa_challenges) I
     'internal: checks and uses a TOTP, email or recovery code of a user; the method, or NULL';
 REVOKE ALL ON FUNCTION auth._check_second_factor(uuid, text, auth.mfa_challenges) FROM PUBLIC;
 
+-- Whether a REPEATABLE READ downgrade missed an aal2 session or key
+-- (src/lifecycle.c).
+CREATE FUNCTION auth._aal2_missed(user_id uuid) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'auth_aal2_missed'
+    LANGUAGE C VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION auth._aal2_missed(uuid) IS
+    'internal: whether, in the latest snapshot, the user has an aal2 session or key and no verified factor';
+REVOKE ALL ON FUNCTION auth._aal2_missed(uuid) FROM PUBLIC;
+
 -- Downgrades the user's sessions and API keys to aal1 once they have no
 -- verified factor left (removed, or reset by an admin); the current
 -- identity at once, a connection-scope one at its next transaction.
@@ -3868,11 +3878,18 @@ BEGIN
     IF auth._has_mfa(user_id) THEN
         RETURN;
     END IF;
-    UPDATE auth.sessions s SET aal = 1 WHERE s.user_id = user_id AND s.aal = 2;
-    UPDATE auth.api_keys k SET aal = 1 WHERE k.user_id = user_id AND k.aal = 2;
     DELETE FROM auth.mfa_recovery_codes r WHERE r.user_id = user_id;
     UPDATE auth.mfa_challenges c SET consumed_at = auth.now()
      WHERE c.user_id = user_id AND c.consumed_at IS NULL;
+    PERFORM auth._lock_user_credentials(user_id, true);
+    UPDATE auth.users u SET credentials_epoch = u.credentials_epoch + 1 WHERE u.id = user_id;
+    UPDATE auth.sessions s SET aal = 1 WHERE s.user_id = user_id AND s.aal = 2;
+    UPDATE auth.api_keys k SET aal = 1 WHERE k.user_id = user_id AND k.aal = 2;
+    IF auth._aal2_missed(user_id) THEN
+        RAISE EXCEPTION USING ERRCODE = '40001',
+            MESSAGE = 'a session or key reached aal2 while its second factors were removed',
+            HINT = 'Retry the transaction.';
+    END IF;
     IF auth.uid() = user_id THEN
         PERFORM auth._set_identity_aal(1);
     END IF;
@@ -3892,7 +3909,11 @@ DECLARE
 BEGIN
     UPDATE auth.sessions s
        SET aal = 2, auth_time = v_now,
-           amr = s.amr || jsonb_build_array(jsonb_build_object('method', method, 'at', v_now))
+           amr = coalesce((SELECT jsonb_agg(e.value ORDER BY e.ord)
+                             FROM jsonb_array_elements(s.amr) WITH ORDINALITY AS e (value, ord)
+                            WHERE e.value->>'method' IS DISTINCT FROM _raise_session.method),
+                          '[]')
+                 || jsonb_build_array(jsonb_build_object('method', method, 'at', v_now))
      WHERE s.id = _raise_session.session_id;
 END
 $$;
@@ -4658,7 +4679,7 @@ BEGIN
                                  sha256(convert_to(auth._anonymous_ip_key(ip), 'UTF8')),
                                  auth._setting_interval('auth.anonymous_sign_in_window'),
                                  auth._setting_int('auth.anonymous_sign_in_limit'));
-    IF NOT (v_try->>'allowed')::boolean THEN
+    IF (v_try->>'allowed')::boolean IS NOT TRUE THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429',
             MESSAGE = 'too many anonymous sign-ins from this address',
             DETAIL = format('Anonymous sign-in from this address is limited until %s.', v_try->>'retry_at');
@@ -4735,7 +4756,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'password is required';
     END IF;
     v_try := auth._count_attempt('sign_in', attempt_key);
-    IF NOT (v_try->>'allowed')::boolean THEN
+    IF (v_try->>'allowed')::boolean IS NOT TRUE THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429',
             MESSAGE = format('too many failed sign-ins for this %s', login_kind),
             DETAIL = format('Sign-in for this %s is locked until %s; wait until then, or reset the password.',

@@ -109,7 +109,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'password is required';
     END IF;
     v_try := auth._count_attempt('sign_in', attempt_key);
-    IF NOT (v_try->>'allowed')::boolean THEN
+    IF (v_try->>'allowed')::boolean IS NOT TRUE THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429',
             MESSAGE = format('too many failed sign-ins for this %s', login_kind),
             DETAIL = format('Sign-in for this %s is locked until %s; wait until then, or reset the password.',

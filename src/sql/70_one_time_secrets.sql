@@ -275,7 +275,7 @@ BEGIN
     v_try := auth._count_attempt('code', uuid_send(v_row.id),
                                  auth._setting_interval('auth.email_code_ttl') + interval '1 day',
                                  auth._setting_int('auth.code_max_attempts'));
-    IF NOT (v_try->>'allowed')::boolean THEN
+    IF (v_try->>'allowed')::boolean IS NOT TRUE THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429', MESSAGE = 'too many wrong codes',
             HINT = 'Request a new code.';
     END IF;

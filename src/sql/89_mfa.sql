@@ -280,14 +280,14 @@ BEGIN
                                   v_user) END))->'attempts';
     IF challenge_id IS NOT NULL THEN
         v_try := v_tries->0;
-        IF NOT (v_try->>'allowed')::boolean THEN
+        IF (v_try->>'allowed')::boolean IS NOT TRUE THEN
             -- not retryable as it is (no retry time): the challenge is dead
             RAISE EXCEPTION USING ERRCODE = 'PT429', MESSAGE = 'too many wrong codes',
                 DETAIL = 'This challenge is used up.', HINT = 'Sign in again.';
         END IF;
     END IF;
     v_try := v_tries->CASE WHEN challenge_id IS NULL THEN 0 ELSE 1 END;
-    IF NOT (v_try->>'allowed')::boolean THEN
+    IF (v_try->>'allowed')::boolean IS NOT TRUE THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429', MESSAGE = 'too many wrong second-factor codes for this account',
             DETAIL = format('Second factors for this account are locked until %s.', v_try->>'retry_at'),
             HINT = auth._retry_hint((v_try->>'retry_at')::timestamptz, auth._clock());
@@ -408,9 +408,25 @@ COMMENT ON FUNCTION auth._check_second_factor(uuid, text, auth.mfa_challenges) I
     'internal: checks and uses a TOTP, email or recovery code of a user; the method, or NULL';
 REVOKE ALL ON FUNCTION auth._check_second_factor(uuid, text, auth.mfa_challenges) FROM PUBLIC;
 
+-- Whether a REPEATABLE READ downgrade missed an aal2 session or key
+-- (src/lifecycle.c).
+CREATE FUNCTION auth._aal2_missed(user_id uuid) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'auth_aal2_missed'
+    LANGUAGE C VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION auth._aal2_missed(uuid) IS
+    'internal: whether, in the latest snapshot, the user has an aal2 session or key and no verified factor';
+REVOKE ALL ON FUNCTION auth._aal2_missed(uuid) FROM PUBLIC;
+
 -- Downgrades the user's sessions and API keys to aal1 once they have no
 -- verified factor left (removed, or reset by an admin); the current
--- identity at once, a connection-scope one at its next transaction.
+-- identity at once, a connection-scope one at its next transaction.  An
+-- end of aal2, as the credential lifecycle ends credentials: the rows a
+-- second factor is being shown with are waited for first (recovery codes,
+-- challenges), then, under the user's credentials lock, the epoch moves,
+-- so a session or key being made or raised to aal2 meanwhile fails at its
+-- commit (40001), and what committed before is downgraded (a REPEATABLE
+-- READ snapshot that cannot see it: 40001 here, retry).
 CREATE FUNCTION auth._mfa_factors_gone(user_id uuid) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -420,11 +436,18 @@ BEGIN
     IF auth._has_mfa(user_id) THEN
         RETURN;
     END IF;
-    UPDATE auth.sessions s SET aal = 1 WHERE s.user_id = user_id AND s.aal = 2;
-    UPDATE auth.api_keys k SET aal = 1 WHERE k.user_id = user_id AND k.aal = 2;
     DELETE FROM auth.mfa_recovery_codes r WHERE r.user_id = user_id;
     UPDATE auth.mfa_challenges c SET consumed_at = auth.now()
      WHERE c.user_id = user_id AND c.consumed_at IS NULL;
+    PERFORM auth._lock_user_credentials(user_id, true);
+    UPDATE auth.users u SET credentials_epoch = u.credentials_epoch + 1 WHERE u.id = user_id;
+    UPDATE auth.sessions s SET aal = 1 WHERE s.user_id = user_id AND s.aal = 2;
+    UPDATE auth.api_keys k SET aal = 1 WHERE k.user_id = user_id AND k.aal = 2;
+    IF auth._aal2_missed(user_id) THEN
+        RAISE EXCEPTION USING ERRCODE = '40001',
+            MESSAGE = 'a session or key reached aal2 while its second factors were removed',
+            HINT = 'Retry the transaction.';
+    END IF;
     IF auth.uid() = user_id THEN
         PERFORM auth._set_identity_aal(1);
     END IF;
@@ -464,7 +487,9 @@ CREATE TRIGGER users_email_factor_moved
     FOR EACH ROW WHEN (OLD.email IS DISTINCT FROM NEW.email)
     EXECUTE FUNCTION auth._email_factor_moved();
 
--- A session raised to aal2 by a second factor: method and time in amr.
+-- A session raised to aal2 by a second factor: method and time in amr,
+-- one entry per method (its latest time), so that step-ups do not grow it
+-- (every JWT the session issues carries it).
 CREATE FUNCTION auth._raise_session(session_id uuid, method text) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -474,7 +499,11 @@ DECLARE
 BEGIN
     UPDATE auth.sessions s
        SET aal = 2, auth_time = v_now,
-           amr = s.amr || jsonb_build_array(jsonb_build_object('method', method, 'at', v_now))
+           amr = coalesce((SELECT jsonb_agg(e.value ORDER BY e.ord)
+                             FROM jsonb_array_elements(s.amr) WITH ORDINALITY AS e (value, ord)
+                            WHERE e.value->>'method' IS DISTINCT FROM _raise_session.method),
+                          '[]')
+                 || jsonb_build_array(jsonb_build_object('method', method, 'at', v_now))
      WHERE s.id = _raise_session.session_id;
 END
 $$;

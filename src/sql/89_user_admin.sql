@@ -462,7 +462,7 @@ BEGIN
         -- counted like change_password's tries, so a stolen session cannot
         -- guess the password here either
         v_try := auth._count_attempt('change_password', v_key);
-        IF NOT (v_try->>'allowed')::boolean THEN
+        IF (v_try->>'allowed')::boolean IS NOT TRUE THEN
             RAISE EXCEPTION USING ERRCODE = 'PT429',
                 MESSAGE = 'too many wrong current passwords',
                 DETAIL = format('Password changes are locked until %s.', v_try->>'retry_at'),

@@ -51,11 +51,11 @@ BEGIN
     me.kind := auth.identity()->>'kind';
     me.org_id := auth.org_id();
     me.scopes := auth.scopes();
-    me.aal := NULL;     -- reserved for multi-factor authentication
+    me.aal := auth.aal();
 END
 $$;
 COMMENT ON FUNCTION auth.me() IS
-    'the authenticated user''s id, email, name, image, email_verified, role, created_at, and the identity''s kind, org_id, scopes and aal (NULL until MFA); 28000 when nobody is authenticated';
+    'the authenticated user''s id, email, name, image, email_verified, role, created_at, and the identity''s kind, org_id, scopes and aal (auth.aal()); 28000 when nobody is authenticated';
 
 -- PostgREST's db-pre-request: authenticates the request's credential (a
 -- header named by auth.token_header, an Authorization: Bearer value, or a

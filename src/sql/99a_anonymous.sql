@@ -64,7 +64,7 @@ BEGIN
                                  sha256(convert_to(auth._anonymous_ip_key(ip), 'UTF8')),
                                  auth._setting_interval('auth.anonymous_sign_in_window'),
                                  auth._setting_int('auth.anonymous_sign_in_limit'));
-    IF NOT (v_try->>'allowed')::boolean THEN
+    IF (v_try->>'allowed')::boolean IS NOT TRUE THEN
         RAISE EXCEPTION USING ERRCODE = 'PT429',
             MESSAGE = 'too many anonymous sign-ins from this address',
             DETAIL = format('Anonymous sign-in from this address is limited until %s.', v_try->>'retry_at');

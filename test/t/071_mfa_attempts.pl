@@ -83,6 +83,12 @@ SELECT g, (auth._open_first_factor_session(u.id, 'password', NULL, NULL)).mfa_ch
 	{
 		diag(redact($_)) for grep { $_ !~ $WRONG && $_ !~ $LOCKED } @stderr;
 	}
+	# a refusal for the account names when it ends, counted from what the
+	# others committed while this try waited for the count's lock
+	my @until = grep { $_ =~ /locked until/ } @stderr;
+	ok(@until > 0, "$name: some tries are refused for the account");
+	is( scalar(grep { $_ !~ /locked until \d{4}-\d\d-\d\d/ } @until),
+		0, "$name: every refusal for the account names the time it ends");
 	is( query(
 			$node, q{
 SELECT count(*) FROM auth.attempts a JOIN auth.users u ON a.key = uuid_send(u.id)
