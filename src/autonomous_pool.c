@@ -22,6 +22,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "portability/instr_time.h"
 #include "port/atomics.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -30,6 +31,7 @@
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
+#include "storage/s_lock.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
@@ -210,6 +212,7 @@ auth_autonomous_pool_call(const char *request)
 	char	   *response = palloc(AUTONOMOUS_MAX_TEXT);
 	volatile bool failed = false;
 	volatile bool untaken = false;
+	int			outstanding = 0;
 
 	/* A call this backend left may still be in a worker: wait for it. */
 	for (;;)
@@ -223,6 +226,10 @@ auth_autonomous_pool_call(const char *request)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
+	for (int i = 0; i < auth_pool->ncalls; i++)
+		if (auth_pool->calls[i].state == CALL_QUEUED ||
+			auth_pool->calls[i].state == CALL_TAKEN)
+			outstanding++;
 	slot->failed = false;
 	slot->database = MyDatabaseId;
 	slot->role = role;
@@ -235,6 +242,31 @@ auth_autonomous_pool_call(const char *request)
 	slot->state = CALL_QUEUED;
 	auth_pool_wake_workers(MyDatabaseId, role);
 	LWLockRelease(auth_pool->lock);
+
+	/*
+	 * A worker that is free answers within a fraction of a millisecond:
+	 * wait for it awake for a while rather than asleep, which would add a
+	 * wakeup to every sign-in and second factor (on a busy host, longer
+	 * than the work).  Not when calls queue up: a waiter that spins then
+	 * takes a core from the workers.
+	 */
+	if (outstanding < auth_pool->nworkers)
+	{
+		instr_time	start,
+					now;
+
+		INSTR_TIME_SET_CURRENT(start);
+		for (;;)
+		{
+			if (((volatile CallSlot *) slot)->state == CALL_DONE)
+				break;
+			pg_spin_delay();
+			INSTR_TIME_SET_CURRENT(now);
+			INSTR_TIME_SUBTRACT(now, start);
+			if (INSTR_TIME_GET_MICROSEC(now) >= SPIN_WAIT_US)
+				break;
+		}
+	}
 
 	/* on an error, and on a FATAL exit (pg_terminate_backend) as well */
 	PG_ENSURE_ERROR_CLEANUP(leave_call, PointerGetDatum(slot));

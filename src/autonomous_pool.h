@@ -19,6 +19,7 @@
 #define ASYNC_QUEUE_LEN		256
 #define BUSY_RESPONSE		"{\"busy\": true}"
 #define BUSY_RETRY_MS		20
+#define SPIN_WAIT_US		400		/* a caller waits awake, then asleep */
 #define IDLE_UNBIND_MS		2000	/* then a worker lets its database go */
 
 
