@@ -432,6 +432,11 @@ SELECT pg_temp.as_key(:'key_aal2', $$SELECT auth.aal()$$) AS key_after_reset;
 SELECT event, detail FROM auth.audit_log WHERE event = 'mfa_reset' AND user_id = :'mia';
 SELECT count(*) AS factors, (SELECT count(*) FROM auth.mfa_recovery_codes WHERE user_id = :'mia') AS codes
   FROM auth.mfa_factors WHERE user_id = :'mia';
+-- the second factors leave amr with aal2 (the first factors stay)
+SELECT count(*) FILTER (WHERE s.amr @> '[{"method": "totp"}]' OR s.amr @> '[{"method": "recovery_code"}]'
+                          OR s.amr @> '[{"method": "email"}]') AS second_factors_in_amr,
+       count(*) FILTER (WHERE jsonb_array_length(s.amr) > 0) AS sessions_with_amr
+  FROM auth.sessions s WHERE s.user_id = :'mia';
 SELECT token IS NOT NULL AS session_again, mfa_challenge IS NULL AS no_challenge
   FROM auth.sign_in('mia@mfa.example', 'mia password');
 SELECT pg_temp.err(format('SELECT auth.reset_mfa(%L)', gen_random_uuid()));

@@ -3668,7 +3668,12 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    NEW.aal := CASE WHEN auth.aal() = 'aal2' AND auth.uid() = NEW.user_id THEN 2 ELSE 1 END;
+    NEW.aal := CASE WHEN auth.aal() = 'aal2' AND auth.uid() = NEW.user_id
+                     AND (EXISTS (SELECT FROM auth.sessions s
+                                   WHERE s.id = auth.session_id() AND s.aal = 2)
+                          OR EXISTS (SELECT FROM auth.api_keys k
+                                      WHERE k.id = auth.api_key_id() AND k.aal = 2))
+                    THEN 2 ELSE 1 END;
     RETURN NEW;
 END
 $$;
@@ -3875,15 +3880,35 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 BEGIN
+    -- first the rows a second factor being shown right now holds (a
+    -- recovery code, a challenge): its commit goes through before this
+    -- takes the lock that commit needs
+    PERFORM FROM auth.mfa_recovery_codes r WHERE r.user_id = user_id FOR UPDATE;
+    PERFORM FROM auth.mfa_challenges c WHERE c.user_id = user_id AND c.consumed_at IS NULL FOR UPDATE;
+    -- two removals at once (two factors, or a factor and an email
+    -- change) each see the other's factor: the second waits here, then
+    -- looks again; a REPEATABLE READ one that cannot see it refuses
+    PERFORM auth._lock_user_credentials(user_id, true);
     IF auth._has_mfa(user_id) THEN
+        IF auth._aal2_missed(user_id) THEN
+            RAISE EXCEPTION USING ERRCODE = '40001',
+                MESSAGE = 'a session or key reached aal2 while its second factors were removed',
+                HINT = 'Retry the transaction.';
+        END IF;
         RETURN;
     END IF;
     DELETE FROM auth.mfa_recovery_codes r WHERE r.user_id = user_id;
     UPDATE auth.mfa_challenges c SET consumed_at = auth.now()
      WHERE c.user_id = user_id AND c.consumed_at IS NULL;
-    PERFORM auth._lock_user_credentials(user_id, true);
     UPDATE auth.users u SET credentials_epoch = u.credentials_epoch + 1 WHERE u.id = user_id;
-    UPDATE auth.sessions s SET aal = 1 WHERE s.user_id = user_id AND s.aal = 2;
+    -- the second-factor entries of amr go with aal2
+    UPDATE auth.sessions s SET aal = 1,
+           amr = coalesce((SELECT jsonb_agg(e.value ORDER BY e.ord)
+                             FROM jsonb_array_elements(s.amr) WITH ORDINALITY AS e (value, ord)
+                            WHERE e.value->>'method' NOT IN ('totp', 'recovery_code', 'email')),
+                          '[]')
+     WHERE s.user_id = user_id
+       AND (s.aal = 2 OR jsonb_path_exists(s.amr, '$[*] ? (@.method == "totp" || @.method == "recovery_code" || @.method == "email")'));
     UPDATE auth.api_keys k SET aal = 1 WHERE k.user_id = user_id AND k.aal = 2;
     IF auth._aal2_missed(user_id) THEN
         RAISE EXCEPTION USING ERRCODE = '40001',
@@ -4086,7 +4111,13 @@ DECLARE
     v_codes text[] := '{}';
     v_code text;
 BEGIN
-    IF auth.aal() IS DISTINCT FROM 'aal2' THEN
+    -- made under the session as a key is: a removal of the last factor
+    -- or reset_mfa committed before ours fails it at commit (40001), and
+    -- one committed before this check leaves no factor and no aal2 here
+    PERFORM auth._creating_credential(v_uid,
+        (SELECT u.credentials_epoch FROM auth.users u WHERE u.id = v_uid), auth.session_id());
+    IF auth.aal() IS DISTINCT FROM 'aal2' OR NOT auth._has_mfa(v_uid)
+       OR NOT EXISTS (SELECT FROM auth.sessions s WHERE s.id = auth.session_id() AND s.aal = 2) THEN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'a second factor is required',
             DETAIL = 'MFA_REQUIRED',
             HINT = 'Enroll and verify a TOTP factor first.';

@@ -211,13 +211,21 @@ COMMENT ON FUNCTION auth._open_first_factor_session(uuid, text, inet, text) IS
 REVOKE ALL ON FUNCTION auth._open_first_factor_session(uuid, text, inet, text) FROM PUBLIC;
 
 -- An API key carries the assurance of the identity that makes it (aal1
--- when an admin makes one for a user).
+-- when an admin makes one for a user), as the session or key behind that
+-- identity has it now: an identity authenticated at aal2 earlier in the
+-- transaction makes an aal1 key once its second factor was removed (the
+-- creation's epoch, read later, then matches the removal's).
 CREATE FUNCTION auth._api_key_aal() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    NEW.aal := CASE WHEN auth.aal() = 'aal2' AND auth.uid() = NEW.user_id THEN 2 ELSE 1 END;
+    NEW.aal := CASE WHEN auth.aal() = 'aal2' AND auth.uid() = NEW.user_id
+                     AND (EXISTS (SELECT FROM auth.sessions s
+                                   WHERE s.id = auth.session_id() AND s.aal = 2)
+                          OR EXISTS (SELECT FROM auth.api_keys k
+                                      WHERE k.id = auth.api_key_id() AND k.aal = 2))
+                    THEN 2 ELSE 1 END;
     RETURN NEW;
 END
 $$;
@@ -421,27 +429,48 @@ REVOKE ALL ON FUNCTION auth._aal2_missed(uuid) FROM PUBLIC;
 -- Downgrades the user's sessions and API keys to aal1 once they have no
 -- verified factor left (removed, or reset by an admin); the current
 -- identity at once, a connection-scope one at its next transaction.  An
--- end of aal2, as the credential lifecycle ends credentials: the rows a
--- second factor is being shown with are waited for first (recovery codes,
--- challenges), then, under the user's credentials lock, the epoch moves,
--- so a session or key being made or raised to aal2 meanwhile fails at its
--- commit (40001), and what committed before is downgraded (a REPEATABLE
--- READ snapshot that cannot see it: 40001 here, retry).
+-- end of aal2, as the credential lifecycle ends credentials: under the
+-- user's credentials lock (two removals at once take turns), the epoch
+-- moves, so a session, key or recovery code being made or raised to aal2
+-- meanwhile fails at its commit (40001), and what committed before is
+-- downgraded (a REPEATABLE READ snapshot that cannot see it: 40001 here,
+-- retry).  A second factor being shown at that moment holds a recovery
+-- code or challenge row: the removal waits for it before taking the lock.
 CREATE FUNCTION auth._mfa_factors_gone(user_id uuid) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 BEGIN
+    -- first the rows a second factor being shown right now holds (a
+    -- recovery code, a challenge): its commit goes through before this
+    -- takes the lock that commit needs
+    PERFORM FROM auth.mfa_recovery_codes r WHERE r.user_id = user_id FOR UPDATE;
+    PERFORM FROM auth.mfa_challenges c WHERE c.user_id = user_id AND c.consumed_at IS NULL FOR UPDATE;
+    -- two removals at once (two factors, or a factor and an email
+    -- change) each see the other's factor: the second waits here, then
+    -- looks again; a REPEATABLE READ one that cannot see it refuses
+    PERFORM auth._lock_user_credentials(user_id, true);
     IF auth._has_mfa(user_id) THEN
+        IF auth._aal2_missed(user_id) THEN
+            RAISE EXCEPTION USING ERRCODE = '40001',
+                MESSAGE = 'a session or key reached aal2 while its second factors were removed',
+                HINT = 'Retry the transaction.';
+        END IF;
         RETURN;
     END IF;
     DELETE FROM auth.mfa_recovery_codes r WHERE r.user_id = user_id;
     UPDATE auth.mfa_challenges c SET consumed_at = auth.now()
      WHERE c.user_id = user_id AND c.consumed_at IS NULL;
-    PERFORM auth._lock_user_credentials(user_id, true);
     UPDATE auth.users u SET credentials_epoch = u.credentials_epoch + 1 WHERE u.id = user_id;
-    UPDATE auth.sessions s SET aal = 1 WHERE s.user_id = user_id AND s.aal = 2;
+    -- the second-factor entries of amr go with aal2
+    UPDATE auth.sessions s SET aal = 1,
+           amr = coalesce((SELECT jsonb_agg(e.value ORDER BY e.ord)
+                             FROM jsonb_array_elements(s.amr) WITH ORDINALITY AS e (value, ord)
+                            WHERE e.value->>'method' NOT IN ('totp', 'recovery_code', 'email')),
+                          '[]')
+     WHERE s.user_id = user_id
+       AND (s.aal = 2 OR jsonb_path_exists(s.amr, '$[*] ? (@.method == "totp" || @.method == "recovery_code" || @.method == "email")'));
     UPDATE auth.api_keys k SET aal = 1 WHERE k.user_id = user_id AND k.aal = 2;
     IF auth._aal2_missed(user_id) THEN
         RAISE EXCEPTION USING ERRCODE = '40001',
@@ -676,7 +705,13 @@ DECLARE
     v_codes text[] := '{}';
     v_code text;
 BEGIN
-    IF auth.aal() IS DISTINCT FROM 'aal2' THEN
+    -- made under the session as a key is: a removal of the last factor
+    -- or reset_mfa committed before ours fails it at commit (40001), and
+    -- one committed before this check leaves no factor and no aal2 here
+    PERFORM auth._creating_credential(v_uid,
+        (SELECT u.credentials_epoch FROM auth.users u WHERE u.id = v_uid), auth.session_id());
+    IF auth.aal() IS DISTINCT FROM 'aal2' OR NOT auth._has_mfa(v_uid)
+       OR NOT EXISTS (SELECT FROM auth.sessions s WHERE s.id = auth.session_id() AND s.aal = 2) THEN
         RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'a second factor is required',
             DETAIL = 'MFA_REQUIRED',
             HINT = 'Enroll and verify a TOTP factor first.';
