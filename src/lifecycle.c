@@ -22,6 +22,8 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -144,11 +146,42 @@ lock_user_credentials(const pg_uuid_t *user_id, LOCKMODE mode)
  * the bulk creator for the end's.
  */
 #define CREATIONS_LOCKED_PER_USER 64
+#define BULK_LOCK_TRY_MS 2000
 
 static void
 lock_every_user(LOCKMODE mode)
 {
 	(void) auth_lock_acquire(AUTH_LOCK_ALL_CREDENTIALS, 0, mode, true);
+}
+
+/*
+ * The bulk creator's exclusive lock is tried, not waited for: a waiting
+ * exclusive request would queue every end's share request behind it, and
+ * one end kept open (a sign-out in a transaction left open) would then
+ * hold off every user's sign-out, ban and reset.  After BULK_LOCK_TRY_MS
+ * the creation fails with 40001.
+ */
+static void
+lock_every_user_for_bulk(void)
+{
+	TimestampTz give_up = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													  BULK_LOCK_TRY_MS);
+
+	while (!auth_lock_acquire(AUTH_LOCK_ALL_CREDENTIALS, 0, ExclusiveLock,
+							  false))
+	{
+		if (GetCurrentTimestamp() >= give_up)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not create the credentials: their users' credentials are being ended"),
+					 errdetail("More than %d users' credentials were created in one transaction, which waits for no end.",
+							   CREATIONS_LOCKED_PER_USER),
+					 errhint("Retry the transaction.")));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT |
+						 WL_EXIT_ON_PM_DEATH, 5, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /* A credential created in this transaction, to re-check before commit. */
@@ -256,7 +289,7 @@ recheck_creations(void)
 
 	pending_creations = NIL;
 	if (bulk)
-		lock_every_user(ExclusiveLock);
+		lock_every_user_for_bulk();
 	foreach(lc, creations)
 	{
 		PendingCreation *c = (PendingCreation *) lfirst(lc);
