@@ -209,7 +209,7 @@ take_attempt(const AttemptKey *k, TimestampTz at, StringInfo answer)
  * given; the first refused one ends the count.  Answers the one count, or
  * {"attempts": [answer, ...]}; {"busy": true}, counting nothing, when not
  * wait and a key is locked (a pooled worker must not wait for another
- * request's lock).
+ * request's lock); NULL when request is not an attempt to count.
  */
 char *
 auth_attempts_take(Jsonb *request, bool wait)
@@ -224,8 +224,11 @@ auth_attempts_take(Jsonb *request, bool wait)
 	StringInfoData answer;
 
 	if (!JsonContainerIsObject(root))
-		elog(ERROR, "an attempt to count must be an object");
-	op = required_text(root, "op");
+		return NULL;
+	op = field_text(root, "op");
+	if (op == NULL ||
+		(strcmp(op, "attempt") != 0 && strcmp(op, "attempts") != 0))
+		return NULL;
 	single = strcmp(op, "attempt") == 0;
 	at = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
 												 CStringGetDatum(required_text(root, "at")),
@@ -233,7 +236,7 @@ auth_attempts_take(Jsonb *request, bool wait)
 												 Int32GetDatum(-1)));
 	if (single)
 		read_key(root, &keys[nkeys++]);
-	else if (strcmp(op, "attempts") == 0)
+	else
 	{
 		JsonbValue	list;
 
@@ -254,8 +257,6 @@ auth_attempts_take(Jsonb *request, bool wait)
 			read_key(item->val.binary.data, &keys[nkeys++]);
 		}
 	}
-	else
-		elog(ERROR, "not an attempt to count: %s", op);
 
 	/*
 	 * Locks of the extension's own that only this code takes, in the
@@ -287,19 +288,4 @@ auth_attempts_take(Jsonb *request, bool wait)
 		appendStringInfoString(&answer, "]}");
 	}
 	return answer.data;
-}
-
-/* Whether request is an attempt to count (op "attempt" or "attempts"). */
-bool
-auth_attempts_is_count(Jsonb *request)
-{
-	JsonbValue	op;
-
-	return JsonContainerIsObject(&request->root) &&
-		getKeyJsonValueFromContainer(&request->root, "op", 2, &op) &&
-		op.type == jbvString &&
-		((op.val.string.len == 7 &&
-		  memcmp(op.val.string.val, "attempt", 7) == 0) ||
-		 (op.val.string.len == 8 &&
-		  memcmp(op.val.string.val, "attempts", 8) == 0));
 }

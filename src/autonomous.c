@@ -134,15 +134,14 @@ auth_autonomous_run_dispatch(const char *request, bool nowait, char *response)
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
 	char	   *result;
-	Jsonb	   *parsed;
 
 	begin_work("auth autonomous write");
-	parsed = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-												CStringGetDatum(request)));
-	if (auth_attempts_is_count(parsed))
+	result = auth_attempts_take(DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																   CStringGetDatum(request))),
+								!nowait);
+	if (result != NULL)
 	{
-		strlcpy(response, auth_attempts_take(parsed, !nowait),
-				AUTONOMOUS_MAX_TEXT);
+		strlcpy(response, result, AUTONOMOUS_MAX_TEXT);
 		end_work();
 		return;
 	}

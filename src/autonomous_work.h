@@ -38,7 +38,6 @@ extern void auth_autonomous_fail_closed(const char *why)
 			pg_attribute_noreturn();
 
 /* attempts.c: counting attempts against limits, in the worker */
-extern bool auth_attempts_is_count(Jsonb *request);
 extern char *auth_attempts_take(Jsonb *request, bool wait);
 
 /* autonomous_pool.c: the extension's own workers (preloaded) */

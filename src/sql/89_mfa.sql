@@ -441,6 +441,8 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
+DECLARE
+    v_first_factors jsonpath := '$[*] ? (!(@.method == "totp" || @.method == "recovery_code" || @.method == "email"))';
 BEGIN
     -- first the rows a second factor being shown right now holds (a
     -- recovery code, a challenge): its commit goes through before this
@@ -451,34 +453,26 @@ BEGIN
     -- change) each see the other's factor: the second waits here, then
     -- looks again; a REPEATABLE READ one that cannot see it refuses
     PERFORM auth._lock_user_credentials(user_id, true);
-    IF auth._has_mfa(user_id) THEN
-        IF auth._aal2_missed(user_id) THEN
-            RAISE EXCEPTION USING ERRCODE = '40001',
-                MESSAGE = 'a session or key reached aal2 while its second factors were removed',
-                HINT = 'Retry the transaction.';
+    IF NOT auth._has_mfa(user_id) THEN
+        DELETE FROM auth.mfa_recovery_codes r WHERE r.user_id = user_id;
+        UPDATE auth.mfa_challenges c SET consumed_at = auth.now()
+         WHERE c.user_id = user_id AND c.consumed_at IS NULL;
+        UPDATE auth.users u SET credentials_epoch = u.credentials_epoch + 1 WHERE u.id = user_id;
+        -- the second-factor entries of amr go with aal2
+        UPDATE auth.sessions s SET aal = 1, amr = coalesce(jsonb_path_query_array(s.amr, v_first_factors), '[]')
+         WHERE s.user_id = user_id
+           AND (s.aal = 2 OR jsonb_path_query_array(s.amr, v_first_factors) <> s.amr);
+        UPDATE auth.api_keys k SET aal = 1 WHERE k.user_id = user_id AND k.aal = 2;
+        IF auth.uid() = user_id THEN
+            PERFORM auth._set_identity_aal(1);
         END IF;
-        RETURN;
     END IF;
-    DELETE FROM auth.mfa_recovery_codes r WHERE r.user_id = user_id;
-    UPDATE auth.mfa_challenges c SET consumed_at = auth.now()
-     WHERE c.user_id = user_id AND c.consumed_at IS NULL;
-    UPDATE auth.users u SET credentials_epoch = u.credentials_epoch + 1 WHERE u.id = user_id;
-    -- the second-factor entries of amr go with aal2
-    UPDATE auth.sessions s SET aal = 1,
-           amr = coalesce((SELECT jsonb_agg(e.value ORDER BY e.ord)
-                             FROM jsonb_array_elements(s.amr) WITH ORDINALITY AS e (value, ord)
-                            WHERE e.value->>'method' NOT IN ('totp', 'recovery_code', 'email')),
-                          '[]')
-     WHERE s.user_id = user_id
-       AND (s.aal = 2 OR jsonb_path_exists(s.amr, '$[*] ? (@.method == "totp" || @.method == "recovery_code" || @.method == "email")'));
-    UPDATE auth.api_keys k SET aal = 1 WHERE k.user_id = user_id AND k.aal = 2;
+    -- a REPEATABLE READ snapshot that cannot see a factor removed, or a
+    -- session or key raised, meanwhile
     IF auth._aal2_missed(user_id) THEN
         RAISE EXCEPTION USING ERRCODE = '40001',
             MESSAGE = 'a session or key reached aal2 while its second factors were removed',
             HINT = 'Retry the transaction.';
-    END IF;
-    IF auth.uid() = user_id THEN
-        PERFORM auth._set_identity_aal(1);
     END IF;
 END
 $$;
