@@ -18,21 +18,12 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "attempts.h"
 #include "autonomous_pool.h"
 #include "autonomous_work.h"
 #include "catalog.h"
 
-#define MAX_ATTEMPT_KEYS	8	/* keys one request may count */
 #define MAX_KEY_BYTES		256
-
-typedef struct AttemptKey
-{
-	char	   *scope;
-	bytea	   *key;
-	char	   *lock;			/* scope:hex(key), the lock's name */
-	Interval   *window;
-	int32		max;
-} AttemptKey;
 
 /* A field of a JSON object as text (a string, number or boolean), or NULL. */
 static char *
@@ -176,66 +167,68 @@ take_attempt(const AttemptKey *k, TimestampTz at, StringInfo answer)
 	if (count >= k->max)
 	{
 		TimestampTz oldest;
-		char		buf[MAXDATELEN + 1];
 
 		values[3] = Int64GetDatum((int64) Max(k->max, 1) - 1);
 		auth_query_run(&retry_query, values, 1, read_timestamp, &oldest);
-		appendStringInfo(answer, "{\"allowed\": false, \"count\": %d", count);
-		if (!TIMESTAMP_NOT_FINITE(oldest))
-		{
-			TimestampTz retry = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-																		TimestampTzGetDatum(oldest),
-																		IntervalPGetDatum(k->window)));
-
-			appendStringInfo(answer, ", \"retry_at\": \"%s\"",
-							 JsonEncodeDateTime(buf, TimestampTzGetDatum(retry),
-												TIMESTAMPTZOID, NULL));
-		}
-		else
-			appendStringInfoString(answer, ", \"retry_at\": null");
-		appendStringInfoChar(answer, '}');
+		auth_attempts_answer(answer, false, count,
+							 TIMESTAMP_NOT_FINITE(oldest) ? DT_NOBEGIN :
+							 DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+																	 TimestampTzGetDatum(oldest),
+																	 IntervalPGetDatum(k->window))));
 		return false;
 	}
-	appendStringInfo(answer, "{\"allowed\": true, \"count\": %d}", count + 1);
+	auth_attempts_answer(answer, true, count + 1, DT_NOBEGIN);
 	return true;
 }
 
 /*
- * Counts the attempts of request, in the worker's transaction; the answer
- * as JSON text.  request: {"op": "attempt", "scope", "key" (hex),
- * "window", "max", "at"} or {"op": "attempts", "at", "attempts":
- * [{"scope", "key", "window", "max"}, ...]}.  Every key is locked first,
- * in one order (two requests never deadlock), then counted in the order
- * given; the first refused one ends the count.  Answers the one count, or
- * {"attempts": [answer, ...]}; {"busy": true}, counting nothing, when not
- * wait and a key is locked (a pooled worker must not wait for another
- * request's lock); NULL when request is not an attempt to count.
+ * One key's answer: {"allowed", "count"}, and "retry_at" (null when
+ * unknown) when refused.
  */
-char *
-auth_attempts_take(Jsonb *request, bool wait)
+void
+auth_attempts_answer(StringInfo answer, bool allowed, int count,
+					 TimestampTz retry_at)
+{
+	char		buf[MAXDATELEN + 1];
+
+	appendStringInfo(answer, "{\"allowed\": %s, \"count\": %d",
+					 allowed ? "true" : "false", count);
+	if (!allowed && !TIMESTAMP_NOT_FINITE(retry_at))
+		appendStringInfo(answer, ", \"retry_at\": \"%s\"",
+						 JsonEncodeDateTime(buf, TimestampTzGetDatum(retry_at),
+											TIMESTAMPTZOID, NULL));
+	else if (!allowed)
+		appendStringInfoString(answer, ", \"retry_at\": null");
+	appendStringInfoChar(answer, '}');
+}
+
+/*
+ * The keys of request and its time; false when it is not an attempts
+ * request.  request: {"op": "attempt", "scope", "key" (hex), "window",
+ * "max", "at"} or {"op": "attempts", "at", "attempts": [{"scope", "key",
+ * "window", "max"}, ...]}.
+ */
+bool
+auth_attempts_parse(Jsonb *request, AttemptKey *keys, int *nkeys,
+					TimestampTz *at, bool *single)
 {
 	JsonbContainer *root = &request->root;
 	char	   *op;
-	TimestampTz at;
-	AttemptKey	keys[MAX_ATTEMPT_KEYS];
-	AttemptKey *order[MAX_ATTEMPT_KEYS];
-	int			nkeys = 0;
-	bool		single;
-	StringInfoData answer;
 
+	*nkeys = 0;
 	if (!JsonContainerIsObject(root))
-		return NULL;
+		return false;
 	op = field_text(root, "op");
 	if (op == NULL ||
 		(strcmp(op, "attempt") != 0 && strcmp(op, "attempts") != 0))
-		return NULL;
-	single = strcmp(op, "attempt") == 0;
-	at = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
-												 CStringGetDatum(required_text(root, "at")),
-												 ObjectIdGetDatum(InvalidOid),
-												 Int32GetDatum(-1)));
-	if (single)
-		read_key(root, &keys[nkeys++]);
+		return false;
+	*single = strcmp(op, "attempt") == 0;
+	*at = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+												  CStringGetDatum(required_text(root, "at")),
+												  ObjectIdGetDatum(InvalidOid),
+												  Int32GetDatum(-1)));
+	if (*single)
+		read_key(root, &keys[(*nkeys)++]);
 	else
 	{
 		JsonbValue	list;
@@ -254,9 +247,33 @@ auth_attempts_take(Jsonb *request, bool wait)
 			if (item == NULL || item->type != jbvBinary ||
 				!JsonContainerIsObject(item->val.binary.data))
 				elog(ERROR, "an attempt to count must be an object");
-			read_key(item->val.binary.data, &keys[nkeys++]);
+			read_key(item->val.binary.data, &keys[(*nkeys)++]);
 		}
 	}
+	return true;
+}
+
+/*
+ * Counts the attempts of request (auth_attempts_parse), in the worker's
+ * transaction; the answer as JSON text.  Every key is locked first, in one
+ * order (two requests never deadlock), then counted in the order given;
+ * the first refused one ends the count.  Answers the one count, or
+ * {"attempts": [answer, ...]}; {"busy": true}, counting nothing, when not
+ * wait and a key is locked (a pooled worker must not wait for another
+ * request's lock); NULL when request is not an attempt to count.
+ */
+char *
+auth_attempts_take(Jsonb *request, bool wait)
+{
+	TimestampTz at;
+	AttemptKey	keys[MAX_ATTEMPT_KEYS];
+	AttemptKey *order[MAX_ATTEMPT_KEYS];
+	int			nkeys;
+	bool		single;
+	StringInfoData answer;
+
+	if (!auth_attempts_parse(request, keys, &nkeys, &at, &single))
+		return NULL;
 
 	/*
 	 * Locks of the extension's own that only this code takes, in the

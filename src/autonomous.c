@@ -85,8 +85,8 @@ PGDLLEXPORT void auth_async_main(Datum arg);
  * COMMITTED (an attempt count must see every attempt committed before the
  * advisory lock was granted) and read-write.
  */
-static void
-begin_work(const char *activity)
+void
+auth_autonomous_begin_work(const char *activity)
 {
 	DefaultXactIsoLevel = XACT_READ_COMMITTED;
 	DefaultXactReadOnly = false;
@@ -97,8 +97,8 @@ begin_work(const char *activity)
 	pgstat_report_activity(STATE_RUNNING, activity);
 }
 
-static void
-end_work(void)
+void
+auth_autonomous_end_work(void)
 {
 	SPI_finish();
 	PopActiveSnapshot();
@@ -135,14 +135,14 @@ auth_autonomous_run_dispatch(const char *request, bool nowait, char *response)
 	Datum		values[1];
 	char	   *result;
 
-	begin_work("auth autonomous write");
+	auth_autonomous_begin_work("auth autonomous write");
 	result = auth_attempts_take(DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
 																   CStringGetDatum(request))),
 								!nowait);
 	if (result != NULL)
 	{
 		strlcpy(response, result, AUTONOMOUS_MAX_TEXT);
-		end_work();
+		auth_autonomous_end_work();
 		return;
 	}
 	if (plans[nowait] == NULL)
@@ -161,7 +161,7 @@ auth_autonomous_run_dispatch(const char *request, bool nowait, char *response)
 		elog(ERROR, "auth autonomous dispatch returned no row");
 	result = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	strlcpy(response, result ? result : "null", AUTONOMOUS_MAX_TEXT);
-	end_work();
+	auth_autonomous_end_work();
 }
 
 /*
@@ -204,8 +204,8 @@ auth_autonomous_run_async(const AsyncWrite *w, int n)
 	Datum	   *as;
 	Datum	   *bs;
 
-	begin_work("auth deferred write");
-	/* in SPI's memory, which end_work() frees */
+	auth_autonomous_begin_work("auth deferred write");
+	/* in SPI's memory, which auth_autonomous_end_work() frees */
 	ids = palloc(sizeof(Datum) * Max(1, n));
 	as = palloc(sizeof(Datum) * Max(1, n));
 	bs = palloc(sizeof(Datum) * Max(1, n));
@@ -249,7 +249,7 @@ auth_autonomous_run_async(const AsyncWrite *w, int n)
 		if (SPI_execute_plan(plans[op], values, NULL, false, 0) < 0)
 			elog(ERROR, "auth deferred write failed");
 	}
-	end_work();
+	auth_autonomous_end_work();
 }
 
 /*

@@ -11,6 +11,8 @@
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
 
 #include "autonomous_work.h"
 
@@ -22,6 +24,43 @@
 #define SPIN_WAIT_US		400		/* a caller waits awake, then asleep */
 #define IDLE_UNBIND_MS		2000	/* then a worker lets its database go */
 
+
+/*
+ * Second-factor tries counted in shared memory (attempt_ledger.c): a key
+ * of auth.attempts (a user's or a challenge's uuid), a try in progress in
+ * the caller's call slot, and the tries that failed, until a worker has
+ * written them to auth.attempts.
+ */
+#define LEDGER_SCOPE_LEN	32
+#define LEDGER_TRY_KEYS		2	/* keys one try counts */
+#define LEDGER_PENDING_LEN	256
+
+typedef struct LedgerKey
+{
+	char		scope[LEDGER_SCOPE_LEN];
+	pg_uuid_t	key;
+} LedgerKey;
+
+typedef struct LedgerTry
+{
+	int			nkeys;			/* 0: no try in progress */
+	Oid			database;
+	Oid			role;			/* the schema owner, as the worker writes */
+	TimestampTz at;
+	LedgerKey	keys[LEDGER_TRY_KEYS];
+} LedgerTry;
+
+typedef struct LedgerPending
+{
+	bool		used;
+	int			written;		/* a worker is writing this many */
+	int			writer;			/* which worker */
+	Oid			database;
+	Oid			role;
+	LedgerKey	key;
+	int			n;				/* failed tries not in auth.attempts yet */
+	TimestampTz at;				/* the latest of them */
+} LedgerPending;
 
 typedef enum CallState
 {
@@ -45,6 +84,7 @@ typedef struct CallSlot
 	int			worker;			/* who took it */
 	char		request[AUTONOMOUS_MAX_TEXT];
 	char		response[AUTONOMOUS_MAX_TEXT];
+	LedgerTry	try;			/* the backend's second-factor try */
 } CallSlot;
 
 typedef enum WorkerState
@@ -72,11 +112,20 @@ typedef struct Pool
 	PoolWorker	workers[MAX_POOL_WORKERS];
 	bool		async_used[ASYNC_QUEUE_LEN];
 	AsyncWrite	async[ASYNC_QUEUE_LEN];
+	int			ledger_promised;	/* pending slots tries may still need */
+	LedgerPending ledger[LEDGER_PENDING_LEN];
 	CallSlot	calls[FLEXIBLE_ARRAY_MEMBER];	/* one per backend */
 } Pool;
 
 extern Pool *auth_pool;			/* NULL: not preloaded */
 
 extern void auth_pool_wake_workers(Oid database, Oid role);
+
+/* attempt_ledger.c: the failed tries a worker writes */
+extern int	auth_ledger_take(Oid database, Oid role, int worker,
+							 LedgerPending *out);
+extern void auth_ledger_write(const LedgerPending *batch, int n);
+extern void auth_ledger_written(const LedgerPending *batch, int n, bool ok);
+
 
 #endif							/* AUTH_AUTONOMOUS_POOL_H */

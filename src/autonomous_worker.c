@@ -74,6 +74,11 @@ pool_worker_exit(int code, Datum arg)
 		else if (c->state == CALL_ABANDONED)
 			c->state = CALL_FREE;
 	}
+	/* failed tries it was writing: another worker writes them */
+	for (int i = 0; i < LEDGER_PENDING_LEN; i++)
+		if (auth_pool->ledger[i].used && auth_pool->ledger[i].written > 0 &&
+			auth_pool->ledger[i].writer == my_worker)
+			auth_pool->ledger[i].written = 0;
 	LWLockRelease(auth_pool->lock);
 }
 
@@ -129,13 +134,29 @@ oldest_call(Oid database, Oid role, bool *deferred)
  * that call (or those hand-offs) with it; false when there is none.
  */
 static bool
-bind_to_work(PoolWorker *me, int *call, AsyncWrite *batch, int *nbatch)
+bind_to_work(PoolWorker *me, int *call, AsyncWrite *batch, int *nbatch,
+			 LedgerPending *ledger, int *nledger)
 {
 	bool		deferred;
 	int			c = oldest_call(InvalidOid, InvalidOid, &deferred);
 
 	*call = -1;
 	*nbatch = 0;
+	*nledger = 0;
+	for (int i = 0; c < 0 && i < LEDGER_PENDING_LEN; i++)
+	{
+		LedgerPending *p = &auth_pool->ledger[i];
+
+		if (p->used && p->written == 0 && p->n > 0)
+		{
+			me->database = p->database;
+			me->role = p->role;
+			*nledger = auth_ledger_take(p->database, p->role, my_worker,
+											   ledger);
+			me->state = WORKER_BOUND;
+			return true;
+		}
+	}
 	if (c >= 0)
 	{
 		me->database = auth_pool->calls[c].database;
@@ -190,6 +211,22 @@ unserved_work(void)
 		if (auth_pool->async_used[i] &&
 			!served(auth_pool->async[i].database, auth_pool->async[i].role))
 			return true;
+	for (int i = 0; i < LEDGER_PENDING_LEN; i++)
+		if (auth_pool->ledger[i].used &&
+			!served(auth_pool->ledger[i].database, auth_pool->ledger[i].role))
+			return true;
+	return false;
+}
+
+/* Whether failed tries of database/role wait to be written. */
+static bool
+ledger_work(Oid database, Oid role)
+{
+	for (int i = 0; i < LEDGER_PENDING_LEN; i++)
+		if (auth_pool->ledger[i].used &&
+			auth_pool->ledger[i].database == database &&
+			auth_pool->ledger[i].role == role)
+			return true;
 	return false;
 }
 
@@ -239,6 +276,26 @@ serve_call(int c, MemoryContext cxt)
 	pfree(response);
 }
 
+/* Writes taken failed tries; false when the write failed (kept for later). */
+static bool
+serve_ledger(LedgerPending *batch, int n, MemoryContext cxt)
+{
+	volatile bool ok = false;
+
+	PG_TRY();
+	{
+		auth_ledger_write(batch, n);
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		auth_autonomous_recover(cxt);
+	}
+	PG_END_TRY();
+	auth_ledger_written(batch, n, ok);
+	return ok;
+}
+
 static void
 serve_async(AsyncWrite *batch, int n, MemoryContext cxt)
 {
@@ -259,8 +316,10 @@ auth_pool_main(Datum arg)
 	PoolWorker *me;
 	MemoryContext cxt;
 	AsyncWrite *batch;
+	LedgerPending *ledger;
 	int			call = -1;
 	int			nbatch = 0;
+	int			nledger = 0;
 
 	my_worker = DatumGetInt32(arg);
 	pqsignal(SIGTERM, die);
@@ -273,6 +332,7 @@ auth_pool_main(Datum arg)
 								ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(cxt);
 	batch = palloc(sizeof(AsyncWrite) * ASYNC_QUEUE_LEN);
+	ledger = palloc(sizeof(LedgerPending) * LEDGER_PENDING_LEN);
 
 	LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
 	me->state = WORKER_IDLE;
@@ -288,7 +348,7 @@ auth_pool_main(Datum arg)
 		bool		bound;
 
 		LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
-		bound = bind_to_work(me, &call, batch, &nbatch);
+		bound = bind_to_work(me, &call, batch, &nbatch, ledger, &nledger);
 		LWLockRelease(auth_pool->lock);
 		if (bound)
 			break;
@@ -309,6 +369,12 @@ auth_pool_main(Datum arg)
 			serve_call(call, cxt);
 		else if (nbatch > 0)
 			serve_async(batch, nbatch, cxt);
+		else if (nledger > 0 && !serve_ledger(ledger, nledger, cxt))
+		{
+			/* not again at once: the write may fail the same way */
+			(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 BUSY_RETRY_MS, PG_WAIT_EXTENSION);
+		}
 		MemoryContextSwitchTo(cxt);
 		if (ConfigReloadPending)
 		{
@@ -320,6 +386,7 @@ auth_pool_main(Datum arg)
 		LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
 		call = oldest_call(me->database, me->role, &deferred);
 		nbatch = 0;
+		nledger = 0;
 		if (call >= 0)
 		{
 			auth_pool->calls[call].state = CALL_TAKEN;
@@ -327,8 +394,11 @@ auth_pool_main(Datum arg)
 		}
 		else
 			nbatch = take_async(me->database, me->role, batch);
+		if (call < 0 && nbatch == 0)
+			nledger = auth_ledger_take(me->database, me->role, my_worker,
+											   ledger);
 		/* nothing to do here, but work waits elsewhere: make way */
-		if (call < 0 && nbatch == 0 && unserved_work())
+		if (call < 0 && nbatch == 0 && nledger == 0 && unserved_work())
 		{
 			me->state = WORKER_IDLE;
 			rebind = true;
@@ -336,7 +406,7 @@ auth_pool_main(Datum arg)
 		LWLockRelease(auth_pool->lock);
 		if (rebind)
 			proc_exit(1);		/* restarted at once, unbound */
-		if (call < 0 && nbatch == 0)
+		if (call < 0 && nbatch == 0 && nledger == 0)
 		{
 			int			rc;
 
@@ -360,6 +430,8 @@ auth_pool_main(Datum arg)
 					if (auth_pool->async_used[i] &&
 						auth_pool->async[i].database == me->database)
 						rebind = false;
+				if (ledger_work(me->database, me->role))
+					rebind = false;
 				if (rebind)
 					me->state = WORKER_IDLE;
 				LWLockRelease(auth_pool->lock);

@@ -48,6 +48,8 @@ static const char *const rel_names[AUTH_REL_COUNT] = {
 	[AUTH_REL_USERS_PKEY] = "users_pkey",
 	[AUTH_REL_MEMBERS] = "members",
 	[AUTH_REL_MEMBERS_PKEY] = "members_pkey",
+	[AUTH_REL_ATTEMPTS] = "attempts",
+	[AUTH_REL_ATTEMPTS_SCOPE_KEY_IDX] = "attempts_scope_key_idx",
 };
 
 static Oid	rel_oids[AUTH_REL_COUNT];
@@ -317,7 +319,7 @@ auth_probe_index_keys(Relation rel, Oid indexoid, RegProcedure eqproc,
 	Assert(nkeys >= 1 && nkeys <= INDEX_MAX_KEYS);
 	for (int i = 0; i < nkeys; i++)
 		ScanKeyInit(&skey[i], i + 1, BTEqualStrategyNumber, eqproc, keys[i]);
-	scan = index_beginscan(rel, index, auth_read_snapshot(), nkeys, 0);
+	scan = auth_index_beginscan(rel, index, auth_read_snapshot(), nkeys);
 	index_rescan(scan, skey, nkeys, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	if (found)

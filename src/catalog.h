@@ -32,6 +32,8 @@ typedef enum AuthRel
 	AUTH_REL_USERS_PKEY,
 	AUTH_REL_MEMBERS,
 	AUTH_REL_MEMBERS_PKEY,
+	AUTH_REL_ATTEMPTS,
+	AUTH_REL_ATTEMPTS_SCOPE_KEY_IDX,
 	AUTH_REL_COUNT
 } AuthRel;
 
@@ -123,6 +125,15 @@ typedef struct AuthColumnMap
 
 #define AUTH_COLUMN_MAP(names, attnums) \
 	{InvalidOid, lengthof(names), (names), (attnums)}
+
+/* An index scan without ordering keys (PG 18 added an instrument argument). */
+#if PG_VERSION_NUM >= 180000
+#define auth_index_beginscan(rel, index, snapshot, nkeys) \
+	index_beginscan((rel), (index), (snapshot), NULL, (nkeys), 0)
+#else
+#define auth_index_beginscan(rel, index, snapshot, nkeys) \
+	index_beginscan((rel), (index), (snapshot), (nkeys), 0)
+#endif
 
 extern void auth_columns_resolve(Relation rel, AuthColumnMap *map);
 extern bool auth_probe_index(Relation rel, Oid indexoid, RegProcedure eqproc,

@@ -1,0 +1,487 @@
+/*
+ * attempt_ledger.c: second-factor tries counted in shared memory, so that
+ * a right code costs no round trip to a worker (layer 5, beside
+ * attempts.c; needs auth preloaded, else the worker counts every try).
+ *
+ * A try is taken before the code is checked: it goes into the caller's
+ * call slot, where every other try of the same key sees it, and is
+ * allowed when the key's attempts in auth.attempts (latest snapshot) plus
+ * the tries in progress and the failed ones not yet written stay under
+ * the limit.  Its end is either "passed" (a right code: nothing to count)
+ * or "failed": a wrong code, an error, a cancel, a rollback, the
+ * backend's exit, whatever ends the try without a pass.  A failed try
+ * moves to the ledger's pending list at once, in shared memory, where it
+ * counts like a written attempt, and a worker writes it to auth.attempts
+ * moments later; it leaves the list only after that commit.  So from the
+ * moment a code is checked to the moment its attempt is durable, the try
+ * is counted in one place or the other, and no outcome of the statement
+ * (nor a crash of it) lets a wrong code go uncounted.  Only a crash of the
+ * whole server between a failure and its write forgets it.
+ *
+ * The pending slot a failure will need is promised when the try starts,
+ * so ending one never fails; when the list is full (the workers are
+ * stopped or far behind) a try is refused before anything is checked.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/jsonb.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "attempts.h"
+#include "autonomous_pool.h"
+#include "autonomous_work.h"
+#include "catalog.h"
+
+PG_FUNCTION_INFO_V1(auth_attempt_try);
+PG_FUNCTION_INFO_V1(auth_attempt_try_end);
+
+#define LEDGER_MAX_TIMES	1024	/* attempt times read per key */
+
+/* this backend's try in progress (also in its call slot) */
+static bool try_active = false;
+static SubTransactionId try_subid = InvalidSubTransactionId;
+static bool callbacks_registered = false;
+
+static CallSlot *
+my_slot(void)
+{
+	return &auth_pool->calls[MyBackendId - 1];
+}
+
+static bool
+same_key(const LedgerKey *a, const LedgerKey *b)
+{
+	return strcmp(a->scope, b->scope) == 0 &&
+		memcmp(&a->key, &b->key, UUID_LEN) == 0;
+}
+
+/*
+ * Ends this backend's try: passed, it counts nothing; failed, each key
+ * gets one more pending attempt (merged into the key's pending entry, or
+ * in a free one: the try was promised one per key) and a worker is woken
+ * to write it.
+ */
+static void
+try_end(bool passed)
+{
+	CallSlot   *slot;
+	LedgerTry  *t;
+
+	if (!try_active)
+		return;
+	slot = my_slot();
+	t = &slot->try;
+	LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
+	if (!passed)
+	{
+		Oid			role = t->role;
+
+		for (int k = 0; k < t->nkeys; k++)
+		{
+			LedgerPending *free_entry = NULL;
+			LedgerPending *entry = NULL;
+
+			for (int i = 0; i < LEDGER_PENDING_LEN && entry == NULL; i++)
+			{
+				LedgerPending *p = &auth_pool->ledger[i];
+
+				if (!p->used)
+				{
+					if (free_entry == NULL)
+						free_entry = p;
+				}
+				else if (p->database == t->database &&
+						 same_key(&p->key, &t->keys[k]))
+					entry = p;
+			}
+			if (entry == NULL)
+			{
+				/* promised at the start of the try: never NULL */
+				Assert(free_entry != NULL);
+				entry = free_entry;
+				memset(entry, 0, sizeof(*entry));
+				entry->used = true;
+				entry->database = t->database;
+				entry->role = role;
+				entry->key = t->keys[k];
+			}
+			entry->n++;
+			if (t->at > entry->at)
+				entry->at = t->at;
+		}
+		auth_pool_wake_workers(t->database, role);
+	}
+	auth_pool->ledger_promised -= t->nkeys;
+	t->nkeys = 0;
+	LWLockRelease(auth_pool->lock);
+	try_active = false;
+}
+
+/* Whatever ends a try without a pass makes it a failed one. */
+static void
+ledger_xact_callback(XactEvent event, void *arg)
+{
+	if (try_active)
+		try_end(false);
+}
+
+static void
+ledger_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	/* the subtransaction the try began in, or one around it */
+	if (try_active && event == SUBXACT_EVENT_ABORT_SUB && mySubid <= try_subid)
+		try_end(false);
+}
+
+static void
+ledger_exit(int code, Datum arg)
+{
+	if (try_active)
+		try_end(false);
+}
+
+static void
+register_callbacks(void)
+{
+	if (callbacks_registered)
+		return;
+	RegisterXactCallback(ledger_xact_callback, NULL);
+	RegisterSubXactCallback(ledger_subxact_callback, NULL);
+	before_shmem_exit(ledger_exit, (Datum) 0);
+	callbacks_registered = true;
+}
+
+static int
+compare_times_desc(const void *a, const void *b)
+{
+	TimestampTz x = *(const TimestampTz *) a;
+	TimestampTz y = *(const TimestampTz *) b;
+
+	return (x < y) - (x > y);
+}
+
+/*
+ * Appends to times (up to LEDGER_MAX_TIMES) the times of the key's
+ * attempts in auth.attempts after since, as the latest snapshot sees them:
+ * a direct scan of (scope, key, attempted_at), whatever the table's size
+ * when a plan would have been made.
+ */
+static int
+durable_times(const LedgerKey *key, TimestampTz since, TimestampTz *times,
+			  int ntimes)
+{
+	static const char *const names[] = {"attempted_at"};
+	static AttrNumber attnums[lengthof(names)];
+	static AuthColumnMap map = AUTH_COLUMN_MAP(names, attnums);
+	Relation	rel = table_open(auth_rel_oid(AUTH_REL_ATTEMPTS), AccessShareLock);
+	Relation	index = index_open(auth_rel_oid(AUTH_REL_ATTEMPTS_SCOPE_KEY_IDX),
+								   AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	bytea	   *keybytes = palloc(VARHDRSZ + UUID_LEN);
+	ScanKeyData skey[3];
+	IndexScanDesc scan;
+
+	auth_columns_resolve(rel, &map);
+	SET_VARSIZE(keybytes, VARHDRSZ + UUID_LEN);
+	memcpy(VARDATA(keybytes), &key->key, UUID_LEN);
+	ScanKeyEntryInitialize(&skey[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   index->rd_indcollation[0], F_TEXTEQ,
+						   CStringGetTextDatum(key->scope));
+	ScanKeyEntryInitialize(&skey[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
+						   index->rd_indcollation[1], F_BYTEAEQ,
+						   PointerGetDatum(keybytes));
+	ScanKeyEntryInitialize(&skey[2], 0, 3, BTGreaterStrategyNumber, InvalidOid,
+						   index->rd_indcollation[2], F_TIMESTAMPTZ_GT,
+						   TimestampTzGetDatum(since));
+	scan = auth_index_beginscan(rel, index, snapshot, 3);
+	index_rescan(scan, skey, 3, NULL, 0);
+	while (ntimes < LEDGER_MAX_TIMES &&
+		   index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		TimestampTz at;
+
+		slot_getallattrs(slot);
+		at = auth_slot_timestamp(slot, &map, 0, &isnull);
+
+		if (!isnull)
+			times[ntimes++] = at;
+	}
+	index_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, NoLock);
+	table_close(rel, NoLock);
+	return ntimes;
+}
+
+/*
+ * auth._attempt_try(request jsonb) returns jsonb: starts a try of the keys
+ * of an attempts request (attempts.h), answering as the worker would
+ * ({"attempts": [{"allowed", "count"[, "retry_at"]}, ...]}, up to the first
+ * refused key); refused, the try is over and counts nothing.  NULL when
+ * the ledger cannot take it (auth not preloaded, a key that is not a
+ * uuid): the caller has the worker count it instead.
+ */
+Datum
+auth_attempt_try(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *request = PG_GETARG_JSONB_P(0);
+	AttemptKey	keys[MAX_ATTEMPT_KEYS];
+	int			nkeys;
+	TimestampTz at;
+	bool		single;
+	CallSlot   *slot;
+	LedgerTry  *t;
+	int			nfree = 0;
+	TimestampTz *times[LEDGER_TRY_KEYS];
+	int			ntimes[LEDGER_TRY_KEYS] = {0};
+	StringInfoData answer;
+	bool		refused = false;
+	Oid			role;
+
+	if (!auth_autonomous_preloaded() || MyBackendId < 1 ||
+		MyBackendId > auth_pool->ncalls)
+		PG_RETURN_NULL();
+	if (!auth_attempts_parse(request, keys, &nkeys, &at, &single) ||
+		single || nkeys < 1 || nkeys > LEDGER_TRY_KEYS)
+		PG_RETURN_NULL();
+	for (int k = 0; k < nkeys; k++)
+		if (VARSIZE_ANY_EXHDR(keys[k].key) != UUID_LEN ||
+			strlen(keys[k].scope) >= LEDGER_SCOPE_LEN)
+			PG_RETURN_NULL();
+
+	register_callbacks();
+	/* one try at a time: one left open (never, by the SQL) fails first */
+	try_end(false);
+	slot = my_slot();
+	t = &slot->try;
+
+	/*
+	 * Take the try where the others see it, and read theirs; then the
+	 * written attempts.  A failed try leaves the pending list only after
+	 * its write committed, so a try this one misses in the list is in the
+	 * latest snapshot, taken after.
+	 */
+	for (int k = 0; k < nkeys; k++)
+		times[k] = palloc(sizeof(TimestampTz) * LEDGER_MAX_TIMES);
+	role = auth_schema_owner();
+	LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < LEDGER_PENDING_LEN; i++)
+		if (!auth_pool->ledger[i].used)
+			nfree++;
+	if (nfree - auth_pool->ledger_promised < nkeys)
+	{
+		LWLockRelease(auth_pool->lock);
+		auth_autonomous_fail_closed("the extension's workers are behind");
+	}
+	auth_pool->ledger_promised += nkeys;
+	t->database = MyDatabaseId;
+	t->role = role;
+	t->at = at;
+	for (int k = 0; k < nkeys; k++)
+	{
+		memset(&t->keys[k], 0, sizeof(LedgerKey));
+		strlcpy(t->keys[k].scope, keys[k].scope, LEDGER_SCOPE_LEN);
+		memcpy(&t->keys[k].key, VARDATA_ANY(keys[k].key), UUID_LEN);
+	}
+	t->nkeys = nkeys;
+	try_active = true;
+	try_subid = GetCurrentSubTransactionId();
+	for (int k = 0; k < nkeys; k++)
+	{
+		for (int c = 0; c < auth_pool->ncalls; c++)
+		{
+			LedgerTry  *o = &auth_pool->calls[c].try;
+
+			if (c == MyBackendId - 1 || o->database != MyDatabaseId)
+				continue;
+			for (int j = 0; j < o->nkeys && ntimes[k] < LEDGER_MAX_TIMES; j++)
+				if (same_key(&o->keys[j], &t->keys[k]))
+					times[k][ntimes[k]++] = o->at;
+		}
+		for (int i = 0; i < LEDGER_PENDING_LEN; i++)
+		{
+			LedgerPending *p = &auth_pool->ledger[i];
+
+			if (!p->used || p->database != MyDatabaseId ||
+				!same_key(&p->key, &t->keys[k]))
+				continue;
+			for (int j = 0; j < p->n && ntimes[k] < LEDGER_MAX_TIMES; j++)
+				times[k][ntimes[k]++] = p->at;
+		}
+	}
+	LWLockRelease(auth_pool->lock);
+
+	initStringInfo(&answer);
+	appendStringInfoString(&answer, "{\"attempts\": [");
+	for (int k = 0; k < nkeys && !refused; k++)
+	{
+		TimestampTz since = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+																	TimestampTzGetDatum(at),
+																	IntervalPGetDatum(keys[k].window)));
+		int			n;
+		int			counted = 0;
+
+		n = durable_times(&t->keys[k], since, times[k], ntimes[k]);
+		/* pending and in-progress tries outside the window do not count */
+		for (int j = 0; j < n; j++)
+			if (times[k][j] > since)
+				times[k][counted++] = times[k][j];
+		if (k > 0)
+			appendStringInfoString(&answer, ", ");
+		if (counted >= keys[k].max)
+		{
+			TimestampTz retry = DT_NOBEGIN;
+
+			if (keys[k].max > 0)
+			{
+				qsort(times[k], counted, sizeof(TimestampTz), compare_times_desc);
+				retry = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+																TimestampTzGetDatum(times[k][keys[k].max - 1]),
+																IntervalPGetDatum(keys[k].window)));
+			}
+			auth_attempts_answer(&answer, false, counted, retry);
+			refused = true;
+		}
+		else
+			auth_attempts_answer(&answer, true, counted + 1, DT_NOBEGIN);
+	}
+	appendStringInfoString(&answer, "]}");
+	/* refused: nothing was checked, so nothing is counted */
+	if (refused)
+		try_end(true);
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(answer.data)));
+}
+
+/*
+ * auth._attempt_try_end(passed boolean): ends this backend's try, if any:
+ * passed (a right code) it counts nothing, else it is a failed attempt.
+ */
+Datum
+auth_attempt_try_end(PG_FUNCTION_ARGS)
+{
+	try_end(!PG_ARGISNULL(0) && PG_GETARG_BOOL(0));
+	PG_RETURN_VOID();
+}
+
+/* ---- in the worker ---- */
+
+/*
+ * Takes the pending failures of database/role for writing (each marked
+ * with the count being written); how many, copied to out.  Caller holds
+ * the pool's lock.
+ */
+int
+auth_ledger_take(Oid database, Oid role, int worker, LedgerPending *out)
+{
+	int			n = 0;
+
+	for (int i = 0; i < LEDGER_PENDING_LEN; i++)
+	{
+		LedgerPending *p = &auth_pool->ledger[i];
+
+		if (!p->used || p->written > 0 || p->database != database ||
+			p->role != role || p->n == 0)
+			continue;
+		p->written = p->n;
+		p->writer = worker;
+		out[n++] = *p;
+	}
+	return n;
+}
+
+/*
+ * After the write of batch (ok: committed): what was written leaves the
+ * pending list; an entry with nothing more to write is free again.
+ */
+void
+auth_ledger_written(const LedgerPending *batch, int n, bool ok)
+{
+	LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
+	for (int b = 0; b < n; b++)
+		for (int i = 0; i < LEDGER_PENDING_LEN; i++)
+		{
+			LedgerPending *p = &auth_pool->ledger[i];
+
+			if (!p->used || p->written == 0 || p->database != batch[b].database ||
+				!same_key(&p->key, &batch[b].key))
+				continue;
+			if (ok)
+				p->n -= p->written;
+			p->written = 0;
+			if (p->n <= 0)
+				p->used = false;
+			break;
+		}
+	LWLockRelease(auth_pool->lock);
+}
+
+/*
+ * Writes the taken failures to auth.attempts, in the worker's own
+ * transaction: n rows of a key at its latest failure's time (a little
+ * later than some were: the limit holds a little longer, never shorter).
+ */
+void
+auth_ledger_write(const LedgerPending *batch, int n)
+{
+	static AuthQuery insert_query = {
+		"INSERT INTO auth.attempts (scope, key, attempted_at)"
+		" SELECT v.scope, v.key, v.at"
+		" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+		"  pg_catalog.unnest($3), pg_catalog.unnest($4)) AS v (scope, key, at, n),"
+		" pg_catalog.generate_series(1, v.n)",
+		4, {TEXTARRAYOID, BYTEAARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID},
+		false, false, NULL
+	};
+	Datum	   *scopes;
+	Datum	   *keys;
+	Datum	   *ats;
+	Datum	   *counts;
+	Datum		values[4];
+
+	auth_autonomous_begin_work("auth attempt write");
+	scopes = palloc(sizeof(Datum) * n);
+	keys = palloc(sizeof(Datum) * n);
+	ats = palloc(sizeof(Datum) * n);
+	counts = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+	{
+		bytea	   *k = palloc(VARHDRSZ + UUID_LEN);
+
+		SET_VARSIZE(k, VARHDRSZ + UUID_LEN);
+		memcpy(VARDATA(k), &batch[i].key.key, UUID_LEN);
+		scopes[i] = CStringGetTextDatum(batch[i].key.scope);
+		keys[i] = PointerGetDatum(k);
+		ats[i] = TimestampTzGetDatum(batch[i].at);
+		counts[i] = Int32GetDatum(batch[i].written);
+	}
+	values[0] = PointerGetDatum(construct_array(scopes, n, TEXTOID, -1, false,
+												TYPALIGN_INT));
+	values[1] = PointerGetDatum(construct_array(keys, n, BYTEAOID, -1, false,
+												TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(ats, n, TIMESTAMPTZOID,
+												sizeof(TimestampTz),
+												FLOAT8PASSBYVAL,
+												TYPALIGN_DOUBLE));
+	values[3] = PointerGetDatum(construct_array(counts, n, INT4OID, sizeof(int32),
+												true, TYPALIGN_INT));
+	auth_query_run(&insert_query, values, 0, NULL, NULL);
+	auth_autonomous_end_work();
+}
