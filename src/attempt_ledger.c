@@ -32,7 +32,9 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -69,6 +71,12 @@ same_key(const LedgerKey *a, const LedgerKey *b)
 		memcmp(&a->key, &b->key, UUID_LEN) == 0;
 }
 
+/* the keys of this backend's last failed try, and its number */
+static LedgerKey failed_keys[LEDGER_TRY_KEYS];
+static int	nfailed_keys = 0;
+static Oid	failed_database = InvalidOid;
+static uint64 failed_seq = 0;
+
 /*
  * Ends this backend's try: passed, it counts nothing; failed, each key
  * gets one more pending attempt (merged into the key's pending entry, or
@@ -88,7 +96,7 @@ try_end(bool passed)
 	LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
 	if (!passed)
 	{
-		Oid			role = t->role;
+		uint64		seq = ++auth_pool->ledger_seq;
 
 		for (int k = 0; k < t->nkeys; k++)
 		{
@@ -116,19 +124,76 @@ try_end(bool passed)
 				memset(entry, 0, sizeof(*entry));
 				entry->used = true;
 				entry->database = t->database;
-				entry->role = role;
+				entry->role = t->role;
 				entry->key = t->keys[k];
+				/* what came before for this key is written */
+				entry->done_seq = seq - 1;
 			}
 			entry->n++;
+			entry->seq = seq;
 			if (t->at > entry->at)
 				entry->at = t->at;
+			failed_keys[k] = t->keys[k];
 		}
-		auth_pool_wake_workers(t->database, role);
+		nfailed_keys = t->nkeys;
+		failed_database = t->database;
+		failed_seq = seq;
+		auth_pool_wake_workers(t->database, t->role);
 	}
 	auth_pool->ledger_promised -= t->nkeys;
 	t->nkeys = 0;
 	LWLockRelease(auth_pool->lock);
 	try_active = false;
+}
+
+/* Whether this backend's last failed try is in auth.attempts.  Caller
+ * holds the pool's lock. */
+static bool
+failed_try_written(void)
+{
+	for (int k = 0; k < nfailed_keys; k++)
+		for (int i = 0; i < LEDGER_PENDING_LEN; i++)
+		{
+			LedgerPending *p = &auth_pool->ledger[i];
+
+			if (p->used && p->database == failed_database &&
+				same_key(&p->key, &failed_keys[k]) && p->done_seq < failed_seq)
+				return false;
+		}
+	return true;
+}
+
+/*
+ * Waits (up to QUEUE_WAIT_MS) for a worker to write this backend's last
+ * failed try, so that the refusal is answered once it is durable, as when
+ * the worker counted it.  Nothing is lost if the wait ends early (a
+ * cancel, a stalled worker): the try still counts in the pending list.
+ */
+static void
+wait_failed_try_written(void)
+{
+	CallSlot   *slot = my_slot();
+	TimestampTz start = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		bool		written;
+
+		LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
+		written = failed_try_written();
+		slot->ledger_waiting = !written;
+		slot->caller = MyProc;
+		LWLockRelease(auth_pool->lock);
+		if (written ||
+			TimestampDifferenceExceeds(start, GetCurrentTimestamp(), QUEUE_WAIT_MS))
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	slot->ledger_waiting = false;
+	nfailed_keys = 0;
 }
 
 /* Whatever ends a try without a pass makes it a failed one. */
@@ -372,12 +437,18 @@ auth_attempt_try(PG_FUNCTION_ARGS)
 
 /*
  * auth._attempt_try_end(passed boolean): ends this backend's try, if any:
- * passed (a right code) it counts nothing, else it is a failed attempt.
+ * passed (a right code) it counts nothing, else it is a failed attempt,
+ * and the call returns once a worker has written it.
  */
 Datum
 auth_attempt_try_end(PG_FUNCTION_ARGS)
 {
-	try_end(!PG_ARGISNULL(0) && PG_GETARG_BOOL(0));
+	bool		passed = !PG_ARGISNULL(0) && PG_GETARG_BOOL(0);
+	bool		had_try = try_active;
+
+	try_end(passed);
+	if (had_try && !passed)
+		wait_failed_try_written();
 	PG_RETURN_VOID();
 }
 
@@ -401,6 +472,7 @@ auth_ledger_take(Oid database, Oid role, int worker, LedgerPending *out)
 			p->role != role || p->n == 0)
 			continue;
 		p->written = p->n;
+		p->taken_seq = p->seq;
 		p->writer = worker;
 		out[n++] = *p;
 	}
@@ -424,12 +496,19 @@ auth_ledger_written(const LedgerPending *batch, int n, bool ok)
 				!same_key(&p->key, &batch[b].key))
 				continue;
 			if (ok)
+			{
 				p->n -= p->written;
+				p->done_seq = p->taken_seq;
+			}
 			p->written = 0;
 			if (p->n <= 0)
 				p->used = false;
 			break;
 		}
+	/* the backends waiting for their failures to be written */
+	for (int c = 0; ok && c < auth_pool->ncalls; c++)
+		if (auth_pool->calls[c].ledger_waiting && auth_pool->calls[c].caller)
+			SetLatch(&auth_pool->calls[c].caller->procLatch);
 	LWLockRelease(auth_pool->lock);
 }
 

@@ -60,6 +60,9 @@ typedef struct LedgerPending
 	LedgerKey	key;
 	int			n;				/* failed tries not in auth.attempts yet */
 	TimestampTz at;				/* the latest of them */
+	uint64		seq;			/* the number of the latest of them */
+	uint64		taken_seq;		/* ... when the worker took them */
+	uint64		done_seq;		/* the failures up to this one are written */
 } LedgerPending;
 
 typedef enum CallState
@@ -85,6 +88,7 @@ typedef struct CallSlot
 	char		request[AUTONOMOUS_MAX_TEXT];
 	char		response[AUTONOMOUS_MAX_TEXT];
 	LedgerTry	try;			/* the backend's second-factor try */
+	bool		ledger_waiting; /* for its failed try's write */
 } CallSlot;
 
 typedef enum WorkerState
@@ -113,6 +117,7 @@ typedef struct Pool
 	bool		async_used[ASYNC_QUEUE_LEN];
 	AsyncWrite	async[ASYNC_QUEUE_LEN];
 	int			ledger_promised;	/* pending slots tries may still need */
+	uint64		ledger_seq;		/* failed tries so far */
 	LedgerPending ledger[LEDGER_PENDING_LEN];
 	CallSlot	calls[FLEXIBLE_ARRAY_MEMBER];	/* one per backend */
 } Pool;

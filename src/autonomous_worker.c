@@ -365,16 +365,19 @@ auth_pool_main(Datum arg)
 		bool		rebind = false;
 		bool		deferred = false;
 
-		if (call >= 0)
+		if (nledger > 0)
+		{
+			if (!serve_ledger(ledger, nledger, cxt))
+			{
+				/* not again at once: the write may fail the same way */
+				(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 BUSY_RETRY_MS, PG_WAIT_EXTENSION);
+			}
+		}
+		else if (call >= 0)
 			serve_call(call, cxt);
 		else if (nbatch > 0)
 			serve_async(batch, nbatch, cxt);
-		else if (nledger > 0 && !serve_ledger(ledger, nledger, cxt))
-		{
-			/* not again at once: the write may fail the same way */
-			(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 BUSY_RETRY_MS, PG_WAIT_EXTENSION);
-		}
 		MemoryContextSwitchTo(cxt);
 		if (ConfigReloadPending)
 		{
@@ -384,19 +387,22 @@ auth_pool_main(Datum arg)
 		CHECK_FOR_INTERRUPTS();
 
 		LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
-		call = oldest_call(me->database, me->role, &deferred);
+		/*
+		 * failed tries first: each waits in shared memory, where the
+		 * list's room is the limit of tries in progress
+		 */
+		call = -1;
 		nbatch = 0;
-		nledger = 0;
+		nledger = auth_ledger_take(me->database, me->role, my_worker, ledger);
+		if (nledger == 0)
+			call = oldest_call(me->database, me->role, &deferred);
 		if (call >= 0)
 		{
 			auth_pool->calls[call].state = CALL_TAKEN;
 			auth_pool->calls[call].worker = my_worker;
 		}
-		else
+		else if (nledger == 0)
 			nbatch = take_async(me->database, me->role, batch);
-		if (call < 0 && nbatch == 0)
-			nledger = auth_ledger_take(me->database, me->role, my_worker,
-											   ledger);
 		/* nothing to do here, but work waits elsewhere: make way */
 		if (call < 0 && nbatch == 0 && nledger == 0 && unserved_work())
 		{

@@ -3704,8 +3704,32 @@ COMMENT ON FUNCTION auth._require_mfa_session() IS
     'internal: the session''s user, or 42501 (an API key, impersonation; MFA_REQUIRED below aal2 once the user has a factor)';
 REVOKE ALL ON FUNCTION auth._require_mfa_session() FROM PUBLIC;
 
--- Counts a try of a second factor durably, before it is checked, per user
--- (and per challenge): PT429 past auth.mfa_max_attempts.
+-- A second-factor try counted in shared memory (src/attempt_ledger.c):
+-- started before the code is checked, ended passed (a right code counts
+-- nothing) or failed; anything else that ends it (an error, a cancel, a
+-- rollback, an exit) fails it.  A failed try counts at once and a worker
+-- writes it to auth.attempts.  NULL when auth is not preloaded.
+CREATE FUNCTION auth._attempt_try(request jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'auth_attempt_try'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION auth._attempt_try(jsonb) IS
+    'internal: starts a try of the keys of an attempts request, counted in shared memory; the answers the worker would give, NULL when auth is not preloaded';
+REVOKE ALL ON FUNCTION auth._attempt_try(jsonb) FROM PUBLIC;
+
+CREATE FUNCTION auth._attempt_try_end(passed boolean) RETURNS void
+    AS 'MODULE_PATHNAME', 'auth_attempt_try_end'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION auth._attempt_try_end(boolean) IS
+    'internal: ends the backend''s try: passed counts nothing, else it is a failed attempt';
+REVOKE ALL ON FUNCTION auth._attempt_try_end(boolean) FROM PUBLIC;
+
+-- Counts a try of a second factor before it is checked, per challenge
+-- (when there is one) and per user: in shared memory when auth is
+-- preloaded (a right code then costs no round trip, a wrong one is
+-- written by a worker), else durably in one round trip to a worker.
+-- PT429 past auth.mfa_max_attempts.  The caller ends the try with
+-- auth._attempt_try_end(true) once the code was right, or
+-- auth._mfa_failed.
 CREATE FUNCTION auth._count_mfa_attempt(user_id uuid, challenge_id uuid) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -3715,12 +3739,13 @@ DECLARE
     v_user jsonb := jsonb_build_object(
         'scope', 'mfa', 'key', encode(uuid_send(user_id), 'hex'),
         'window', auth._setting_interval('auth.failed_sign_in_window'), 'max', v_max);
+    v_request jsonb;
     v_tries jsonb;
     v_try jsonb;
 BEGIN
     -- the challenge first: a challenge used up is refused without counting
     -- against the user
-    v_tries := auth._autonomous(jsonb_build_object(
+    v_request := jsonb_build_object(
         'op', 'attempts', 'at', auth._clock(),
         'attempts', CASE WHEN challenge_id IS NULL THEN jsonb_build_array(v_user)
                          ELSE jsonb_build_array(
@@ -3730,7 +3755,8 @@ BEGIN
                                       'window', auth._setting_interval('auth.mfa_challenge_ttl')
                                                 + interval '1 day',
                                       'max', v_max),
-                                  v_user) END))->'attempts';
+                                  v_user) END);
+    v_tries := coalesce(auth._attempt_try(v_request), auth._autonomous(v_request))->'attempts';
     IF challenge_id IS NOT NULL THEN
         v_try := v_tries->0;
         IF (v_try->>'allowed')::boolean IS NOT TRUE THEN
@@ -3748,16 +3774,18 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION auth._count_mfa_attempt(uuid, uuid) IS
-    'internal: durably counts a second-factor try per challenge and per user, in one round trip to the background worker; PT429 past auth.mfa_max_attempts';
+    'internal: counts a second-factor try per challenge and per user before it is checked (in shared memory when preloaded, else by a worker); PT429 past auth.mfa_max_attempts';
 REVOKE ALL ON FUNCTION auth._count_mfa_attempt(uuid, uuid) FROM PUBLIC;
 
--- A wrong second factor: audited outside the caller's transaction, which
--- the refusal rolls back (no code in the row).
+-- A wrong second factor: the try counts as failed, and is audited
+-- outside the caller's transaction, which the refusal rolls back (no code
+-- in the row).
 CREATE FUNCTION auth._mfa_failed(user_id uuid, ip inet, detail jsonb) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    PERFORM auth._attempt_try_end(false);
     PERFORM auth._autonomous(jsonb_build_object(
         'op', 'audit', 'event', 'mfa_failed', 'user_id', user_id, 'ip', ip,
         'session_id', auth.session_id(), 'actor', auth._audit_actor(),
@@ -3768,7 +3796,7 @@ EXCEPTION WHEN insufficient_resources THEN
 END
 $$;
 COMMENT ON FUNCTION auth._mfa_failed(uuid, inet, jsonb) IS
-    'internal: audits a wrong second factor durably';
+    'internal: counts a wrong second factor as a failed try and audits it durably';
 REVOKE ALL ON FUNCTION auth._mfa_failed(uuid, inet, jsonb) FROM PUBLIC;
 
 -- Accepts a TOTP code of one factor: the step it matches is taken with one
@@ -3995,6 +4023,7 @@ BEGIN
                                                                  'stage', 'enrollment'));
         RETURN false;
     END IF;
+    PERFORM auth._attempt_try_end(true);
     UPDATE auth.mfa_factors f SET verified_at = auth.now() WHERE f.id = factor_id;
     DELETE FROM auth.attempts a WHERE a.scope = 'mfa' AND a.key = uuid_send(v_uid);
     -- the code just shown is a second factor: the session is aal2 now
@@ -4037,6 +4066,7 @@ BEGIN
         PERFORM auth._mfa_failed(v_ch.user_id, ip, jsonb_build_object('challenge_id', v_ch.id));
         RAISE EXCEPTION USING ERRCODE = '28000', MESSAGE = 'invalid second-factor code';
     END IF;
+    PERFORM auth._attempt_try_end(true);
     -- once: of two redemptions of one challenge, one opens a session
     UPDATE auth.mfa_challenges c SET consumed_at = v_now
      WHERE c.id = v_ch.id AND c.consumed_at IS NULL;
@@ -4085,6 +4115,7 @@ BEGIN
         PERFORM auth._mfa_failed(v_uid, NULL, jsonb_build_object('stage', 'step_up'));
         RETURN false;
     END IF;
+    PERFORM auth._attempt_try_end(true);
     DELETE FROM auth.attempts a WHERE a.scope = 'mfa' AND a.key = uuid_send(v_uid);
     PERFORM auth._raise_session(v_sid, v_method);
     PERFORM auth._set_identity_aal(2);
