@@ -4,15 +4,16 @@
  * attempts.c; needs auth preloaded, else the worker counts every try).
  *
  * A try is taken before the code is checked: it goes into the caller's
- * call slot, where every other try of the same key sees it, and is
+ * call slot, where every later try of the same key sees it, and is
  * allowed when the key's attempts in auth.attempts (latest snapshot) plus
  * the tries in progress and the failed ones not yet written stay under
- * the limit.  Its end is either "passed" (a right code: nothing to count)
+ * the limit; exactly, as the worker's count under a lock was.  Its end is either "passed" (a right code: nothing to count)
  * or "failed": a wrong code, an error, a cancel, a rollback, the
  * backend's exit, whatever ends the try without a pass.  A failed try
  * moves to the ledger's pending list at once, in shared memory, where it
  * counts like a written attempt, and a worker writes it to auth.attempts
- * moments later; it leaves the list only after that commit.  So from the
+ * moments later (the refusal is answered once it has); it leaves the list
+ * only after that commit.  So from the
  * moment a code is checked to the moment its attempt is durable, the try
  * is counted in one place or the other, and no outcome of the statement
  * (nor a crash of it) lets a wrong code go uncounted.  Only a crash of the
@@ -29,6 +30,7 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
@@ -247,8 +249,8 @@ compare_times_desc(const void *a, const void *b)
  * when a plan would have been made.
  */
 static int
-durable_times(const LedgerKey *key, TimestampTz since, TimestampTz *times,
-			  int ntimes)
+durable_times(const LedgerKey *key, TimestampTz since, Snapshot snapshot,
+			  TimestampTz *times, int ntimes)
 {
 	static const char *const names[] = {"attempted_at"};
 	static AttrNumber attnums[lengthof(names)];
@@ -257,7 +259,6 @@ durable_times(const LedgerKey *key, TimestampTz since, TimestampTz *times,
 	Relation	index = index_open(auth_rel_oid(AUTH_REL_ATTEMPTS_SCOPE_KEY_IDX),
 								   AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	bytea	   *keybytes = palloc(VARHDRSZ + UUID_LEN);
 	ScanKeyData skey[3];
 	IndexScanDesc scan;
@@ -289,7 +290,6 @@ durable_times(const LedgerKey *key, TimestampTz since, TimestampTz *times,
 			times[ntimes++] = at;
 	}
 	index_endscan(scan);
-	UnregisterSnapshot(snapshot);
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(index, NoLock);
 	table_close(rel, NoLock);
@@ -320,6 +320,7 @@ auth_attempt_try(PG_FUNCTION_ARGS)
 	StringInfoData answer;
 	bool		refused = false;
 	Oid			role;
+	Snapshot	snapshot;
 
 	if (!auth_autonomous_preloaded() || MyBackendId < 1 ||
 		MyBackendId > auth_pool->ncalls)
@@ -339,10 +340,11 @@ auth_attempt_try(PG_FUNCTION_ARGS)
 	t = &slot->try;
 
 	/*
-	 * Take the try where the others see it, and read theirs; then the
-	 * written attempts.  A failed try leaves the pending list only after
-	 * its write committed, so a try this one misses in the list is in the
-	 * latest snapshot, taken after.
+	 * Take the try where the others see it, and read theirs and the
+	 * pending failures, with a snapshot of the written attempts taken at
+	 * the same moment: a failure leaves the list only after its write
+	 * committed, and one whose writer committed within the snapshot is
+	 * counted there, not twice.  Tries that start later see this one.
 	 */
 	for (int k = 0; k < nkeys; k++)
 		times[k] = palloc(sizeof(TimestampTz) * LEDGER_MAX_TIMES);
@@ -357,6 +359,8 @@ auth_attempt_try(PG_FUNCTION_ARGS)
 		auth_autonomous_fail_closed("the extension's workers are behind");
 	}
 	auth_pool->ledger_promised += nkeys;
+	/* the snapshot of the written attempts, at the same moment */
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	t->database = MyDatabaseId;
 	t->role = role;
 	t->at = at;
@@ -384,11 +388,18 @@ auth_attempt_try(PG_FUNCTION_ARGS)
 		for (int i = 0; i < LEDGER_PENDING_LEN; i++)
 		{
 			LedgerPending *p = &auth_pool->ledger[i];
+			int			n;
 
 			if (!p->used || p->database != MyDatabaseId ||
 				!same_key(&p->key, &t->keys[k]))
 				continue;
-			for (int j = 0; j < p->n && ntimes[k] < LEDGER_MAX_TIMES; j++)
+			n = p->n;
+			/* written by a transaction the snapshot sees: read there */
+			if (p->written > 0 && TransactionIdIsValid(p->writer_xid) &&
+				!XidInMVCCSnapshot(p->writer_xid, snapshot) &&
+				TransactionIdDidCommit(p->writer_xid))
+				n -= p->written;
+			for (int j = 0; j < n && ntimes[k] < LEDGER_MAX_TIMES; j++)
 				times[k][ntimes[k]++] = p->at;
 		}
 	}
@@ -404,7 +415,7 @@ auth_attempt_try(PG_FUNCTION_ARGS)
 		int			n;
 		int			counted = 0;
 
-		n = durable_times(&t->keys[k], since, times[k], ntimes[k]);
+		n = durable_times(&t->keys[k], since, snapshot, times[k], ntimes[k]);
 		/* pending and in-progress tries outside the window do not count */
 		for (int j = 0; j < n; j++)
 			if (times[k][j] > since)
@@ -429,6 +440,7 @@ auth_attempt_try(PG_FUNCTION_ARGS)
 			auth_attempts_answer(&answer, true, counted + 1, DT_NOBEGIN);
 	}
 	appendStringInfoString(&answer, "]}");
+	UnregisterSnapshot(snapshot);
 	/* refused: nothing was checked, so nothing is counted */
 	if (refused)
 		try_end(true);
@@ -472,6 +484,7 @@ auth_ledger_take(Oid database, Oid role, int worker, LedgerPending *out)
 			p->role != role || p->n == 0)
 			continue;
 		p->written = p->n;
+		p->writer_xid = InvalidTransactionId;
 		p->taken_seq = p->seq;
 		p->writer = worker;
 		out[n++] = *p;
@@ -501,6 +514,7 @@ auth_ledger_written(const LedgerPending *batch, int n, bool ok)
 				p->done_seq = p->taken_seq;
 			}
 			p->written = 0;
+			p->writer_xid = InvalidTransactionId;
 			if (p->n <= 0)
 				p->used = false;
 			break;
@@ -518,7 +532,7 @@ auth_ledger_written(const LedgerPending *batch, int n, bool ok)
  * later than some were: the limit holds a little longer, never shorter).
  */
 void
-auth_ledger_write(const LedgerPending *batch, int n)
+auth_ledger_write(const LedgerPending *batch, int n, int worker)
 {
 	static AuthQuery insert_query = {
 		"INSERT INTO auth.attempts (scope, key, attempted_at)"
@@ -562,5 +576,17 @@ auth_ledger_write(const LedgerPending *batch, int n)
 	values[3] = PointerGetDatum(construct_array(counts, n, INT4OID, sizeof(int32),
 												true, TYPALIGN_INT));
 	auth_query_run(&insert_query, values, 0, NULL, NULL);
+
+	/*
+	 * Before the commit, which transaction writes them: a try reading the
+	 * attempts with a snapshot that sees it counts them there, and not as
+	 * pending as well.
+	 */
+	LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < LEDGER_PENDING_LEN; i++)
+		if (auth_pool->ledger[i].used && auth_pool->ledger[i].written > 0 &&
+			auth_pool->ledger[i].writer == worker)
+			auth_pool->ledger[i].writer_xid = GetTopTransactionId();
+	LWLockRelease(auth_pool->lock);
 	auth_autonomous_end_work();
 }

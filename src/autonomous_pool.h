@@ -55,6 +55,7 @@ typedef struct LedgerPending
 	bool		used;
 	int			written;		/* a worker is writing this many */
 	int			writer;			/* which worker */
+	TransactionId writer_xid;	/* its transaction, once it inserted them */
 	Oid			database;
 	Oid			role;
 	LedgerKey	key;
@@ -129,7 +130,7 @@ extern void auth_pool_wake_workers(Oid database, Oid role);
 /* attempt_ledger.c: the failed tries a worker writes */
 extern int	auth_ledger_take(Oid database, Oid role, int worker,
 							 LedgerPending *out);
-extern void auth_ledger_write(const LedgerPending *batch, int n);
+extern void auth_ledger_write(const LedgerPending *batch, int n, int worker);
 extern void auth_ledger_written(const LedgerPending *batch, int n, bool ok);
 
 

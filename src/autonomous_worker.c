@@ -284,7 +284,7 @@ serve_ledger(LedgerPending *batch, int n, MemoryContext cxt)
 
 	PG_TRY();
 	{
-		auth_ledger_write(batch, n);
+		auth_ledger_write(batch, n, my_worker);
 		ok = true;
 	}
 	PG_CATCH();
