@@ -63,7 +63,7 @@ static bool callbacks_registered = false;
 static CallSlot *
 my_slot(void)
 {
-	return &auth_pool->calls[MyBackendId - 1];
+	return &auth_pool->calls[AUTH_MY_CALL_SLOT];
 }
 
 static bool
@@ -168,8 +168,10 @@ failed_try_written(void)
 /*
  * Waits (up to QUEUE_WAIT_MS) for a worker to write this backend's last
  * failed try, so that the refusal is answered once it is durable, as when
- * the worker counted it.  Nothing is lost if the wait ends early (a
- * cancel, a stalled worker): the try still counts in the pending list.
+ * the worker counted it (shared/DESIGN.md, "State that must outlive the
+ * caller's transaction"); past that, 53000.  Nothing is lost if the wait
+ * ends early (a cancel, a stalled worker): the try still counts in the
+ * pending list.
  */
 static void
 wait_failed_try_written(void)
@@ -186,9 +188,18 @@ wait_failed_try_written(void)
 		slot->ledger_waiting = !written;
 		slot->caller = MyProc;
 		LWLockRelease(auth_pool->lock);
-		if (written ||
-			TimestampDifferenceExceeds(start, GetCurrentTimestamp(), QUEUE_WAIT_MS))
+		if (written)
 			break;
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), QUEUE_WAIT_MS))
+		{
+			slot->ledger_waiting = false;
+			nfailed_keys = 0;
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("could not record the attempt durably: no auth worker wrote it in time"),
+					 errdetail("The code was not accepted, and the try still counts."),
+					 errhint("Retry later.")));
+		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 10, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
@@ -322,8 +333,8 @@ auth_attempt_try(PG_FUNCTION_ARGS)
 	Oid			role;
 	Snapshot	snapshot;
 
-	if (!auth_autonomous_preloaded() || MyBackendId < 1 ||
-		MyBackendId > auth_pool->ncalls)
+	if (!auth_autonomous_preloaded() || AUTH_MY_CALL_SLOT < 0 ||
+		AUTH_MY_CALL_SLOT >= auth_pool->ncalls)
 		PG_RETURN_NULL();
 	if (!auth_attempts_parse(request, keys, &nkeys, &at, &single) ||
 		single || nkeys < 1 || nkeys > LEDGER_TRY_KEYS)
@@ -379,7 +390,7 @@ auth_attempt_try(PG_FUNCTION_ARGS)
 		{
 			LedgerTry  *o = &auth_pool->calls[c].try;
 
-			if (c == MyBackendId - 1 || o->database != MyDatabaseId)
+			if (c == AUTH_MY_CALL_SLOT || o->database != MyDatabaseId)
 				continue;
 			for (int j = 0; j < o->nkeys && ntimes[k] < LEDGER_MAX_TIMES; j++)
 				if (same_key(&o->keys[j], &t->keys[k]))

@@ -207,7 +207,7 @@ leave_call(int code, Datum arg)
 Datum
 auth_autonomous_pool_call(const char *request)
 {
-	CallSlot   *slot = &auth_pool->calls[MyBackendId - 1];
+	CallSlot   *slot = &auth_pool->calls[AUTH_MY_CALL_SLOT];
 	Oid			role = auth_schema_owner();
 	char	   *response = palloc(AUTONOMOUS_MAX_TEXT);
 	volatile bool failed = false;

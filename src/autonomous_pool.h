@@ -123,6 +123,13 @@ typedef struct Pool
 	CallSlot	calls[FLEXIBLE_ARRAY_MEMBER];	/* one per backend */
 } Pool;
 
+/* this backend's call slot (PG 17 numbers backends from 0, by their PGPROC) */
+#if PG_VERSION_NUM >= 170000
+#define AUTH_MY_CALL_SLOT	((int) MyProcNumber)
+#else
+#define AUTH_MY_CALL_SLOT	((int) MyBackendId - 1)
+#endif
+
 extern Pool *auth_pool;			/* NULL: not preloaded */
 
 extern void auth_pool_wake_workers(Oid database, Oid role);
