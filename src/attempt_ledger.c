@@ -20,8 +20,9 @@
  * whole server between a failure and its write forgets it.
  *
  * The pending slot a failure will need is promised when the try starts,
- * so ending one never fails; when the list is full (the workers are
- * stopped or far behind) a try is refused before anything is checked.
+ * so ending one never fails; the list has room for every backend's try to
+ * fail at once, and when it is full all the same (the workers stopped or
+ * far behind) a try is refused before anything is checked.
  */
 #include "postgres.h"
 
@@ -105,9 +106,9 @@ try_end(bool passed)
 			LedgerPending *free_entry = NULL;
 			LedgerPending *entry = NULL;
 
-			for (int i = 0; i < LEDGER_PENDING_LEN && entry == NULL; i++)
+			for (int i = 0; i < auth_pool->nledger && entry == NULL; i++)
 			{
-				LedgerPending *p = &auth_pool->ledger[i];
+				LedgerPending *p = &auth_pool_ledger()[i];
 
 				if (!p->used)
 				{
@@ -120,8 +121,12 @@ try_end(bool passed)
 			}
 			if (entry == NULL)
 			{
-				/* promised at the start of the try: never NULL */
-				Assert(free_entry != NULL);
+				/*
+				 * promised at the start of the try, so never NULL; were it
+				 * ever, losing the count silently is what must not happen
+				 */
+				if (free_entry == NULL)
+					elog(PANIC, "no room for a failed second-factor try");
 				entry = free_entry;
 				memset(entry, 0, sizeof(*entry));
 				entry->used = true;
@@ -154,9 +159,9 @@ static bool
 failed_try_written(void)
 {
 	for (int k = 0; k < nfailed_keys; k++)
-		for (int i = 0; i < LEDGER_PENDING_LEN; i++)
+		for (int i = 0; i < auth_pool->nledger; i++)
 		{
-			LedgerPending *p = &auth_pool->ledger[i];
+			LedgerPending *p = &auth_pool_ledger()[i];
 
 			if (p->used && p->database == failed_database &&
 				same_key(&p->key, &failed_keys[k]) && p->done_seq < failed_seq)
@@ -230,7 +235,11 @@ static void
 ledger_exit(int code, Datum arg)
 {
 	if (try_active)
+	{
+		/* an exit that interrupted this backend's own use of the lock */
+		LWLockReleaseAll();
 		try_end(false);
+	}
 }
 
 static void
@@ -361,8 +370,8 @@ auth_attempt_try(PG_FUNCTION_ARGS)
 		times[k] = palloc(sizeof(TimestampTz) * LEDGER_MAX_TIMES);
 	role = auth_schema_owner();
 	LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < LEDGER_PENDING_LEN; i++)
-		if (!auth_pool->ledger[i].used)
+	for (int i = 0; i < auth_pool->nledger; i++)
+		if (!auth_pool_ledger()[i].used)
 			nfree++;
 	if (nfree - auth_pool->ledger_promised < nkeys)
 	{
@@ -396,9 +405,9 @@ auth_attempt_try(PG_FUNCTION_ARGS)
 				if (same_key(&o->keys[j], &t->keys[k]))
 					times[k][ntimes[k]++] = o->at;
 		}
-		for (int i = 0; i < LEDGER_PENDING_LEN; i++)
+		for (int i = 0; i < auth_pool->nledger; i++)
 		{
-			LedgerPending *p = &auth_pool->ledger[i];
+			LedgerPending *p = &auth_pool_ledger()[i];
 			int			n;
 
 			if (!p->used || p->database != MyDatabaseId ||
@@ -487,9 +496,9 @@ auth_ledger_take(Oid database, Oid role, int worker, LedgerPending *out)
 {
 	int			n = 0;
 
-	for (int i = 0; i < LEDGER_PENDING_LEN; i++)
+	for (int i = 0; i < auth_pool->nledger; i++)
 	{
-		LedgerPending *p = &auth_pool->ledger[i];
+		LedgerPending *p = &auth_pool_ledger()[i];
 
 		if (!p->used || p->written > 0 || p->database != database ||
 			p->role != role || p->n == 0)
@@ -512,9 +521,9 @@ auth_ledger_written(const LedgerPending *batch, int n, bool ok)
 {
 	LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
 	for (int b = 0; b < n; b++)
-		for (int i = 0; i < LEDGER_PENDING_LEN; i++)
+		for (int i = 0; i < auth_pool->nledger; i++)
 		{
-			LedgerPending *p = &auth_pool->ledger[i];
+			LedgerPending *p = &auth_pool_ledger()[i];
 
 			if (!p->used || p->written == 0 || p->database != batch[b].database ||
 				!same_key(&p->key, &batch[b].key))
@@ -594,10 +603,10 @@ auth_ledger_write(const LedgerPending *batch, int n, int worker)
 	 * pending as well.
 	 */
 	LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < LEDGER_PENDING_LEN; i++)
-		if (auth_pool->ledger[i].used && auth_pool->ledger[i].written > 0 &&
-			auth_pool->ledger[i].writer == worker)
-			auth_pool->ledger[i].writer_xid = GetTopTransactionId();
+	for (int i = 0; i < auth_pool->nledger; i++)
+		if (auth_pool_ledger()[i].used && auth_pool_ledger()[i].written > 0 &&
+			auth_pool_ledger()[i].writer == worker)
+			auth_pool_ledger()[i].writer_xid = GetTopTransactionId();
 	LWLockRelease(auth_pool->lock);
 	auth_autonomous_end_work();
 }

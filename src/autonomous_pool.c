@@ -51,11 +51,19 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 #endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
+/* where the pending failures start: after the call slots */
+static Size
+ledger_offset(void)
+{
+	return MAXALIGN(add_size(offsetof(Pool, calls),
+							 mul_size(sizeof(CallSlot), MaxBackends)));
+}
+
 static Size
 pool_size(void)
 {
-	return add_size(offsetof(Pool, calls),
-					mul_size(sizeof(CallSlot), MaxBackends));
+	return add_size(ledger_offset(),
+					mul_size(sizeof(LedgerPending), LEDGER_LEN(MaxBackends)));
 }
 
 static void
@@ -84,6 +92,8 @@ pool_shmem_startup(void)
 		auth_pool->lock = &(GetNamedLWLockTranche("auth_autonomous"))->lock;
 		auth_pool->nworkers = pool_workers;
 		auth_pool->ncalls = MaxBackends;
+		auth_pool->nledger = LEDGER_LEN(MaxBackends);
+		auth_pool->ledger_offset = ledger_offset();
 	}
 	LWLockRelease(AddinShmemInitLock);
 }

@@ -33,7 +33,8 @@
  */
 #define LEDGER_SCOPE_LEN	32
 #define LEDGER_TRY_KEYS		2	/* keys one try counts */
-#define LEDGER_PENDING_LEN	256
+/* room for every backend's try to fail, and then some */
+#define LEDGER_LEN(nbackends)	(LEDGER_TRY_KEYS * (nbackends) + 64)
 
 typedef struct LedgerKey
 {
@@ -119,7 +120,8 @@ typedef struct Pool
 	AsyncWrite	async[ASYNC_QUEUE_LEN];
 	int			ledger_promised;	/* pending slots tries may still need */
 	uint64		ledger_seq;		/* failed tries so far */
-	LedgerPending ledger[LEDGER_PENDING_LEN];
+	int			nledger;		/* LEDGER_LEN(ncalls), after the calls */
+	Size		ledger_offset;	/* ... from the start of the pool */
 	CallSlot	calls[FLEXIBLE_ARRAY_MEMBER];	/* one per backend */
 } Pool;
 
@@ -131,6 +133,13 @@ typedef struct Pool
 #endif
 
 extern Pool *auth_pool;			/* NULL: not preloaded */
+
+/* the pending failures, in the pool's memory after its call slots */
+static inline LedgerPending *
+auth_pool_ledger(void)
+{
+	return (LedgerPending *) ((char *) auth_pool + auth_pool->ledger_offset);
+}
 
 extern void auth_pool_wake_workers(Oid database, Oid role);
 

@@ -75,10 +75,10 @@ pool_worker_exit(int code, Datum arg)
 			c->state = CALL_FREE;
 	}
 	/* failed tries it was writing: another worker writes them */
-	for (int i = 0; i < LEDGER_PENDING_LEN; i++)
-		if (auth_pool->ledger[i].used && auth_pool->ledger[i].written > 0 &&
-			auth_pool->ledger[i].writer == my_worker)
-			auth_pool->ledger[i].written = 0;
+	for (int i = 0; i < auth_pool->nledger; i++)
+		if (auth_pool_ledger()[i].used && auth_pool_ledger()[i].written > 0 &&
+			auth_pool_ledger()[i].writer == my_worker)
+			auth_pool_ledger()[i].written = 0;
 	LWLockRelease(auth_pool->lock);
 }
 
@@ -143,9 +143,9 @@ bind_to_work(PoolWorker *me, int *call, AsyncWrite *batch, int *nbatch,
 	*call = -1;
 	*nbatch = 0;
 	*nledger = 0;
-	for (int i = 0; c < 0 && i < LEDGER_PENDING_LEN; i++)
+	for (int i = 0; c < 0 && i < auth_pool->nledger; i++)
 	{
-		LedgerPending *p = &auth_pool->ledger[i];
+		LedgerPending *p = &auth_pool_ledger()[i];
 
 		if (p->used && p->written == 0 && p->n > 0)
 		{
@@ -211,9 +211,9 @@ unserved_work(void)
 		if (auth_pool->async_used[i] &&
 			!served(auth_pool->async[i].database, auth_pool->async[i].role))
 			return true;
-	for (int i = 0; i < LEDGER_PENDING_LEN; i++)
-		if (auth_pool->ledger[i].used &&
-			!served(auth_pool->ledger[i].database, auth_pool->ledger[i].role))
+	for (int i = 0; i < auth_pool->nledger; i++)
+		if (auth_pool_ledger()[i].used &&
+			!served(auth_pool_ledger()[i].database, auth_pool_ledger()[i].role))
 			return true;
 	return false;
 }
@@ -222,10 +222,10 @@ unserved_work(void)
 static bool
 ledger_work(Oid database, Oid role)
 {
-	for (int i = 0; i < LEDGER_PENDING_LEN; i++)
-		if (auth_pool->ledger[i].used &&
-			auth_pool->ledger[i].database == database &&
-			auth_pool->ledger[i].role == role)
+	for (int i = 0; i < auth_pool->nledger; i++)
+		if (auth_pool_ledger()[i].used &&
+			auth_pool_ledger()[i].database == database &&
+			auth_pool_ledger()[i].role == role)
 			return true;
 	return false;
 }
@@ -332,7 +332,7 @@ auth_pool_main(Datum arg)
 								ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(cxt);
 	batch = palloc(sizeof(AsyncWrite) * ASYNC_QUEUE_LEN);
-	ledger = palloc(sizeof(LedgerPending) * LEDGER_PENDING_LEN);
+	ledger = palloc(sizeof(LedgerPending) * auth_pool->nledger);
 
 	LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
 	me->state = WORKER_IDLE;
