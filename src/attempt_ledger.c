@@ -378,9 +378,12 @@ auth_attempt_try(PG_FUNCTION_ARGS)
 		LWLockRelease(auth_pool->lock);
 		auth_autonomous_fail_closed("the extension's workers are behind");
 	}
-	auth_pool->ledger_promised += nkeys;
-	/* the snapshot of the written attempts, at the same moment */
+	/*
+	 * the snapshot of the written attempts, at the same moment (first: an
+	 * error here leaves nothing half taken)
+	 */
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	auth_pool->ledger_promised += nkeys;
 	t->database = MyDatabaseId;
 	t->role = role;
 	t->at = at;
