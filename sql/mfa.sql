@@ -119,6 +119,9 @@ SELECT pg_temp.err($$SELECT auth.verify_mfa('mfc_short', '123456')$$);
 SELECT pg_temp.err($$SELECT auth.verify_mfa(NULL, '123456')$$);
 SELECT pg_temp.err(format('SELECT auth.verify_mfa(%L, %L)', :'mia1', '123456')) AS session_token_as_challenge;
 SELECT pg_temp.err(format('SELECT auth.verify_mfa(%L, NULL)', :'ch1'));
+-- past its bound (64 characters), refused before anything is counted
+SELECT pg_temp.err(format('SELECT auth.verify_mfa(%L, %L)', :'ch1', repeat('1', 65))) AS huge_code,
+       (SELECT count(*) FROM auth.attempts WHERE scope = 'mfa_challenge') AS challenge_tries;
 SET auth.time_offset = '301s';
 SELECT pg_temp.err(format('SELECT auth.verify_mfa(%L, %L)', :'ch1', pg_temp.totp(:'mia_secret', auth.now())));
 RESET auth.time_offset;

@@ -45,6 +45,7 @@
 #include "utils/jsonb.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "attempts.h"
 #include "autonomous_pool.h"
@@ -376,7 +377,11 @@ auth_attempt_try(PG_FUNCTION_ARGS)
 	if (nfree - auth_pool->ledger_promised < nkeys)
 	{
 		LWLockRelease(auth_pool->lock);
-		auth_autonomous_fail_closed("the extension's workers are behind");
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("could not record the attempt durably: the extension's workers are behind"),
+				 errdetail("The code was not checked, and nothing was counted."),
+				 errhint("Retry later; see the server log for the auth workers.")));
 	}
 	/*
 	 * the snapshot of the written attempts, at the same moment (first: an
@@ -498,13 +503,14 @@ int
 auth_ledger_take(Oid database, Oid role, int worker, LedgerPending *out)
 {
 	int			n = 0;
+	TimestampTz now = GetCurrentTimestamp();
 
 	for (int i = 0; i < auth_pool->nledger; i++)
 	{
 		LedgerPending *p = &auth_pool_ledger()[i];
 
-		if (!p->used || p->written > 0 || p->database != database ||
-			p->role != role || p->n == 0)
+		if (!auth_ledger_due(p, now) || p->database != database ||
+			p->role != role)
 			continue;
 		p->written = p->n;
 		p->writer_xid = InvalidTransactionId;
@@ -516,8 +522,21 @@ auth_ledger_take(Oid database, Oid role, int worker, LedgerPending *out)
 }
 
 /*
+ * Whether a pending entry waits for a worker to write it now (not being
+ * written, nor put off after a failed write).  Caller holds the pool's
+ * lock.
+ */
+bool
+auth_ledger_due(const LedgerPending *p, TimestampTz now)
+{
+	return p->used && p->written == 0 && p->n > 0 && p->not_before <= now;
+}
+
+/*
  * After the write of batch (ok: committed): what was written leaves the
- * pending list; an entry with nothing more to write is free again.
+ * pending list, and an entry with nothing more to write is free again;
+ * failed, the batch is put off for LEDGER_RETRY_MS, so that the worker
+ * serves the rest meanwhile.
  */
 void
 auth_ledger_written(const LedgerPending *batch, int n, bool ok)
@@ -535,7 +554,11 @@ auth_ledger_written(const LedgerPending *batch, int n, bool ok)
 			{
 				p->n -= p->written;
 				p->done_seq = p->taken_seq;
+				p->bind_failures = 0;
 			}
+			else
+				p->not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															LEDGER_RETRY_MS);
 			p->written = 0;
 			p->writer_xid = InvalidTransactionId;
 			if (p->n <= 0)
@@ -612,4 +635,52 @@ auth_ledger_write(const LedgerPending *batch, int n, int worker)
 			auth_pool_ledger()[i].writer_xid = GetTopTransactionId();
 	LWLockRelease(auth_pool->lock);
 	auth_autonomous_end_work();
+}
+
+/*
+ * Forgets the failures pending for database: its extension was dropped
+ * (there is nothing left to count them against), or the database itself.
+ * A backend waiting for one of them stops waiting.
+ */
+void
+auth_ledger_forget(Oid database)
+{
+	LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < auth_pool->nledger; i++)
+	{
+		LedgerPending *p = &auth_pool_ledger()[i];
+
+		if (p->used && p->written == 0 && p->database == database)
+			p->used = false;
+	}
+	LWLockRelease(auth_pool->lock);
+}
+
+/*
+ * Forgets the failures pending for databases that no longer exist (in a
+ * transaction: pg_database is read from any database).
+ */
+void
+auth_ledger_forget_dropped(void)
+{
+	Oid			databases[8];
+	int			n = 0;
+
+	LWLockAcquire(auth_pool->lock, LW_SHARED);
+	for (int i = 0; i < auth_pool->nledger && n < (int) lengthof(databases); i++)
+	{
+		LedgerPending *p = &auth_pool_ledger()[i];
+		bool		seen = false;
+
+		if (!p->used || p->database == MyDatabaseId)
+			continue;
+		for (int j = 0; j < n; j++)
+			seen = seen || databases[j] == p->database;
+		if (!seen)
+			databases[n++] = p->database;
+	}
+	LWLockRelease(auth_pool->lock);
+	for (int j = 0; j < n; j++)
+		if (!SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(databases[j])))
+			auth_ledger_forget(databases[j]);
 }

@@ -23,6 +23,8 @@
 #define BUSY_RETRY_MS		20
 #define SPIN_WAIT_US		400		/* a caller waits awake, then asleep */
 #define IDLE_UNBIND_MS		2000	/* then a worker lets its database go */
+#define LEDGER_RETRY_MS		1000	/* a failed write of failed tries, again */
+#define LEDGER_BIND_TRIES	3		/* workers that died connecting for them */
 
 
 /*
@@ -65,6 +67,8 @@ typedef struct LedgerPending
 	uint64		seq;			/* the number of the latest of them */
 	uint64		taken_seq;		/* ... when the worker took them */
 	uint64		done_seq;		/* the failures up to this one are written */
+	TimestampTz not_before;		/* after a failed write: not again before */
+	int			bind_failures;	/* workers that died connecting for them */
 } LedgerPending;
 
 typedef enum CallState
@@ -148,6 +152,9 @@ extern int	auth_ledger_take(Oid database, Oid role, int worker,
 							 LedgerPending *out);
 extern void auth_ledger_write(const LedgerPending *batch, int n, int worker);
 extern void auth_ledger_written(const LedgerPending *batch, int n, bool ok);
+extern bool auth_ledger_due(const LedgerPending *p, TimestampTz now);
+extern void auth_ledger_forget(Oid database);
+extern void auth_ledger_forget_dropped(void);
 
 
 #endif							/* AUTH_AUTONOMOUS_POOL_H */

@@ -42,6 +42,7 @@ PGDLLEXPORT void auth_pool_main(Datum arg);
 /* ---- the pool: workers ---- */
 
 static int	my_worker = -1;
+static bool connected = false;	/* to the database it serves */
 
 /*
  * On any exit: the worker is idle (the postmaster restarts it), and a
@@ -74,11 +75,28 @@ pool_worker_exit(int code, Datum arg)
 		else if (c->state == CALL_ABANDONED)
 			c->state = CALL_FREE;
 	}
-	/* failed tries it was writing: another worker writes them */
+	/*
+	 * failed tries it was writing: written later (not at once: it may have
+	 * died connecting to their database, which may be gone)
+	 */
 	for (int i = 0; i < auth_pool->nledger; i++)
-		if (auth_pool_ledger()[i].used && auth_pool_ledger()[i].written > 0 &&
-			auth_pool_ledger()[i].writer == my_worker)
-			auth_pool_ledger()[i].written = 0;
+	{
+		LedgerPending *p = &auth_pool_ledger()[i];
+
+		if (p->used && p->written > 0 && p->writer == my_worker)
+		{
+			p->written = 0;
+			p->not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														LEDGER_RETRY_MS);
+			/*
+			 * after a few, no worker binds to their database for them
+			 * again (it may be gone: a connected worker checks, and
+			 * forgets them if so; if it is not, they still count)
+			 */
+			if (!connected)
+				p->bind_failures++;
+		}
+	}
 	LWLockRelease(auth_pool->lock);
 }
 
@@ -147,7 +165,8 @@ bind_to_work(PoolWorker *me, int *call, AsyncWrite *batch, int *nbatch,
 	{
 		LedgerPending *p = &auth_pool_ledger()[i];
 
-		if (p->used && p->written == 0 && p->n > 0)
+		if (auth_ledger_due(p, GetCurrentTimestamp()) &&
+			p->bind_failures < LEDGER_BIND_TRIES)
 		{
 			me->database = p->database;
 			me->role = p->role;
@@ -212,18 +231,22 @@ unserved_work(void)
 			!served(auth_pool->async[i].database, auth_pool->async[i].role))
 			return true;
 	for (int i = 0; i < auth_pool->nledger; i++)
-		if (auth_pool_ledger()[i].used &&
+		if (auth_ledger_due(&auth_pool_ledger()[i], GetCurrentTimestamp()) &&
+			auth_pool_ledger()[i].bind_failures < LEDGER_BIND_TRIES &&
 			!served(auth_pool_ledger()[i].database, auth_pool_ledger()[i].role))
 			return true;
 	return false;
 }
 
-/* Whether failed tries of database/role wait to be written. */
+/*
+ * Whether failed tries of database/role wait to be written (not those put
+ * off after a failed write: a worker lets the database go meanwhile).
+ */
 static bool
 ledger_work(Oid database, Oid role)
 {
 	for (int i = 0; i < auth_pool->nledger; i++)
-		if (auth_pool_ledger()[i].used &&
+		if (auth_ledger_due(&auth_pool_ledger()[i], GetCurrentTimestamp()) &&
 			auth_pool_ledger()[i].database == database &&
 			auth_pool_ledger()[i].role == role)
 			return true;
@@ -276,11 +299,15 @@ serve_call(int c, MemoryContext cxt)
 	pfree(response);
 }
 
-/* Writes taken failed tries; false when the write failed (kept for later). */
-static bool
+/*
+ * Writes taken failed tries; a failed write is put off, and forgotten
+ * when the database no longer has the extension.
+ */
+static void
 serve_ledger(LedgerPending *batch, int n, MemoryContext cxt)
 {
 	volatile bool ok = false;
+	volatile bool gone = false;
 
 	PG_TRY();
 	{
@@ -293,7 +320,39 @@ serve_ledger(LedgerPending *batch, int n, MemoryContext cxt)
 	}
 	PG_END_TRY();
 	auth_ledger_written(batch, n, ok);
-	return ok;
+	if (ok)
+		return;
+	PG_TRY();
+	{
+		StartTransactionCommand();
+		gone = !auth_extension_present() ||
+			!OidIsValid(auth_rel_oid_if_any(AUTH_REL_ATTEMPTS));
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		auth_autonomous_recover(cxt);
+	}
+	PG_END_TRY();
+	if (gone)
+		auth_ledger_forget(MyDatabaseId);
+}
+
+/* Forgets the failures of dropped databases (not this worker's). */
+static void
+forget_dropped(MemoryContext cxt)
+{
+	PG_TRY();
+	{
+		StartTransactionCommand();
+		auth_ledger_forget_dropped();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		auth_autonomous_recover(cxt);
+	}
+	PG_END_TRY();
 }
 
 static void
@@ -346,19 +405,30 @@ auth_pool_main(Datum arg)
 	for (;;)
 	{
 		bool		bound;
+		bool		put_off = false;
 
 		LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
 		bound = bind_to_work(me, &call, batch, &nbatch, ledger, &nledger);
+		/* failed tries put off for a while: due again later */
+		for (int i = 0; !bound && i < auth_pool->nledger; i++)
+		{
+			LedgerPending *p = &auth_pool_ledger()[i];
+
+			put_off |= p->used && p->written == 0 && p->n > 0 &&
+				p->bind_failures < LEDGER_BIND_TRIES;
+		}
 		LWLockRelease(auth_pool->lock);
 		if (bound)
 			break;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1,
-						 PG_WAIT_EXTENSION);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH |
+						 (put_off ? WL_TIMEOUT : 0),
+						 put_off ? LEDGER_RETRY_MS : -1, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
 	/* a database dropped meanwhile: FATAL, and the exit fails the call */
 	BackgroundWorkerInitializeConnectionByOid(me->database, me->role, 0);
+	connected = true;
 
 	for (;;)
 	{
@@ -366,14 +436,7 @@ auth_pool_main(Datum arg)
 		bool		deferred = false;
 
 		if (nledger > 0)
-		{
-			if (!serve_ledger(ledger, nledger, cxt))
-			{
-				/* not again at once: the write may fail the same way */
-				(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 BUSY_RETRY_MS, PG_WAIT_EXTENSION);
-			}
-		}
+			serve_ledger(ledger, nledger, cxt);
 		else if (call >= 0)
 			serve_call(call, cxt);
 		else if (nbatch > 0)
@@ -415,10 +478,31 @@ auth_pool_main(Datum arg)
 		if (call < 0 && nbatch == 0 && nledger == 0)
 		{
 			int			rc;
+			bool		mine_put_off = false;
+			bool		others_put_off = false;
 
+			/* failed tries put off after a failed write */
+			LWLockAcquire(auth_pool->lock, LW_SHARED);
+			for (int i = 0; i < auth_pool->nledger; i++)
+			{
+				LedgerPending *p = &auth_pool_ledger()[i];
+
+				if (!p->used || p->written > 0)
+					continue;
+				if (p->database == me->database)
+					mine_put_off |= !auth_ledger_due(p, GetCurrentTimestamp());
+				else
+					others_put_off |= !auth_ledger_due(p, GetCurrentTimestamp()) ||
+						p->bind_failures >= LEDGER_BIND_TRIES;
+			}
+			LWLockRelease(auth_pool->lock);
+			/* a database dropped with failures pending: they go */
+			if (others_put_off)
+				forget_dropped(cxt);
 			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT |
 						   WL_EXIT_ON_PM_DEATH,
-						   deferred ? BUSY_RETRY_MS : IDLE_UNBIND_MS,
+						   deferred ? BUSY_RETRY_MS :
+						   mine_put_off ? LEDGER_RETRY_MS : IDLE_UNBIND_MS,
 						   PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 

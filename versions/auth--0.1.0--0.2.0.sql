@@ -650,6 +650,7 @@ AS $$
            ('scope', 64, 'characters'),
            ('scopes', 32, 'items'),              -- per API key
            ('factor label', 64, 'characters'),
+           ('second-factor code', 64, 'characters'), -- a recovery code spaced out
            ('factors', 10, 'items'),             -- second factors per user
            ('user agent', 512, 'characters'),    -- kept; the rest is cut
            ('impersonation reason', 1000, 'characters'),
@@ -4017,6 +4018,7 @@ BEGIN
     IF code IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'code is required';
     END IF;
+    PERFORM auth._check_length(code, 'second-factor code');
     PERFORM auth._count_mfa_attempt(v_uid, NULL);
     IF NOT auth._accept_totp(v_factor, btrim(code)) THEN
         PERFORM auth._mfa_failed(v_uid, NULL, jsonb_build_object('factor_id', factor_id,
@@ -4060,6 +4062,7 @@ BEGIN
     IF code IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'code is required';
     END IF;
+    PERFORM auth._check_length(code, 'second-factor code');
     PERFORM auth._count_mfa_attempt(v_ch.user_id, v_ch.id);
     v_method := auth._check_second_factor(v_ch.user_id, code, v_ch);
     IF v_method IS NULL THEN
@@ -4109,6 +4112,7 @@ BEGIN
     IF code IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'code is required';
     END IF;
+    PERFORM auth._check_length(code, 'second-factor code');
     PERFORM auth._count_mfa_attempt(v_uid, NULL);
     v_method := auth._check_second_factor(v_uid, code, NULL);
     IF v_method IS NULL THEN

@@ -29,6 +29,7 @@ AS $$
            ('scope', 64, 'characters'),
            ('scopes', 32, 'items'),              -- per API key
            ('factor label', 64, 'characters'),
+           ('second-factor code', 64, 'characters'), -- a recovery code spaced out
            ('factors', 10, 'items'),             -- second factors per user
            ('user agent', 512, 'characters'),    -- kept; the rest is cut
            ('impersonation reason', 1000, 'characters'),

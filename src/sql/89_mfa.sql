@@ -610,6 +610,7 @@ BEGIN
     IF code IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'code is required';
     END IF;
+    PERFORM auth._check_length(code, 'second-factor code');
     PERFORM auth._count_mfa_attempt(v_uid, NULL);
     IF NOT auth._accept_totp(v_factor, btrim(code)) THEN
         PERFORM auth._mfa_failed(v_uid, NULL, jsonb_build_object('factor_id', factor_id,
@@ -653,6 +654,7 @@ BEGIN
     IF code IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'code is required';
     END IF;
+    PERFORM auth._check_length(code, 'second-factor code');
     PERFORM auth._count_mfa_attempt(v_ch.user_id, v_ch.id);
     v_method := auth._check_second_factor(v_ch.user_id, code, v_ch);
     IF v_method IS NULL THEN
@@ -702,6 +704,7 @@ BEGIN
     IF code IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'code is required';
     END IF;
+    PERFORM auth._check_length(code, 'second-factor code');
     PERFORM auth._count_mfa_attempt(v_uid, NULL);
     v_method := auth._check_second_factor(v_uid, code, NULL);
     IF v_method IS NULL THEN
