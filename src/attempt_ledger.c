@@ -38,6 +38,7 @@
 #include "pgstat.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/lwlock.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -336,6 +337,7 @@ auth_attempt_try(PG_FUNCTION_ARGS)
 	CallSlot   *slot;
 	LedgerTry  *t;
 	int			nfree = 0;
+	int			nmine = 0;
 	TimestampTz *times[LEDGER_TRY_KEYS];
 	int			ntimes[LEDGER_TRY_KEYS] = {0};
 	StringInfoData answer;
@@ -372,9 +374,19 @@ auth_attempt_try(PG_FUNCTION_ARGS)
 	role = auth_schema_owner();
 	LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
 	for (int i = 0; i < auth_pool->nledger; i++)
+	{
 		if (!auth_pool_ledger()[i].used)
 			nfree++;
-	if (nfree - auth_pool->ledger_promised < nkeys)
+		else if (auth_pool_ledger()[i].database == MyDatabaseId)
+			nmine++;
+	}
+
+	/*
+	 * no database takes more than half of the list: failures one cannot
+	 * have written stay counted there, and must not refuse the others'
+	 */
+	if (nfree - auth_pool->ledger_promised < nkeys ||
+		nmine + nkeys > auth_pool->nledger / 2)
 	{
 		LWLockRelease(auth_pool->lock);
 		ereport(ERROR,
@@ -596,6 +608,17 @@ auth_ledger_write(const LedgerPending *batch, int n, int worker)
 	Datum		values[4];
 
 	auth_autonomous_begin_work("auth attempt write");
+
+	/*
+	 * never wait for the table: whoever holds a lock on it (an owner's
+	 * LOCK TABLE, a long DDL) would hold the worker, which every database
+	 * shares; put off instead, and tried again
+	 */
+	if (!ConditionalLockRelationOid(auth_rel_oid(AUTH_REL_ATTEMPTS),
+									RowExclusiveLock))
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("auth.attempts is locked: failed second-factor tries wait")));
 	scopes = palloc(sizeof(Datum) * n);
 	keys = palloc(sizeof(Datum) * n);
 	ats = palloc(sizeof(Datum) * n);

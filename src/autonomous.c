@@ -81,6 +81,31 @@ PGDLLEXPORT void auth_async_main(Datum arg);
 /* ---- running the work (in a worker of either kind) ---- */
 
 /*
+ * Connects a worker of either kind to the database it works for, as the
+ * owner of schema auth, whatever the database's owner set: connections may
+ * be disallowed there (its callers are in already), and the settings
+ * ALTER DATABASE gives every connection must not change who writes
+ * (session_authorization, role)
+ * or make a wait for a lock fail or an error end the worker (lock_timeout,
+ * exit_on_error), or a database's owner could keep its writes, and the
+ * failures waiting for them, from ever being written.
+ */
+void
+auth_autonomous_connect(Oid database, Oid role)
+{
+	BackgroundWorkerInitializeConnectionByOid(database, role,
+											  BGWORKER_BYPASS_ALLOWCONN);
+	/* a role name is looked up in a transaction */
+	StartTransactionCommand();
+	SetConfigOption("session_authorization", GetUserNameFromId(role, false),
+					PGC_SUSET, PGC_S_OVERRIDE);
+	CommitTransactionCommand();
+	SetConfigOption("role", "none", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("exit_on_error", "off", PGC_SUSET, PGC_S_OVERRIDE);
+}
+
+/*
  * A worker's transaction, whatever the database's or role's defaults: READ
  * COMMITTED (an attempt count must see every attempt committed before the
  * advisory lock was granted) and read-write.
@@ -283,7 +308,7 @@ auth_autonomous_main(Datum arg)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("auth autonomous worker could not attach to its request")));
 	call = dsm_segment_address(seg);
-	BackgroundWorkerInitializeConnectionByOid(call->database, call->role, 0);
+	auth_autonomous_connect(call->database, call->role);
 	auth_autonomous_run_dispatch(call->request, false, call->response);
 
 	/* only now, after the commit, may the caller rely on the write */
@@ -301,7 +326,7 @@ auth_async_main(Datum arg)
 
 	BackgroundWorkerUnblockSignals();
 	memcpy(&w, MyBgworkerEntry->bgw_extra, sizeof(w));
-	BackgroundWorkerInitializeConnectionByOid(w.database, w.role, 0);
+	auth_autonomous_connect(w.database, w.role);
 	auth_autonomous_run_async(&w, 1);
 	proc_exit(0);
 }

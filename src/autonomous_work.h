@@ -32,6 +32,7 @@ typedef struct AsyncWrite
 /* autonomous.c: the work, in a worker of either kind */
 extern void auth_autonomous_run_dispatch(const char *request, bool nowait,
 										 char *response);
+extern void auth_autonomous_connect(Oid database, Oid role);
 extern void auth_autonomous_begin_work(const char *activity);
 extern void auth_autonomous_end_work(void);
 extern void auth_autonomous_run_async(const AsyncWrite *w, int n);

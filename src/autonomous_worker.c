@@ -427,7 +427,7 @@ auth_pool_main(Datum arg)
 		CHECK_FOR_INTERRUPTS();
 	}
 	/* a database dropped meanwhile: FATAL, and the exit fails the call */
-	BackgroundWorkerInitializeConnectionByOid(me->database, me->role, 0);
+	auth_autonomous_connect(me->database, me->role);
 	connected = true;
 
 	for (;;)

@@ -339,14 +339,17 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- outside the block below: a failure not written in time is 53000
     PERFORM auth._attempt_try_end(false);
-    PERFORM auth._autonomous(jsonb_build_object(
-        'op', 'audit', 'event', 'mfa_failed', 'user_id', user_id, 'ip', ip,
-        'session_id', auth.session_id(), 'actor', auth._audit_actor(),
-        'at', auth._clock(), 'notify', auth._setting_bool('auth.notify_events'),
-        'detail', detail));
-EXCEPTION WHEN insufficient_resources THEN
-    RAISE WARNING 'failed second factor not audited: %', SQLERRM;
+    BEGIN
+        PERFORM auth._autonomous(jsonb_build_object(
+            'op', 'audit', 'event', 'mfa_failed', 'user_id', user_id, 'ip', ip,
+            'session_id', auth.session_id(), 'actor', auth._audit_actor(),
+            'at', auth._clock(), 'notify', auth._setting_bool('auth.notify_events'),
+            'detail', detail));
+    EXCEPTION WHEN insufficient_resources THEN
+        RAISE WARNING 'failed second factor not audited: %', SQLERRM;
+    END;
 END
 $$;
 COMMENT ON FUNCTION auth._mfa_failed(uuid, inet, jsonb) IS
