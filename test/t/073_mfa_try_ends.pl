@@ -8,7 +8,9 @@
 # SHARE lock on auth.attempts), five failed tries whose callers stop
 # waiting for the write still count: the sixth, a right code, is refused
 # with PT429 before anything is written, and the five are written once
-# the lock goes.  No code or challenge is printed.
+# the lock goes; a caller that keeps waiting is refused with 53000 after
+# 5 s (not told the code was wrong, not audited) and its failure is
+# written later.  No code or challenge is printed.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -32,6 +34,12 @@ CREATE TABLE tap_try (n int, challenge text);
 INSERT INTO tap_try
 SELECT g, (auth._open_first_factor_session(u.id, 'password', NULL, NULL)).mfa_challenge
   FROM auth.users u, generate_series(0, 4) g WHERE u.email = 'try-ends@example.com';
+INSERT INTO auth.users (email) VALUES ('try-late@example.com');
+SELECT auth.import_totp_factor(id, 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ')
+  FROM auth.users WHERE email = 'try-late@example.com';
+INSERT INTO tap_try
+SELECT 9, (auth._open_first_factor_session(u.id, 'password', NULL, NULL)).mfa_challenge
+  FROM auth.users u WHERE u.email = 'try-late@example.com';
 -- the code of the current step (RFC 6238, the RFC's SHA-1 seed)
 CREATE FUNCTION tap_code() RETURNS text LANGUAGE sql AS $$
   WITH m AS (SELECT hmac(int8send(floor(extract(epoch FROM auth.now()) / 30)::bigint),
@@ -105,6 +113,17 @@ $holder->query_safe('ROLLBACK');
 # The worker's writes held up: failed tries count from shared memory.
 query($node, 'DELETE FROM auth.attempts');
 $holder->query_safe('BEGIN; LOCK TABLE auth.attempts IN SHARE MODE');
+# a caller that waits: its failure not written within 5 s is 53000, not
+# the 28000 of a wrong code (nor audited as one), and still counts
+like(
+	query_error($node, q{
+SELECT auth.verify_mfa((SELECT challenge FROM tap_try WHERE n = 9), '000000')}),
+	qr/53000: could not record the attempt durably: no auth worker wrote it in time/,
+	'a wrong code whose write waits past 5 s is refused as not recorded');
+is( query($node, q{
+SELECT count(*) FROM auth.audit_log a JOIN auth.users u ON u.id = a.user_id
+ WHERE u.email = 'try-late@example.com' AND a.event = 'mfa_failed'}),
+	'0', '... and not audited as answered');
 my $err = '';
 for my $i (1 .. 5)
 {
@@ -130,6 +149,8 @@ $holder->query_safe('COMMIT');
 ok($node->poll_query_until('postgres', counted(3) . ' = 5'),
 	'the worker writes the five once the lock goes');
 is(query($node, $user_counted), '5', '... against the user as well');
+ok($node->poll_query_until('postgres', counted(9) . ' = 1'),
+	'the failure refused as not recorded is written too');
 is( query($node, q{
 SELECT count(*) FROM auth.sessions s JOIN auth.users u ON u.id = s.user_id
  WHERE u.email = 'try-ends@example.com'}),
