@@ -5,24 +5,24 @@
  *
  * A try is taken before the code is checked: it goes into the caller's
  * call slot, where every later try of the same key sees it, and is
- * allowed when the key's attempts in auth.attempts (latest snapshot) plus
- * the tries in progress and the failed ones not yet written stay under
- * the limit; exactly, as the worker's count under a lock was.  Its end is either "passed" (a right code: nothing to count)
- * or "failed": a wrong code, an error, a cancel, a rollback, the
- * backend's exit, whatever ends the try without a pass.  A failed try
- * moves to the ledger's pending list at once, in shared memory, where it
- * counts like a written attempt, and a worker writes it to auth.attempts
- * moments later (the refusal is answered once it has); it leaves the list
- * only after that commit.  So from the
- * moment a code is checked to the moment its attempt is durable, the try
- * is counted in one place or the other, and no outcome of the statement
- * (nor a crash of it) lets a wrong code go uncounted.  Only a crash of the
- * whole server between a failure and its write forgets it.
+ * allowed while the key's rows in auth.attempts, the failures not yet
+ * written and the other tries in progress stay under the limit (exactly,
+ * as the worker's count under a lock was).  It ends "passed" (a right
+ * code: nothing to count) or "failed": a wrong code, or whatever else
+ * ends it (an error, a cancel, a rollback, the backend's exit).  A failed
+ * try moves to the pending list at once, where it counts like a written
+ * attempt; a worker writes it to auth.attempts, and it leaves the list
+ * only after that commit.  A wrong code's refusal is answered once it is
+ * written (53000 after 5 s).  So from the moment a code is checked until
+ * its attempt is durable, the try counts in one place or the other, and
+ * no outcome of the statement lets a wrong code go uncounted; only a
+ * crash or restart of the whole server in those milliseconds forgets it.
  *
  * The pending slot a failure will need is promised when the try starts,
- * so ending one never fails; the list has room for every backend's try to
- * fail at once, and when it is full all the same (the workers stopped or
- * far behind) a try is refused before anything is checked.
+ * so ending one never fails.  The list has room for every backend's try
+ * to fail at once, no database takes more than half of it, and when it is
+ * full all the same (the workers stopped or far behind) a try is refused
+ * before anything is checked.
  */
 #include "postgres.h"
 
