@@ -132,6 +132,7 @@ try_end(bool passed)
 				entry = free_entry;
 				memset(entry, 0, sizeof(*entry));
 				entry->used = true;
+				auth_pool->ledger_used++;
 				entry->database = t->database;
 				entry->role = t->role;
 				entry->key = t->keys[k];
@@ -373,13 +374,11 @@ auth_attempt_try(PG_FUNCTION_ARGS)
 		times[k] = palloc(sizeof(TimestampTz) * LEDGER_MAX_TIMES);
 	role = auth_schema_owner();
 	LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < auth_pool->nledger; i++)
-	{
-		if (!auth_pool_ledger()[i].used)
-			nfree++;
-		else if (auth_pool_ledger()[i].database == MyDatabaseId)
+	nfree = auth_pool->nledger - auth_pool->ledger_used;
+	for (int i = 0; auth_pool->ledger_used > 0 && i < auth_pool->nledger; i++)
+		if (auth_pool_ledger()[i].used &&
+			auth_pool_ledger()[i].database == MyDatabaseId)
 			nmine++;
-	}
 
 	/*
 	 * no database takes more than half of the list: failures one cannot
@@ -425,7 +424,7 @@ auth_attempt_try(PG_FUNCTION_ARGS)
 				if (same_key(&o->keys[j], &t->keys[k]))
 					times[k][ntimes[k]++] = o->at;
 		}
-		for (int i = 0; i < auth_pool->nledger; i++)
+		for (int i = 0; auth_pool->ledger_used > 0 && i < auth_pool->nledger; i++)
 		{
 			LedgerPending *p = &auth_pool_ledger()[i];
 			int			n;
@@ -515,8 +514,11 @@ int
 auth_ledger_take(Oid database, Oid role, int worker, LedgerPending *out)
 {
 	int			n = 0;
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now;
 
+	if (auth_pool->ledger_used == 0)
+		return 0;
+	now = GetCurrentTimestamp();
 	for (int i = 0; i < auth_pool->nledger; i++)
 	{
 		LedgerPending *p = &auth_pool_ledger()[i];
@@ -574,7 +576,10 @@ auth_ledger_written(const LedgerPending *batch, int n, bool ok)
 			p->written = 0;
 			p->writer_xid = InvalidTransactionId;
 			if (p->n <= 0)
+			{
 				p->used = false;
+				auth_pool->ledger_used--;
+			}
 			break;
 		}
 	/* the backends waiting for their failures to be written */
@@ -674,7 +679,10 @@ auth_ledger_forget(Oid database)
 		LedgerPending *p = &auth_pool_ledger()[i];
 
 		if (p->used && p->written == 0 && p->database == database)
+		{
 			p->used = false;
+			auth_pool->ledger_used--;
+		}
 	}
 	LWLockRelease(auth_pool->lock);
 }

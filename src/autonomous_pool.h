@@ -125,6 +125,7 @@ typedef struct Pool
 	int			ledger_promised;	/* pending slots tries may still need */
 	uint64		ledger_seq;		/* failed tries so far */
 	int			nledger;		/* LEDGER_LEN(ncalls), after the calls */
+	int			ledger_used;	/* entries in use: none, and no one scans */
 	Size		ledger_offset;	/* ... from the start of the pool */
 	CallSlot	calls[FLEXIBLE_ARRAY_MEMBER];	/* one per backend */
 } Pool;

@@ -161,7 +161,8 @@ bind_to_work(PoolWorker *me, int *call, AsyncWrite *batch, int *nbatch,
 	*call = -1;
 	*nbatch = 0;
 	*nledger = 0;
-	for (int i = 0; c < 0 && i < auth_pool->nledger; i++)
+	for (int i = 0; c < 0 && auth_pool->ledger_used > 0 &&
+		 i < auth_pool->nledger; i++)
 	{
 		LedgerPending *p = &auth_pool_ledger()[i];
 
@@ -230,7 +231,7 @@ unserved_work(void)
 		if (auth_pool->async_used[i] &&
 			!served(auth_pool->async[i].database, auth_pool->async[i].role))
 			return true;
-	for (int i = 0; i < auth_pool->nledger; i++)
+	for (int i = 0; auth_pool->ledger_used > 0 && i < auth_pool->nledger; i++)
 		if (auth_ledger_due(&auth_pool_ledger()[i], GetCurrentTimestamp()) &&
 			auth_pool_ledger()[i].bind_failures < LEDGER_BIND_TRIES &&
 			!served(auth_pool_ledger()[i].database, auth_pool_ledger()[i].role))
@@ -245,7 +246,7 @@ unserved_work(void)
 static bool
 ledger_work(Oid database, Oid role)
 {
-	for (int i = 0; i < auth_pool->nledger; i++)
+	for (int i = 0; auth_pool->ledger_used > 0 && i < auth_pool->nledger; i++)
 		if (auth_ledger_due(&auth_pool_ledger()[i], GetCurrentTimestamp()) &&
 			auth_pool_ledger()[i].database == database &&
 			auth_pool_ledger()[i].role == role)
@@ -410,7 +411,8 @@ auth_pool_main(Datum arg)
 		LWLockAcquire(auth_pool->lock, LW_EXCLUSIVE);
 		bound = bind_to_work(me, &call, batch, &nbatch, ledger, &nledger);
 		/* failed tries put off for a while: due again later */
-		for (int i = 0; !bound && i < auth_pool->nledger; i++)
+		for (int i = 0; !bound && auth_pool->ledger_used > 0 &&
+			 i < auth_pool->nledger; i++)
 		{
 			LedgerPending *p = &auth_pool_ledger()[i];
 
@@ -483,7 +485,7 @@ auth_pool_main(Datum arg)
 
 			/* failed tries put off after a failed write */
 			LWLockAcquire(auth_pool->lock, LW_SHARED);
-			for (int i = 0; i < auth_pool->nledger; i++)
+			for (int i = 0; auth_pool->ledger_used > 0 && i < auth_pool->nledger; i++)
 			{
 				LedgerPending *p = &auth_pool_ledger()[i];
 
