@@ -547,6 +547,18 @@ auth_ledger_due(const LedgerPending *p, TimestampTz now)
 }
 
 /*
+ * Whether an unbound worker may connect to a pending entry's database for
+ * it, now or once it is due: not after LEDGER_BIND_TRIES workers died
+ * connecting.  Caller holds the pool's lock.
+ */
+bool
+auth_ledger_bindable(const LedgerPending *p)
+{
+	return p->used && p->written == 0 && p->n > 0 &&
+		p->bind_failures < LEDGER_BIND_TRIES;
+}
+
+/*
  * After the write of batch (ok: committed): what was written leaves the
  * pending list, and an entry with nothing more to write is free again;
  * failed, the batch is put off for LEDGER_RETRY_MS, so that the worker

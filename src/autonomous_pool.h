@@ -154,6 +154,7 @@ extern int	auth_ledger_take(Oid database, Oid role, int worker,
 extern void auth_ledger_write(const LedgerPending *batch, int n, int worker);
 extern void auth_ledger_written(const LedgerPending *batch, int n, bool ok);
 extern bool auth_ledger_due(const LedgerPending *p, TimestampTz now);
+extern bool auth_ledger_bindable(const LedgerPending *p);
 extern void auth_ledger_forget(Oid database);
 extern void auth_ledger_forget_dropped(void);
 

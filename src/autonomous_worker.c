@@ -157,6 +157,7 @@ bind_to_work(PoolWorker *me, int *call, AsyncWrite *batch, int *nbatch,
 {
 	bool		deferred;
 	int			c = oldest_call(InvalidOid, InvalidOid, &deferred);
+	TimestampTz now = GetCurrentTimestamp();
 
 	*call = -1;
 	*nbatch = 0;
@@ -166,8 +167,7 @@ bind_to_work(PoolWorker *me, int *call, AsyncWrite *batch, int *nbatch,
 	{
 		LedgerPending *p = &auth_pool_ledger()[i];
 
-		if (auth_ledger_due(p, GetCurrentTimestamp()) &&
-			p->bind_failures < LEDGER_BIND_TRIES)
+		if (auth_ledger_bindable(p) && auth_ledger_due(p, now))
 		{
 			me->database = p->database;
 			me->role = p->role;
@@ -223,6 +223,8 @@ take_async(Oid database, Oid role, AsyncWrite *batch)
 static bool
 unserved_work(void)
 {
+	TimestampTz now = GetCurrentTimestamp();
+
 	for (int i = 0; i < auth_pool->ncalls; i++)
 		if (auth_pool->calls[i].state == CALL_QUEUED &&
 			!served(auth_pool->calls[i].database, auth_pool->calls[i].role))
@@ -232,10 +234,13 @@ unserved_work(void)
 			!served(auth_pool->async[i].database, auth_pool->async[i].role))
 			return true;
 	for (int i = 0; auth_pool->ledger_used > 0 && i < auth_pool->nledger; i++)
-		if (auth_ledger_due(&auth_pool_ledger()[i], GetCurrentTimestamp()) &&
-			auth_pool_ledger()[i].bind_failures < LEDGER_BIND_TRIES &&
-			!served(auth_pool_ledger()[i].database, auth_pool_ledger()[i].role))
+	{
+		LedgerPending *p = &auth_pool_ledger()[i];
+
+		if (auth_ledger_bindable(p) && auth_ledger_due(p, now) &&
+			!served(p->database, p->role))
 			return true;
+	}
 	return false;
 }
 
@@ -246,11 +251,16 @@ unserved_work(void)
 static bool
 ledger_work(Oid database, Oid role)
 {
+	TimestampTz now = GetCurrentTimestamp();
+
 	for (int i = 0; auth_pool->ledger_used > 0 && i < auth_pool->nledger; i++)
-		if (auth_ledger_due(&auth_pool_ledger()[i], GetCurrentTimestamp()) &&
-			auth_pool_ledger()[i].database == database &&
-			auth_pool_ledger()[i].role == role)
+	{
+		LedgerPending *p = &auth_pool_ledger()[i];
+
+		if (auth_ledger_due(p, now) && p->database == database &&
+			p->role == role)
 			return true;
+	}
 	return false;
 }
 
@@ -300,6 +310,37 @@ serve_call(int c, MemoryContext cxt)
 	pfree(response);
 }
 
+/* Runs fn(arg) in a transaction of its own; an error is logged and ends it. */
+static void
+in_transaction(void (*fn) (void *arg), void *arg, MemoryContext cxt)
+{
+	PG_TRY();
+	{
+		StartTransactionCommand();
+		fn(arg);
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		auth_autonomous_recover(cxt);
+	}
+	PG_END_TRY();
+}
+
+/* Whether this database no longer has the extension (*(bool *) gone). */
+static void
+check_extension_gone(void *gone)
+{
+	*(bool *) gone = !auth_extension_present() ||
+		!OidIsValid(auth_rel_oid_if_any(AUTH_REL_ATTEMPTS));
+}
+
+static void
+forget_dropped(void *arg)
+{
+	auth_ledger_forget_dropped();
+}
+
 /*
  * Writes taken failed tries; a failed write is put off, and forgotten
  * when the database no longer has the extension.
@@ -308,7 +349,7 @@ static void
 serve_ledger(LedgerPending *batch, int n, MemoryContext cxt)
 {
 	volatile bool ok = false;
-	volatile bool gone = false;
+	bool		gone = false;
 
 	PG_TRY();
 	{
@@ -323,37 +364,9 @@ serve_ledger(LedgerPending *batch, int n, MemoryContext cxt)
 	auth_ledger_written(batch, n, ok);
 	if (ok)
 		return;
-	PG_TRY();
-	{
-		StartTransactionCommand();
-		gone = !auth_extension_present() ||
-			!OidIsValid(auth_rel_oid_if_any(AUTH_REL_ATTEMPTS));
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		auth_autonomous_recover(cxt);
-	}
-	PG_END_TRY();
+	in_transaction(check_extension_gone, &gone, cxt);
 	if (gone)
 		auth_ledger_forget(MyDatabaseId);
-}
-
-/* Forgets the failures of dropped databases (not this worker's). */
-static void
-forget_dropped(MemoryContext cxt)
-{
-	PG_TRY();
-	{
-		StartTransactionCommand();
-		auth_ledger_forget_dropped();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		auth_autonomous_recover(cxt);
-	}
-	PG_END_TRY();
 }
 
 static void
@@ -413,12 +426,7 @@ auth_pool_main(Datum arg)
 		/* failed tries put off for a while: due again later */
 		for (int i = 0; !bound && auth_pool->ledger_used > 0 &&
 			 i < auth_pool->nledger; i++)
-		{
-			LedgerPending *p = &auth_pool_ledger()[i];
-
-			put_off |= p->used && p->written == 0 && p->n > 0 &&
-				p->bind_failures < LEDGER_BIND_TRIES;
-		}
+			put_off |= auth_ledger_bindable(&auth_pool_ledger()[i]);
 		LWLockRelease(auth_pool->lock);
 		if (bound)
 			break;
@@ -482,25 +490,27 @@ auth_pool_main(Datum arg)
 			int			rc;
 			bool		mine_put_off = false;
 			bool		others_put_off = false;
+			TimestampTz now = GetCurrentTimestamp();
 
 			/* failed tries put off after a failed write */
 			LWLockAcquire(auth_pool->lock, LW_SHARED);
-			for (int i = 0; auth_pool->ledger_used > 0 && i < auth_pool->nledger; i++)
+			for (int i = 0; auth_pool->ledger_used > 0 &&
+				 i < auth_pool->nledger; i++)
 			{
 				LedgerPending *p = &auth_pool_ledger()[i];
 
 				if (!p->used || p->written > 0)
 					continue;
 				if (p->database == me->database)
-					mine_put_off |= !auth_ledger_due(p, GetCurrentTimestamp());
+					mine_put_off |= !auth_ledger_due(p, now);
 				else
-					others_put_off |= !auth_ledger_due(p, GetCurrentTimestamp()) ||
-						p->bind_failures >= LEDGER_BIND_TRIES;
+					others_put_off |= !auth_ledger_due(p, now) ||
+						!auth_ledger_bindable(p);
 			}
 			LWLockRelease(auth_pool->lock);
 			/* a database dropped with failures pending: they go */
 			if (others_put_off)
-				forget_dropped(cxt);
+				in_transaction(forget_dropped, NULL, cxt);
 			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT |
 						   WL_EXIT_ON_PM_DEATH,
 						   deferred ? BUSY_RETRY_MS :
